@@ -1,0 +1,2 @@
+export * from './lib/codes';
+export * from './lib/errors';

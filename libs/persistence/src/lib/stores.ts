@@ -1,0 +1,110 @@
+import { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
+import { Plan, TaskRecord, TaskState, TaskType } from '@shipdeck/tasks';
+
+/** Filter of current (not archived) tasks. */
+export interface TaskFilter {
+  state?: TaskState;
+  type?: TaskType;
+  workerId?: string;
+}
+
+/** Filter of archived tasks (DONE and CANCELLED). Times are ISO strings, compared with completedAt. */
+export interface ArchiveFilter {
+  from?: string;
+  to?: string;
+  application?: string;
+  environment?: string;
+}
+
+/** Fields a state change may set along with the state. */
+export type TaskPatch = Partial<Omit<TaskRecord, 'id' | 'type' | 'createdAt'>>;
+
+/** Tasks, shared by masters and workers. Every state change is a compare-and-set on the state. */
+export interface TaskStore {
+  insert(task: TaskRecord): Promise<void>;
+  get(id: string): Promise<TaskRecord | null>;
+  /** Current tasks (every state but DONE and CANCELLED), oldest first. */
+  list(filter?: TaskFilter): Promise<TaskRecord[]>;
+  /** DONE and CANCELLED tasks, newest first. */
+  listArchived(filter?: ArchiveFilter): Promise<TaskRecord[]>;
+  /**
+   * Applies `patch` only if the task is still in `expected` state. Answers the updated task, or
+   * null when the state was not `expected` any more (someone else changed it first).
+   */
+  compareAndSet(id: string, expected: TaskState, patch: TaskPatch): Promise<TaskRecord | null>;
+  /**
+   * The claim: QUEUED → EXECUTING with `workerId` as owner and a lease until `leaseUntil`, only if the
+   * task is QUEUED. Exactly one of any number of concurrent claims wins; the others get null.
+   */
+  claim(id: string, workerId: string, leaseUntil: Date): Promise<TaskRecord | null>;
+  /** Stores the plan of a task the worker owns; answers false when it no longer owns it. */
+  savePlan(id: string, workerId: string, plan: Plan): Promise<boolean>;
+  /** Extends the lease of every listed task still owned by `workerId`. */
+  renewLeases(workerId: string, ids: string[], leaseUntil: Date): Promise<void>;
+  /** QUEUED tasks whose last state change is older than `before` (the reconciler republishes them). */
+  queuedBefore(before: Date): Promise<TaskRecord[]>;
+  /** SCHEDULED tasks due at or before `now`. */
+  scheduledDue(now: Date): Promise<TaskRecord[]>;
+  /** Tasks owned by `workerId` in an active state (EXECUTING, STOPPING, FAILING, ABORTING). */
+  activeOwnedBy(workerId: string): Promise<TaskRecord[]>;
+  /**
+   * EXECUTED → DONE, and in the same transaction the environment's deployed state: `deployed` is
+   * upserted, or removed when `undeploy` names (environment, application). Null when the task was
+   * not EXECUTED any more.
+   */
+  archive(
+    id: string,
+    change: { deployed?: DeployedApplication; undeploy?: { environment: string; application: string } },
+    completedAt: Date,
+  ): Promise<TaskRecord | null>;
+}
+
+/** Step logs: append-only text per (task, step path). */
+export interface StepLogStore {
+  append(taskId: string, path: string, text: string): Promise<void>;
+  /** The whole log, '' when the step has written nothing. */
+  read(taskId: string, path: string): Promise<string>;
+  removeTask(taskId: string): Promise<void>;
+}
+
+export interface HostStore {
+  put(host: Host): Promise<void>;
+  get(name: string): Promise<Host | null>;
+  list(): Promise<Host[]>;
+  /** Answers false when there was no such host. */
+  delete(name: string): Promise<boolean>;
+}
+
+export interface EnvironmentStore {
+  put(environment: Environment): Promise<void>;
+  get(name: string): Promise<Environment | null>;
+  list(): Promise<Environment[]>;
+}
+
+export interface PackageStore {
+  /** Imports a version; importing an existing (application, version) replaces it. */
+  put(pkg: PackageVersion): Promise<void>;
+  get(application: string, version: string): Promise<PackageVersion | null>;
+  /** Every application with its versions, in import order. */
+  listApplications(): Promise<{ name: string; versions: string[] }[]>;
+  /** Null when the application does not exist. */
+  listVersions(application: string): Promise<string[] | null>;
+}
+
+export interface DeployedStore {
+  get(environment: string, application: string): Promise<DeployedApplication | null>;
+  listForEnvironment(environment: string): Promise<DeployedApplication[]>;
+}
+
+/** Every store, over one database connection pool. */
+export interface Stores {
+  tasks: TaskStore;
+  logs: StepLogStore;
+  hosts: HostStore;
+  environments: EnvironmentStore;
+  packages: PackageStore;
+  deployed: DeployedStore;
+  /** Answers once the database answers a trivial query (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
