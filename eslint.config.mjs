@@ -17,8 +17,9 @@ export default [
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
-            // The master app hosts the in-process worker, so it may wire worker libraries.
-            { sourceTag: 'scope:master', onlyDependOnLibsWithTags: ['scope:shared', 'scope:master', 'scope:worker'] },
+            { sourceTag: 'scope:master', onlyDependOnLibsWithTags: ['scope:shared', 'scope:master'] },
+            // The master app hosts the in-process worker, so it may wire worker libraries too.
+            { sourceTag: 'scope:master-app', onlyDependOnLibsWithTags: ['scope:shared', 'scope:master', 'scope:worker'] },
             { sourceTag: 'scope:worker', onlyDependOnLibsWithTags: ['scope:shared', 'scope:worker'] },
             { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:shared', 'scope:cli'] },
           ],

@@ -83,6 +83,7 @@ export class InProcessTaskQueue implements TaskQueue {
       handBack: async () => {
         settle();
         this.pending.unshift(message);
+        this.dispatchSoon();
       },
     };
     const release = () => {

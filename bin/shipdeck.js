@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// The `shipdeck` command: `master` and `worker` start a process, everything else is the client CLI.
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+const { execFileSync } = require('node:child_process');
+
+const root = join(__dirname, '..');
+const command = process.argv[2];
+const app = command === 'master' || command === 'worker' ? command : 'cli';
+const bundle = join(root, 'dist', `${app}.js`);
+
+if (!existsSync(bundle)) {
+  process.stderr.write('shipdeck: first run, building…\n');
+  execFileSync(process.execPath, [join(root, 'tools', 'build.mjs')], { stdio: 'inherit' });
+}
+process.env.SHIPDECK_HOME ??= root;
+process.setSourceMapsEnabled(true);
+require(bundle);

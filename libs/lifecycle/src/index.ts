@@ -1,0 +1,2 @@
+export * from './lib/shutdown';
+export * from './lib/listen';

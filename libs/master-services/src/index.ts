@@ -1,0 +1,5 @@
+export * from './lib/service';
+export * from './lib/shipdeck-service';
+export * from './lib/worker-link';
+export * from './lib/task-publisher';
+export * from './lib/reconciler';

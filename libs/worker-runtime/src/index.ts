@@ -1,0 +1,2 @@
+export * from './lib/worker-runtime';
+export * from './lib/worker-identity';

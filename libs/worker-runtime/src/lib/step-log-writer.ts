@@ -1,0 +1,42 @@
+import { StepLogStore } from '@shipdeck/persistence';
+import { Logger } from '@shipdeck/logging';
+
+/**
+ * Buffers step output and writes it to the step log store in order, in chunks, so that a chatty
+ * command does not cost one database write per line. `flush` writes what is buffered and waits
+ * for every earlier write.
+ */
+export class StepLogWriter {
+  private readonly buffers = new Map<string, string[]>();
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: StepLogStore,
+    private readonly taskId: string,
+    private readonly logger: Logger,
+    private readonly flushEveryMs = 250,
+  ) {}
+
+  write(path: string, text: string): void {
+    const buffer = this.buffers.get(path) ?? [];
+    buffer.push(text);
+    this.buffers.set(path, buffer);
+    this.timer ??= setTimeout(() => void this.flush(), this.flushEveryMs);
+  }
+
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const entries = [...this.buffers.entries()];
+    this.buffers.clear();
+    for (const [path, chunks] of entries) {
+      this.chain = this.chain.then(() =>
+        this.store.append(this.taskId, path, chunks.join('')).catch((error: unknown) => {
+          this.logger.error('could not write step log', { taskId: this.taskId, stepPath: path, error: String(error) });
+        }),
+      );
+    }
+    return this.chain;
+  }
+}
