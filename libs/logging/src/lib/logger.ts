@@ -1,0 +1,98 @@
+import { Writable } from 'node:stream';
+import winston from 'winston';
+
+/** Log levels, most severe first (winston's npm levels). `log.level` accepts exactly these. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A Shipdeck logger: a winston logger. Children made with `child()` or `taskLogger()` keep its format. */
+export type Logger = winston.Logger;
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /** The least severe level written. Default `info`. */
+  level?: LogLevel;
+  /**
+   * JSON lines (one object per line, for log collectors) when true; readable single lines
+   * (`HH:MM:SS.mmm level [name] message key=value…`) when false. Callers pass
+   * `process.env.NODE_ENV === 'production'`.
+   */
+  json: boolean;
+  /** The component name shown on every line, e.g. `master` or `worker`. */
+  name: string;
+  /** Where lines go. Default: standard output. */
+  stream?: Writable;
+}
+
+/** Metadata keys the readable format shows in its own way, not as `key=value`. */
+const RESERVED_KEYS = new Set(['level', 'message', 'name', 'taskId', 'stepPath', 'timestamp', 'stack', 'splat']);
+
+/** Creates the root logger of a process. */
+export function createLogger(options: LoggerOptions): Logger {
+  const format = options.json
+    ? winston.format.combine(
+        winston.format.errors({ stack: true }),
+        winston.format.timestamp(),
+        serializeErrors(),
+        winston.format.json(),
+      )
+    : winston.format.combine(winston.format.errors({ stack: true }), winston.format.printf(readableLine));
+  const transport = options.stream
+    ? new winston.transports.Stream({ stream: options.stream })
+    : new winston.transports.Console();
+  return winston.createLogger({
+    level: options.level ?? 'info',
+    levels: winston.config.npm.levels,
+    defaultMeta: { name: options.name },
+    format,
+    transports: [transport],
+  });
+}
+
+/**
+ * A child of `logger` whose every line carries `taskId` (and `stepPath` when given); the readable
+ * format shows them as `[task ID step PATH]`.
+ */
+export function taskLogger(logger: Logger, taskId: string, stepPath?: string): Logger {
+  return logger.child(stepPath === undefined ? { taskId } : { taskId, stepPath });
+}
+
+/** JSON.stringify turns an Error into `{}`; keep what a reader needs instead. */
+const serializeErrors = winston.format((info) => {
+  for (const [key, value] of Object.entries(info)) {
+    if (value instanceof Error) info[key] = errorFields(value);
+  }
+  return info;
+});
+
+function errorFields(error: Error): Record<string, unknown> {
+  const code = (error as { code?: unknown }).code;
+  return { name: error.name, message: error.message, ...(code === undefined ? {} : { code }), stack: error.stack };
+}
+
+function readableLine(info: winston.Logform.TransformableInfo): string {
+  const parts = [clock(new Date()), info.level.padEnd(5)];
+  if (typeof info['name'] === 'string') parts.push(`[${info['name']}]`);
+  if (info['taskId'] !== undefined) {
+    parts.push(info['stepPath'] === undefined ? `[task ${info['taskId']}]` : `[task ${info['taskId']} step ${info['stepPath']}]`);
+  }
+  parts.push(String(info.message));
+  for (const [key, value] of Object.entries(info)) {
+    if (!RESERVED_KEYS.has(key) && value !== undefined) parts.push(`${key}=${formatValue(value)}`);
+  }
+  const line = parts.join(' ');
+  return typeof info['stack'] === 'string' ? `${line}\n${info['stack']}` : line;
+}
+
+function clock(date: Date): string {
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`;
+}
+
+function formatValue(value: unknown): string {
+  if (value instanceof Error) return JSON.stringify(value.message);
+  if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}
