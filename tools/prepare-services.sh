@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Makes the local services the integration tests use reachable, where this machine allows it.
+# Tests take their URLs from SHIPDECK_TEST_DATABASE_URL / SHIPDECK_TEST_AMQP_URL; when those are
+# set, nothing is started here. Nothing here is fatal: a test that cannot reach a service fails
+# with a message saying what to start or set.
+set -uo pipefail
+
+reachable() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+if [ -z "${SHIPDECK_TEST_DATABASE_URL:-}" ]; then
+  if reachable 127.0.0.1 5432; then
+    echo "PostgreSQL: reachable on 127.0.0.1:5432"
+  elif command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "PostgreSQL: starting the local cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  else
+    echo "PostgreSQL: not reachable on 127.0.0.1:5432; start it or set SHIPDECK_TEST_DATABASE_URL"
+  fi
+fi
