@@ -1,0 +1,146 @@
+import { hostname } from 'node:os';
+import { LOG_LEVELS } from '@shipdeck/logging';
+import {
+  Parser,
+  RawValue,
+  boolean,
+  databaseUrl,
+  directory,
+  duration,
+  integer,
+  oneOf,
+  text,
+  url,
+} from './parsers';
+
+/** The declaration of one configuration key. */
+export interface KeySpec<T> {
+  /** What the key means, for people. */
+  description: string;
+  /**
+   * The value used when neither the YAML file nor the environment sets the key, in raw (YAML) form.
+   * Null only for optional keys (see {@link optionalKey}), which may then be null.
+   */
+  default: Exclude<RawValue, null> | (() => Exclude<RawValue, null>) | null;
+  /** Validates a raw value and converts it, once, to its compiled form. */
+  parse: Parser<T>;
+}
+
+function key<T>(spec: KeySpec<T> & { default: Exclude<KeySpec<T>['default'], null> }): KeySpec<T> {
+  return spec;
+}
+
+/** A key without a default: its compiled value is null unless it is set. */
+function optionalKey<T>(spec: KeySpec<T> & { default: null }): KeySpec<T | null> {
+  return spec;
+}
+
+/** Queue brokers and the protocol dialect adapters know how to speak. */
+export const QUEUE_DIALECTS = ['auto', 'artemis', 'rabbitmq'] as const;
+export type QueueDialect = (typeof QUEUE_DIALECTS)[number];
+
+/**
+ * Every configuration key, its default and its rule: the single place where keys are declared.
+ * Each key is read from `conf/shipdeck.yaml` (nested mappings) and can be overridden by the
+ * environment variable `SHIPDECK_` + the key path in upper snake case (see {@link envVarName}).
+ */
+export const CONFIG_KEYS = {
+  'server.port': key({
+    description: 'HTTP port of the master: REST API, UI, health.',
+    default: 4516,
+    parse: integer(1, 65535),
+  }),
+  'server.workerPort': key({
+    description: 'Port on which the master accepts the command channel of workers.',
+    default: 8180,
+    parse: integer(1, 65535),
+  }),
+  'server.hostname': key({
+    description: 'Name under which this process is reachable by the others; default: the machine name.',
+    default: () => hostname(),
+    parse: text({ regex: /^[^\s/]+$/, rule: 'must be a host name without blanks or slashes' }),
+  }),
+  'task.inProcessWorker': key({
+    description:
+      'true: evaluation mode, one process with its own worker, an embedded database and no broker. ' +
+      'false: cluster mode, external workers, PostgreSQL and a broker (task.queue.url).',
+    default: true,
+    parse: boolean,
+  }),
+  'task.maxActiveTasks': key({
+    description: "A worker's capacity: how many tasks it executes at once.",
+    default: 10,
+    parse: integer(1),
+  }),
+  'task.queue.url': optionalKey({
+    description: 'Broker of the shared task queue (amqp://, amqps:// or stomp://); required when task.inProcessWorker is false.',
+    default: null,
+    parse: url(['amqp', 'amqps', 'stomp']),
+  }),
+  'task.queue.name': key({
+    description: 'Name of the shared task queue.',
+    default: 'shipdeck-tasks',
+    parse: text({ regex: /^[A-Za-z0-9._:-]+$/, rule: 'must be a queue name of letters, digits and . _ : -' }),
+  }),
+  'task.queue.dialect': key({
+    description: 'Broker dialect; auto detects it when connecting.',
+    default: 'auto',
+    parse: oneOf(QUEUE_DIALECTS),
+  }),
+  'task.recovery.dir': key({
+    description: "A worker's work directory (recovery files, worker id); relative to the installation directory.",
+    default: 'work',
+    parse: directory,
+  }),
+  'task.leaseDuration': key({
+    description: "How long a worker's claim on a task stays valid without renewal.",
+    default: '30s',
+    parse: duration,
+  }),
+  'task.reconcileInterval': key({
+    description: 'How often masters republish stale QUEUED tasks and promote due SCHEDULED ones.',
+    default: '5s',
+    parse: duration,
+  }),
+  'task.reconcileAfter': key({
+    description: 'A QUEUED task that no worker claimed for this long is published again.',
+    default: '10s',
+    parse: duration,
+  }),
+  'db.url': key({
+    description: 'Database: file:PATH (embedded, relative to the installation directory) or postgres://… in a cluster.',
+    default: 'file:data/shipdeck.db',
+    parse: databaseUrl,
+  }),
+  'worker.connectInterval': key({
+    description: 'How often a worker re-resolves the masters it connects to.',
+    default: '30s',
+    parse: duration,
+  }),
+  'export.dir': key({
+    description: 'Reports and exports; every master and worker must be able to read and write it.',
+    default: 'export',
+    parse: directory,
+  }),
+  'log.level': key({
+    description: `Least severe level logged: ${LOG_LEVELS.join(', ')}.`,
+    default: 'info',
+    parse: oneOf(LOG_LEVELS),
+  }),
+} as const;
+
+/** A configuration key path, e.g. `task.queue.url`. */
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+/** The compiled value of every key. */
+export type ConfigValues = {
+  [K in ConfigKey]: (typeof CONFIG_KEYS)[K] extends KeySpec<infer T> ? T : never;
+};
+
+/** The environment variable overriding `key`: `task.inProcessWorker` → `SHIPDECK_TASK_IN_PROCESS_WORKER`. */
+export function envVarName(key: string): string {
+  return `SHIPDECK_${key
+    .split('.')
+    .map((segment) => segment.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+    .join('_')}`;
+}

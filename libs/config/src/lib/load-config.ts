@@ -1,0 +1,284 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { isMap, isScalar, LineCounter, parseDocument, Document, Node as YamlNode } from 'yaml';
+import { ConfigError, FieldError } from '@shipdeck/errors';
+import { LogLevel } from '@shipdeck/logging';
+import { CONFIG_KEYS, ConfigKey, ConfigValues, QueueDialect, envVarName } from './keys';
+import { DatabaseLocation, InvalidValue, RawValue } from './parsers';
+
+/**
+ * The compiled configuration: validated, frozen, every unit converted once (durations in
+ * milliseconds in `*Ms` fields, directories absolute). The meaning of each key is documented in
+ * {@link CONFIG_KEYS}.
+ */
+export interface ShipdeckConfig {
+  /** The installation directory (absolute) that relative paths were resolved against. */
+  readonly home: string;
+  readonly server: {
+    /** `server.port` */
+    readonly port: number;
+    /** `server.workerPort` */
+    readonly workerPort: number;
+    /** `server.hostname` */
+    readonly hostname: string;
+  };
+  readonly task: {
+    /** `task.inProcessWorker` */
+    readonly inProcessWorker: boolean;
+    /** `task.maxActiveTasks` */
+    readonly maxActiveTasks: number;
+    readonly queue: {
+      /** `task.queue.url`; null in the embedded default. */
+      readonly url: string | null;
+      /** `task.queue.name` */
+      readonly name: string;
+      /** `task.queue.dialect` */
+      readonly dialect: QueueDialect;
+    };
+    readonly recovery: {
+      /** `task.recovery.dir`, absolute. */
+      readonly dir: string;
+    };
+    /** `task.leaseDuration` in ms. */
+    readonly leaseDurationMs: number;
+    /** `task.reconcileInterval` in ms. */
+    readonly reconcileIntervalMs: number;
+    /** `task.reconcileAfter` in ms. */
+    readonly reconcileAfterMs: number;
+  };
+  /** `db.url`: `url` is `file:/absolute/path` or the PostgreSQL URL; `file` the database file or null. */
+  readonly db: Readonly<DatabaseLocation>;
+  readonly worker: {
+    /** `worker.connectInterval` in ms. */
+    readonly connectIntervalMs: number;
+  };
+  readonly export: {
+    /** `export.dir`, absolute. */
+    readonly dir: string;
+  };
+  readonly log: {
+    /** `log.level` */
+    readonly level: LogLevel;
+  };
+}
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** The installation directory: `conf/shipdeck.yaml` is read from it, relative paths resolve against it. */
+  home: string;
+  /** Where `SHIPDECK_*` overrides come from. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The configuration file of an installation. */
+export function configFile(home: string): string {
+  return join(resolve(home), 'conf', 'shipdeck.yaml');
+}
+
+/**
+ * Reads `<home>/conf/shipdeck.yaml` (a missing file means every default), applies the `SHIPDECK_*`
+ * environment overrides, validates every key and compiles the result. Every problem found is
+ * reported at once, in one {@link ConfigError} naming each bad key, its value and where it came from.
+ */
+export function loadConfig(options: LoadConfigOptions): ShipdeckConfig {
+  const home = resolve(options.home);
+  const env = options.env ?? process.env;
+  const file = configFile(home);
+  const problems: FieldError[] = [];
+  const fromFile = readYaml(file, problems);
+
+  const values: Partial<Record<ConfigKey, unknown>> = {};
+  const origins: Partial<Record<ConfigKey, string>> = {};
+  for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const spec = CONFIG_KEYS[key];
+    const envName = envVarName(key);
+    const envValue = env[envName];
+    const fileValue = fromFile.get(key);
+    let raw: RawValue;
+    let origin: string;
+    if (envValue !== undefined) {
+      // An empty variable clears an optional key (e.g. SHIPDECK_TASK_QUEUE_URL=).
+      raw = envValue === '' && spec.default === null ? null : envValue;
+      origin = `from ${envName}`;
+    } else if (fileValue !== undefined && fileValue.value !== null) {
+      raw = fileValue.value;
+      origin = `from ${file} line ${fileValue.line}`;
+    } else {
+      raw = typeof spec.default === 'function' ? spec.default() : spec.default;
+      origin = 'as the default';
+    }
+    origins[key] = origin;
+    if (raw === null) {
+      values[key] = null;
+      continue;
+    }
+    try {
+      values[key] = spec.parse(raw, { home });
+    } catch (error) {
+      if (!(error instanceof InvalidValue)) throw error;
+      problems.push({ field: key, message: `${error.message} (got ${show(raw)} ${origin})` });
+    }
+  }
+  const invalid = new Set(problems.map((p) => p.field));
+  checkCombinations(values as ConfigValues, origins, invalid, problems);
+  if (problems.length > 0) {
+    throw new ConfigError(
+      `invalid configuration: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+      problems,
+    );
+  }
+  return deepFreeze(compile(values as ConfigValues, home));
+}
+
+function compile(v: ConfigValues, home: string): ShipdeckConfig {
+  return {
+    home,
+    server: { port: v['server.port'], workerPort: v['server.workerPort'], hostname: v['server.hostname'] },
+    task: {
+      inProcessWorker: v['task.inProcessWorker'],
+      maxActiveTasks: v['task.maxActiveTasks'],
+      queue: { url: v['task.queue.url'], name: v['task.queue.name'], dialect: v['task.queue.dialect'] },
+      recovery: { dir: v['task.recovery.dir'] },
+      leaseDurationMs: v['task.leaseDuration'],
+      reconcileIntervalMs: v['task.reconcileInterval'],
+      reconcileAfterMs: v['task.reconcileAfter'],
+    },
+    db: v['db.url'],
+    worker: { connectIntervalMs: v['worker.connectInterval'] },
+    export: { dir: v['export.dir'] },
+    log: { level: v['log.level'] },
+  };
+}
+
+/** Rules that involve more than one key. */
+function checkCombinations(
+  v: ConfigValues,
+  origins: Partial<Record<ConfigKey, string>>,
+  invalid: ReadonlySet<string>,
+  problems: FieldError[],
+): void {
+  // A key that is itself invalid was reported already; rules involving it would only add noise.
+  if (invalid.has('task.inProcessWorker') || v['task.inProcessWorker']) return;
+  const cluster = `task.inProcessWorker is false (${origins['task.inProcessWorker']})`;
+  if (!invalid.has('task.queue.url') && v['task.queue.url'] === null) {
+    problems.push({
+      field: 'task.queue.url',
+      message: `required when ${cluster}; set it in conf/shipdeck.yaml or ${envVarName('task.queue.url')}`,
+    });
+  }
+  if (!invalid.has('db.url') && v['db.url'].file !== null) {
+    problems.push({
+      field: 'db.url',
+      message: `must be a postgres:// URL when ${cluster}: masters and workers share one database (got "${v['db.url'].url}" ${origins['db.url']})`,
+    });
+  }
+}
+
+interface FileValue {
+  value: RawValue;
+  line: number;
+}
+
+/** Mappings that group keys (`task`, `task.queue`…), derived from the key paths. */
+const SECTIONS = new Set(
+  Object.keys(CONFIG_KEYS).flatMap((key) => key.split('.').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('.'))),
+);
+
+/** Leaf values of the YAML file by key path; unknown keys and misplaced values become problems. */
+function readYaml(file: string, problems: FieldError[]): Map<string, FileValue> {
+  const found = new Map<string, FileValue>();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return found;
+    throw new ConfigError(`invalid configuration: cannot read ${file}: ${(error as Error).message}`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const lineOf = (offset: number | undefined) => Math.max(1, offset === undefined ? 1 : lines.linePos(offset).line);
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0]!;
+    const { line, col } = lines.linePos(error.pos[0]);
+    throw new ConfigError(
+      `invalid configuration: cannot parse ${file} line ${Math.max(1, line)}, column ${col}: ${error.message}`,
+      [{ field: file, message: error.message }],
+    );
+  }
+  const visit = (node: unknown, prefix: string, line: number) => {
+    if (node === null || node === undefined || (isScalar(node) && node.value === null)) return;
+    if (!isMap(node)) {
+      const where = prefix === '' ? `${file}` : `${prefix}`;
+      problems.push({
+        field: where,
+        message: `must be a mapping of keys (got ${show(toJs(doc, node))} from ${file} line ${line})`,
+      });
+      return;
+    }
+    for (const pair of node.items) {
+      const name = String(isScalar(pair.key) ? pair.key.value : pair.key);
+      const path = prefix === '' ? name : `${prefix}.${name}`;
+      const keyLine = lineOf((pair.key as YamlNode | null)?.range?.[0]);
+      if (path in CONFIG_KEYS) {
+        found.set(path, { value: toJs(doc, pair.value), line: keyLine });
+      } else if (SECTIONS.has(path)) {
+        visit(pair.value, path, keyLine);
+      } else {
+        const suggestion = closestKey(path);
+        problems.push({
+          field: path,
+          message: `unknown key in ${file} line ${keyLine}${suggestion ? ` (did you mean ${suggestion}?)` : ''}`,
+        });
+      }
+    }
+  };
+  visit(doc.contents, '', 1);
+  return found;
+}
+
+function toJs(doc: Document, node: unknown): RawValue {
+  if (node === null || node === undefined) return null;
+  if (isScalar(node)) return node.value as RawValue;
+  return (node as YamlNode).toJS(doc) as RawValue;
+}
+
+/** The known key or section closest to an unknown one, when it is close enough to be a typo. */
+function closestKey(unknown: string): string | undefined {
+  const normalize = (s: string) => s.toLowerCase().replace(/[_-]/g, '');
+  const target = normalize(unknown);
+  const lastSegment = normalize(unknown.split('.').pop()!);
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of [...Object.keys(CONFIG_KEYS), ...SECTIONS]) {
+    const normalized = normalize(candidate);
+    // A key put under the wrong section (e.g. server.maxActiveTasks) is still recognised by its name.
+    const distance = normalized.split('.').pop() === lastSegment ? 0 : levenshtein(target, normalized);
+    if (!best || distance < best.distance) best = { key: candidate, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(target.length / 5)) ? best.key : undefined;
+}
+
+function levenshtein(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** A value as shown in a message: strings quoted, long values cut. */
+function show(value: RawValue): string {
+  const s = typeof value === 'string' || typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,133 @@
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A raw configuration value: a YAML scalar, an environment string, or what YAML gave for a leaf. */
+export type RawValue = string | number | boolean | null | object;
+
+/** What a parser needs besides the value. */
+export interface ParseContext {
+  /** The installation directory; relative paths resolve against it. */
+  home: string;
+}
+
+/** Thrown by a parser: `message` says what the value must be, e.g. `must be an integer between 1 and 10`. */
+export class InvalidValue extends Error {}
+
+/**
+ * Turns a raw value (never null: null means "not set") into its compiled form, or throws
+ * {@link InvalidValue}. Environment values always arrive as strings.
+ */
+export type Parser<T> = (value: Exclude<RawValue, null>, context: ParseContext) => T;
+
+/** An integer in [min, max]; numeric strings are accepted (environment variables). */
+export function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): Parser<number> {
+  const rule =
+    max === Number.MAX_SAFE_INTEGER ? `must be an integer of at least ${min}` : `must be an integer between ${min} and ${max}`;
+  return (value) => {
+    const n = typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw new InvalidValue(rule);
+    return n;
+  };
+}
+
+/** `true` or `false`; from the environment, the strings `true` and `false` in any case. */
+export const boolean: Parser<boolean> = (value) => {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && /^(true|false)$/i.test(value.trim())) return value.trim().toLowerCase() === 'true';
+  throw new InvalidValue('must be true or false');
+};
+
+/** A non-empty string without leading or trailing blanks; numbers are taken as their text. */
+export function text(pattern?: { regex: RegExp; rule: string }): Parser<string> {
+  return (value) => {
+    const s = typeof value === 'number' ? String(value) : value;
+    if (typeof s !== 'string' || s.trim() === '' || s.trim() !== s) {
+      throw new InvalidValue(pattern ? pattern.rule : 'must be a non-empty string');
+    }
+    if (pattern && !pattern.regex.test(s)) throw new InvalidValue(pattern.rule);
+    return s;
+  };
+}
+
+/** One of `values`. */
+export function oneOf<const V extends string>(values: readonly V[]): Parser<V> {
+  return (value) => {
+    if (typeof value === 'string' && (values as readonly string[]).includes(value)) return value as V;
+    throw new InvalidValue(`must be one of ${values.join(', ')}`);
+  };
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A positive duration, compiled to whole milliseconds: `500ms`, `30s`, `5m`, `2h`, or a plain
+ * number of seconds (`30`, `1.5`).
+ */
+export const duration: Parser<number> = (value) => {
+  const rule = 'must be a positive duration such as 500ms, 30s, 5m, 2h or a number of seconds';
+  let ms: number;
+  if (typeof value === 'number') {
+    ms = value * 1000;
+  } else if (typeof value === 'string') {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+    if (!match) throw new InvalidValue(rule);
+    ms = Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!;
+  } else {
+    throw new InvalidValue(rule);
+  }
+  ms = Math.round(ms);
+  if (!Number.isFinite(ms) || ms < 1) throw new InvalidValue(rule);
+  return ms;
+};
+
+/** A path, resolved to an absolute one against the installation directory. */
+export const directory: Parser<string> = (value, { home }) => resolve(home, text()(value, { home }));
+
+/** A URL whose scheme is one of `schemes` (without the colon) and that names a host. */
+export function url(schemes: readonly string[]): Parser<string> {
+  const rule = `must be a URL starting with ${schemes.map((s) => `${s}://`).join(', ')}`;
+  return (value, context) => {
+    const s = text({ regex: /^\S+$/, rule })(value, context);
+    let parsed: URL;
+    try {
+      parsed = new URL(s);
+    } catch {
+      throw new InvalidValue(rule);
+    }
+    if (!schemes.includes(parsed.protocol.slice(0, -1)) || parsed.hostname === '') throw new InvalidValue(rule);
+    return s;
+  };
+}
+
+/** The database: an embedded SQLite file or a PostgreSQL server. */
+export interface DatabaseLocation {
+  /** `file:/absolute/path.db`, or the PostgreSQL URL as given. */
+  url: string;
+  /** The absolute database file for `file:` URLs; null for PostgreSQL. */
+  file: string | null;
+}
+
+/**
+ * `file:PATH` (relative to the installation directory, or absolute; `file:///abs` also works) or
+ * `postgres://…` / `postgresql://…`.
+ */
+export const databaseUrl: Parser<DatabaseLocation> = (value, context) => {
+  const rule = 'must be file:PATH (relative to the installation directory) or a postgres:// or postgresql:// URL';
+  const s = text({ regex: /^\S+$/, rule })(value, context);
+  if (s.startsWith('file:')) {
+    let path: string;
+    try {
+      path = s.startsWith('file://') ? fileURLToPath(s) : s.slice('file:'.length);
+    } catch {
+      throw new InvalidValue(rule);
+    }
+    if (path === '') throw new InvalidValue(rule);
+    const file = isAbsolute(path) ? resolve(path) : resolve(context.home, path);
+    return { url: `file:${file}`, file };
+  }
+  try {
+    return { url: url(['postgres', 'postgresql'])(s, context), file: null };
+  } catch {
+    throw new InvalidValue(rule);
+  }
+};
