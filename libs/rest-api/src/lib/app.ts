@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import express, { Application, RequestHandler, Router } from 'express';
+import type { Logger } from 'winston';
+import { NotReadyError } from '@shipdeck/errors';
+import type { ShipdeckService } from '@shipdeck/master-services';
+import { API_BASE_PATH, apiRouter } from './api-routes';
+import { errorHandler, notFoundHandler } from './http-errors';
+import { route } from './routing';
+
+/** What {@link createRestApp} needs. */
+export interface RestAppOptions {
+  /** The master's services; every domain rule is enforced there. */
+  service: ShipdeckService;
+  /** Receives the access log (debug) and every failed request (5xx at error, the rest at debug). */
+  logger: Logger;
+}
+
+/** Answer of `GET /health/live` and of a successful `GET /health/ready`. */
+export interface HealthStatus {
+  status: 'UP';
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Builds the master's HTTP application: the REST API of spec §6 under `/api/v1`, the health
+ * probes under `/health`, JSON errors for everything else (unknown path 404, wrong method 405).
+ * The caller owns the listening server.
+ */
+export function createRestApp({ service, logger }: RestAppOptions): Application {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use(requestContext(logger));
+  app.use('/health', healthRouter(service, logger));
+  app.use(API_BASE_PATH, apiRouter(service));
+  app.use(notFoundHandler());
+  app.use(errorHandler(logger));
+  return app;
+}
+
+/** Gives each request an id (echoed in `X-Request-Id`) and writes one access log line when it ends. */
+function requestContext(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals['requestId'] = requestId;
+    res.set('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    res.once('close', () => {
+      const durationMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+      const status = res.writableFinished ? res.statusCode : 'aborted';
+      logger.debug(`${req.method} ${req.originalUrl} ${status} ${durationMs}ms`, {
+        method: req.method,
+        url: req.originalUrl,
+        status,
+        durationMs,
+        requestId,
+      });
+    });
+    next();
+  };
+}
+
+function healthRouter(service: ShipdeckService, logger: Logger): Router {
+  const router = Router();
+  const up: HealthStatus = { status: 'UP' };
+  route(router, '/live', { get: [(_req, res) => void res.json(up)] });
+  route(router, '/ready', {
+    get: [
+      async (_req, res) => {
+        try {
+          await service.checkReady();
+        } catch (error) {
+          if (error instanceof NotReadyError) throw error;
+          // Readiness failures are 503 whatever their cause; the cause goes to the log only.
+          logger.warn('readiness check failed', { error: error instanceof Error ? error.stack : String(error) });
+          throw new NotReadyError('not ready');
+        }
+        res.json(up);
+      },
+    ],
+  });
+  return router;
+}

@@ -1,0 +1,60 @@
+import { ValidationError } from '@shipdeck/errors';
+import { DeploymentBody, EnvironmentBody, HostBody } from './dtos';
+import { parseIsoDate, validateDto } from './validation';
+
+function detailsOf(run: () => unknown) {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ValidationError);
+    return (error as ValidationError).details;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('validateDto', () => {
+  it('answers a DTO instance with exactly the given fields', () => {
+    const dto = validateDto(DeploymentBody, { application: 'a', version: '1', environment: 'dev' }, 'body');
+    expect(dto).toBeInstanceOf(DeploymentBody);
+    expect({ ...dto }).toEqual({ application: 'a', version: '1', environment: 'dev' });
+  });
+
+  it('names one detail per invalid field, nested fields dotted or indexed', () => {
+    const details = detailsOf(() =>
+      validateDto(EnvironmentBody, { hosts: ['a', '', 3], dictionary: { OK: 'v', BAD: 1, 'x.y': null }, extra: 1 }, 'body'),
+    );
+    expect(details).toEqual(
+      expect.arrayContaining([
+        { field: 'hosts[1]', message: 'must be a non-empty string' },
+        { field: 'hosts[2]', message: 'must be a non-empty string' },
+        { field: 'dictionary.BAD', message: 'must be a string' },
+        { field: 'dictionary["x.y"]', message: 'must be a string' },
+        { field: 'extra', message: 'unknown field' },
+      ]),
+    );
+    expect(details).toHaveLength(5);
+  });
+
+  it('says "is required" once for a missing field, not every rule it breaks', () => {
+    expect(detailsOf(() => validateDto(HostBody, {}, 'body'))).toEqual([{ field: 'type', message: 'is required' }]);
+  });
+
+  it('keeps the whole message readable', () => {
+    try {
+      validateDto(DeploymentBody, { application: 'a', version: '1' }, 'request body');
+    } catch (error) {
+      expect((error as Error).message).toBe('invalid request body: environment: is required');
+    }
+    expect.assertions(1);
+  });
+});
+
+describe('parseIsoDate', () => {
+  it.each(['2030-01-31', '2030-01-31T18:00Z', '2030-01-31T18:00:00.123+02:00', '2030-01-31T18:00:00'])('accepts %s', (s) => {
+    expect(parseIsoDate(s)).toBeInstanceOf(Date);
+  });
+
+  it.each(['tomorrow', '2030-02-30', '2030-13-01', '31/01/2030', '', 'T18:00', 12])('refuses %j', (s) => {
+    expect(parseIsoDate(s)).toBeUndefined();
+  });
+});

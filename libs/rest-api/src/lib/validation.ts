@@ -1,0 +1,214 @@
+import { plainToInstance } from 'class-transformer';
+import { ValidateBy, ValidationError as ClassValidationError, ValidationOptions, validateSync } from 'class-validator';
+import { ErrorCode, FieldError, ValidationError } from '@shipdeck/errors';
+
+/**
+ * Checks one element of an array or one value of a record; answers why it is invalid, or
+ * undefined when it is fine. Kept as data so that a failed collection can be reported element
+ * by element (`hosts[1]`, `dictionary.KEY`) rather than as one vague message.
+ */
+export interface ElementRule {
+  /** What a valid element is, e.g. `a non-empty string`; used in messages. */
+  readonly expected: string;
+  check(element: unknown): string | undefined;
+}
+
+/** Step paths: 1-based indices joined by `-`, at most phase-block-step (spec §2). */
+export const STEP_PATH_PATTERN = /^\d+(-\d+){0,2}$/;
+
+export const nonEmptyString: ElementRule = {
+  expected: 'a non-empty string',
+  check: (v) => (typeof v === 'string' && v.trim() !== '' ? undefined : 'must be a non-empty string'),
+};
+
+export const anyString: ElementRule = {
+  expected: 'a string',
+  check: (v) => (typeof v === 'string' ? undefined : 'must be a string'),
+};
+
+export const stepPath: ElementRule = {
+  expected: 'a step path like 1-2-3',
+  check: (v) => (typeof v === 'string' && STEP_PATH_PATTERN.test(v) ? undefined : 'must be a step path like 1-2-3'),
+};
+
+const ARRAY_OF = 'arrayOf';
+const RECORD_OF = 'recordOf';
+
+interface CollectionContext {
+  rule: ElementRule;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** An array whose every element satisfies `rule`; failures are reported per element (`field[i]`). */
+export function ArrayOf(rule: ElementRule, options: ValidationOptions = {}): PropertyDecorator {
+  const context: CollectionContext = { rule };
+  return ValidateBy(
+    {
+      name: ARRAY_OF,
+      validator: {
+        validate: (value: unknown) => Array.isArray(value) && value.every((e) => rule.check(e) === undefined),
+        defaultMessage: () => `must be an array of ${rule.expected}s`,
+      },
+    },
+    { ...options, context },
+  );
+}
+
+/** A JSON object whose every value satisfies `rule`; failures are reported per key (`field.KEY`). */
+export function RecordOf(rule: ElementRule, options: ValidationOptions = {}): PropertyDecorator {
+  const context: CollectionContext = { rule };
+  return ValidateBy(
+    {
+      name: RECORD_OF,
+      validator: {
+        validate: (value: unknown) =>
+          isPlainObject(value) &&
+          Object.entries(value).every(([k, v]) => k.trim() !== '' && rule.check(v) === undefined),
+        defaultMessage: () => `must be an object whose values are ${rule.expected}s`,
+      },
+    },
+    { ...options, context },
+  );
+}
+
+/** A JSON object with any content (type-specific properties, control parameters). */
+export function PlainObject(options: ValidationOptions = {}): PropertyDecorator {
+  return ValidateBy(
+    { name: 'plainObject', validator: { validate: isPlainObject, defaultMessage: () => 'must be an object' } },
+    options,
+  );
+}
+
+/** A single value satisfying `rule` (non-empty string, step path…). */
+export function Satisfies(rule: ElementRule, options: ValidationOptions = {}): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'satisfies',
+      validator: {
+        validate: (value: unknown) => rule.check(value) === undefined,
+        defaultMessage: (args) => rule.check(args?.value) ?? `must be ${rule.expected}`,
+      },
+    },
+    options,
+  );
+}
+
+/** One of a fixed list of strings (enumerations such as task states). */
+export function OneOf(values: readonly string[], options: ValidationOptions = {}): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'oneOf',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && values.includes(value),
+        defaultMessage: () => `must be one of ${values.join(', ')}`,
+      },
+    },
+    options,
+  );
+}
+
+/** An ISO 8601 date-time string that denotes a real instant. */
+export function IsoDateTime(options: ValidationOptions = {}): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isoDateTime',
+      validator: {
+        validate: (value: unknown) => parseIsoDate(value) !== undefined,
+        defaultMessage: () => 'must be an ISO 8601 date-time, e.g. 2030-01-31T18:00:00Z',
+      },
+    },
+    options,
+  );
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** The instant an ISO 8601 string denotes, or undefined when it is not one (including 2030-02-31). */
+export function parseIsoDate(value: unknown): Date | undefined {
+  if (typeof value !== 'string' || !ISO_DATE.test(value)) return undefined;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return undefined;
+  // Date() rolls 2030-02-31 over to March; refuse dates whose calendar part changed.
+  const [y, m, d] = value.slice(0, 10).split('-').map(Number);
+  const probe = new Date(Date.UTC(y, m - 1, d));
+  if (probe.getUTCFullYear() !== y || probe.getUTCMonth() !== m - 1 || probe.getUTCDate() !== d) return undefined;
+  return date;
+}
+
+/** Constructor of a DTO class; DTOs take no constructor arguments. */
+export type DtoClass<T extends object> = new () => T;
+
+/**
+ * Turns an untrusted plain object into a validated DTO instance, or throws a
+ * {@link ValidationError} (HTTP 400) with one detail per invalid field.
+ *
+ * Only explicit decorators are relied on: the production bundle (esbuild) emits no decorator
+ * metadata, so `enableImplicitConversion` stays off and nothing depends on reflected types.
+ */
+export function validateDto<T extends object>(dto: DtoClass<T>, plain: Record<string, unknown>, what: string): T {
+  const instance = plainToInstance(dto, plain, { enableImplicitConversion: false });
+  const errors = validateSync(instance, {
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: true,
+    validationError: { target: false, value: true },
+  });
+  if (errors.length === 0) return instance;
+  const details = toFieldErrors(errors);
+  throw new ValidationError(
+    `invalid ${what}: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
+    details,
+    ErrorCode.VALIDATION_FAILED,
+  );
+}
+
+/** Flattens class-validator's error tree to one {@link FieldError} per invalid field, with dotted paths. */
+export function toFieldErrors(errors: readonly ClassValidationError[], parent = ''): FieldError[] {
+  const out: FieldError[] = [];
+  for (const error of errors) {
+    const field = joinPath(parent, error.property);
+    const constraints = error.constraints ?? {};
+    if (Object.keys(constraints).length > 0) out.push(...fieldErrorsOf(field, error, constraints));
+    if (error.children?.length) out.push(...toFieldErrors(error.children, field));
+  }
+  return out;
+}
+
+function fieldErrorsOf(field: string, error: ClassValidationError, constraints: Record<string, string>): FieldError[] {
+  if ('whitelistValidation' in constraints) return [{ field, message: 'unknown field' }];
+  if ('isDefined' in constraints) return [{ field, message: constraints['isDefined'] }];
+  const value: unknown = error.value;
+  const collection = (error.contexts?.[ARRAY_OF] ?? error.contexts?.[RECORD_OF]) as CollectionContext | undefined;
+  if (ARRAY_OF in constraints && collection && Array.isArray(value)) {
+    return value.flatMap((element, i) => {
+      const message = collection.rule.check(element);
+      return message === undefined ? [] : [{ field: `${field}[${i}]`, message }];
+    });
+  }
+  if (RECORD_OF in constraints && collection && isPlainObject(value)) {
+    return Object.entries(value).flatMap(([key, element]) => {
+      const message = key.trim() === '' ? 'keys must be non-empty' : collection.rule.check(element);
+      return message === undefined ? [] : [{ field: joinKey(field, key), message }];
+    });
+  }
+  // DTO fields carry one rule besides @IsDefined/@IsOptional, so at most one message remains.
+  return [{ field, message: Object.values(constraints)[0] }];
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$-]*$/;
+
+/** Path of a nested DTO property; class-validator names array elements by their index. */
+function joinPath(parent: string, property: string): string {
+  if (parent === '') return property;
+  return /^\d+$/.test(property) ? `${parent}[${property}]` : joinKey(parent, property);
+}
+
+/** Path of a record entry: `dictionary.KEY`, or `dictionary["a key"]` when the key is not an identifier. */
+function joinKey(parent: string, key: string): string {
+  return IDENTIFIER.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+}
