@@ -1,0 +1,8 @@
+import { ShipdeckPlugin } from '../plugin';
+import { plugin as command } from './command';
+import { plugin as file } from './file';
+import { plugin as httpCheck } from './http-check';
+import { plugin as localHost } from './local-host';
+
+/** The plugins every registry starts with, registered like external ones. */
+export const BUILTIN_PLUGINS: readonly ShipdeckPlugin[] = [file, command, httpCheck, localHost];
