@@ -1,0 +1,218 @@
+import {
+  Delta,
+  Deployable,
+  Deployed,
+  DeployedApplication,
+  DeploymentKind,
+  Environment,
+  Host,
+  PackageVersion,
+} from '@shipdeck/domain';
+import { FieldError, PlanningError } from '@shipdeck/errors';
+import { DeploymentOperation, PluginRegistry } from '@shipdeck/plugins';
+import { PhaseSpec, StepSpec } from '@shipdeck/tasks';
+import { toBlocks } from './blocks';
+import { copyJson, jsonEqual } from './json';
+import { resolvePlaceholders } from './placeholders';
+
+/** What {@link planDeployment} needs; all of it already loaded, the planner does no I/O. */
+export interface DeploymentPlanInput {
+  pkg: PackageVersion;
+  environment: Environment;
+  /** The environment's hosts. */
+  hosts: Host[];
+  /** What the environment holds of the application now; null for a first deployment. */
+  current: DeployedApplication | null;
+  types: PluginRegistry;
+}
+
+/** What {@link planUndeployment} needs. */
+export interface UndeploymentPlanInput {
+  current: DeployedApplication;
+  /** The environment's hosts; every host holding a deployed must be among them. */
+  hosts: Host[];
+  types: PluginRegistry;
+}
+
+/** A planned deployment or undeployment. */
+export interface DeploymentPlan {
+  kind: DeploymentKind;
+  /** The application's deployeds once the task is done (empty after an undeployment). */
+  deployeds: Deployed[];
+  /** One entry per (deployable, host), NOOPs included. */
+  delta: Delta[];
+  /** For `buildPlan` (@shipdeck/tasks). */
+  phases: PhaseSpec[];
+}
+
+/**
+ * Plans deploying `pkg` to `environment`: maps deployables to hosts by tag, resolves
+ * placeholders, compares with `current` and turns the changes into steps (see the library's
+ * documentation for the plan's shape).
+ *
+ * @throws PlanningError with one detail per unresolved placeholder (field
+ *   `DEPLOYABLE.PROPERTY`) or per invalid resolved property, unknown type, or host that holds a
+ *   deployed but is not among `hosts`.
+ */
+export function planDeployment(input: DeploymentPlanInput): DeploymentPlan {
+  const { pkg, environment, current, types } = input;
+  const label = `${pkg.application} ${pkg.version} to ${environment.name}`;
+  if (current && current.application !== pkg.application) {
+    throw new PlanningError(`cannot plan ${label}: the current deployment is of application ${current.application}`);
+  }
+  const hosts = sortedHosts(input.hosts);
+  const errors: FieldError[] = [];
+
+  const wanted: { deployable: Deployable; deployed: Deployed }[] = [];
+  for (const deployable of pkg.deployables) {
+    const mapped = hosts.filter((host) => mapsTo(deployable, host));
+    if (mapped.length === 0) continue;
+    const properties = resolveDeployable(deployable, environment, types, errors);
+    for (const host of mapped) {
+      wanted.push({
+        deployable,
+        deployed: { deployable: deployable.name, type: deployable.type, host: host.name, properties: copyJson(properties) },
+      });
+    }
+  }
+
+  const delta: Delta[] = [];
+  const previous = new Map((current?.deployeds ?? []).map((d) => [keyOf(d), d]));
+  for (const { deployed: next } of wanted) {
+    const before = previous.get(keyOf(next));
+    previous.delete(keyOf(next));
+    if (!before) delta.push({ operation: 'CREATE', next });
+    else if (before.type === next.type && jsonEqual(before.properties, next.properties)) {
+      delta.push({ operation: 'NOOP', previous: before, next });
+    } else delta.push({ operation: 'MODIFY', previous: before, next });
+  }
+  for (const gone of previous.values()) delta.push({ operation: 'DESTROY', previous: gone });
+
+  const explicitOrder = new Map(pkg.deployables.map((d) => [d.name, d.order]));
+  const steps = stepsFor(delta, hosts, types, (name) => explicitOrder.get(name), errors);
+  if (errors.length > 0) throw planningError(`deployment of ${label}`, errors);
+
+  return {
+    kind: current ? 'UPDATE' : 'INITIAL',
+    deployeds: wanted.map((w) => w.deployed),
+    delta,
+    phases: [{ description: `Deploy ${pkg.application} ${pkg.version} to ${environment.name}`, blocks: toBlocks(steps) }],
+  };
+}
+
+/**
+ * Plans removing every deployed of `current`: each becomes a DESTROY (with no step for types
+ * that have nothing to undo).
+ *
+ * @throws PlanningError when a deployed's type is no longer registered or its host is not
+ *   among `hosts`.
+ */
+export function planUndeployment(input: UndeploymentPlanInput): DeploymentPlan {
+  const { current, types } = input;
+  const errors: FieldError[] = [];
+  const delta: Delta[] = current.deployeds.map((previous) => ({ operation: 'DESTROY', previous }));
+  const steps = stepsFor(delta, sortedHosts(input.hosts), types, () => undefined, errors);
+  if (errors.length > 0) throw planningError(`undeployment of ${current.application} from ${current.environment}`, errors);
+  return {
+    kind: 'UNDEPLOY',
+    deployeds: [],
+    delta,
+    phases: [{ description: `Undeploy ${current.application} from ${current.environment}`, blocks: toBlocks(steps) }],
+  };
+}
+
+/** A deployable with tags goes to the hosts sharing at least one; without tags, to every host. */
+function mapsTo(deployable: Deployable, host: Host): boolean {
+  return deployable.tags.length === 0 || deployable.tags.some((tag) => host.tags.includes(tag));
+}
+
+/** The deployable's properties with placeholders resolved, checked again by its type. */
+function resolveDeployable(
+  deployable: Deployable,
+  environment: Environment,
+  types: PluginRegistry,
+  errors: FieldError[],
+): Record<string, unknown> {
+  const unresolved: FieldError[] = [];
+  const properties = Object.fromEntries(
+    Object.entries(deployable.properties).map(([key, value]) => [
+      key,
+      resolvePlaceholders(value, environment.dictionary, `${deployable.name}.${key}`, unresolved),
+    ]),
+  );
+  errors.push(...unresolved);
+  if (!types.hasCiType(deployable.type)) {
+    errors.push({ field: `${deployable.name}.type`, message: `unknown type "${deployable.type}"; no plugin registers it` });
+  } else if (unresolved.length === 0) {
+    // A resolved value may still be wrong, e.g. a relative targetPath or a timeout of "soon".
+    errors.push(...types.validate(deployable.type, properties, deployable.name));
+  }
+  return properties;
+}
+
+/**
+ * The steps of the changes. CREATE and MODIFY take the deployable's order (or its type's
+ * default); a DESTROY takes 100 minus that, so that things are removed in the reverse order
+ * they were created in.
+ */
+function stepsFor(
+  delta: Delta[],
+  hosts: Host[],
+  types: PluginRegistry,
+  explicitOrder: (deployable: string) => number | undefined,
+  errors: FieldError[],
+): StepSpec[] {
+  const hostByName = new Map(hosts.map((h) => [h.name, h]));
+  const steps: StepSpec[] = [];
+  for (const change of delta) {
+    if (change.operation === 'NOOP') continue;
+    const operation: DeploymentOperation = change.operation;
+    const deployed = (operation === 'DESTROY' ? change.previous : change.next) as Deployed;
+    const host = hostByName.get(deployed.host);
+    if (!host) {
+      errors.push({
+        field: `${deployed.deployable}.host`,
+        message: `host ${deployed.host} holds ${deployed.deployable} but is not a host of the environment; add it back to remove it`,
+      });
+      continue;
+    }
+    if (!types.hasCiType(deployed.type)) {
+      if (operation === 'DESTROY') {
+        errors.push({ field: `${deployed.deployable}.type`, message: `unknown type "${deployed.type}"; no plugin registers it` });
+      }
+      continue;
+    }
+    const type = types.ciType(deployed.type);
+    const description = type.describeStep(operation, {
+      deployable: deployed.deployable,
+      host: deployed.host,
+      properties: deployed.properties,
+    });
+    if (description === undefined) continue;
+    const order = explicitOrder(deployed.deployable) ?? type.defaultOrder;
+    steps.push({
+      description,
+      order: operation === 'DESTROY' ? 100 - order : order,
+      ciType: deployed.type,
+      operation,
+      deployable: deployed.deployable,
+      target: { name: host.name, type: host.type, properties: host.properties },
+      properties: deployed.properties,
+    });
+  }
+  return steps;
+}
+
+function sortedHosts(hosts: Host[]): Host[] {
+  return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function keyOf(deployed: Deployed): string {
+  return JSON.stringify([deployed.deployable, deployed.host]);
+}
+
+function planningError(what: string, errors: FieldError[]): PlanningError {
+  const [first] = errors;
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  return new PlanningError(`cannot plan the ${what}: ${first.field} ${first.message}${more}`, errors);
+}
