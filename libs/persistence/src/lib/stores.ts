@@ -29,7 +29,9 @@ export interface TaskStore {
   listArchived(filter?: ArchiveFilter): Promise<TaskRecord[]>;
   /**
    * Applies `patch` only if the task is still in `expected` state. Answers the updated task, or
-   * null when the state was not `expected` any more (someone else changed it first).
+   * null when the state was not `expected` any more (someone else changed it first). A patch that
+   * carries `state`, even the same one, also stamps the state-change time {@link queuedBefore}
+   * compares (that is how the reconciler marks a QUEUED task it republished).
    */
   compareAndSet(id: string, expected: TaskState, patch: TaskPatch): Promise<TaskRecord | null>;
   /**
