@@ -1,4 +1,4 @@
 export * from './lib/keys';
 export * from './lib/load-config';
 export * from './lib/config-hash';
-export { DatabaseLocation } from './lib/parsers';
+export type { DatabaseLocation } from './lib/parsers';

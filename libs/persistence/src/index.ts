@@ -1,4 +1,5 @@
 export * from './lib/stores';
 export * from './lib/advance-task';
-export { openStores, OpenStoresOptions } from './lib/open-stores';
-export { Clock } from './lib/typeorm-stores';
+export { openStores } from './lib/open-stores';
+export type { OpenStoresOptions } from './lib/open-stores';
+export type { Clock } from './lib/typeorm-stores';

@@ -213,6 +213,12 @@ describe('loadConfig refuses invalid configuration', () => {
     expect(message).toContain(`(got ${JSON.stringify(value)} from ${name})`);
   });
 
+  it('hides URL passwords in messages', () => {
+    const message = failure({ SHIPDECK_TASK_QUEUE_URL: 'http://shipdeck:s3cret@broker:5672' }).message;
+    expect(message).toContain('(got "http://shipdeck:***@broker:5672" from SHIPDECK_TASK_QUEUE_URL)');
+    expect(message).not.toContain('s3cret');
+  });
+
   it('refuses values of the wrong YAML type', () => {
     writeYaml('server:\n  port: [1, 2]\ntask:\n  inProcessWorker: "sometimes"\nlog: 5\n');
     const message = failure().message;

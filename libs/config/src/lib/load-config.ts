@@ -269,9 +269,12 @@ function levenshtein(a: string, b: string): number {
   return previous[b.length]!;
 }
 
-/** A value as shown in a message: strings quoted, long values cut. */
+/** A value as shown in a message: strings quoted, URL passwords hidden, long values cut. */
 function show(value: RawValue): string {
-  const s = typeof value === 'string' || typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const s = (typeof value === 'string' || typeof value === 'object' ? JSON.stringify(value) : String(value)).replace(
+    /\/\/([^:/@\s"]+):[^@/\s"]*@/g,
+    '//$1:***@',
+  );
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
