@@ -1,5 +1,5 @@
 import { Response, Router } from 'express';
-import { FieldError, ValidationError } from '@shipdeck/errors';
+import { FieldError } from '@shipdeck/errors';
 import type { DeploymentRequest, ShipdeckService } from '@shipdeck/master-services';
 import { TaskOperation, TaskState, TaskType, TaskView } from '@shipdeck/tasks';
 import { readBody } from './body';
@@ -14,7 +14,7 @@ import {
   UndeploymentBody,
 } from './dtos';
 import { bodyOf, created, param, queryOf, route, stepPathParam } from './routing';
-import { parseIsoDate } from './validation';
+import { invalid, parseIsoDate } from './validation';
 
 /** Where the API is mounted. */
 export const API_BASE_PATH = '/api/v1';
@@ -227,12 +227,12 @@ function toDeploymentRequest(body: DeploymentBody): DeploymentRequest {
 function checkNameMatches(bodyName: string | undefined, pathName: string): void {
   if (bodyName === undefined || bodyName === pathName) return;
   const detail: FieldError = { field: 'name', message: `must match the name in the path (${pathName})` };
-  throw new ValidationError(`invalid request body: name: ${detail.message}`, [detail]);
+  throw invalid('request body', [detail]);
 }
 
 function checkRange(query: ArchiveQuery): void {
   if (!query.from || !query.to) return;
   if ((parseIsoDate(query.from) as Date) <= (parseIsoDate(query.to) as Date)) return;
   const detail: FieldError = { field: 'to', message: 'must not be before from' };
-  throw new ValidationError(`invalid query: to: ${detail.message}`, [detail]);
+  throw invalid('query', [detail]);
 }

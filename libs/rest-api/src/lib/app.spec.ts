@@ -96,7 +96,7 @@ describe('hosts', () => {
     const res = await api('PUT', '/hosts/x', { json: { type: 5, tags: ['a', 3, ''], color: 'red' } });
     const details = expectInvalidFields(res, ['type', 'tags[1]', 'tags[2]', 'color']);
     expect(details.find((d) => d.field === 'color')?.message).toBe('unknown field');
-    expect(errorOf(res).message).toContain('tags[1]');
+    expect(errorOf(res).message).toMatch(/^invalid request body: .*tags\[1\]/);
   });
 
   it('refuses a body name that differs from the path', async () => {

@@ -1,7 +1,7 @@
 import { Request, RequestHandler, Response, Router } from 'express';
 import { ErrorCode, FieldError, ValidationError } from '@shipdeck/errors';
 import { methodNotAllowed } from './http-errors';
-import { DtoClass, isPlainObject, STEP_PATH_PATTERN, validateDto } from './validation';
+import { DtoClass, invalid, isPlainObject, STEP_PATH_PATTERN, validateDto } from './validation';
 
 type Method = 'get' | 'put' | 'post' | 'delete';
 
@@ -40,7 +40,7 @@ export function queryOf<T extends object>(req: Request, dto: DtoClass<T>): T {
 export function param(req: Request, name: string): string {
   const value: unknown = req.params[name];
   if (typeof value !== 'string' || value === '') {
-    throw new ValidationError(`missing path parameter ${name}`, [{ field: name, message: 'is required' }]);
+    throw invalid('path parameter', [{ field: name, message: 'is required' }]);
   }
   return value;
 }
@@ -49,8 +49,8 @@ export function param(req: Request, name: string): string {
 export function stepPathParam(req: Request): string {
   const path = param(req, 'path');
   if (!STEP_PATH_PATTERN.test(path)) {
-    const detail: FieldError = { field: 'path', message: 'must be a step path like 1-2-3' };
-    throw new ValidationError(`invalid step path ${JSON.stringify(path)}: ${detail.message}`, [detail]);
+    const detail: FieldError = { field: 'path', message: `must be a step path like 1-2-3, not ${JSON.stringify(path)}` };
+    throw invalid('path parameter', [detail]);
   }
   return path;
 }

@@ -159,12 +159,15 @@ export function validateDto<T extends object>(dto: DtoClass<T>, plain: Record<st
     validationError: { target: false, value: true },
   });
   if (errors.length === 0) return instance;
-  const details = toFieldErrors(errors);
-  throw new ValidationError(
-    `invalid ${what}: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
-    details,
-    ErrorCode.VALIDATION_FAILED,
-  );
+  throw invalid(what, toFieldErrors(errors));
+}
+
+/**
+ * A 400 VALIDATION_FAILED naming the invalid fields; each field's reason is in its detail,
+ * so that clients printing message and details do not repeat themselves.
+ */
+export function invalid(what: string, details: FieldError[]): ValidationError {
+  return new ValidationError(`invalid ${what}: ${details.map((d) => d.field).join(', ')}`, details, ErrorCode.VALIDATION_FAILED);
 }
 
 /** Flattens class-validator's error tree to one {@link FieldError} per invalid field, with dotted paths. */
