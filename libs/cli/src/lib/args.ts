@@ -1,0 +1,225 @@
+import { parseArgs } from 'node:util';
+import { messageOf } from './session';
+
+/** Every flag the CLI knows, with its shape; a command accepts a subset (see {@link COMMANDS}). */
+export const FLAGS = {
+  server: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  wait: { type: 'boolean' },
+  skip: { type: 'string', multiple: true },
+  'pause-before': { type: 'string', multiple: true },
+  state: { type: 'string' },
+  type: { type: 'string' },
+  worker: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  host: { type: 'string', multiple: true },
+  set: { type: 'string', multiple: true },
+} as const;
+
+export type FlagName = keyof typeof FLAGS;
+
+/** Flags every command takes. */
+export const GLOBAL_FLAGS: readonly FlagName[] = ['server', 'json', 'help'];
+
+/** Parsed flag values: strings, booleans, or string lists for repeatable flags. */
+export interface Flags {
+  server?: string;
+  json?: boolean;
+  help?: boolean;
+  wait?: boolean;
+  skip?: string[];
+  'pause-before'?: string[];
+  state?: string;
+  type?: string;
+  worker?: string;
+  tag?: string[];
+  host?: string[];
+  set?: string[];
+}
+
+/** A client command: its words, its positional arguments and the flags it takes besides the global ones. */
+export interface CommandSpec {
+  /** e.g. `['tasks', 'list']`. */
+  words: readonly string[];
+  /** Names of the positional arguments, in order, as shown in the usage. */
+  args: readonly string[];
+  flags: readonly FlagName[];
+  /** The flags part of the usage line, e.g. `[--wait] [--skip PATH]...`. */
+  flagsUsage?: string;
+  summary: string;
+}
+
+/** Every client command (spec §7). */
+export const COMMANDS = [
+  { words: ['import'], args: ['FILE'], flags: [], summary: 'import a package manifest (.yaml, .yml or .json)' },
+  {
+    words: ['deploy'],
+    args: ['APP', 'VERSION', 'ENV'],
+    flags: ['wait', 'skip', 'pause-before'],
+    flagsUsage: '[--wait] [--skip PATH]... [--pause-before PATH]...',
+    summary: 'deploy an application version to an environment and start the task',
+  },
+  {
+    words: ['undeploy'],
+    args: ['APP', 'ENV'],
+    flags: ['wait'],
+    flagsUsage: '[--wait]',
+    summary: 'remove an application from an environment and start the task',
+  },
+  {
+    words: ['tasks', 'list'],
+    args: [],
+    flags: ['state', 'type', 'worker'],
+    flagsUsage: '[--state STATE] [--type DEPLOYMENT|CONTROL] [--worker ID]',
+    summary: 'list current tasks',
+  },
+  { words: ['tasks', 'show'], args: ['ID'], flags: [], summary: 'show a task with its plan and step states' },
+  { words: ['tasks', 'start'], args: ['ID'], flags: ['wait'], flagsUsage: '[--wait]', summary: 'start (or retry) a task' },
+  { words: ['tasks', 'stop'], args: ['ID'], flags: [], summary: 'stop a task after its current step(s)' },
+  { words: ['tasks', 'abort'], args: ['ID'], flags: [], summary: 'abort a task, interrupting its current step(s)' },
+  { words: ['tasks', 'cancel'], args: ['ID'], flags: [], summary: 'cancel a task that is not executing' },
+  { words: ['tasks', 'archive'], args: ['ID'], flags: [], summary: 'archive an executed task (records the deployment)' },
+  { words: ['tasks', 'schedule'], args: ['ID', 'AT'], flags: [], summary: 'start a task at an ISO 8601 time' },
+  { words: ['tasks', 'skip'], args: ['ID', 'PATH'], flags: [], summary: 'skip a step' },
+  { words: ['tasks', 'unskip'], args: ['ID', 'PATH'], flags: [], summary: 'no longer skip a step' },
+  { words: ['tasks', 'pause-before'], args: ['ID', 'PATH'], flags: [], summary: 'pause the task before a step' },
+  { words: ['tasks', 'log'], args: ['ID', 'PATH'], flags: [], summary: "print a step's log" },
+  { words: ['tasks', 'remove'], args: ['ID'], flags: [], summary: 'remove a task shown UNKNOWN from the monitor' },
+  {
+    words: ['hosts', 'put'],
+    args: ['NAME'],
+    flags: ['type', 'tag'],
+    flagsUsage: '[--type local] [--tag TAG]...',
+    summary: 'create or replace a host',
+  },
+  { words: ['hosts', 'list'], args: [], flags: [], summary: 'list hosts' },
+  { words: ['hosts', 'delete'], args: ['NAME'], flags: [], summary: 'delete a host' },
+  {
+    words: ['environments', 'put'],
+    args: ['NAME'],
+    flags: ['host', 'set'],
+    flagsUsage: '--host HOST... [--set KEY=VALUE]...',
+    summary: 'create or replace an environment',
+  },
+  { words: ['environments', 'list'], args: [], flags: [], summary: 'list environments' },
+  { words: ['workers', 'list'], args: [], flags: [], summary: 'list workers as this master sees them' },
+  { words: ['workers', 'drain'], args: ['ID'], flags: [], summary: 'let a worker finish its tasks, then exit' },
+  { words: ['workers', 'restore-ghost-tasks'], args: [], flags: [], summary: 'make every worker re-register its ghost tasks' },
+  { words: ['help'], args: [], flags: [], summary: 'show this help' },
+] as const satisfies readonly CommandSpec[];
+
+/** The name of a command: its words joined by a space, e.g. `tasks list`. */
+export type CommandName = (typeof COMMANDS)[number] extends infer C
+  ? C extends { words: readonly [infer A extends string] }
+    ? A
+    : C extends { words: readonly [infer A extends string, infer B extends string] }
+      ? `${A} ${B}`
+      : never
+  : never;
+
+/** A command line, understood. */
+export interface Invocation {
+  command: CommandName;
+  /** Positional arguments by name (`APP`, `ID`…). */
+  args: Record<string, string>;
+  flags: Flags;
+}
+
+/** A command line that cannot be understood (exit 64, usage on stderr). */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    /** The command the user was after, to show its usage rather than the whole list. */
+    readonly command?: CommandSpec,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Parses a command line (without the node and script names). Flags may come anywhere, in
+ * `--flag value` or `--flag=value` form; `--help`/`-h` anywhere asks for help. Throws
+ * {@link UsageError} for an unknown command or flag, a flag the command does not take, or a
+ * wrong number of arguments.
+ */
+export function parseCommandLine(argv: readonly string[]): Invocation {
+  let parsed: { values: Flags; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true }) as typeof parsed;
+  } catch (error) {
+    throw new UsageError(parseArgsMessage(error));
+  }
+  const { values: flags, positionals } = parsed;
+  if (positionals.length === 0) {
+    if (flags.help) return { command: 'help', args: {}, flags };
+    throw new UsageError('no command given');
+  }
+  const spec = findCommand(positionals);
+  if (!spec) throw new UsageError(unknownCommandMessage(positionals));
+  if (flags.help) return { command: 'help', args: { COMMAND: spec.words.join(' ') }, flags };
+
+  const accepted = new Set<string>([...GLOBAL_FLAGS, ...spec.flags]);
+  for (const name of Object.keys(flags)) {
+    if (!accepted.has(name)) throw new UsageError(`${spec.words.join(' ')} does not take --${name}`, spec);
+  }
+  const rest = positionals.slice(spec.words.length);
+  if (rest.length !== spec.args.length) {
+    const which = rest.length < spec.args.length ? `missing ${spec.args.slice(rest.length).join(' ')}` : `unexpected ${rest.slice(spec.args.length).join(' ')}`;
+    throw new UsageError(`${spec.words.join(' ')}: ${which}`, spec);
+  }
+  const args = Object.fromEntries(spec.args.map((name, i) => [name, rest[i]]));
+  return { command: spec.words.join(' ') as CommandName, args, flags };
+}
+
+function findCommand(positionals: readonly string[]): CommandSpec | undefined {
+  const specs: readonly CommandSpec[] = COMMANDS;
+  return (
+    specs.find((c) => c.words.length === 2 && c.words[0] === positionals[0] && c.words[1] === positionals[1]) ??
+    specs.find((c) => c.words.length === 1 && c.words[0] === positionals[0])
+  );
+}
+
+function unknownCommandMessage(positionals: readonly string[]): string {
+  const [first, second] = positionals;
+  const specs: readonly CommandSpec[] = COMMANDS;
+  const group = specs.filter((c) => c.words.length === 2 && c.words[0] === first);
+  if (group.length === 0) return `unknown command ${first}`;
+  const choices = group.map((c) => c.words[1]).join(', ');
+  return second === undefined ? `${first} needs a subcommand: ${choices}` : `unknown command ${first} ${second} (try: ${choices})`;
+}
+
+function parseArgsMessage(error: unknown): string {
+  const message = messageOf(error);
+  // node's messages end with advice about "--" that does not apply to this CLI.
+  const short = message.split('. To specify')[0].replace(/^Option '(-\w, )?(--[\w-]+)[^']*'/, "option '$2'");
+  return short.charAt(0).toLowerCase() + short.slice(1);
+}
+
+/** The usage text: every command with its arguments and flags. */
+export function usage(only?: CommandSpec): string {
+  const specs: readonly CommandSpec[] = only ? [only] : COMMANDS;
+  const body = specs
+    .map((c) => {
+      const synopsis = ['shipdeck', ...c.words, ...c.args, ...(c.flagsUsage ? [c.flagsUsage] : [])].join(' ');
+      return `  ${synopsis}\n      ${c.summary}`;
+    })
+    .join('\n');
+  if (only) return `usage:\n${body}\n`;
+  return [
+    'usage: shipdeck [--server URL] [--json] COMMAND [ARGS]',
+    '',
+    'Client commands (they talk to the REST API of a Shipdeck master):',
+    body,
+    '',
+    'Options:',
+    '  --server URL  the master to talk to (default: $SHIPDECK_SERVER, else http://localhost:4516)',
+    '  --json        print results as JSON on stdout (errors stay on stderr)',
+    '  -h, --help    show this help',
+    '',
+    'Server processes: shipdeck master, shipdeck worker -master HOST:PORT -api URL (see the documentation).',
+    'Exit codes: 0 success, 1 error or failed task, 2 master unreachable, 64 usage error.',
+    '',
+  ].join('\n');
+}

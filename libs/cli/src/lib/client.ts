@@ -1,0 +1,127 @@
+import type { FieldError } from '@shipdeck/errors';
+import { messageOf } from './session';
+
+/** Base path of the REST API on a master. */
+export const API_PREFIX = '/api/v1';
+
+/** An error answer of the REST API (spec §6), or any other non-2xx answer. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    /** `error.code` of the answer; `HTTP_<status>` when the answer was not in the API's shape. */
+    readonly code: string,
+    message: string,
+    readonly details: readonly FieldError[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The master could not be reached at all (connection refused, unknown host…). */
+export class UnreachableError extends Error {
+  constructor(
+    readonly server: string,
+    /** The network error code, e.g. `ECONNREFUSED`, when known. */
+    readonly networkCode: string | undefined,
+    readonly reason: string,
+  ) {
+    super(`cannot reach Shipdeck at ${server}: ${reason}`);
+    this.name = 'UnreachableError';
+  }
+}
+
+/** A request body and how it is written. */
+export interface RequestBody {
+  text: string;
+  contentType: string;
+}
+
+/** The answer of a successful request. */
+export interface ApiAnswer<T> {
+  status: number;
+  body: T;
+}
+
+/** A thin client of a master's REST API over global fetch. */
+export class ApiClient {
+  /** The master's URL without a trailing slash, as the user gave it. */
+  readonly server: string;
+
+  constructor(server: string) {
+    this.server = server.replace(/\/+$/, '');
+  }
+
+  /** Sends a JSON body (if any) and answers the parsed JSON answer; throws ApiError or UnreachableError. */
+  async json<T>(method: string, path: string, body?: unknown): Promise<ApiAnswer<T>> {
+    const payload = body === undefined ? undefined : { text: JSON.stringify(body), contentType: 'application/json' };
+    return this.send<T>(method, path, payload);
+  }
+
+  /** Sends a pre-written body, e.g. a YAML manifest. */
+  async send<T>(method: string, path: string, body?: RequestBody): Promise<ApiAnswer<T>> {
+    const res = await this.fetch(method, path, body, 'application/json');
+    const text = await res.text();
+    if (!res.ok) throw errorOf(res, text);
+    if (text === '') return { status: res.status, body: undefined as T };
+    try {
+      return { status: res.status, body: JSON.parse(text) as T };
+    } catch {
+      throw new ApiError(res.status, `HTTP_${res.status}`, `the server answered something that is not JSON: ${firstLine(text)}`);
+    }
+  }
+
+  /** Answers a text resource, e.g. a step log. */
+  async text(path: string): Promise<string> {
+    const res = await this.fetch('GET', path, undefined, 'text/plain, application/json');
+    const text = await res.text();
+    if (!res.ok) throw errorOf(res, text);
+    return text;
+  }
+
+  private async fetch(method: string, path: string, body: RequestBody | undefined, accept: string): Promise<Response> {
+    const headers: Record<string, string> = { accept };
+    if (body) headers['content-type'] = body.contentType;
+    try {
+      return await fetch(`${this.server}${API_PREFIX}${path}`, { method, headers, body: body?.text });
+    } catch (error) {
+      throw unreachable(this.server, error);
+    }
+  }
+}
+
+function errorOf(res: Response, text: string): ApiError {
+  try {
+    const parsed = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
+    const e = parsed.error;
+    if (e && typeof e.code === 'string' && typeof e.message === 'string') {
+      const details = Array.isArray(e.details) ? (e.details as FieldError[]) : [];
+      return new ApiError(res.status, e.code, e.message, details);
+    }
+  } catch {
+    // not the API's error shape: described below from the status line
+  }
+  const reason = text.trim() === '' ? res.statusText : firstLine(text);
+  return new ApiError(res.status, `HTTP_${res.status}`, reason || `HTTP ${res.status}`);
+}
+
+function firstLine(text: string): string {
+  const line = text.trim().split('\n')[0];
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+/** fetch rejects with `TypeError('fetch failed')` whose cause names the network error. */
+function unreachable(server: string, error: unknown): UnreachableError {
+  const cause = (error as { cause?: unknown } | null)?.cause ?? error;
+  const code = networkCode(cause);
+  const reason = messageOf(cause) || code || 'network error';
+  return new UnreachableError(server, code, reason);
+}
+
+function networkCode(cause: unknown): string | undefined {
+  const c = cause as { code?: unknown; errors?: unknown } | null;
+  if (typeof c?.code === 'string') return c.code;
+  // Several addresses (::1 and 127.0.0.1 for localhost) fail together as an AggregateError.
+  if (Array.isArray(c?.errors)) return c.errors.map(networkCode).find((x) => x !== undefined);
+  return undefined;
+}

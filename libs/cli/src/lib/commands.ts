@@ -1,0 +1,237 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import type { Environment, Host, PackageVersion } from '@shipdeck/domain';
+import type { TaskView } from '@shipdeck/tasks';
+import { COMMANDS, CommandName, CommandSpec, Invocation, UsageError } from './args';
+import { ApiError } from './client';
+import { table, taskDetails } from './format';
+import { followTask, reportOutcome, taskLine } from './follow';
+import { CliError, messageOf, print, seg, Session } from './session';
+
+/** Answer of `POST /deployments`, `/undeployments`, `/control-tasks`. */
+interface CreatedTask {
+  taskId: string;
+  task: TaskView;
+}
+
+/** A worker as `GET /workers` lists it (spec §6); read defensively, the route is still to come. */
+interface WorkerSummary {
+  id?: string;
+  name?: string;
+  address?: string;
+  state?: string;
+  deploymentTasks?: unknown;
+  controlTasks?: unknown;
+  capacity?: unknown;
+  lastSeen?: unknown;
+}
+
+/** Runs one parsed command and answers its exit code. */
+type Handler = (session: Session, invocation: Invocation) => Promise<number>;
+
+/** The implementation of every command of {@link COMMANDS}. */
+export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
+  import: async (s, { args }) => {
+    const file = args['FILE'];
+    const text = await readFile(file, 'utf8').catch((error: unknown) => {
+      throw new CliError(`cannot read ${file}: ${messageOf(error)}`);
+    });
+    // JSON is sent as such; anything else as YAML, of which JSON is a subset anyway.
+    const contentType = extname(file).toLowerCase() === '.json' ? 'application/json' : 'application/yaml';
+    const { body } = await s.client.send<PackageVersion>('POST', '/packages', { text, contentType });
+    print(s, body, () => `imported ${body.application} ${body.version}`);
+    return 0;
+  },
+
+  deploy: async (s, { args, flags }) => {
+    const request = {
+      application: args['APP'],
+      version: args['VERSION'],
+      environment: args['ENV'],
+      ...(flags.skip ? { skipSteps: flags.skip } : {}),
+      ...(flags['pause-before'] ? { pauseBefore: flags['pause-before'] } : {}),
+    };
+    return createAndStart(s, '/deployments', request, flags.wait === true);
+  },
+
+  undeploy: async (s, { args, flags }) =>
+    createAndStart(s, '/undeployments', { application: args['APP'], environment: args['ENV'] }, flags.wait === true),
+
+  'tasks list': async (s, { flags }) => {
+    const query = new URLSearchParams();
+    if (flags.state) query.set('state', flags.state);
+    if (flags.type) query.set('type', flags.type);
+    if (flags.worker) query.set('worker', flags.worker);
+    const qs = query.size > 0 ? `?${query}` : '';
+    const { body } = await s.client.json<TaskView[]>('GET', `/tasks${qs}`);
+    print(s, body, () =>
+      body.length === 0 ? 'no tasks' : table(['ID', 'TYPE', 'STATE', 'DESCRIPTION'], body.map((t) => [t.id, t.type, t.state, t.description])),
+    );
+    return 0;
+  },
+
+  'tasks show': async (s, { args }) => {
+    const { body } = await s.client.json<TaskView>('GET', `/tasks/${seg(args['ID'])}`);
+    print(s, body, () => taskDetails(body));
+    return 0;
+  },
+
+  'tasks start': async (s, { args, flags }) => {
+    const task = await operate(s, args['ID'], 'start');
+    if (!flags.wait) return printTask(s, task);
+    if (!s.json) s.out(taskLine(task));
+    return follow(s, task);
+  },
+  'tasks stop': async (s, { args }) => printTask(s, await operate(s, args['ID'], 'stop')),
+  'tasks abort': async (s, { args }) => printTask(s, await operate(s, args['ID'], 'abort')),
+  'tasks cancel': async (s, { args }) => printTask(s, await operate(s, args['ID'], 'cancel')),
+  'tasks archive': async (s, { args }) => printTask(s, await operate(s, args['ID'], 'archive')),
+  'tasks schedule': async (s, { args }) => {
+    const { body } = await s.client.json<TaskView>('POST', `/tasks/${seg(args['ID'])}/schedule`, { at: args['AT'] });
+    print(s, body, () => `${taskLine(body)} at ${body.scheduledAt ?? args['AT']}`);
+    return 0;
+  },
+
+  'tasks skip': async (s, { args }) => changeStep(s, args['ID'], args['PATH'], 'skip'),
+  'tasks unskip': async (s, { args }) => changeStep(s, args['ID'], args['PATH'], 'unskip'),
+  'tasks pause-before': async (s, { args }) => changeStep(s, args['ID'], args['PATH'], 'pause-before'),
+
+  'tasks log': async (s, { args }) => {
+    const log = await s.client.text(`/tasks/${seg(args['ID'])}/steps/${seg(args['PATH'])}/log`);
+    print(s, { taskId: args['ID'], path: args['PATH'], log }, () => log.replace(/\n$/, ''));
+    return 0;
+  },
+
+  'tasks remove': async (s, { args }) => {
+    await s.client.json('DELETE', `/tasks/${seg(args['ID'])}`);
+    print(s, { taskId: args['ID'], removed: true }, () => `task ${args['ID']} removed`);
+    return 0;
+  },
+
+  'hosts put': async (s, { args, flags }) => {
+    const name = args['NAME'];
+    const { status, body } = await s.client.json<Host>('PUT', `/hosts/${seg(name)}`, {
+      type: flags.type ?? 'local',
+      tags: flags.tag ?? [],
+    });
+    print(s, body, () => `host ${name} ${status === 201 ? 'created' : 'updated'}`);
+    return 0;
+  },
+
+  'hosts list': async (s) => {
+    const { body } = await s.client.json<Host[]>('GET', '/hosts');
+    print(s, body, () =>
+      body.length === 0 ? 'no hosts' : table(['NAME', 'TYPE', 'TAGS'], body.map((h) => [h.name, h.type, h.tags.join(',')])),
+    );
+    return 0;
+  },
+
+  'hosts delete': async (s, { args }) => {
+    await s.client.json('DELETE', `/hosts/${seg(args['NAME'])}`);
+    print(s, { name: args['NAME'], deleted: true }, () => `host ${args['NAME']} deleted`);
+    return 0;
+  },
+
+  'environments put': async (s, { args, flags }) => {
+    const name = args['NAME'];
+    const spec = commandSpec('environments put');
+    if (!flags.host?.length) throw new UsageError('environments put needs at least one --host', spec);
+    const dictionary = Object.fromEntries((flags.set ?? []).map((pair) => keyValue(pair, spec)));
+    const { status, body } = await s.client.json<Environment>('PUT', `/environments/${seg(name)}`, {
+      hosts: flags.host,
+      dictionary,
+    });
+    print(s, body, () => `environment ${name} ${status === 201 ? 'created' : 'updated'}`);
+    return 0;
+  },
+
+  'environments list': async (s) => {
+    const { body } = await s.client.json<Environment[]>('GET', '/environments');
+    print(s, body, () =>
+      body.length === 0
+        ? 'no environments'
+        : table(
+            ['NAME', 'HOSTS', 'DICTIONARY'],
+            body.map((e) => [e.name, e.hosts.join(','), Object.keys(e.dictionary).join(',')]),
+          ),
+    );
+    return 0;
+  },
+
+  'workers list': async (s) => {
+    const { body } = await s.client.json<WorkerSummary[]>('GET', '/workers');
+    const cell = (v: unknown): string => (Array.isArray(v) ? String(v.length) : v === undefined || v === null ? '-' : String(v));
+    print(s, body, () =>
+      body.length === 0
+        ? 'no workers'
+        : table(
+            ['ID', 'NAME', 'ADDRESS', 'STATE', 'DEPLOYMENTS', 'CONTROLS', 'CAPACITY', 'LAST SEEN'],
+            body.map((w) => [w.id, w.name, w.address, w.state, w.deploymentTasks, w.controlTasks, w.capacity, w.lastSeen].map(cell)),
+          ),
+    );
+    return 0;
+  },
+
+  'workers drain': async (s, { args }) => {
+    const { body } = await s.client.json<WorkerSummary | undefined>('POST', `/workers/${seg(args['ID'])}/drain`);
+    print(s, body ?? { id: args['ID'] }, () => `worker ${args['ID']} ${body?.state ?? 'asked to drain'}`);
+    return 0;
+  },
+
+  'workers restore-ghost-tasks': async (s) => {
+    const { body } = await s.client.json<unknown>('POST', '/workers/restore-ghost-tasks');
+    print(s, body ?? {}, () => 'asked every worker to re-register its ghost tasks');
+    return 0;
+  },
+};
+
+/** Creates a deployment or undeployment task, starts it, and follows it with `--wait`. */
+async function createAndStart(s: Session, path: string, request: object, wait: boolean): Promise<number> {
+  const { body: created } = await s.client.json<CreatedTask>('POST', path, request);
+  const id = created.taskId;
+  if (!s.json) s.out(`task ${id} created: ${created.task.description}`);
+  let started: TaskView;
+  try {
+    ({ body: started } = await s.client.json<TaskView>('POST', `/tasks/${seg(id)}/start`));
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    throw new ApiError(error.status, error.code, `task ${id} was created but not started: ${error.message}`, error.details);
+  }
+  if (!wait) return printTask(s, started);
+  if (!s.json) s.out(taskLine(started));
+  return follow(s, started);
+}
+
+async function follow(s: Session, task: TaskView): Promise<number> {
+  const settled = await followTask(s, task);
+  if (s.json) s.out(JSON.stringify(settled, null, 2));
+  return reportOutcome(s, settled);
+}
+
+async function operate(s: Session, id: string, operation: 'start' | 'stop' | 'abort' | 'cancel' | 'archive'): Promise<TaskView> {
+  return (await s.client.json<TaskView>('POST', `/tasks/${seg(id)}/${operation}`)).body;
+}
+
+function printTask(s: Session, task: TaskView): number {
+  print(s, task, () => taskLine(task));
+  return 0;
+}
+
+async function changeStep(s: Session, id: string, path: string, change: 'skip' | 'unskip' | 'pause-before'): Promise<number> {
+  const { body } = await s.client.json<TaskView>('POST', `/tasks/${seg(id)}/steps/${seg(path)}/${change}`);
+  const step = body.steps.find((st) => st.path === path);
+  print(s, body, () =>
+    step ? `task ${id}: step ${path} ${step.state}${step.pauseBefore ? ' [pause before]' : ''}` : `task ${id}: ${change} ${path} done`,
+  );
+  return 0;
+}
+
+function keyValue(pair: string, spec: CommandSpec): [string, string] {
+  const at = pair.indexOf('=');
+  if (at <= 0) throw new UsageError(`--set expects KEY=VALUE, got ${JSON.stringify(pair)}`, spec);
+  return [pair.slice(0, at), pair.slice(at + 1)];
+}
+
+function commandSpec(name: CommandName): CommandSpec {
+  return COMMANDS.find((c) => c.words.join(' ') === name) as CommandSpec;
+}

@@ -1,0 +1,468 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StepView, TaskView } from '@shipdeck/tasks';
+import { FakeAnswer, FakeMaster, FakeRoutes, RecordedRequest, Sink, startFakeMaster } from '../test-support/fake-master';
+import { runCli } from './run-cli';
+
+function step(path: string, state: StepView['state'], description: string, failure: string | null = null): StepView {
+  return {
+    path,
+    description,
+    state,
+    order: 50,
+    host: 'local',
+    ciType: 'cmd.Command',
+    operation: 'CREATE',
+    pauseBefore: false,
+    startedAt: null,
+    completedAt: null,
+    failure,
+  };
+}
+
+function task(state: TaskView['state'], steps: StepView[] = [], extra: Partial<TaskView> = {}): TaskView {
+  return {
+    id: 't1',
+    type: 'DEPLOYMENT',
+    description: 'Deploy petclinic 1.0.0 to dev',
+    state,
+    worker: null,
+    attempt: 0,
+    application: 'petclinic',
+    version: '1.0.0',
+    environment: 'dev',
+    kind: 'INITIAL',
+    failure: null,
+    createdAt: '2030-01-01T00:00:00.000Z',
+    scheduledAt: null,
+    startedAt: null,
+    completedAt: null,
+    plan: {
+      state: 'PENDING',
+      phases: [{ path: '1', description: 'Deploy', state: 'PENDING', blocks: [{ path: '1-1', description: 'Deploy on local', state: 'PENDING', parallel: false, steps }] }],
+    },
+    steps,
+    ...extra,
+  };
+}
+
+const CONFIG = 'Create app-config on local';
+const APP = 'Create app on local';
+
+let master: FakeMaster | undefined;
+let stdout: Sink;
+let stderr: Sink;
+
+beforeEach(() => {
+  stdout = new Sink();
+  stderr = new Sink();
+});
+
+afterEach(async () => {
+  await master?.close();
+  master = undefined;
+});
+
+async function serve(routes: FakeRoutes): Promise<FakeMaster> {
+  master = await startFakeMaster(routes);
+  return master;
+}
+
+/** Runs the CLI against the fake master (via --server unless the test sets its own). */
+function cli(argv: string[], env: Record<string, string> = {}): Promise<number> {
+  const args = master && !argv.includes('--server') && !env['SHIPDECK_SERVER'] ? ['--server', master.url, ...argv] : argv;
+  return runCli(args, { stdout, stderr, env, pollIntervalMs: 1, reconnectTimeoutMs: 2000 });
+}
+
+const is = (req: RecordedRequest, method: string, url: string) => req.method === method && req.url === url;
+const json = (value: unknown, status = 200): FakeAnswer => ({ status, json: value });
+const calls = () => master!.requests.map((r) => `${r.method} ${r.url}`);
+
+/** A master whose task goes through `states` on successive GET /api/v1/tasks/t1. */
+function deploymentMaster(states: TaskView[], log = ''): Promise<FakeMaster> {
+  let polls = 0;
+  return serve((req) => {
+    if (is(req, 'POST', '/api/v1/deployments') || is(req, 'POST', '/api/v1/undeployments')) {
+      return json({ taskId: 't1', task: task('PENDING', states[0].steps.map((s) => ({ ...s, state: 'PENDING' }))) }, 201);
+    }
+    if (is(req, 'POST', '/api/v1/tasks/t1/start')) return json(task('QUEUED', states[0].steps.map((s) => ({ ...s, state: 'PENDING' }))));
+    if (is(req, 'GET', '/api/v1/tasks/t1')) return json(states[Math.min(polls++, states.length - 1)]);
+    if (req.method === 'GET' && req.url.endsWith('/log')) return { text: log };
+    return undefined;
+  });
+}
+
+describe('import', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shipdeck-cli-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['petclinic.yaml', 'application: petclinic\nversion: "1.0.0"\n', 'application/yaml'],
+    ['petclinic.yml', 'application: petclinic\nversion: "1.0.0"\n', 'application/yaml'],
+    ['petclinic.JSON', '{"application":"petclinic","version":"1.0.0"}', 'application/json'],
+  ])('posts %s as is with its media type', async (name, content, type) => {
+    const file = join(dir, name);
+    await writeFile(file, content);
+    await serve((req) => (is(req, 'POST', '/api/v1/packages') ? json({ application: 'petclinic', version: '1.0.0', deployables: [] }, 201) : undefined));
+    expect(await cli(['import', file])).toBe(0);
+    expect(stdout.text).toBe('imported petclinic 1.0.0\n');
+    expect(master!.requests[0].headers['content-type']).toBe(type);
+    expect(master!.requests[0].body).toBe(content);
+  });
+
+  it('prints the validation details of a refused manifest', async () => {
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'version: 1\n');
+    await serve(() =>
+      json(
+        {
+          error: {
+            code: 'VALIDATION_FAILED',
+            message: 'invalid manifest',
+            details: [
+              { field: 'application', message: 'is required' },
+              { field: 'deployables[0].type', message: 'unknown CI type foo' },
+            ],
+          },
+        },
+        400,
+      ),
+    );
+    expect(await cli(['import', file])).toBe(1);
+    expect(stderr.lines).toEqual([
+      'error: VALIDATION_FAILED: invalid manifest',
+      '  application: is required',
+      '  deployables[0].type: unknown CI type foo',
+    ]);
+    expect(stdout.text).toBe('');
+  });
+
+  it('says when the file cannot be read', async () => {
+    expect(await cli(['--server', 'http://127.0.0.1:9', 'import', join(dir, 'missing.yaml')])).toBe(1);
+    expect(stderr.text).toMatch(/^error: cannot read .*missing\.yaml: ENOENT/);
+  });
+});
+
+describe('deploy', () => {
+  it('creates the deployment, starts it and prints the task id', async () => {
+    await deploymentMaster([task('PENDING', [step('1-1-1', 'PENDING', CONFIG)])]);
+    expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--skip', '1-1-2', '--pause-before', '1-1-3'])).toBe(0);
+    expect(calls()).toEqual(['POST /api/v1/deployments', 'POST /api/v1/tasks/t1/start']);
+    expect(JSON.parse(master!.requests[0].body)).toEqual({
+      application: 'petclinic',
+      version: '1.0.0',
+      environment: 'dev',
+      skipSteps: ['1-1-2'],
+      pauseBefore: ['1-1-3'],
+    });
+    expect(stdout.lines).toEqual(['task t1 created: Deploy petclinic 1.0.0 to dev', 'task t1 QUEUED']);
+  });
+
+  it('--wait prints every step and task state change and exits 0 once executed', async () => {
+    await deploymentMaster([
+      task('QUEUED', [step('1-1-1', 'PENDING', CONFIG), step('1-1-2', 'SKIPPED', APP)]),
+      task('EXECUTING', [step('1-1-1', 'EXECUTING', CONFIG), step('1-1-2', 'SKIPPED', APP)]),
+      task('EXECUTING', [step('1-1-1', 'EXECUTING', CONFIG), step('1-1-2', 'SKIPPED', APP)]),
+      task('EXECUTED', [step('1-1-1', 'DONE', CONFIG), step('1-1-2', 'SKIPPED', APP)]),
+    ]);
+    expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait'])).toBe(0);
+    expect(stdout.lines).toEqual([
+      'task t1 created: Deploy petclinic 1.0.0 to dev',
+      'task t1 QUEUED',
+      '  1-1-2  SKIPPED    Create app on local',
+      '  1-1-1  EXECUTING  Create app-config on local',
+      'task t1 EXECUTING',
+      '  1-1-1  DONE       Create app-config on local',
+      'task t1 EXECUTED',
+      'archive it to record the new deployed state: shipdeck tasks archive t1',
+    ]);
+    expect(stderr.text).toBe('');
+  });
+
+  it('--wait exits 1 when the task fails, with the tail of the failed step log', async () => {
+    const log = Array.from({ length: 30 }, (_, i) => `log line ${i + 1}`).join('\n') + '\n';
+    await deploymentMaster(
+      [
+        task('EXECUTING', [step('1-1-1', 'DONE', CONFIG), step('1-1-2', 'EXECUTING', APP)]),
+        task('FAILED', [step('1-1-1', 'DONE', CONFIG), step('1-1-2', 'FAILED', APP, 'exit code 3')], { failure: 'step 1-1-2 failed' }),
+      ],
+      log,
+    );
+    expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait'])).toBe(1);
+    expect(stdout.lines.slice(-2)).toEqual(['  1-1-2  FAILED     Create app on local', 'task t1 FAILED']);
+    expect(calls()).toContain('GET /api/v1/tasks/t1/steps/1-1-2/log');
+    expect(stderr.lines).toEqual([
+      'error: task t1 ended FAILED: step 1-1-2 failed',
+      '  step 1-1-2 failed: Create app on local: exit code 3',
+      '  last 20 lines of its log:',
+      ...Array.from({ length: 20 }, (_, i) => `    | log line ${i + 11}`),
+      '  continue with: shipdeck tasks start t1   or give up with: shipdeck tasks cancel t1',
+    ]);
+  });
+
+  it('--wait keeps polling while the master answers 503', async () => {
+    let polls = 0;
+    await serve((req) => {
+      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('PENDING') }, 201);
+      if (is(req, 'POST', '/api/v1/tasks/t1/start')) return json(task('QUEUED'));
+      if (is(req, 'GET', '/api/v1/tasks/t1')) {
+        polls++;
+        if (polls === 1) return json({ error: { code: 'NOT_READY', message: 'database down', details: [] } }, 503);
+        return json(task('EXECUTED'));
+      }
+      return undefined;
+    });
+    expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait'])).toBe(0);
+    expect(stderr.lines).toEqual([`  (lost contact with Shipdeck at ${master!.url}; retrying for up to 2s)`, '  (reconnected)']);
+    expect(stdout.lines).toContain('task t1 EXECUTED');
+  });
+
+  it('--wait --json prints only the settled task', async () => {
+    await deploymentMaster([task('EXECUTED', [step('1-1-1', 'DONE', CONFIG)])]);
+    expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait', '--json'])).toBe(0);
+    expect(JSON.parse(stdout.text)).toMatchObject({ id: 't1', state: 'EXECUTED' });
+  });
+
+  it('names the created task when it cannot be started', async () => {
+    await serve((req) => {
+      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('PENDING') }, 201);
+      return json({ error: { code: 'ILLEGAL_TRANSITION', message: 'cannot start a task in state QUEUED', details: [] } }, 409);
+    });
+    expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev'])).toBe(1);
+    expect(stderr.lines).toEqual(['error: ILLEGAL_TRANSITION: task t1 was created but not started: cannot start a task in state QUEUED']);
+  });
+});
+
+describe('undeploy', () => {
+  it('--wait exits 1 when the task stops at a pause', async () => {
+    const paused = { ...step('1-1-1', 'PAUSED', 'Destroy app on local'), pauseBefore: true };
+    await deploymentMaster([task('STOPPED', [paused])]);
+    expect(await cli(['undeploy', 'petclinic', 'dev', '--wait'])).toBe(1);
+    expect(calls()[0]).toBe('POST /api/v1/undeployments');
+    expect(JSON.parse(master!.requests[0].body)).toEqual({ application: 'petclinic', environment: 'dev' });
+    expect(stderr.lines).toEqual([
+      'error: task t1 ended STOPPED',
+      '  paused before step 1-1-1: Destroy app on local',
+      '  continue with: shipdeck tasks start t1   or give up with: shipdeck tasks cancel t1',
+    ]);
+  });
+});
+
+describe('tasks', () => {
+  it('lists as a table, passing the filters', async () => {
+    await serve(() => json([task('FAILED'), { ...task('EXECUTING'), id: 't22', type: 'CONTROL', description: 'Check local' }]));
+    expect(await cli(['tasks', 'list', '--state', 'FAILED', '--type', 'DEPLOYMENT'])).toBe(0);
+    expect(calls()).toEqual(['GET /api/v1/tasks?state=FAILED&type=DEPLOYMENT']);
+    expect(stdout.lines).toEqual([
+      'ID   TYPE        STATE      DESCRIPTION',
+      't1   DEPLOYMENT  FAILED     Deploy petclinic 1.0.0 to dev',
+      't22  CONTROL     EXECUTING  Check local',
+    ]);
+  });
+
+  it('lists as JSON with --json', async () => {
+    await serve(() => json([task('FAILED')]));
+    expect(await cli(['tasks', 'list', '--json'])).toBe(0);
+    expect(JSON.parse(stdout.text)).toEqual([task('FAILED')]);
+  });
+
+  it('says so when there is none', async () => {
+    await serve(() => json([]));
+    expect(await cli(['tasks', 'list'])).toBe(0);
+    expect(stdout.text).toBe('no tasks\n');
+  });
+
+  it('shows a task with its plan tree', async () => {
+    const t = task('FAILED', [step('1-1-1', 'DONE', CONFIG), step('1-1-2', 'FAILED', APP, 'exit code 3')], { worker: 'w1' });
+    await serve(() => json(t));
+    expect(await cli(['tasks', 'show', 't1'])).toBe(0);
+    expect(stdout.text).toContain('state:       FAILED\n');
+    expect(stdout.text).toContain('deployment:  petclinic 1.0.0 → dev (INITIAL)\n');
+    expect(stdout.text).toContain(
+      ['  1      PENDING    Deploy', '    1-1    PENDING    Deploy on local', '      1-1-1  DONE       Create app-config on local', '      1-1-2  FAILED     Create app on local'].join('\n'),
+    );
+    expect(stdout.text).toContain('exit code 3');
+  });
+
+  it.each([
+    ['start', 'QUEUED'],
+    ['stop', 'STOPPING'],
+    ['abort', 'ABORTING'],
+    ['cancel', 'CANCELLING'],
+    ['archive', 'DONE'],
+  ] as const)('%s prints the new state', async (operation, state) => {
+    await serve((req) => (is(req, 'POST', `/api/v1/tasks/t1/${operation}`) ? json(task(state)) : undefined));
+    expect(await cli(['tasks', operation, 't1'])).toBe(0);
+    expect(stdout.text).toBe(`task t1 ${state}\n`);
+  });
+
+  it('prints an illegal transition refused by the server', async () => {
+    await serve(() => json({ error: { code: 'ILLEGAL_TRANSITION', message: 'cannot stop a task in state PENDING', details: [] } }, 409));
+    expect(await cli(['tasks', 'stop', 't1'])).toBe(1);
+    expect(stderr.text).toBe('error: ILLEGAL_TRANSITION: cannot stop a task in state PENDING\n');
+  });
+
+  it('prints a step log', async () => {
+    await serve((req) => (is(req, 'GET', '/api/v1/tasks/t1/steps/1-1-2/log') ? { text: 'one\ntwo\n' } : undefined));
+    expect(await cli(['tasks', 'log', 't1', '1-1-2'])).toBe(0);
+    expect(stdout.text).toBe('one\ntwo\n');
+  });
+
+  it('skips a step', async () => {
+    await serve(() => json(task('PENDING', [step('1-1-2', 'SKIPPED', APP)])));
+    expect(await cli(['tasks', 'skip', 't1', '1-1-2'])).toBe(0);
+    expect(calls()).toEqual(['POST /api/v1/tasks/t1/steps/1-1-2/skip']);
+    expect(stdout.text).toBe('task t1: step 1-1-2 SKIPPED\n');
+  });
+
+  it('escapes ids in paths', async () => {
+    await serve(() => json(task('PENDING')));
+    await cli(['tasks', 'show', 'a/b c']);
+    expect(calls()).toEqual(['GET /api/v1/tasks/a%2Fb%20c']);
+  });
+
+  it('prints every detail of a refused query', async () => {
+    await serve(() =>
+      json({ error: { code: 'VALIDATION_FAILED', message: 'invalid query', details: [{ field: 'state', message: 'must be one of PENDING, …' }] } }, 400),
+    );
+    expect(await cli(['tasks', 'list', '--state', 'NOPE'])).toBe(1);
+    expect(stderr.lines).toEqual(['error: VALIDATION_FAILED: invalid query', '  state: must be one of PENDING, …']);
+  });
+});
+
+describe('hosts and environments', () => {
+  it('puts a host, telling created from updated', async () => {
+    let exists = false;
+    await serve((req) => {
+      const status = exists ? 200 : 201;
+      exists = true;
+      return json(JSON.parse(req.body), status);
+    });
+    expect(await cli(['hosts', 'put', 'web1', '--tag', 'web', '--tag', 'db'])).toBe(0);
+    expect(await cli(['hosts', 'put', 'web1', '--type', 'local'])).toBe(0);
+    expect(stdout.lines).toEqual(['host web1 created', 'host web1 updated']);
+    expect(master!.requests.map((r) => [r.method, r.url, JSON.parse(r.body)])).toEqual([
+      ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: ['web', 'db'] }],
+      ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: [] }],
+    ]);
+  });
+
+  it('lists hosts', async () => {
+    await serve(() => json([{ name: 'local', type: 'local', tags: ['web', 'db'], properties: {} }]));
+    expect(await cli(['hosts', 'list'])).toBe(0);
+    expect(stdout.lines).toEqual(['NAME   TYPE   TAGS', 'local  local  web,db']);
+  });
+
+  it('puts an environment with its dictionary', async () => {
+    await serve((req) => json({ name: 'dev', ...JSON.parse(req.body) }, 201));
+    expect(await cli(['environments', 'put', 'dev', '--host', 'a', '--host', 'b', '--set', 'K=V', '--set', 'URL=http://x/?a=b', '--set', 'EMPTY='])).toBe(0);
+    expect(JSON.parse(master!.requests[0].body)).toEqual({ hosts: ['a', 'b'], dictionary: { K: 'V', URL: 'http://x/?a=b', EMPTY: '' } });
+    expect(stdout.text).toBe('environment dev created\n');
+  });
+
+  it.each([
+    [['environments', 'put', 'dev'], /needs at least one --host/],
+    [['environments', 'put', 'dev', '--host', 'a', '--set', 'NOEQUALS'], /--set expects KEY=VALUE/],
+  ])('refuses %j with a usage error', async (argv, message) => {
+    await serve(() => undefined);
+    expect(await cli(argv)).toBe(64);
+    expect(stderr.text).toMatch(message);
+    expect(stderr.text).toContain('shipdeck environments put NAME --host HOST...');
+    expect(master!.requests).toEqual([]);
+  });
+
+  it('lists environments', async () => {
+    await serve(() => json([{ name: 'dev', hosts: ['a', 'b'], dictionary: { K: 'V' } }]));
+    expect(await cli(['environments', 'list'])).toBe(0);
+    expect(stdout.lines).toEqual(['NAME  HOSTS  DICTIONARY', 'dev   a,b    K']);
+  });
+});
+
+describe('workers', () => {
+  it('lists workers', async () => {
+    await serve(() =>
+      json([{ id: 'w1', name: 'box', address: 'box:8200', state: 'CONNECTED', deploymentTasks: 2, controlTasks: 0, configHash: 'h', capacity: 4, lastSeen: '2030-01-01T00:00:00Z' }]),
+    );
+    expect(await cli(['workers', 'list'])).toBe(0);
+    expect(calls()).toEqual(['GET /api/v1/workers']);
+    expect(stdout.lines[1].split(/\s+/)).toEqual(['w1', 'box', 'box:8200', 'CONNECTED', '2', '0', '4', '2030-01-01T00:00:00Z']);
+  });
+
+  it('drains a worker and restores ghost tasks', async () => {
+    await serve((req) => (req.url.endsWith('/drain') ? json({ id: 'w1', state: 'DRAINING' }) : { status: 204 }));
+    expect(await cli(['workers', 'drain', 'w1'])).toBe(0);
+    expect(await cli(['workers', 'restore-ghost-tasks'])).toBe(0);
+    expect(calls()).toEqual(['POST /api/v1/workers/w1/drain', 'POST /api/v1/workers/restore-ghost-tasks']);
+    expect(stdout.lines).toEqual(['worker w1 DRAINING', 'asked every worker to re-register its ghost tasks']);
+  });
+
+  it("prints the server's message when the route does not exist yet", async () => {
+    await serve(() => undefined);
+    expect(await cli(['workers', 'list'])).toBe(1);
+    expect(stderr.text).toBe('error: NOT_FOUND: no such endpoint: GET /api/v1/workers\n');
+  });
+
+  it('prints a 501 that is not in the API error shape', async () => {
+    await serve(() => ({ status: 501, text: 'Not Implemented\n' }));
+    expect(await cli(['workers', 'restore-ghost-tasks'])).toBe(1);
+    expect(stderr.text).toBe('error: HTTP_501: Not Implemented\n');
+  });
+});
+
+describe('server, usage and connection', () => {
+  it('takes the server from SHIPDECK_SERVER, and --server over it', async () => {
+    const m = await serve(() => json([]));
+    expect(await cli(['hosts', 'list'], { SHIPDECK_SERVER: `${m.url}/` })).toBe(0);
+    expect(await cli(['--server', m.url, 'hosts', 'list'], { SHIPDECK_SERVER: 'http://127.0.0.1:9' })).toBe(0);
+    expect(m.requests).toHaveLength(2);
+  });
+
+  it('exits 2 with advice when nothing listens', async () => {
+    const m = await startFakeMaster(() => undefined);
+    const url = m.url;
+    await m.close();
+    expect(await cli(['--server', url, 'tasks', 'list'])).toBe(2);
+    expect(stderr.text).toBe(`error: cannot reach Shipdeck at ${url} (is the master running? start it with: npm start)\n`);
+  });
+
+  it('defaults to http://localhost:4516, and says more when the failure is not a refusal', async () => {
+    const refused = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('getaddrinfo EAI_AGAIN'), { code: 'EAI_AGAIN' }) });
+    const fetchSpy = jest.spyOn(globalThis, 'fetch').mockRejectedValue(refused);
+    try {
+      expect(await runCli(['hosts', 'list'], { stdout, stderr, env: {} })).toBe(2);
+      expect(fetchSpy.mock.calls[0][0]).toBe('http://localhost:4516/api/v1/hosts');
+      expect(stderr.lines).toEqual([
+        'error: cannot reach Shipdeck at http://localhost:4516 (is the master running? start it with: npm start)',
+        '  cause: getaddrinfo EAI_AGAIN',
+      ]);
+    } finally {
+      fetchSpy.mockRestore();
+    }
+  });
+
+  it.each([
+    [['frobnicate'], 'error: unknown command frobnicate'],
+    [['tasks', 'list', '--bogus'], "error: unknown option '--bogus'"],
+    [['--server', 'not a url', 'tasks', 'list'], 'error: --server must be a URL'],
+    [['--server', 'ftp://x', 'tasks', 'list'], 'error: --server must be an http:// or https:// URL'],
+    [[], 'error: no command given'],
+  ])('exits 64 with usage on stderr for %j', async (argv, message) => {
+    expect(await runCli(argv, { stdout, stderr, env: {} })).toBe(64);
+    expect(stderr.text.startsWith(message)).toBe(true);
+    expect(stderr.text).toContain('usage:');
+    expect(stdout.text).toBe('');
+  });
+
+  it('prints help on stdout', async () => {
+    expect(await runCli(['help'], { stdout, stderr, env: {} })).toBe(0);
+    expect(stdout.text).toContain('shipdeck workers restore-ghost-tasks');
+    expect(stderr.text).toBe('');
+    stdout.text = '';
+    expect(await runCli(['deploy', '--help'], { stdout, stderr, env: {} })).toBe(0);
+    expect(stdout.text).toMatch(/^usage:\n  shipdeck deploy APP VERSION ENV/);
+  });
+});

@@ -1,0 +1,46 @@
+import type { ApiClient } from './client';
+
+/** Where a command writes: text goes out line by line. */
+export interface TextSink {
+  write(chunk: string): unknown;
+}
+
+/** Everything a command needs while it runs. */
+export interface Session {
+  client: ApiClient;
+  /** `--json`: results go to stdout as JSON, progress lines are left out. */
+  json: boolean;
+  /** Writes one line to stdout. */
+  out(line: string): void;
+  /** Writes one line to stderr. */
+  err(line: string): void;
+  /** Period of the task polling of `--wait`. */
+  pollIntervalMs: number;
+  /** How long `--wait` keeps retrying while the master cannot be reached. */
+  reconnectTimeoutMs: number;
+}
+
+/** Prints a result: the JSON value with `--json`, else the human text. */
+export function print(session: Session, value: unknown, human: () => string): void {
+  session.out(session.json ? JSON.stringify(value, null, 2) : human());
+}
+
+/** A failure on the client side (a file that cannot be read…): `error: message`, exit 1. */
+export class CliError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** A path segment, escaped. */
+export const seg = (value: string): string => encodeURIComponent(value);
+
+/**
+ * The message of anything thrown. Duck-typed rather than `instanceof Error`: errors raised by
+ * node itself (fetch, fs, parseArgs) may come from another realm, e.g. under a test runner.
+ */
+export function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
+}

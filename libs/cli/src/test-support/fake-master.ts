@@ -1,0 +1,75 @@
+import { createServer, IncomingHttpHeaders } from 'node:http';
+import { AddressInfo } from 'node:net';
+
+/** A request the fake master received. */
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** What the fake master answers; `json` is serialised, `text` sent as text/plain. */
+export interface FakeAnswer {
+  status?: number;
+  json?: unknown;
+  text?: string;
+}
+
+/** Answers a request, or undefined for the API's 404. */
+export type FakeRoutes = (req: RecordedRequest) => FakeAnswer | undefined;
+
+/** A master stand-in on an ephemeral port. */
+export interface FakeMaster {
+  url: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+/** Starts an HTTP server on port 0 that records every request and answers with `routes`. */
+export async function startFakeMaster(routes: FakeRoutes): Promise<FakeMaster> {
+  const requests: RecordedRequest[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      const recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+      requests.push(recorded);
+      const answer = routes(recorded) ?? {
+        status: 404,
+        json: { error: { code: 'NOT_FOUND', message: `no such endpoint: ${recorded.method} ${recorded.url}`, details: [] } },
+      };
+      const status = answer.status ?? 200;
+      if (answer.text !== undefined) {
+        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(answer.text);
+      } else if (answer.json !== undefined) {
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.json));
+      } else {
+        res.writeHead(status).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+/** Collects what is written to it. */
+export class Sink {
+  text = '';
+  write(chunk: string): boolean {
+    this.text += chunk;
+    return true;
+  }
+  get lines(): string[] {
+    return this.text.split('\n').slice(0, -1);
+  }
+}
