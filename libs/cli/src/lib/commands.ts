@@ -8,10 +8,13 @@ import { table, taskDetails } from './format';
 import { followTask, reportOutcome, taskLine } from './follow';
 import { CliError, messageOf, print, seg, Session } from './session';
 
-/** Answer of `POST /deployments`, `/undeployments`, `/control-tasks`. */
+/**
+ * Answer of `POST /deployments`, `/undeployments`, `/control-tasks` (the REST layer's
+ * `CreatedTask`, which this scope may not import). Spec §6 promises only `taskId`.
+ */
 interface CreatedTask {
   taskId: string;
-  task: TaskView;
+  task?: TaskView;
 }
 
 /** A worker as `GET /workers` lists it (spec §6); read defensively, the route is still to come. */
@@ -189,7 +192,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
 async function createAndStart(s: Session, path: string, request: object, wait: boolean): Promise<number> {
   const { body: created } = await s.client.json<CreatedTask>('POST', path, request);
   const id = created.taskId;
-  if (!s.json) s.out(`task ${id} created: ${created.task.description}`);
+  if (!s.json) s.out(created.task ? `task ${id} created: ${created.task.description}` : `task ${id} created`);
   let started: TaskView;
   try {
     ({ body: started } = await s.client.json<TaskView>('POST', `/tasks/${seg(id)}/start`));
