@@ -65,10 +65,12 @@ export class PluginRegistry implements CiTypeCatalog {
     return found.definition;
   }
 
+  /** Whether a plugin registered CI type `name`. */
   hasCiType(name: string): boolean {
     return this.ciTypeMap.has(name);
   }
 
+  /** Whether a plugin registered host type `name`. */
   hasHostType(name: string): boolean {
     return this.hostTypeMap.has(name);
   }

@@ -27,7 +27,7 @@ const PIPE_CLOSE_GRACE_MS = 5_000;
  * signal, the timeout, or the abort.
  */
 export function runShell(options: ShellCommand): Promise<void> {
-  const { signal, log } = options;
+  const { signal, log, timeoutMs } = options;
   if (signal.aborted) return Promise.reject(new Error('aborted before the command started'));
 
   return new Promise<void>((resolve, reject) => {
@@ -63,9 +63,9 @@ export function runShell(options: ShellCommand): Promise<void> {
     };
     const onAbort = () => stopWith(new Error('aborted'));
     const timeoutTimer =
-      options.timeoutMs === undefined
+      timeoutMs === undefined
         ? undefined
-        : setTimeout(() => stopWith(new Error(`timed out after ${formatMs(options.timeoutMs ?? 0)}`)), options.timeoutMs);
+        : setTimeout(() => stopWith(new Error(`timed out after ${formatMs(timeoutMs)}`)), timeoutMs);
 
     const finish = () => {
       if (settled) return;
