@@ -8,6 +8,7 @@ export NX_NO_CLOUD=true NX_DAEMON=false
 step() { printf '\n== %s\n' "$1"; }
 
 step 'lint (eslint + Nx module boundaries)'
+npx nx show projects >/dev/null   # computes the project graph the boundary rule reads
 npx eslint .
 step 'type-check'
 npx tsc -p tsconfig.json --noEmit

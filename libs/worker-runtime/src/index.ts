@@ -1,2 +1,4 @@
 export * from './lib/worker-runtime';
 export * from './lib/worker-identity';
+export * from './lib/worker-flags';
+export * from './lib/master-check';

@@ -28,9 +28,14 @@ export interface WorkerRuntimeOptions {
   /** How long a claim is valid unless renewed. */
   leaseMs: number;
   workDir: string;
+  /**
+   * How often the states of running tasks are read back, so that a stop or abort requested
+   * through any master reaches this worker even when no command channel delivered it.
+   */
+  watchIntervalMs?: number;
   logger: Logger;
-  /** Called once when the worker starts draining, with the reason (configuration mismatch, request). */
-  onDraining?: (reason: string) => void;
+  /** Called once a drain (configuration mismatch, request) has finished every running task. */
+  onDrained?: (reason: string) => void;
 }
 
 export type WorkerRuntimeState = 'NEW' | 'RUNNING' | 'DRAINING' | 'CLOSED';
@@ -51,6 +56,7 @@ export class WorkerRuntime {
   private consumer: TaskConsumer | undefined;
   private readonly running = new Map<string, RunningTask>();
   private leaseTimer: NodeJS.Timeout | undefined;
+  private watchTimer: NodeJS.Timeout | undefined;
   private readonly logger: Logger;
 
   constructor(private readonly options: WorkerRuntimeOptions) {
@@ -77,6 +83,8 @@ export class WorkerRuntime {
     const renewEvery = Math.max(200, Math.floor(this.options.leaseMs / 3));
     this.leaseTimer = setInterval(() => void this.renewLeases(), renewEvery);
     this.leaseTimer.unref();
+    this.watchTimer = setInterval(() => void this.watchRequests(), this.options.watchIntervalMs ?? 1000);
+    this.watchTimer.unref();
     this.consumer = await this.options.queue.consume({ capacity: this.options.capacity }, (d) => this.handle(d));
   }
 
@@ -96,12 +104,12 @@ export class WorkerRuntime {
 
   /** Takes no new tasks; resolves when the running ones have finished. */
   async drain(reason: string): Promise<void> {
-    if (this.stateValue === 'RUNNING') {
-      this.setState('RUNNING', 'DRAINING', reason);
-      this.options.onDraining?.(reason);
-      await this.consumer?.pause();
-    }
+    if (this.stateValue !== 'RUNNING') return;
+    this.setState('RUNNING', 'DRAINING', reason);
+    await this.consumer?.pause();
     await Promise.all([...this.running.values()].map((r) => r.done));
+    this.logger.info('worker drained: no task left running');
+    this.options.onDrained?.(reason);
   }
 
   /**
@@ -113,6 +121,7 @@ export class WorkerRuntime {
     this.logger.info(`worker ${this.stateValue} -> CLOSED`, { running: this.running.size });
     this.stateValue = 'CLOSED';
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    if (this.watchTimer) clearInterval(this.watchTimer);
     await this.consumer?.close().catch((error: unknown) => this.logger.warn('closing consumer failed', { error: String(error) }));
   }
 
@@ -230,6 +239,19 @@ export class WorkerRuntime {
         failure: 'interrupted by a worker restart',
       }));
       taskLogger(this.logger, task.id).warn(`recovered interrupted task as ${recovered?.state}`);
+    }
+  }
+
+  /** Applies stop and abort requests found in the database to the running executions. */
+  private async watchRequests(): Promise<void> {
+    for (const [id, running] of this.running) {
+      try {
+        const state = (await this.options.tasks.get(id))?.state;
+        if (state === 'STOPPING') running.execution.requestStop();
+        if (state === 'ABORTING') running.execution.requestAbort();
+      } catch (error) {
+        this.logger.debug('could not read task state; trying again at the next tick', { taskId: id, error: String(error) });
+      }
     }
   }
 
