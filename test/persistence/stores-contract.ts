@@ -73,6 +73,8 @@ export function makeTask(overrides: Partial<TaskRecord> = {}): TaskRecord {
     },
     control: null,
     scheduledAt: null,
+    queuedAt: null,
+    claimedAt: null,
     createdAt: new Date().toISOString(),
     startedAt: null,
     completedAt: null,
@@ -222,6 +224,7 @@ export function describeStoresContract(target: ContractTarget): void {
         workerId: 'worker-a',
         leaseUntil: lease.toISOString(),
         startedAt: '2032-05-05T10:00:00.000Z',
+        claimedAt: '2032-05-05T10:00:00.000Z',
         attempt: 1,
       });
       expect(await stores.tasks.claim(task.id, 'worker-b', lease)).toBeNull();

@@ -36,6 +36,8 @@ function task(state: TaskView['state'], steps: StepView[] = [], extra: Partial<T
     failure: null,
     createdAt: '2030-01-01T00:00:00.000Z',
     scheduledAt: null,
+    queuedAt: null,
+    claimedAt: null,
     startedAt: null,
     completedAt: null,
     plan: {

@@ -44,7 +44,10 @@ export class Reconciler {
     const { tasks, announcer, logger } = this.options;
     try {
       for (const due of await tasks.scheduledDue(new Date())) {
-        const queued = await advanceTask(tasks, due.id, 'due', (c) => ({ attempt: c.attempt + 1 })).catch(() => null);
+        const queued = await advanceTask(tasks, due.id, 'due', (c) => ({
+          attempt: c.attempt + 1,
+          queuedAt: new Date().toISOString(),
+        })).catch(() => null);
         if (queued) {
           logger.info('scheduled task is due: queued', { taskId: due.id });
           await announcer.announce(queued);

@@ -281,7 +281,7 @@ export class MasterService implements ShipdeckService {
       const plan = clonePlan(current.plan);
       // A new attempt continues from the failed step: failed steps run again, done ones do not.
       for (const step of flattenSteps(plan)) if (step.state === 'FAILED') step.state = 'PENDING';
-      return { plan, attempt: current.attempt + 1, failure: null, completedAt: null };
+      return { plan, attempt: current.attempt + 1, failure: null, completedAt: null, queuedAt: new Date().toISOString() };
     });
     if (!queued) throw taskNotFound(id);
     this.logger.info('task queued', { taskId: id, attempt: queued.attempt });
@@ -403,6 +403,8 @@ export class MasterService implements ShipdeckService {
       control: null,
       scheduledAt: null,
       createdAt: new Date().toISOString(),
+      queuedAt: null,
+      claimedAt: null,
       startedAt: null,
       completedAt: null,
       failure: null,

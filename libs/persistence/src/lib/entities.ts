@@ -27,6 +27,8 @@ export interface TaskRow {
   environment: string | null;
   scheduled_at: Date | null;
   created_at: Date;
+  queued_at: Date | null;
+  claimed_at: Date | null;
   started_at: Date | null;
   completed_at: Date | null;
   /** When `state` was last set; the reconciler finds stale QUEUED tasks by it. */
@@ -110,6 +112,8 @@ export function createEntities(dialect: Dialect): Entities {
         environment: { type: 'text', nullable: true },
         scheduled_at: { type: time, nullable: true },
         created_at: { type: time },
+        queued_at: { type: time, nullable: true },
+        claimed_at: { type: time, nullable: true },
         started_at: { type: time, nullable: true },
         completed_at: { type: time, nullable: true },
         state_changed_at: { type: time },

@@ -66,6 +66,8 @@ function taskFromRow(row: TaskRow): TaskRecord {
     control: row.control === null ? null : fromJson(row.control),
     scheduledAt: toIso(row.scheduled_at),
     createdAt: toIso(row.created_at)!,
+    queuedAt: toIso(row.queued_at),
+    claimedAt: toIso(row.claimed_at),
     startedAt: toIso(row.started_at),
     completedAt: toIso(row.completed_at),
     failure: row.failure,
@@ -91,6 +93,8 @@ function patchToColumns(patch: TaskPatch, now: Date): Partial<TaskRow> {
   }
   if (patch.control !== undefined) columns.control = patch.control;
   if (patch.scheduledAt !== undefined) columns.scheduled_at = toDate(patch.scheduledAt);
+  if (patch.queuedAt !== undefined) columns.queued_at = toDate(patch.queuedAt);
+  if (patch.claimedAt !== undefined) columns.claimed_at = toDate(patch.claimedAt);
   if (patch.startedAt !== undefined) columns.started_at = toDate(patch.startedAt);
   if (patch.completedAt !== undefined) columns.completed_at = toDate(patch.completedAt);
   if (patch.failure !== undefined) columns.failure = patch.failure;
@@ -134,6 +138,8 @@ export class TypeOrmTaskStore implements TaskStore {
         environment: task.deployment?.environment ?? null,
         scheduled_at: toDate(task.scheduledAt),
         created_at: new Date(task.createdAt),
+        queued_at: toDate(task.queuedAt),
+        claimed_at: toDate(task.claimedAt),
         started_at: toDate(task.startedAt),
         completed_at: toDate(task.completedAt),
         state_changed_at: this.now(),
@@ -203,6 +209,7 @@ export class TypeOrmTaskStore implements TaskStore {
           worker_id: workerId,
           lease_until: leaseUntil,
           started_at: () => 'COALESCE(started_at, :now)',
+          claimed_at: now,
           state_changed_at: now,
         },
         "id = :id AND state = 'QUEUED'",

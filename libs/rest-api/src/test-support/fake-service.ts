@@ -50,6 +50,8 @@ export function taskView(id: string, state: TaskView['state'] = 'PENDING'): Task
     failure: null,
     createdAt: '2030-01-01T00:00:00.000Z',
     scheduledAt: null,
+    queuedAt: null,
+    claimedAt: null,
     startedAt: null,
     completedAt: null,
     plan: {

@@ -51,6 +51,8 @@ export interface TaskView {
   failure: string | null;
   createdAt: string;
   scheduledAt: string | null;
+  queuedAt: string | null;
+  claimedAt: string | null;
   startedAt: string | null;
   completedAt: string | null;
   plan: PlanView;
@@ -87,6 +89,8 @@ export function renderTask(task: TaskRecord, shownState: ShownTaskState = task.s
     failure: task.failure,
     createdAt: task.createdAt,
     scheduledAt: task.scheduledAt,
+    queuedAt: task.queuedAt,
+    claimedAt: task.claimedAt,
     startedAt: task.startedAt,
     completedAt: task.completedAt,
     plan: {

@@ -37,6 +37,11 @@ export interface TaskRecord {
   control: ControlInfo | null;
   scheduledAt: string | null;
   createdAt: string;
+  /** When the task was last queued (start, or a scheduled task falling due). */
+  queuedAt: string | null;
+  /** When a worker last claimed it. */
+  claimedAt: string | null;
+  /** When a worker first claimed it. */
   startedAt: string | null;
   completedAt: string | null;
   /** Why the task failed, in one line. */

@@ -28,6 +28,8 @@ export class InitialSchema1732550400000 implements MigrationInterface {
         environment text,
         scheduled_at ${time},
         created_at ${time} NOT NULL,
+        queued_at ${time},
+        claimed_at ${time},
         started_at ${time},
         completed_at ${time},
         state_changed_at ${time} NOT NULL,
