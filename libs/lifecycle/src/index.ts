@@ -1,2 +1,3 @@
 export * from './lib/shutdown';
 export * from './lib/listen';
+export * from './lib/retry';
