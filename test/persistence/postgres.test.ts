@@ -62,6 +62,7 @@ describe('Stores on PostgreSQL', () => {
       'shipdeck_migrations',
       'step_logs',
       'tasks',
+      'workers',
     ]);
   });
 

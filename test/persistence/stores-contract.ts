@@ -450,6 +450,39 @@ export function describeStoresContract(target: ContractTarget): void {
     });
   });
 
+  describe('task removal', () => {
+    it('removes a task and its logs, and says whether there was one', async () => {
+      const task = await insertIn(stores, 'EXECUTING');
+      await stores.logs.append(task.id, '1-1-1', 'out');
+      expect(await stores.tasks.remove(task.id)).toBe(true);
+      expect(await stores.tasks.get(task.id)).toBeNull();
+      expect(await stores.logs.read(task.id, '1-1-1')).toBe('');
+      expect(await stores.tasks.remove(task.id)).toBe(false);
+    });
+  });
+
+  describe('workers', () => {
+    it('puts, refreshes, reads, lists and deletes', async () => {
+      const id = `worker-${uid()}`;
+      const record = {
+        id,
+        name: 'w1',
+        address: 'host-a:9001',
+        configHash: 'abc',
+        capacity: 4,
+        registeredAt: '2032-01-01T00:00:00.000Z',
+        lastSeen: '2032-01-01T00:00:01.000Z',
+      };
+      expect(await stores.workers.get(id)).toBeNull();
+      await stores.workers.put(record);
+      await stores.workers.put({ ...record, lastSeen: '2032-01-01T00:05:00.000Z', address: 'host-a:9002' });
+      expect(await stores.workers.get(id)).toEqual({ ...record, lastSeen: '2032-01-01T00:05:00.000Z', address: 'host-a:9002' });
+      expect((await stores.workers.list()).map((w) => w.id)).toContain(id);
+      expect(await stores.workers.delete(id)).toBe(true);
+      expect(await stores.workers.delete(id)).toBe(false);
+    });
+  });
+
   describe('hosts', () => {
     it('puts, replaces, reads, lists and deletes', async () => {
       const name = `host-${uid()}`;

@@ -66,6 +66,16 @@ export interface PackageRow {
   seq?: number;
 }
 
+export interface WorkerRow {
+  id: string;
+  name: string;
+  address: string;
+  config_hash: string;
+  capacity: number;
+  registered_at: Date;
+  last_seen: Date;
+}
+
 export interface DeployedApplicationRow {
   environment: string;
   application: string;
@@ -82,6 +92,7 @@ export interface Entities {
   environment: EntitySchema<EnvironmentRow>;
   package: EntitySchema<PackageRow>;
   deployed: EntitySchema<DeployedApplicationRow>;
+  worker: EntitySchema<WorkerRow>;
 }
 
 /**
@@ -169,6 +180,19 @@ export function createEntities(dialect: Dialect): Entities {
         version: { type: 'text' },
         deployeds: { type: json },
         updated_at: { type: time },
+      },
+    }),
+    worker: new EntitySchema<WorkerRow>({
+      name: 'Worker',
+      tableName: 'workers',
+      columns: {
+        id: { type: 'text', primary: true },
+        name: { type: 'text' },
+        address: { type: 'text' },
+        config_hash: { type: 'text' },
+        capacity: { type: 'integer' },
+        registered_at: { type: time },
+        last_seen: { type: time },
       },
     }),
   };

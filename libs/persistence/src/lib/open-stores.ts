@@ -9,6 +9,7 @@ import {
   TypeOrmPackageStore,
   TypeOrmStepLogStore,
   TypeOrmTaskStore,
+  TypeOrmWorkerStore,
 } from './typeorm-stores';
 
 /** Options of {@link openStores}. */
@@ -44,6 +45,7 @@ export async function openStores(options: OpenStoresOptions): Promise<Stores> {
     environments: new TypeOrmEnvironmentStore(db),
     packages: new TypeOrmPackageStore(db, now),
     deployed: new TypeOrmDeployedStore(db),
+    workers: new TypeOrmWorkerStore(db),
     ping: () => db.run('checking the database', async (m) => void (await m.query('SELECT 1'))),
     close: () => db.close(),
   };

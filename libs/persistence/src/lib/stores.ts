@@ -54,6 +54,8 @@ export interface TaskStore {
    * upserted, or removed when `undeploy` names (environment, application). Null when the task was
    * not EXECUTED any more.
    */
+  /** Deletes a task and its step logs (a task removed from the monitor); false when there was none. */
+  remove(id: string): Promise<boolean>;
   archive(
     id: string,
     change: { deployed?: DeployedApplication; undeploy?: { environment: string; application: string } },
@@ -93,6 +95,26 @@ export interface PackageStore {
   listVersions(application: string): Promise<string[] | null>;
 }
 
+/** A worker as the cluster remembers it (its live state is each master's own view). */
+export interface WorkerRecord {
+  id: string;
+  name: string;
+  address: string;
+  configHash: string;
+  capacity: number;
+  registeredAt: string;
+  lastSeen: string;
+}
+
+export interface WorkerStore {
+  /** Records a (re)registration or a sign of life. */
+  put(worker: WorkerRecord): Promise<void>;
+  get(id: string): Promise<WorkerRecord | null>;
+  list(): Promise<WorkerRecord[]>;
+  /** Answers false when there was no such worker. */
+  delete(id: string): Promise<boolean>;
+}
+
 export interface DeployedStore {
   get(environment: string, application: string): Promise<DeployedApplication | null>;
   listForEnvironment(environment: string): Promise<DeployedApplication[]>;
@@ -106,6 +128,7 @@ export interface Stores {
   environments: EnvironmentStore;
   packages: PackageStore;
   deployed: DeployedStore;
+  workers: WorkerStore;
   /** Answers once the database answers a trivial query (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

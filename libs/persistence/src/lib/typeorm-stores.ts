@@ -4,7 +4,7 @@ import { DeployedApplication, Environment, Host, PackageVersion } from '@shipdec
 import { ValidationError } from '@shipdeck/errors';
 import { ACTIVE_STATES, FINAL_STATES, Plan, TaskRecord, TaskState, TaskType } from '@shipdeck/tasks';
 import { Database } from './database';
-import { DeployedApplicationRow, EnvironmentRow, HostRow, PackageRow, TaskRow } from './entities';
+import { DeployedApplicationRow, EnvironmentRow, HostRow, PackageRow, TaskRow, WorkerRow } from './entities';
 import {
   ArchiveFilter,
   DeployedStore,
@@ -15,6 +15,8 @@ import {
   TaskFilter,
   TaskPatch,
   TaskStore,
+  WorkerRecord,
+  WorkerStore,
 } from './stores';
 
 /** The clock the stores stamp `state_changed_at` and similar times with. */
@@ -262,6 +264,14 @@ export class TypeOrmTaskStore implements TaskStore {
         .orderBy('t.scheduled_at', 'ASC')
         .getMany();
       return rows.map(taskFromRow);
+    });
+  }
+
+  remove(id: string): Promise<boolean> {
+    return this.db.transaction(`removing task ${id}`, async (m) => {
+      await m.delete(this.db.entities.stepLog, { task_id: id });
+      const result = await m.delete(this.entity, { id });
+      return (result.affected ?? 0) > 0;
     });
   }
 
@@ -530,3 +540,58 @@ function deployedFromRow(row: DeployedApplicationRow): DeployedApplication {
   };
 }
 
+
+export class TypeOrmWorkerStore implements WorkerStore {
+  constructor(private readonly db: Database) {}
+
+  put(worker: WorkerRecord): Promise<void> {
+    return this.db.run(`saving worker ${worker.id}`, async (m) => {
+      await m.upsert(
+        this.db.entities.worker,
+        values<WorkerRow>({
+          id: worker.id,
+          name: worker.name,
+          address: worker.address,
+          config_hash: worker.configHash,
+          capacity: worker.capacity,
+          registered_at: new Date(worker.registeredAt),
+          last_seen: new Date(worker.lastSeen),
+        }),
+        ['id'],
+      );
+    });
+  }
+
+  get(id: string): Promise<WorkerRecord | null> {
+    return this.db.run(`reading worker ${id}`, async (m) => {
+      const row = await m.findOneBy(this.db.entities.worker, { id });
+      return row ? workerFromRow(row) : null;
+    });
+  }
+
+  list(): Promise<WorkerRecord[]> {
+    return this.db.run('listing workers', async (m) => {
+      const rows = await m.find(this.db.entities.worker, { order: { registered_at: 'ASC' } });
+      return rows.map(workerFromRow);
+    });
+  }
+
+  delete(id: string): Promise<boolean> {
+    return this.db.run(`deleting worker ${id}`, async (m) => {
+      const result = await m.delete(this.db.entities.worker, { id });
+      return (result.affected ?? 0) > 0;
+    });
+  }
+}
+
+function workerFromRow(row: WorkerRow): WorkerRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    address: row.address,
+    configHash: row.config_hash,
+    capacity: Number(row.capacity),
+    registeredAt: toIso(row.registered_at)!,
+    lastSeen: toIso(row.last_seen)!,
+  };
+}
