@@ -1,0 +1,98 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TaskRecord, buildPlan } from '@shipdeck/tasks';
+import { RECOVERY_FORMAT, RecoveryFiles } from './recovery-files';
+
+function task(id: string): TaskRecord {
+  return {
+    id,
+    type: 'CONTROL',
+    description: 'checkConnection on local',
+    state: 'EXECUTING',
+    plan: buildPlan([
+      {
+        description: 'p',
+        blocks: [
+          {
+            description: 'b',
+            parallel: false,
+            steps: [{ description: 's', order: 1, ciType: 'host.local', operation: 'checkConnection', target: { name: 'l', type: 'local' }, properties: {} }],
+          },
+        ],
+      },
+    ]),
+    workerId: 'w1',
+    leaseUntil: null,
+    attempt: 1,
+    deployment: null,
+    control: null,
+    scheduledAt: null,
+    createdAt: '2030-01-01T00:00:00.000Z',
+    queuedAt: null,
+    claimedAt: null,
+    startedAt: null,
+    completedAt: null,
+    failure: null,
+  };
+}
+
+describe('RecoveryFiles', () => {
+  let dir: string;
+  let files: RecoveryFiles;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'recovery-'));
+    files = new RecoveryFiles(dir, 'w1');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes <taskId>.task atomically and reads it back', async () => {
+    const t = task('11111111-1111-1111-1111-111111111111');
+    await files.write(t);
+    t.state = 'EXECUTED';
+    await files.write(t);
+    expect(readdirSync(dir)).toEqual([`${t.id}.task`]);
+    const { files: read, quarantined } = await files.readAll();
+    expect(quarantined).toEqual([]);
+    expect(read).toHaveLength(1);
+    expect(read[0]).toMatchObject({ format: RECOVERY_FORMAT, version: 1, workerId: 'w1', task: { id: t.id, state: 'EXECUTED' } });
+  });
+
+  it('keeps the last of many concurrent writes of one task', async () => {
+    const t = task('22222222-2222-2222-2222-222222222222');
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => files.write({ ...t, attempt: i })),
+    );
+    const { files: read } = await files.readAll();
+    expect(read[0].task.attempt).toBe(19);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('removes a file', async () => {
+    const t = task('33333333-3333-3333-3333-333333333333');
+    await files.write(t);
+    await files.remove(t.id);
+    await files.remove(t.id);
+    expect((await files.readAll()).files).toEqual([]);
+  });
+
+  it.each([
+    ['truncated', (good: string) => good.slice(0, good.length / 2), /not JSON/],
+    ['not JSON', () => 'hello', /not JSON/],
+    ['empty', () => '', /empty/],
+    ['unknown version', (good: string) => good.replace('"version":1', '"version":99'), /unknown recovery file version 99/],
+    ['another format', () => '{"format":"other"}', /not a Shipdeck recovery file/],
+  ])('quarantines a %s file and reports why', async (_kind, damage, reason) => {
+    const t = task('44444444-4444-4444-4444-444444444444');
+    await files.write(t);
+    const path = join(dir, `${t.id}.task`);
+    writeFileSync(path, damage(readFileSync(path, 'utf8')));
+    const { files: read, quarantined } = await files.readAll();
+    expect(read).toEqual([]);
+    expect(quarantined).toHaveLength(1);
+    expect(quarantined[0].taskId).toBe(t.id);
+    expect(quarantined[0].reason).toMatch(reason);
+    expect(readdirSync(join(dir, 'quarantine'))).toHaveLength(1);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.task'))).toEqual([]);
+  });
+});
