@@ -6,7 +6,9 @@ import {
   boolean,
   databaseUrl,
   directory,
+  dnsServerList,
   duration,
+  file,
   integer,
   oneOf,
   text,
@@ -116,6 +118,41 @@ export const CONFIG_KEYS = {
     description: 'How often a worker re-resolves the masters it connects to.',
     default: '30s',
     parse: duration,
+  }),
+  'worker.heartbeatInterval': key({
+    description: 'How often a worker tells every master over the command channel that it is alive, and what it runs.',
+    default: '2s',
+    parse: duration,
+  }),
+  'worker.gracePeriod': key({
+    description:
+      'A worker silent this long on its command channel counts as DISCONNECTED: the master closes the channel ' +
+      'and shows its tasks as UNKNOWN until it is back. Longer than worker.heartbeatInterval.',
+    default: '10s',
+    parse: duration,
+  }),
+  'worker.dnsServers': optionalKey({
+    description:
+      'DNS servers (ip or ip:port, comma-separated) a worker asks to resolve a -master name; default: the system resolver.',
+    default: null,
+    parse: dnsServerList,
+  }),
+  'channel.tls.cert': optionalKey({
+    description:
+      'Certificate (PEM) this process presents on the command channel; with channel.tls.key and channel.tls.ca it ' +
+      'turns on mutual TLS. Relative to the installation directory.',
+    default: null,
+    parse: file,
+  }),
+  'channel.tls.key': optionalKey({
+    description: 'Private key (PEM) of channel.tls.cert.',
+    default: null,
+    parse: file,
+  }),
+  'channel.tls.ca': optionalKey({
+    description: 'CA certificate(s) (PEM) the other side of the command channel must chain to.',
+    default: null,
+    parse: file,
   }),
   'export.dir': key({
     description: 'Reports and exports; every master and worker must be able to read and write it.',

@@ -45,7 +45,8 @@ describe('loadConfig defaults', () => {
         reconcileAfterMs: 10_000,
       },
       db: { url: `file:${join(home, 'data', 'shipdeck.db')}`, file: join(home, 'data', 'shipdeck.db') },
-      worker: { connectIntervalMs: 30_000 },
+      worker: { connectIntervalMs: 30_000, heartbeatIntervalMs: 2_000, gracePeriodMs: 10_000, dnsServers: [] },
+      channel: { tls: null },
       export: { dir: join(home, 'export') },
       log: { level: 'info' },
     });
@@ -165,6 +166,41 @@ describe('loadConfig from YAML and the environment', () => {
     });
   });
 
+  it('reads the command channel keys: heartbeat, grace period, DNS servers, TLS files', () => {
+    writeYaml(
+      [
+        'worker:',
+        '  heartbeatInterval: 500ms',
+        '  gracePeriod: 3s',
+        '  dnsServers: [10.0.0.2, "127.0.0.1:5353", "[::1]:53"]',
+        'channel:',
+        '  tls:',
+        '    cert: conf/tls/worker.crt',
+        '    key: /etc/shipdeck/worker.key',
+        '    ca: conf/tls/ca.crt',
+      ].join('\n'),
+    );
+    const config = loadConfig({ home, env: {} });
+    expect(config.worker).toEqual({
+      connectIntervalMs: 30_000,
+      heartbeatIntervalMs: 500,
+      gracePeriodMs: 3_000,
+      dnsServers: ['10.0.0.2', '127.0.0.1:5353', '[::1]:53'],
+    });
+    expect(config.channel.tls).toEqual({
+      certFile: join(home, 'conf', 'tls', 'worker.crt'),
+      keyFile: '/etc/shipdeck/worker.key',
+      caFile: join(home, 'conf', 'tls', 'ca.crt'),
+    });
+  });
+
+  it('reads worker.dnsServers as a comma-separated list from the environment; empty means the system resolver', () => {
+    const env = { SHIPDECK_WORKER_DNS_SERVERS: ' 127.0.0.1:5353, ::1 ' };
+    expect(loadConfig({ home, env }).worker.dnsServers).toEqual(['127.0.0.1:5353', '::1']);
+    writeYaml('worker:\n  dnsServers: 10.0.0.2\n');
+    expect(loadConfig({ home, env: { SHIPDECK_WORKER_DNS_SERVERS: '' } }).worker.dnsServers).toEqual([]);
+  });
+
   it('ignores SHIPDECK_ variables that are not keys', () => {
     expect(() => loadConfig({ home, env: { SHIPDECK_HOME: '/x', SHIPDECK_TEST_DATABASE_URL: 'y' } })).not.toThrow();
   });
@@ -205,6 +241,12 @@ describe('loadConfig refuses invalid configuration', () => {
     ['SHIPDECK_DB_URL', 'mysql://db/x', 'db.url: must be file:PATH'],
     ['SHIPDECK_DB_URL', 'file:', 'db.url: must be file:PATH'],
     ['SHIPDECK_WORKER_CONNECT_INTERVAL', '1d', 'worker.connectInterval: must be a positive duration'],
+    ['SHIPDECK_WORKER_HEARTBEAT_INTERVAL', 'often', 'worker.heartbeatInterval: must be a positive duration'],
+    ['SHIPDECK_WORKER_GRACE_PERIOD', '0', 'worker.gracePeriod: must be a positive duration'],
+    ['SHIPDECK_WORKER_DNS_SERVERS', 'dns.example.com', 'worker.dnsServers: must be a comma-separated list of IP'],
+    ['SHIPDECK_WORKER_DNS_SERVERS', '127.0.0.1:99999', 'worker.dnsServers: must be a comma-separated list of IP'],
+    ['SHIPDECK_WORKER_DNS_SERVERS', '10.0.0.2,,10.0.0.3', 'worker.dnsServers: must be a comma-separated list of IP'],
+    ['SHIPDECK_WORKER_DNS_SERVERS', '[10.0.0.2]:53', 'worker.dnsServers: must be a comma-separated list of IP'],
     ['SHIPDECK_EXPORT_DIR', ' ', 'export.dir: must be a non-empty string'],
     ['SHIPDECK_LOG_LEVEL', 'loud', 'log.level: must be one of error, warn, info'],
   ])('%s=%j', (name, value, expected) => {
@@ -269,6 +311,24 @@ describe('loadConfig refuses invalid configuration', () => {
       'task.queue.url: required when task.inProcessWorker is false (from SHIPDECK_TASK_IN_PROCESS_WORKER)',
     );
     expect(message).toContain('db.url: must be a postgres:// URL when task.inProcessWorker is false');
+  });
+
+  it('requires all three TLS files or none, naming the missing ones', () => {
+    const error = failure({ SHIPDECK_CHANNEL_TLS_CERT: 'conf/tls/node.crt' });
+    expect(error.details.map((d) => d.field).sort()).toEqual(['channel.tls.ca', 'channel.tls.key']);
+    expect(error.message).toContain(
+      'channel.tls.key: required when channel.tls.cert is set: mutual TLS needs a certificate, its key and a CA',
+    );
+    const two = failure({ SHIPDECK_CHANNEL_TLS_CERT: 'a.crt', SHIPDECK_CHANNEL_TLS_KEY: 'a.key' });
+    expect(two.message).toBe(
+      'invalid configuration: channel.tls.ca: required when channel.tls.cert, channel.tls.key are set: ' +
+        'mutual TLS needs a certificate, its key and a CA (set all three or none)',
+    );
+  });
+
+  it('refuses a grace period that is not longer than the heartbeat interval', () => {
+    const message = failure({ SHIPDECK_WORKER_HEARTBEAT_INTERVAL: '10s' }).message;
+    expect(message).toContain('worker.gracePeriod: must be longer than worker.heartbeatInterval (10000 ms from');
   });
 
   it('checks cluster-mode rules even when other keys are also invalid', () => {

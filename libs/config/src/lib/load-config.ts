@@ -51,6 +51,16 @@ export interface ShipdeckConfig {
   readonly worker: {
     /** `worker.connectInterval` in ms. */
     readonly connectIntervalMs: number;
+    /** `worker.heartbeatInterval` in ms. */
+    readonly heartbeatIntervalMs: number;
+    /** `worker.gracePeriod` in ms. */
+    readonly gracePeriodMs: number;
+    /** `worker.dnsServers`; empty: the system resolver. */
+    readonly dnsServers: readonly string[];
+  };
+  readonly channel: {
+    /** `channel.tls.*`: mutual TLS on the command channel, or null for plain TCP. */
+    readonly tls: Readonly<TlsFiles> | null;
   };
   readonly export: {
     /** `export.dir`, absolute. */
@@ -60,6 +70,13 @@ export interface ShipdeckConfig {
     /** `log.level` */
     readonly level: LogLevel;
   };
+}
+
+/** The PEM files of mutual TLS (absolute paths): what this process presents, and the CA its peers must chain to. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
 }
 
 /** Options of {@link loadConfig}. */
@@ -144,10 +161,23 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
       reconcileAfterMs: v['task.reconcileAfter'],
     },
     db: v['db.url'],
-    worker: { connectIntervalMs: v['worker.connectInterval'] },
+    worker: {
+      connectIntervalMs: v['worker.connectInterval'],
+      heartbeatIntervalMs: v['worker.heartbeatInterval'],
+      gracePeriodMs: v['worker.gracePeriod'],
+      dnsServers: v['worker.dnsServers'] ?? [],
+    },
+    channel: { tls: tlsFiles(v) },
     export: { dir: v['export.dir'] },
     log: { level: v['log.level'] },
   };
+}
+
+const TLS_KEYS = ['channel.tls.cert', 'channel.tls.key', 'channel.tls.ca'] as const;
+
+function tlsFiles(v: ConfigValues): TlsFiles | null {
+  const [certFile, keyFile, caFile] = TLS_KEYS.map((key) => v[key]);
+  return certFile && keyFile && caFile ? { certFile, keyFile, caFile } : null;
 }
 
 /** Rules that involve more than one key. */
@@ -158,6 +188,26 @@ function checkCombinations(
   problems: FieldError[],
 ): void {
   // A key that is itself invalid was reported already; rules involving it would only add noise.
+  const tlsSet = TLS_KEYS.filter((key) => invalid.has(key) || v[key] !== null);
+  const tlsMissing = TLS_KEYS.filter((key) => !tlsSet.includes(key));
+  if (tlsSet.length > 0 && tlsMissing.length > 0) {
+    for (const key of tlsMissing) {
+      problems.push({
+        field: key,
+        message: `required when ${tlsSet.join(', ')} ${tlsSet.length === 1 ? 'is' : 'are'} set: mutual TLS needs a certificate, its key and a CA (set all three or none)`,
+      });
+    }
+  }
+  if (
+    !invalid.has('worker.heartbeatInterval') &&
+    !invalid.has('worker.gracePeriod') &&
+    v['worker.heartbeatInterval'] >= v['worker.gracePeriod']
+  ) {
+    problems.push({
+      field: 'worker.gracePeriod',
+      message: `must be longer than worker.heartbeatInterval (${v['worker.heartbeatInterval']} ms ${origins['worker.heartbeatInterval']}), or a live worker would count as gone (got ${v['worker.gracePeriod']} ms ${origins['worker.gracePeriod']})`,
+    });
+  }
   if (invalid.has('task.inProcessWorker') || v['task.inProcessWorker']) return;
   const cluster = `task.inProcessWorker is false (${origins['task.inProcessWorker']})`;
   if (!invalid.has('task.queue.url') && v['task.queue.url'] === null) {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -82,6 +83,34 @@ export const duration: Parser<number> = (value) => {
 
 /** A path, resolved to an absolute one against the installation directory. */
 export const directory: Parser<string> = (value, { home }) => resolve(home, text()(value, { home }));
+
+/** A file path, resolved to an absolute one against the installation directory (existence is checked by its user). */
+export const file: Parser<string> = directory;
+
+/**
+ * A list of DNS server addresses, `ip` or `ip:port` (IPv6 as `addr`, `[addr]` or `[addr]:port`):
+ * a YAML sequence, or one string separated by commas (environment variables). Host names are
+ * refused: a resolver needs addresses to start from.
+ */
+export const dnsServerList: Parser<string[]> = (value) => {
+  const rule = 'must be a comma-separated list of IP or IP:port addresses, e.g. 10.0.0.2,127.0.0.1:5353';
+  const items: unknown[] | null = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null;
+  if (items === null || items.length === 0) throw new InvalidValue(rule);
+  return items.map((item) => {
+    const address = typeof item === 'string' ? item.trim() : null;
+    if (address === null || !isIpPort(address)) throw new InvalidValue(rule);
+    return address;
+  });
+};
+
+function isIpPort(address: string): boolean {
+  if (isIP(address) === 6) return true;
+  const match = /^(?:\[([^\]]+)\]|([0-9.]+))(?::(\d{1,5}))?$/.exec(address);
+  if (!match) return false;
+  if (match[1] !== undefined ? isIP(match[1]) !== 6 : isIP(match[2]!) !== 4) return false;
+  const port = match[3] === undefined ? undefined : Number(match[3]);
+  return port === undefined || (port >= 1 && port <= 65535);
+}
 
 /** A URL whose scheme is one of `schemes` (without the colon) and that names a host. */
 export function url(schemes: readonly string[]): Parser<string> {

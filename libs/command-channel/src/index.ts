@@ -1,0 +1,11 @@
+export * from './lib/protocol';
+export * from './lib/framing';
+export { decodeMasterMessage, decodeWorkerMessage, isKnownCommand } from './lib/messages';
+export type { Decoded } from './lib/messages';
+export * from './lib/discovery';
+export * from './lib/errors';
+export * from './lib/tls-files';
+export * from './lib/server';
+export * from './lib/client';
+export { describeSocketError, isTlsHandshakeError } from './lib/connection';
+export type { TlsFiles } from '@shipdeck/config';

@@ -1,0 +1,82 @@
+import { decodeMasterMessage, decodeWorkerMessage, isKnownCommand } from './messages';
+import { WorkerRegistration } from './protocol';
+
+const registration: WorkerRegistration = {
+  protocolVersion: 1,
+  workerId: 'w-1',
+  name: 'worker one',
+  address: 'host-1:9001',
+  configHash: 'abc',
+  capacity: 4,
+  state: 'RUNNING',
+  tasks: [{ id: 't-1', type: 'DEPLOYMENT', state: 'EXECUTING' }],
+};
+
+describe('decodeWorkerMessage', () => {
+  it('reads every message a worker sends', () => {
+    for (const message of [
+      { type: 'register', registration },
+      { type: 'heartbeat', state: 'DRAINING', runningTasks: ['t-1'] },
+      { type: 'reply', requestId: 'r-1', reply: { ok: true, message: 'stopping', data: { n: 1 } } },
+      { type: 'reply', requestId: 'r-2', reply: { ok: false, message: '' } },
+      { type: 'goodbye', reason: 'worker shutting down' },
+    ]) {
+      expect(decodeWorkerMessage(message)).toEqual({ kind: 'message', message });
+    }
+  });
+
+  it('keeps only the known fields', () => {
+    const decoded = decodeWorkerMessage({ type: 'heartbeat', state: 'RUNNING', runningTasks: [], extra: 1 });
+    expect(decoded).toEqual({ kind: 'message', message: { type: 'heartbeat', state: 'RUNNING', runningTasks: [] } });
+  });
+
+  it('leaves unknown types to the caller (a newer peer)', () => {
+    expect(decodeWorkerMessage({ type: 'metrics', cpu: 3 })).toEqual({ kind: 'unknown', type: 'metrics' });
+  });
+
+  it.each([
+    [{ type: 'register' }, 'invalid register message: registration must be an object'],
+    [{ type: 'register', registration: { ...registration, workerId: '' } }, 'registration.workerId must be a non-empty string'],
+    [{ type: 'register', registration: { ...registration, capacity: -1 } }, 'registration.capacity must be a non-negative integer'],
+    [{ type: 'register', registration: { ...registration, state: 'SLEEPING' } }, 'registration.state must be one of RUNNING, DRAINING'],
+    [
+      { type: 'register', registration: { ...registration, tasks: [{ id: 't', type: 'DEPLOYMENT', state: 'NAPPING' }] } },
+      'registration.tasks[0].state must be one of',
+    ],
+    [{ type: 'heartbeat', state: 'RUNNING', runningTasks: [1] }, 'runningTasks[0] must be a non-empty string'],
+    [{ type: 'reply', requestId: 'r', reply: { ok: 'yes', message: '' } }, 'reply.ok must be true or false'],
+  ])('refuses a known type with bad fields: %j', (frame, reason) => {
+    const decoded = decodeWorkerMessage(frame);
+    expect(decoded.kind).toBe('invalid');
+    expect(decoded.kind === 'invalid' && decoded.reason).toContain(reason);
+  });
+});
+
+describe('decodeMasterMessage', () => {
+  it('reads welcome, commands and goodbye', () => {
+    for (const message of [
+      { type: 'welcome', masterId: 'm-1', configHash: 'abc' },
+      { type: 'command', requestId: 'r-1', command: { kind: 'stop', taskId: 't-1' } },
+      { type: 'command', requestId: 'r-2', command: { kind: 'drain' } },
+      { type: 'goodbye', reason: 'master shutting down' },
+    ]) {
+      expect(decodeMasterMessage(message)).toEqual({ kind: 'message', message });
+    }
+  });
+
+  it('passes commands of unknown kinds through for the worker to refuse', () => {
+    const decoded = decodeMasterMessage({ type: 'command', requestId: 'r', command: { kind: 'reboot', when: 'now' } });
+    expect(decoded.kind).toBe('message');
+    const command = decoded.kind === 'message' && decoded.message.type === 'command' ? decoded.message.command : undefined;
+    expect(command).toEqual({ kind: 'reboot', when: 'now' });
+    expect(isKnownCommand(command!)).toBe(false);
+    expect(isKnownCommand({ kind: 'abort', taskId: 't' })).toBe(true);
+  });
+
+  it('refuses a stop without a task id', () => {
+    expect(decodeMasterMessage({ type: 'command', requestId: 'r', command: { kind: 'stop' } })).toEqual({
+      kind: 'invalid',
+      reason: 'invalid command message: command.taskId must be a non-empty string',
+    });
+  });
+});

@@ -1,0 +1,190 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CommandChannelClient, CommandChannelServer, TlsFiles } from '@shipdeck/command-channel';
+import { ConfigError } from '@shipdeck/errors';
+import { holdsFor, pollUntil } from '../support/poll';
+import { TestMaster, TestWorker, capturingLogger, registrationOf, sessionOf, startMaster, startWorker } from './support';
+
+const run = promisify(execFile);
+
+/** Certificates made for this run with openssl: a CA and its master and worker, and a foreign CA and its own. */
+interface Pki {
+  dir: string;
+  master: TlsFiles;
+  worker: TlsFiles;
+  /** A worker certificate from another CA (trusting the right CA, so only its own certificate is wrong). */
+  foreignWorker: TlsFiles;
+  /** A master certificate from another CA, valid for localhost. */
+  foreignMaster: TlsFiles;
+}
+
+async function openssl(dir: string, ...args: string[]): Promise<void> {
+  try {
+    await run('openssl', args, { cwd: dir });
+  } catch (error) {
+    throw new Error(`openssl ${args.join(' ')} failed: ${(error as { stderr?: string }).stderr ?? String(error)}`);
+  }
+}
+
+async function makeCa(dir: string, name: string): Promise<void> {
+  await openssl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', `/O=Shipdeck tests/CN=${name}`);
+}
+
+async function makeCert(dir: string, ca: string, name: string, extensions: string): Promise<void> {
+  writeFileSync(join(dir, `${name}.ext`), `basicConstraints=CA:FALSE\n${extensions}\n`);
+  await openssl(dir, 'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/O=Shipdeck tests/CN=${name}`);
+  await openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`,
+    '-CAcreateserial', '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
+}
+
+async function makePki(): Promise<Pki> {
+  const dir = mkdtempSync(join(tmpdir(), 'shipdeck-channel-tls-'));
+  const serverExt = 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth';
+  const clientExt = 'extendedKeyUsage=clientAuth';
+  await makeCa(dir, 'ca');
+  await makeCa(dir, 'foreign-ca');
+  await Promise.all([
+    makeCert(dir, 'ca', 'master', serverExt),
+    makeCert(dir, 'ca', 'worker-1', clientExt),
+    makeCert(dir, 'foreign-ca', 'foreign-worker', clientExt),
+    makeCert(dir, 'foreign-ca', 'foreign-master', serverExt),
+  ]);
+  const files = (cert: string, ca: string): TlsFiles => ({
+    certFile: join(dir, `${cert}.crt`),
+    keyFile: join(dir, `${cert}.key`),
+    caFile: join(dir, `${ca}.crt`),
+  });
+  return {
+    dir,
+    master: files('master', 'ca'),
+    worker: files('worker-1', 'ca'),
+    foreignWorker: files('foreign-worker', 'ca'),
+    foreignMaster: files('foreign-master', 'ca'),
+  };
+}
+
+let pki: Pki;
+beforeAll(async () => {
+  pki = await makePki();
+}, 60_000);
+afterAll(() => {
+  if (pki) rmSync(pki.dir, { recursive: true, force: true });
+});
+
+jest.setTimeout(30_000);
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function master(tls: TlsFiles): Promise<TestMaster> {
+  const m = await startMaster({ tls });
+  cleanups.push(() => m.server.close());
+  return m;
+}
+
+async function worker(masters: string[], tls: TlsFiles): Promise<TestWorker> {
+  const w = await startWorker(masters, { tls });
+  cleanups.push(() => w.client.close());
+  return w;
+}
+
+describe('command channel with mutual TLS', () => {
+  it('registers a worker whose certificate chains to the CA, by host name and by IP address', async () => {
+    const m = await master(pki.master);
+    const byName = await worker([`localhost:${m.port}`], pki.worker);
+    const session = await sessionOf(m, byName.workerId);
+    expect(session.peerCertificateSubject).toBe('O=Shipdeck tests, CN=worker-1');
+    await expect(session.send({ kind: 'drain' })).resolves.toEqual({ ok: true, message: 'done drain' });
+    await pollUntil(() => byName.welcomes.length === 1, { timeoutMs: 5_000, describe: () => byName.log.dump() });
+
+    const byAddress = await worker([`127.0.0.1:${m.port}`], pki.worker);
+    await sessionOf(m, byAddress.workerId);
+  });
+
+  it('refuses a worker whose certificate comes from another CA; the worker logs the refused handshake', async () => {
+    const m = await master(pki.master);
+    const w = await worker([`localhost:${m.port}`], pki.foreignWorker);
+    await pollUntil(() => w.log.has(/TLS handshake with master localhost:\d+ failed: TLS handshake refused: /, 'warn'), {
+      timeoutMs: 10_000,
+      describe: () => `the worker logged no refused handshake\n${w.log.dump()}`,
+    });
+    await pollUntil(() => m.log.has(/TLS handshake with a worker refused: its certificate does not verify against the CA/, 'warn'), {
+      timeoutMs: 5_000,
+      describe: () => `the master logged no refused handshake\n${m.log.dump()}`,
+    });
+    await holdsFor(() => m.registered.length === 0, 1_000, () => `the foreign worker registered\n${m.log.dump()}`);
+    expect(w.client.masters()).toEqual([{ endpoint: `localhost:${m.port}`, connected: false }]);
+    // It keeps trying (with backoff), in case the certificates get fixed.
+    await pollUntil(() => m.log.lines.filter((l) => /TLS handshake with a worker refused/.test(l.message)).length >= 2, {
+      timeoutMs: 5_000,
+      describe: () => m.log.dump(),
+    });
+  });
+
+  it('refuses a master whose certificate comes from another CA', async () => {
+    const m = await master(pki.foreignMaster);
+    const w = await worker([`localhost:${m.port}`], pki.worker);
+    await pollUntil(() => w.log.has(/TLS handshake with master localhost:\d+ failed: TLS handshake refused: .*certificate/, 'warn'), {
+      timeoutMs: 10_000,
+      describe: () => `the worker logged no refused handshake\n${w.log.dump()}`,
+    });
+    await pollUntil(() => m.log.has(/TLS handshake with a worker failed: the worker hung up during the handshake/, 'warn'), {
+      timeoutMs: 5_000,
+      describe: () => `the master logged no failed handshake\n${m.log.dump()}`,
+    });
+    await holdsFor(() => m.registered.length === 0 && w.welcomes.length === 0, 1_000, () => 'the worker trusted a foreign master');
+  });
+
+  it('refuses a plain TCP worker', async () => {
+    const m = await master(pki.master);
+    const w = await startWorker([`127.0.0.1:${m.port}`]);
+    cleanups.push(() => w.client.close());
+    await pollUntil(() => m.log.has(/TLS handshake with worker 127\.0\.0\.1:\d+ failed: TLS handshake refused: wrong version number/, 'warn'), {
+      timeoutMs: 5_000,
+      describe: () => m.log.dump(),
+    });
+    await holdsFor(() => m.registered.length === 0, 1_000, () => 'a plain TCP worker registered with a TLS master');
+  });
+
+  it('names an unreadable or unusable TLS file at start', async () => {
+    const missing = { ...pki.master, keyFile: join(pki.dir, 'nope.key') };
+    const log = capturingLogger('tls-files');
+    const server = new CommandChannelServer({
+      port: 0,
+      host: '127.0.0.1',
+      tls: missing,
+      masterId: 'm',
+      configHash: 'h',
+      heartbeatTimeoutMs: 1000,
+      logger: log.logger,
+      onRegister: () => undefined,
+    });
+    const error = await server.start().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(`cannot read the command channel TLS private key file ${missing.keyFile}`);
+    await server.close();
+
+    const mismatched = { ...pki.worker, keyFile: pki.master.keyFile };
+    const client = new CommandChannelClient({
+      masters: ['127.0.0.1:1'],
+      defaultPort: 1,
+      resolveIntervalMs: 1000,
+      heartbeatIntervalMs: 1000,
+      tls: mismatched,
+      registration: () => registrationOf('w'),
+      onCommand: async () => ({ ok: true, message: '' }),
+      logger: log.logger,
+    });
+    await expect(client.start()).rejects.toThrow(
+      /the command channel TLS files .*worker-1\.crt, .*master\.key, .*ca\.crt are not a usable certificate, key and CA/,
+    );
+    await client.close();
+  });
+});
