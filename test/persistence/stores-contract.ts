@@ -270,11 +270,38 @@ export function describeStoresContract(target: ContractTarget): void {
       const mineUnlisted = await insertIn(stores, 'EXECUTING', { workerId: 'me', leaseUntil: old });
       const theirs = await insertIn(stores, 'EXECUTING', { workerId: 'other', leaseUntil: old });
       const until = new Date('2030-01-01T00:05:00.000Z');
-      await stores.tasks.renewLeases('me', [mine.id, theirs.id], until);
-      await stores.tasks.renewLeases('me', [], until);
+      expect(await stores.tasks.renewLeases('me', [mine.id, theirs.id], until)).toEqual([mine.id]);
+      expect(await stores.tasks.renewLeases('me', [], until)).toEqual([]);
       expect((await stores.tasks.get(mine.id))?.leaseUntil).toBe(until.toISOString());
       expect((await stores.tasks.get(mineUnlisted.id))?.leaseUntil).toBe(old);
       expect((await stores.tasks.get(theirs.id))?.leaseUntil).toBe(old);
+    });
+
+    it('compareAndSet with an owner changes only a task that worker still owns', async () => {
+      const task = await insertIn(stores, 'EXECUTING', { workerId: 'me' });
+      expect(await stores.tasks.compareAndSet(task.id, 'EXECUTING', { state: 'EXECUTED' }, 'other')).toBeNull();
+      expect((await stores.tasks.get(task.id))?.state).toBe('EXECUTING');
+      expect((await stores.tasks.compareAndSet(task.id, 'EXECUTING', { state: 'EXECUTED' }, 'me'))?.state).toBe('EXECUTED');
+    });
+
+    it('finds active tasks whose lease expired, and of concurrent adopters exactly one wins', async () => {
+      const expired = '2031-01-01T00:00:00.000Z';
+      const orphan = await insertIn(stores, 'EXECUTING', { workerId: 'dead', leaseUntil: expired });
+      const alive = await insertIn(stores, 'EXECUTING', { workerId: 'alive', leaseUntil: '2031-01-01T00:10:00.000Z' });
+      const finished = await insertIn(stores, 'FAILED', { workerId: 'dead', leaseUntil: expired });
+      const found = (await stores.tasks.leaseExpiredBefore(new Date('2031-01-01T00:01:00.000Z'))).map((t) => t.id);
+      expect(found).toContain(orphan.id);
+      expect(found).not.toContain(alive.id);
+      expect(found).not.toContain(finished.id);
+      const lease = new Date('2031-01-01T00:02:00.000Z');
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => stores.tasks.adopt(orphan.id, { workerId: 'dead', leaseUntil: expired }, `w${i}`, lease)),
+      );
+      const winners = results.filter((r) => r !== null);
+      expect(winners).toHaveLength(1);
+      expect((await stores.tasks.get(orphan.id))?.workerId).toBe(winners[0]!.workerId);
+      // A stale view of the lease (the owner renewed meanwhile) adopts nothing.
+      expect(await stores.tasks.adopt(alive.id, { workerId: 'alive', leaseUntil: expired }, 'w0', lease)).toBeNull();
     });
 
     it('queuedBefore finds QUEUED tasks by their last state change, which a state patch refreshes', async () => {

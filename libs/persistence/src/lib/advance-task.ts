@@ -8,20 +8,21 @@ const MAX_ATTEMPTS = 20;
  * Moves a task on by `action`, using the pure state machine and a compare-and-set on the stored
  * state, so that a master and a worker changing the same task at once never overwrite each other.
  * `decide` may pick the action from the current state (e.g. a finished run of an ABORTING task is
- * `aborted`). Throws IllegalTransitionError when the action is not allowed in the current state.
+ * `aborted`). With `owner`, a task no longer owned by that worker is left alone (answers null). Throws IllegalTransitionError when the action is not allowed in the current state.
  */
 export async function advanceTask(
   tasks: TaskStore,
   id: string,
   decide: TaskAction | ((current: TaskRecord) => TaskAction),
   patch: (current: TaskRecord, next: TaskState) => TaskPatch = () => ({}),
+  owner?: string,
 ): Promise<TaskRecord | null> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await tasks.get(id);
-    if (!current) return null;
+    if (!current || (owner !== undefined && current.workerId !== owner)) return null;
     const action = typeof decide === 'function' ? decide(current) : decide;
     const next = transition(current.state, action);
-    const updated = await tasks.compareAndSet(id, current.state, { ...patch(current, next), state: next });
+    const updated = await tasks.compareAndSet(id, current.state, { ...patch(current, next), state: next }, owner);
     if (updated) return updated;
   }
   throw new Error(`task ${id} kept changing under ${MAX_ATTEMPTS} attempts to update it`);

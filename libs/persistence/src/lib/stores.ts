@@ -32,8 +32,10 @@ export interface TaskStore {
    * null when the state was not `expected` any more (someone else changed it first). A patch that
    * carries `state`, even the same one, also stamps the state-change time {@link queuedBefore}
    * compares (that is how the reconciler marks a QUEUED task it republished).
+   * With `owner`, the task must also still be owned by that worker (a worker never changes a
+   * task another worker adopted).
    */
-  compareAndSet(id: string, expected: TaskState, patch: TaskPatch): Promise<TaskRecord | null>;
+  compareAndSet(id: string, expected: TaskState, patch: TaskPatch, owner?: string): Promise<TaskRecord | null>;
   /**
    * The claim: QUEUED → EXECUTING with `workerId` as owner and a lease until `leaseUntil`, only if the
    * task is QUEUED. Exactly one of any number of concurrent claims wins; the others get null.
@@ -41,8 +43,16 @@ export interface TaskStore {
   claim(id: string, workerId: string, leaseUntil: Date): Promise<TaskRecord | null>;
   /** Stores the plan of a task the worker owns; answers false when it no longer owns it. */
   savePlan(id: string, workerId: string, plan: Plan): Promise<boolean>;
-  /** Extends the lease of every listed task still owned by `workerId`. */
-  renewLeases(workerId: string, ids: string[], leaseUntil: Date): Promise<void>;
+  /** Extends the lease of every listed task still owned by `workerId`; answers the ids it still owns. */
+  renewLeases(workerId: string, ids: string[], leaseUntil: Date): Promise<string[]>;
+  /** Active tasks whose owner's lease ended before `before` (candidates for takeover). */
+  leaseExpiredBefore(before: Date): Promise<TaskRecord[]>;
+  /**
+   * Takeover: makes `workerId` the owner of an active task, only if it is still owned by
+   * `from.workerId` with exactly the expired lease `from.leaseUntil` (so of concurrent adopters
+   * one wins, and an owner that renewed meanwhile keeps it). Null when someone else won.
+   */
+  adopt(id: string, from: { workerId: string; leaseUntil: string }, workerId: string, leaseUntil: Date): Promise<TaskRecord | null>;
   /** QUEUED tasks whose last state change is older than `before` (the reconciler republishes them). */
   queuedBefore(before: Date): Promise<TaskRecord[]>;
   /** SCHEDULED tasks due at or before `now`. */

@@ -191,13 +191,39 @@ export class TypeOrmTaskStore implements TaskStore {
     });
   }
 
-  compareAndSet(id: string, expected: TaskState, patch: TaskPatch): Promise<TaskRecord | null> {
+  compareAndSet(id: string, expected: TaskState, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> {
     return this.db.run(`updating task ${id}`, async (m) => {
       const columns = patchToColumns(patch, this.now());
       // An empty patch still answers whether the task is in the expected state.
       const set = Object.keys(columns).length > 0 ? columns : { state: expected };
-      const row = await this.conditionalUpdate(m, set, 'id = :id AND state = :expected', { id, expected });
+      const condition = owner === undefined ? 'id = :id AND state = :expected' : 'id = :id AND state = :expected AND worker_id = :owner';
+      const row = await this.conditionalUpdate(m, set, condition, { id, expected, owner });
       return row ? taskFromRow(row) : null;
+    });
+  }
+
+  adopt(id: string, from: { workerId: string; leaseUntil: string }, workerId: string, leaseUntil: Date): Promise<TaskRecord | null> {
+    return this.db.run(`adopting task ${id}`, async (m) => {
+      const row = await this.conditionalUpdate(
+        m,
+        { worker_id: workerId, lease_until: leaseUntil },
+        `id = :id AND worker_id = :previous AND lease_until = :previousLease AND state IN (:...active)`,
+        { id, previous: from.workerId, previousLease: new Date(from.leaseUntil), active: [...ACTIVE_STATES] },
+      );
+      return row ? taskFromRow(row) : null;
+    });
+  }
+
+  leaseExpiredBefore(before: Date): Promise<TaskRecord[]> {
+    return this.db.run('listing tasks whose owner stopped renewing its lease', async (m) => {
+      const rows = await m
+        .createQueryBuilder()
+        .select()
+        .from(this.entity, 't')
+        .where('t.state IN (:...active) AND t.lease_until < :before', { active: [...ACTIVE_STATES], before })
+        .orderBy('t.lease_until', 'ASC')
+        .getRawMany<TaskRow>();
+      return rows.map(taskFromRow);
     });
   }
 
@@ -233,8 +259,8 @@ export class TypeOrmTaskStore implements TaskStore {
     });
   }
 
-  renewLeases(workerId: string, ids: string[], leaseUntil: Date): Promise<void> {
-    if (ids.length === 0) return Promise.resolve();
+  renewLeases(workerId: string, ids: string[], leaseUntil: Date): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([]);
     return this.db.run(`renewing the leases of worker ${workerId}`, async (m) => {
       await m
         .createQueryBuilder()
@@ -242,6 +268,13 @@ export class TypeOrmTaskStore implements TaskStore {
         .set({ lease_until: leaseUntil })
         .where('worker_id = :workerId AND id IN (:...ids)', { workerId, ids })
         .execute();
+      const owned = await m
+        .createQueryBuilder()
+        .select('t.id', 'id')
+        .from(this.entity, 't')
+        .where('t.worker_id = :workerId AND t.id IN (:...ids)', { workerId, ids })
+        .getRawMany<{ id: string }>();
+      return owned.map((r) => r.id);
     });
   }
 
