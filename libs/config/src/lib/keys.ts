@@ -41,6 +41,9 @@ function optionalKey<T>(spec: KeySpec<T> & { default: null }): KeySpec<T | null>
 export const QUEUE_DIALECTS = ['auto', 'artemis', 'rabbitmq'] as const;
 export type QueueDialect = (typeof QUEUE_DIALECTS)[number];
 
+export const TAKEOVER_MODES = ['off', 'auto'] as const;
+export type TakeoverMode = (typeof TAKEOVER_MODES)[number];
+
 /**
  * Every configuration key, its default and its rule: the single place where keys are declared.
  * Each key is read from `conf/shipdeck.yaml` (nested mappings) and can be overridden by the
@@ -93,6 +96,17 @@ export const CONFIG_KEYS = {
     description: "A worker's work directory (recovery files, worker id); relative to the installation directory.",
     default: 'work',
     parse: directory,
+  }),
+  'task.recovery.takeover': key({
+    description:
+      'off: a task whose worker is gone waits for that worker (spec). auto: a compatible worker adopts it once its lease has been expired for task.recovery.takeoverAfter, with the interrupted step FAILED.',
+    default: 'off',
+    parse: oneOf(TAKEOVER_MODES),
+  }),
+  'task.recovery.takeoverAfter': key({
+    description: 'With takeover auto: how long an owner may miss renewing its lease before its tasks are adopted.',
+    default: '60s',
+    parse: duration,
   }),
   'task.leaseDuration': key({
     description: "How long a worker's claim on a task stays valid without renewal.",

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, Document, Node as YamlNode } from 'yaml';
 import { ConfigError, FieldError } from '@shipdeck/errors';
 import { LogLevel } from '@shipdeck/logging';
-import { CONFIG_KEYS, ConfigKey, ConfigValues, QueueDialect, envVarName } from './keys';
+import { CONFIG_KEYS, ConfigKey, ConfigValues, QueueDialect, TakeoverMode, envVarName } from './keys';
 import { DatabaseLocation, InvalidValue, RawValue } from './parsers';
 
 /**
@@ -36,6 +36,10 @@ export interface ShipdeckConfig {
       readonly dialect: QueueDialect;
     };
     readonly recovery: {
+      /** `task.recovery.takeover` */
+      readonly takeover: TakeoverMode;
+      /** `task.recovery.takeoverAfter` in ms. */
+      readonly takeoverAfterMs: number;
       /** `task.recovery.dir`, absolute. */
       readonly dir: string;
     };
@@ -155,7 +159,11 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
       inProcessWorker: v['task.inProcessWorker'],
       maxActiveTasks: v['task.maxActiveTasks'],
       queue: { url: v['task.queue.url'], name: v['task.queue.name'], dialect: v['task.queue.dialect'] },
-      recovery: { dir: v['task.recovery.dir'] },
+      recovery: {
+        dir: v['task.recovery.dir'],
+        takeover: v['task.recovery.takeover'],
+        takeoverAfterMs: v['task.recovery.takeoverAfter'],
+      },
       leaseDurationMs: v['task.leaseDuration'],
       reconcileIntervalMs: v['task.reconcileInterval'],
       reconcileAfterMs: v['task.reconcileAfter'],
