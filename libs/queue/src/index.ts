@@ -1,3 +1,5 @@
 export * from './lib/message';
 export * from './lib/port';
 export * from './lib/in-process-queue';
+export * from './lib/amqp';
+export * from './lib/open-queue';

@@ -19,6 +19,13 @@ export type DeliveryHandler = (delivery: Delivery) => Promise<void>;
 export interface ConsumeOptions {
   /** The most deliveries held at once (executing + delivered-not-yet-claimed). */
   capacity: number;
+  /**
+   * The consumer's configuration hash. Where the broker can filter (Artemis: a JMS selector on
+   * the `configHash` property) only messages carrying this hash are delivered; elsewhere it is
+   * ignored, so the handler must still check the hash itself. Optional: without it, every
+   * message is delivered.
+   */
+  selectorConfigHash?: string;
 }
 
 export interface TaskConsumer {

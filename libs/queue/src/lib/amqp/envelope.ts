@@ -1,0 +1,83 @@
+import type { Message } from 'rhea';
+import { TASK_TYPES } from '@shipdeck/tasks';
+import { MessageProperty, TASK_MESSAGE_VERSION, TaskMessage } from '../message';
+
+/** The AMQP message id of a task message: unique per publication, the same on a resend. */
+export function taskMessageId(message: TaskMessage): string {
+  return `${message.taskId}/${message.publishedAt}`;
+}
+
+/**
+ * The AMQP 1.0 message for a task message: the JSON of the message as body (an AMQP string
+ * value), the same fields as application properties under their wire names (for selectors and
+ * for people browsing the queue), durable.
+ */
+export function encodeTaskMessage(message: TaskMessage): Message {
+  return {
+    message_id: taskMessageId(message),
+    durable: true,
+    content_type: 'application/json',
+    application_properties: {
+      [MessageProperty.version]: message.version,
+      [MessageProperty.taskId]: message.taskId,
+      [MessageProperty.taskType]: message.taskType,
+      [MessageProperty.configHash]: message.configHash,
+      [MessageProperty.publishedBy]: message.publishedBy,
+      [MessageProperty.publishedAt]: message.publishedAt,
+    },
+    body: JSON.stringify(message),
+  };
+}
+
+export type DecodedTaskMessage = { ok: true; message: TaskMessage } | { ok: false; reason: string };
+
+/**
+ * Reads a task message from a received AMQP message. The body is the truth; it may arrive as a
+ * string value or as a data section (a broker or another client may convert). A message of an
+ * unknown envelope version is passed on as long as its fields are there: refusing it is the
+ * consumer's decision, not the transport's.
+ */
+export function decodeTaskMessage(amqp: Pick<Message, 'body'>): DecodedTaskMessage {
+  const text = bodyText(amqp.body);
+  if (text === undefined) return { ok: false, reason: `body is ${describe(amqp.body)}, not JSON text` };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `body is not JSON: ${(error as Error).message}` };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { ok: false, reason: 'body is not a JSON object' };
+  }
+  const fields = parsed as Record<string, unknown>;
+  if (typeof fields.version !== 'number') return { ok: false, reason: 'field version is not a number' };
+  for (const name of ['taskId', 'taskType', 'configHash', 'publishedBy', 'publishedAt'] as const) {
+    if (typeof fields[name] !== 'string' || fields[name] === '') return { ok: false, reason: `field ${name} is not a non-empty string` };
+  }
+  if (fields.version === TASK_MESSAGE_VERSION && !(TASK_TYPES as readonly unknown[]).includes(fields.taskType)) {
+    return { ok: false, reason: `field taskType "${String(fields.taskType)}" is not one of ${TASK_TYPES.join(', ')}` };
+  }
+  const message = {
+    version: fields.version,
+    taskId: fields.taskId,
+    taskType: fields.taskType,
+    configHash: fields.configHash,
+    publishedBy: fields.publishedBy,
+    publishedAt: fields.publishedAt,
+  } as TaskMessage;
+  return { ok: true, message };
+}
+
+function bodyText(body: unknown): string | undefined {
+  if (typeof body === 'string') return body;
+  if (Buffer.isBuffer(body)) return body.toString('utf8');
+  // rhea hands a data section over as a Section object (typecode 0x75) holding a Buffer.
+  const content = (body as { content?: unknown } | null | undefined)?.content;
+  if (Buffer.isBuffer(content)) return content.toString('utf8');
+  return undefined;
+}
+
+function describe(body: unknown): string {
+  if (body === null || body === undefined) return 'empty';
+  return Array.isArray(body) ? 'a list' : `a ${typeof body}`;
+}

@@ -1,0 +1,154 @@
+import type { Connection, Container, Delivery as RheaDelivery, EventContext, Message, Sender } from 'rhea';
+import { NotReadyError } from '@shipdeck/errors';
+import { TaskMessage } from '../message';
+import { describeAmqpError } from './errors';
+import { CompiledAmqpOptions } from './options';
+
+/** A publish waiting for the broker's outcome; it survives reconnects. */
+export interface PendingSend {
+  /** Publication order, kept when unsettled sends are resent after a reconnect. */
+  readonly seq: number;
+  readonly message: TaskMessage;
+  readonly encoded: Message;
+  /** The wire it was last sent on; undefined while it waits to be (re)sent. */
+  wire?: Wire;
+  finish(error?: Error): void;
+}
+
+/**
+ * One AMQP connection with its single session and the links on it. After any failure (socket,
+ * connection, session or link ended by the broker) the whole wire is dropped and a new one made:
+ * delivery ids, credit and unsettled state all die with a session, so nothing of it is reused.
+ */
+export interface Wire {
+  readonly id: number;
+  readonly connection: Connection;
+  sender?: Sender;
+  /** The broker attached the sender. */
+  senderReady: boolean;
+  /** Sends on this wire that the broker has not settled yet. */
+  readonly inFlight: Map<RheaDelivery, PendingSend>;
+  /** Dropped (failed, or closed by us): its events are ignored, its deliveries cannot be settled. */
+  dropped: boolean;
+  /** Called once when the connection is gone after we closed it. */
+  onClosed?: () => void;
+}
+
+/** The connection-level events after which a wire is unusable. */
+const FAILURE_EVENTS = [
+  'disconnected',
+  'connection_close',
+  'connection_error',
+  'protocol_error',
+  'error',
+  'session_close',
+  'session_error',
+  'sender_close',
+  'sender_error',
+] as const;
+
+/**
+ * Opens a connection and resolves once the broker's open frame arrived (rhea's own reconnect is
+ * off: the adapter replaces whole wires). `onFailure` is called at most once, for a failure
+ * after the open; a failure before it rejects the promise instead.
+ */
+export function openWire(
+  container: Container,
+  options: CompiledAmqpOptions,
+  hostname: string | undefined,
+  id: number,
+  onFailure: (wire: Wire, reason: string) => void,
+): Promise<Wire> {
+  const { endpoint } = options;
+  const connection = container.connect({
+    id: `shipdeck-queue-${id}`,
+    transport: endpoint.transport,
+    host: endpoint.host,
+    port: endpoint.port,
+    ...(endpoint.transport === 'tls' ? { servername: endpoint.host } : {}),
+    ...(endpoint.username === undefined ? {} : { username: endpoint.username, password: endpoint.password ?? '' }),
+    ...(hostname === undefined ? {} : { hostname }),
+    reconnect: false,
+    idle_time_out: options.idleTimeoutMs,
+    properties: { product: 'shipdeck' },
+  } as Parameters<Container['connect']>[0]);
+  const wire: Wire = { id, connection, senderReady: false, inFlight: new Map(), dropped: false };
+  return new Promise<Wire>((resolve, reject) => {
+    let opened = false;
+    const timer = setTimeout(() => fail(`no answer within ${options.connectTimeoutMs} ms`), options.connectTimeoutMs);
+    const fail = (reason: string) => {
+      if (wire.dropped) return;
+      if (!opened) {
+        clearTimeout(timer);
+        wire.dropped = true;
+        discardWire(wire, options.closeTimeoutMs);
+        reject(new NotReadyError(`AMQP broker at ${endpoint.redactedUrl} not reachable: ${reason}`));
+        return;
+      }
+      onFailure(wire, reason);
+    };
+    connection.on('connection_open', () => {
+      opened = true;
+      clearTimeout(timer);
+      resolve(wire);
+    });
+    for (const event of FAILURE_EVENTS) {
+      connection.on(event, (context: EventContext | Error) => {
+        if (wire.dropped) {
+          if (event === 'disconnected' || event === 'connection_close') wire.onClosed?.();
+          return;
+        }
+        fail(`${event.replace('_', ' ')} (${describeAmqpError(reasonOf(event, context))})`);
+      });
+    }
+  });
+}
+
+/** Closes a wire that is still healthy and waits (bounded) for the broker to confirm. */
+export function closeWire(wire: Wire, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      wire.onClosed = undefined;
+      destroySocket(wire);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    wire.dropped = true;
+    wire.onClosed = done;
+    try {
+      wire.connection.close();
+    } catch {
+      done();
+    }
+  });
+}
+
+/** Drops a failed wire: asks the broker to close, and cuts the socket if it does not answer. */
+export function discardWire(wire: Wire, timeoutMs: number): void {
+  wire.dropped = true;
+  const timer = setTimeout(() => destroySocket(wire), timeoutMs);
+  timer.unref();
+  wire.onClosed = () => {
+    clearTimeout(timer);
+    destroySocket(wire);
+  };
+  try {
+    wire.connection.close();
+  } catch {
+    destroySocket(wire);
+  }
+}
+
+function destroySocket(wire: Wire): void {
+  const socket = (wire.connection as { socket?: { destroyed?: boolean; destroy?: () => void } }).socket;
+  if (socket && !socket.destroyed) socket.destroy?.();
+}
+
+function reasonOf(event: string, context: EventContext | Error): unknown {
+  if (context instanceof Error) return context;
+  if (event.startsWith('session')) return context.session?.error ?? context.error;
+  if (event.startsWith('sender')) return context.sender?.error ?? context.error;
+  if (event === 'connection_close' || event === 'connection_error') return context.connection?.error ?? context.error;
+  return context.error;
+}

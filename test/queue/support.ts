@@ -1,0 +1,157 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { connect as connect091 } from 'amqplib';
+import { create_container } from 'rhea';
+import { TASK_MESSAGE_VERSION, TaskMessage } from '@shipdeck/queue';
+
+const run = promisify(execFile);
+
+/** The RabbitMQ the AMQP tests use (its AMQP 1.0 plugin must be enabled). */
+export const AMQP_URL = process.env.SHIPDECK_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+const HOW_TO_FIX =
+  'Start RabbitMQ (`rabbitmq-server -detached`, or `bash tools/prepare-services.sh`) and enable its AMQP 1.0 plugin ' +
+  '(`rabbitmq-plugins enable rabbitmq_amqp1_0`), or set SHIPDECK_TEST_AMQP_URL to a RabbitMQ that has it.';
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.href;
+}
+
+/** Fails (never skips) with a message saying what to start when the broker is not usable. */
+export async function requireBroker(url = AMQP_URL): Promise<void> {
+  try {
+    const connection = await connect091(url, { timeout: 5000 });
+    await connection.close();
+  } catch (error) {
+    throw new Error(`RabbitMQ is not reachable over AMQP 0-9-1 at ${redact(url)} (${String(error)}). ${HOW_TO_FIX}`);
+  }
+  const parsed = new URL(url);
+  await new Promise<void>((resolve, reject) => {
+    const container = create_container();
+    container.on('error', () => undefined);
+    const connection = container.connect({
+      host: parsed.hostname,
+      port: Number(parsed.port || 5672),
+      username: decodeURIComponent(parsed.username) || undefined,
+      password: decodeURIComponent(parsed.password) || undefined,
+      reconnect: false,
+    });
+    const fail = (reason: string) => {
+      clearTimeout(timer);
+      connection.close();
+      reject(new Error(`RabbitMQ at ${redact(url)} does not speak AMQP 1.0 (${reason}). ${HOW_TO_FIX}`));
+    };
+    const timer = setTimeout(() => fail('no open frame within 5 s'), 5000);
+    connection.on('connection_open', () => {
+      clearTimeout(timer);
+      connection.close();
+      resolve();
+    });
+    connection.on('disconnected', (context) => fail(String(context.error ?? 'disconnected')));
+    connection.on('connection_error', (context) => fail(String(context.connection.error?.description ?? 'connection error')));
+  });
+}
+
+/** The test URL pointing at another virtual host. */
+export function urlWithVhost(vhost: string, url = AMQP_URL): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(vhost)}`;
+  return parsed.href;
+}
+
+export async function deleteQueue(queueName: string, url = AMQP_URL): Promise<void> {
+  const connection = await connect091(url);
+  try {
+    const channel = await connection.createChannel();
+    await channel.deleteQueue(queueName);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/** Messages in the queue that are neither delivered nor settled. */
+export async function readyCount(queueName: string, url = AMQP_URL): Promise<number> {
+  const connection = await connect091(url);
+  try {
+    const channel = await connection.createChannel();
+    return (await channel.checkQueue(queueName)).messageCount;
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/** Publishes raw bytes over AMQP 0-9-1, bypassing the adapter's envelope. */
+export async function publishRaw(queueName: string, body: Buffer, url = AMQP_URL): Promise<void> {
+  const connection = await connect091(url);
+  try {
+    const channel = await connection.createConfirmChannel();
+    channel.sendToQueue(queueName, body, { persistent: true });
+    await channel.waitForConfirms();
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/** `rabbitmqctl ARGS…` on this machine; fails with a clear message when it cannot run. */
+export async function rabbitmqctl(...args: string[]): Promise<string> {
+  try {
+    return (await run('rabbitmqctl', args, { timeout: 60_000 })).stdout;
+  } catch (error) {
+    throw new Error(
+      `\`rabbitmqctl ${args.join(' ')}\` failed (${String(error)}); this test needs rabbitmqctl for the broker at ` +
+        `${redact(AMQP_URL)} on this machine (as a user allowed to run it)`,
+    );
+  }
+}
+
+/** A virtual host of its own for a test that disrupts connections; removed by `drop()`. */
+export async function createVhost(): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
+  const name = `shipdeck-test-${randomUUID()}`;
+  const user = decodeURIComponent(new URL(AMQP_URL).username) || 'guest';
+  await rabbitmqctl('add_vhost', name);
+  await rabbitmqctl('set_permissions', '-p', name, user, '.*', '.*', '.*');
+  return { name, url: urlWithVhost(name), drop: async () => void (await rabbitmqctl('delete_vhost', name)) };
+}
+
+/** Polls until the condition holds, or fails naming what was awaited. */
+export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export function taskMessage(taskId: string, configHash = 'hash-a'): TaskMessage {
+  return {
+    version: TASK_MESSAGE_VERSION,
+    taskId,
+    taskType: 'DEPLOYMENT',
+    configHash,
+    publishedBy: 'master-test',
+    publishedAt: new Date().toISOString(),
+  };
+}
+
+export interface LogLine {
+  level: 'info' | 'warn' | 'error' | 'debug';
+  message: string;
+  meta?: Record<string, unknown>;
+}
+
+/** A logger that keeps its lines (and prints them when SHIPDECK_TEST_LOG is set). */
+export function recordingLogger(): { lines: LogLine[]; info: Sink; warn: Sink; error: Sink; debug: Sink } {
+  const lines: LogLine[] = [];
+  const sink =
+    (level: LogLine['level']): Sink =>
+    (message, meta) => {
+      lines.push({ level, message, meta });
+      if (process.env.SHIPDECK_TEST_LOG) console.log(`${level} ${message} ${meta ? JSON.stringify(meta) : ''}`);
+    };
+  return { lines, info: sink('info'), warn: sink('warn'), error: sink('error'), debug: sink('debug') };
+}
+
+type Sink = (message: string, meta?: Record<string, unknown>) => void;
