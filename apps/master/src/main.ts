@@ -3,12 +3,20 @@ import { ConfigError } from '@shipdeck/errors';
 import { Shutdown, listenHttp } from '@shipdeck/lifecycle';
 import { computeConfigHash, loadConfig } from '@shipdeck/config';
 import { createLogger } from '@shipdeck/logging';
-import { MasterService, Reconciler, TaskAnnouncer, WorkerLink } from '@shipdeck/master-services';
+import { CommandChannelServer } from '@shipdeck/command-channel';
+import {
+  ClusterWorkers,
+  InProcessWorkers,
+  MasterService,
+  Reconciler,
+  TaskAnnouncer,
+  WorkerPool,
+} from '@shipdeck/master-services';
 import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
-import { InProcessTaskQueue } from '@shipdeck/queue';
+import { openTaskQueue } from '@shipdeck/queue';
 import { createRestApp } from '@shipdeck/rest-api';
-import { WorkerRuntime, loadOrCreateWorkerId } from '@shipdeck/worker-runtime';
+import { WorkerRuntime, loadOrCreateWorkerId, lockWorkDir, workerRuntimeOptions } from '@shipdeck/worker-runtime';
 
 declare const SHIPDECK_VERSION: string;
 
@@ -20,45 +28,62 @@ async function main(): Promise<void> {
   const shutdown = new Shutdown(logger);
   shutdown.onSignals();
 
-  if (!config.task.inProcessWorker) {
-    throw new ConfigError(
-      'invalid configuration: task.inProcessWorker: false (cluster mode) needs the broker adapters, which this version does not have yet; set it to true',
-    );
-  }
   const registry = createRegistry({ pluginDir: join(home, 'plugins') });
   const configHash = computeConfigHash(home);
   const stores = await openStores({ url: config.db.url, logger, migrate: true });
   shutdown.add('database', () => stores.close());
 
   const masterId = `master-${config.server.hostname}-${config.server.port}`;
-  const queue = new InProcessTaskQueue();
+  const inProcess = config.task.inProcessWorker;
+  if (inProcess && config.task.queue.url) {
+    logger.warn('task.queue.url is ignored: the in-process worker gets its tasks from the in-process queue');
+  }
+  const queue = await openTaskQueue({ ...config.task.queue, url: inProcess ? null : config.task.queue.url, logger });
   shutdown.add('task queue', () => queue.close());
   const announcer = new TaskAnnouncer(queue, masterId, configHash, logger);
 
-  const worker = new WorkerRuntime({
-    workerId: loadOrCreateWorkerId(config.task.recovery.dir),
-    queue,
-    tasks: stores.tasks,
-    logs: stores.logs,
-    executors: registry.executorFor,
-    capacity: config.task.maxActiveTasks,
-    configHash,
-    leaseMs: config.task.leaseDurationMs,
-    workDir: config.task.recovery.dir,
-    logger,
-  });
-  const link: WorkerLink = {
-    stop: async (task) => void worker.stop(task.id),
-    abort: async (task) => void worker.abort(task.id),
-    isDisconnected: () => false,
-  };
+  let workers: WorkerPool;
+  if (inProcess) {
+    shutdown.add('work directory lock', lockWorkDir(config.task.recovery.dir));
+    const worker = new WorkerRuntime(
+      workerRuntimeOptions(config, {
+        workerId: loadOrCreateWorkerId(config.task.recovery.dir),
+        workDir: config.task.recovery.dir,
+        queue,
+        stores,
+        executors: registry.executorFor,
+        configHash,
+        logger,
+      }),
+    );
+    await worker.start();
+    shutdown.add('in-process worker', () => worker.close());
+    workers = new InProcessWorkers({ worker, configHash, capacity: config.task.maxActiveTasks });
+  } else {
+    const cluster = new ClusterWorkers({ workers: stores.workers, configHash, gracePeriodMs: config.worker.gracePeriodMs, logger });
+    const channel = new CommandChannelServer({
+      port: config.server.workerPort,
+      tls: config.channel.tls,
+      masterId,
+      configHash,
+      heartbeatTimeoutMs: config.worker.gracePeriodMs,
+      logger,
+      onRegister: (session) => void cluster.connected(session),
+      onUpdate: (session) => void cluster.seen(session),
+      onClose: (session, reason) => cluster.disconnected(session, reason),
+    });
+    const { port } = await channel.start();
+    shutdown.add('command channel', () => channel.close());
+    logger.info(`External workers can connect to ${config.server.hostname}:${port}`, { tls: config.channel.tls !== null });
+    workers = cluster;
+  }
   const service = new MasterService({
     stores,
     registry,
     announcer,
-    workers: link,
+    workers,
     logger,
-    info: { version: SHIPDECK_VERSION, role: 'master', id: masterId, configHash, inProcessWorker: true },
+    info: { version: SHIPDECK_VERSION, role: 'master', id: masterId, configHash, inProcessWorker: inProcess },
   });
 
   const reconciler = new Reconciler({
@@ -68,16 +93,15 @@ async function main(): Promise<void> {
     intervalMs: config.task.reconcileIntervalMs,
     republishAfterMs: config.task.reconcileAfterMs,
   });
-  await worker.start();
-  shutdown.add('in-process worker', () => worker.close());
   // The in-process queue starts empty: every task left QUEUED by the previous run is published again.
-  await reconciler.tick(new Date());
+  if (inProcess) await reconciler.tick(new Date());
   reconciler.start();
   shutdown.add('reconciler', () => reconciler.close());
 
   const server = await listenHttp(createRestApp({ service, logger }), config.server.port);
   shutdown.add('http server', () => server.close());
-  logger.info(`Shipdeck master ${SHIPDECK_VERSION} listening on http://localhost:${config.server.port}`, {
+  logger.info(`Shipdeck master ${SHIPDECK_VERSION} listening on http://localhost:${server.port}`, {
+    mode: inProcess ? 'embedded (in-process worker)' : 'cluster',
     masterId,
     configHash,
     database: config.db.url.startsWith('file:') ? config.db.url : '(postgres)',

@@ -3,3 +3,7 @@ export * from './lib/worker-identity';
 export * from './lib/worker-flags';
 export * from './lib/master-check';
 export * from './lib/work-dir-lock';
+export * from './lib/worker-commands';
+export * from './lib/recovery-files';
+export * from './lib/runtime-options';
+export * from './lib/interruption';

@@ -1,5 +1,6 @@
 import { DeployedApplication, Delta, Deployed, DeploymentKind, Environment, Host, PackageVersion } from '@shipdeck/domain';
 import { PlanView, TaskOperation, TaskType, TaskView, TaskState } from '@shipdeck/tasks';
+import { GhostTaskRestore, WorkerView } from './workers';
 
 export interface DeploymentRequest {
   application: string;
@@ -88,6 +89,15 @@ export interface ShipdeckService {
   /** Removes a task shown UNKNOWN from the monitor; 409 in any other state. */
   removeTask(id: string): Promise<void>;
   listArchive(filter: ArchiveListFilter): Promise<TaskView[]>;
+
+  /** Workers as this master sees them (spec §4). */
+  listWorkers(): Promise<WorkerView[]>;
+  /** Tells a worker to drain: it takes no new tasks, finishes its running ones, then exits. */
+  drainWorker(id: string): Promise<{ message: string }>;
+  /** Forgets a DISCONNECTED worker. */
+  forgetWorker(id: string): Promise<void>;
+  /** Makes every worker register its ghost tasks again. */
+  restoreGhostTasks(): Promise<GhostTaskRestore>;
 
   serverInfo(): ServerInfo;
   /** Resolves when the master can serve (database reachable); throws NotReadyError otherwise. */

@@ -33,7 +33,7 @@ import {
   UndeploymentRequest,
 } from './service';
 import { TaskAnnouncer } from './task-publisher';
-import { WorkerLink } from './worker-link';
+import { GhostTaskRestore, WorkerPool, WorkerView } from './workers';
 
 /** Task states in which the plan may be changed (the task is not executing and not finished). */
 const PLAN_EDITABLE = new Set(['PENDING', 'SCHEDULED', 'QUEUED', 'STOPPED', 'FAILED', 'ABORTED']);
@@ -42,7 +42,7 @@ export interface MasterServiceOptions {
   stores: Stores;
   registry: PluginRegistry;
   announcer: TaskAnnouncer;
-  workers: WorkerLink;
+  workers: WorkerPool;
   logger: Logger;
   info: ServerInfo;
 }
@@ -259,7 +259,27 @@ export class MasterService implements ShipdeckService {
     const task = await this.load(id);
     const shown = this.shownState(task);
     if (shown !== 'UNKNOWN') throw new IllegalTransitionError('remove', shown);
-    throw new IllegalTransitionError('remove', shown);
+    await this.stores.tasks.remove(id);
+    this.logger.warn('UNKNOWN task removed from the monitor; if its worker comes back it is a ghost task there', {
+      taskId: id,
+      worker: task.workerId,
+    });
+  }
+
+  async listWorkers(): Promise<WorkerView[]> {
+    return this.options.workers.list(await this.stores.tasks.list());
+  }
+
+  drainWorker(id: string): Promise<{ message: string }> {
+    return this.options.workers.drain(id);
+  }
+
+  forgetWorker(id: string): Promise<void> {
+    return this.options.workers.forget(id);
+  }
+
+  restoreGhostTasks(): Promise<GhostTaskRestore> {
+    return this.options.workers.restoreGhostTasks();
   }
 
   async listArchive(filter: ArchiveListFilter): Promise<TaskView[]> {

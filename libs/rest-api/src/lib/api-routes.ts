@@ -207,6 +207,24 @@ export function apiRouter(service: ShipdeckService): Router {
       },
     ],
   });
+  // Workers (spec §4): as this master sees them
+  route(router, '/workers', {
+    get: [async (_req, res) => void res.json(await service.listWorkers())],
+  });
+  route(router, '/workers/restore-ghost-tasks', {
+    post: [async (_req, res) => void res.json(await service.restoreGhostTasks())],
+  });
+  route(router, '/workers/:id/drain', {
+    post: [async (req, res) => void res.json(await service.drainWorker(param(req, 'id')))],
+  });
+  route(router, '/workers/:id', {
+    delete: [
+      async (req, res) => {
+        await service.forgetWorker(param(req, 'id'));
+        res.status(204).end();
+      },
+    ],
+  });
   route(router, '/server/info', {
     get: [(_req, res) => void res.json(service.serverInfo())],
   });

@@ -1,4 +1,5 @@
 import { ConfigError, ConflictError, ErrorCode, FieldError, PlanningError, ValidationError } from '@shipdeck/errors';
+import type { WorkerView } from '@shipdeck/master-services';
 import { FakeService, LogEntry, memoryLogger } from '../test-support/fake-service';
 import { startTestServer, TestResponse, TestServer, waitFor } from '../test-support/http';
 import { createRestApp } from './app';
@@ -423,6 +424,51 @@ describe('tasks', () => {
     const res = await api('DELETE', '/tasks/t1');
     expect(res.status).toBe(409);
     expect(errorOf(res).code).toBe('CONFLICT');
+  });
+});
+
+describe('workers', () => {
+  const worker = (id: string, state: WorkerView['state']): WorkerView => ({
+    id,
+    name: id,
+    address: `${id}:9000`,
+    state,
+    deploymentTasks: 1,
+    controlTasks: 2,
+    configHash: 'abc',
+    capacity: 4,
+    lastSeen: '2030-01-01T00:00:00.000Z',
+  });
+
+  it('lists workers', async () => {
+    service.workers.set('w1', worker('w1', 'CONNECTED'));
+    const res = await api('GET', '/workers');
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual([worker('w1', 'CONNECTED')]);
+  });
+
+  it('drains a worker, and answers 404 for an unknown one', async () => {
+    service.workers.set('w1', worker('w1', 'CONNECTED'));
+    const res = await api('POST', '/workers/w1/drain');
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ message: 'worker w1 is draining' });
+    const unknown = await api('POST', '/workers/nope/drain');
+    expect(unknown.status).toBe(404);
+    expect(errorOf(unknown).code).toBe('WORKER_NOT_FOUND');
+  });
+
+  it('forgets only a DISCONNECTED worker', async () => {
+    service.workers.set('w1', worker('w1', 'CONNECTED'));
+    service.workers.set('w2', worker('w2', 'DISCONNECTED'));
+    expect((await api('DELETE', '/workers/w1')).status).toBe(409);
+    expect((await api('DELETE', '/workers/w2')).status).toBe(204);
+    expect(service.workers.has('w2')).toBe(false);
+  });
+
+  it('restores ghost tasks', async () => {
+    const res = await api('POST', '/workers/restore-ghost-tasks');
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ tasks: ['t9'] });
   });
 });
 

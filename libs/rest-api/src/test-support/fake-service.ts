@@ -1,13 +1,15 @@
 import { Writable } from 'node:stream';
 import { createLogger, format, Logger, transports } from 'winston';
 import { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
-import { ErrorCode, IllegalTransitionError, NotFoundError, ValidationError } from '@shipdeck/errors';
+import { ConflictError, ErrorCode, IllegalTransitionError, NotFoundError, ValidationError } from '@shipdeck/errors';
 import type {
   ArchiveListFilter,
   ControlTaskRequest,
   DeploymentPreview,
   DeploymentRequest,
+  GhostTaskRestore,
   ServerInfo,
+  WorkerView,
   ShipdeckService,
   TaskListFilter,
   UndeploymentRequest,
@@ -238,6 +240,33 @@ export class FakeService implements ShipdeckService {
     const task = this.tasks.get(id);
     if (!task) throw new NotFoundError(ErrorCode.TASK_NOT_FOUND, `task ${id} does not exist`);
     return task;
+  }
+
+  readonly workers = new Map<string, WorkerView>();
+
+  async listWorkers() {
+    this.record('listWorkers');
+    return [...this.workers.values()];
+  }
+  async drainWorker(id: string) {
+    this.record('drainWorker', id);
+    this.worker(id);
+    return { message: `worker ${id} is draining` };
+  }
+  async forgetWorker(id: string) {
+    this.record('forgetWorker', id);
+    const worker = this.worker(id);
+    if (worker.state !== 'DISCONNECTED') throw new ConflictError(`worker ${id} is ${worker.state}`);
+    this.workers.delete(id);
+  }
+  async restoreGhostTasks(): Promise<GhostTaskRestore> {
+    this.record('restoreGhostTasks');
+    return { tasks: ['t9'], workers: [{ id: 'w1', ok: true, message: '1 ghost task registered again', tasks: ['t9'] }] };
+  }
+  private worker(id: string): WorkerView {
+    const worker = this.workers.get(id);
+    if (!worker) throw new NotFoundError(ErrorCode.WORKER_NOT_FOUND, `worker ${id} is not known to this master`);
+    return worker;
   }
 
   serverInfo(): ServerInfo {

@@ -32,6 +32,7 @@ export interface ExecutionOptions {
  */
 export class PlanExecution {
   private stopRequested = false;
+  private abortReason: string | undefined;
   private readonly abortController = new AbortController();
   private failed = false;
   private readonly now: () => Date;
@@ -45,8 +46,9 @@ export class PlanExecution {
     this.stopRequested = true;
   }
 
-  /** Kill the running step(s) now; they become FAILED. */
-  requestAbort(): void {
+  /** Kill the running step(s) now; they become FAILED with `reason`. */
+  requestAbort(reason = 'aborted by user'): void {
+    this.abortReason ??= reason;
     this.abortController.abort();
   }
 
@@ -120,7 +122,7 @@ export class PlanExecution {
       step.completedAt = this.now().toISOString();
       await this.setState(step, 'DONE');
     } catch (error) {
-      step.failure = this.aborting ? 'aborted by user' : messageOf(error);
+      step.failure = this.aborting ? (this.abortReason ?? 'aborted') : messageOf(error);
       step.completedAt = this.now().toISOString();
       hooks.log(step, `\n[shipdeck] step failed: ${step.failure}\n`);
       await this.setState(step, 'FAILED');

@@ -1,4 +1,8 @@
+import { isRetryable } from '@shipdeck/errors';
 import { StepLogStore } from '@shipdeck/persistence';
+
+/** How soon a step log write that failed for a retryable reason is tried again. */
+const RETRY_MS = 1000;
 import { Logger } from '@shipdeck/logging';
 
 /**
@@ -31,8 +35,16 @@ export class StepLogWriter {
     const entries = [...this.buffers.entries()];
     this.buffers.clear();
     for (const [path, chunks] of entries) {
+      const text = chunks.join('');
       this.chain = this.chain.then(() =>
-        this.store.append(this.taskId, path, chunks.join('')).catch((error: unknown) => {
+        this.store.append(this.taskId, path, text).catch((error: unknown) => {
+          if (isRetryable(error)) {
+            // The database is away: keep the text, in order, for the next flush.
+            this.buffers.set(path, [text, ...(this.buffers.get(path) ?? [])]);
+            this.timer ??= setTimeout(() => void this.flush(), RETRY_MS);
+            this.logger.warn('could not write step log yet; keeping it for later', { taskId: this.taskId, stepPath: path });
+            return;
+          }
           this.logger.error('could not write step log', { taskId: this.taskId, stepPath: path, error: String(error) });
         }),
       );

@@ -1,0 +1,134 @@
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { computeConfigHash, loadConfig } from '@shipdeck/config';
+import { ConfigError, ShipdeckError } from '@shipdeck/errors';
+import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
+import { createLogger } from '@shipdeck/logging';
+import { openStores } from '@shipdeck/persistence';
+import { createRegistry } from '@shipdeck/plugins';
+import { openTaskQueue } from '@shipdeck/queue';
+import { CommandChannelClient } from '@shipdeck/command-channel';
+import {
+  WorkerRuntime,
+  checkMasterAcceptsWorkers,
+  executeWorkerCommand,
+  registrationOf,
+  workerRuntimeOptions,
+  loadOrCreateWorkerId,
+  lockWorkDir,
+  parseWorkerFlags,
+} from '@shipdeck/worker-runtime';
+
+declare const SHIPDECK_VERSION: string;
+
+/** `shipdeck worker`: an external (or local) worker of a cluster. */
+async function main(): Promise<void> {
+  const home = process.env.SHIPDECK_HOME ?? process.cwd();
+  const flags = parseWorkerFlags(process.argv.slice(3));
+  const config = loadConfig({ home });
+  const logger = createLogger({ level: config.log.level, json: process.env.NODE_ENV === 'production', name: 'worker' });
+  if (config.task.inProcessWorker) {
+    throw new ConfigError(
+      'invalid configuration: task.inProcessWorker: true means the masters run their own in-process worker and refuse external workers; set task.inProcessWorker: false (conf/shipdeck.yaml or SHIPDECK_TASK_IN_PROCESS_WORKER=false) on masters and workers',
+    );
+  }
+  // A local worker (same installation as its master) finds the master on this machine by default.
+  const api = flags.api ?? `http://localhost:${config.server.port}`;
+  const masters = flags.masters.length > 0 ? flags.masters : [`localhost:${config.server.workerPort}`];
+  await checkMasterAcceptsWorkers(api, logger);
+
+  const shutdown = new Shutdown(logger);
+  const workDir = flags.workDir ? resolve(flags.workDir) : config.task.recovery.dir;
+  shutdown.add('work directory lock', lockWorkDir(workDir));
+  const workerId = loadOrCreateWorkerId(workDir);
+  const configHash = computeConfigHash(home);
+  const registry = createRegistry({ pluginDir: join(home, 'plugins') });
+
+  const health = await listenHttp((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ status: 'UP', workerId, state: worker.state, running: worker.runningTaskIds.length }));
+  }, flags.port);
+  shutdown.add('health server', () => health.close());
+
+  // Masters migrate the database; a worker started first waits for them.
+  const stores = await retryUntil('the database (masters migrate it at start)', () =>
+    openStores({ url: config.db.url, logger, migrate: false }), { timeoutMs: 120_000, logger });
+  shutdown.add('database', () => stores.close());
+  const queue = await openTaskQueue({ ...config.task.queue, logger });
+  shutdown.add('task queue', () => queue.close());
+
+  const identity = {
+    name: flags.name ?? workerId,
+    address: `${flags.hostname ?? hostname()}:${health.port}`,
+    configHash,
+    capacity: config.task.maxActiveTasks,
+  };
+  const channel = new CommandChannelClient({
+    masters,
+    defaultPort: config.server.workerPort,
+    dnsServers: config.worker.dnsServers,
+    resolveIntervalMs: config.worker.connectIntervalMs,
+    tls: config.channel.tls,
+    heartbeatIntervalMs: config.worker.heartbeatIntervalMs,
+    registration: () => registrationOf(worker, identity),
+    onCommand: (command, master) => executeWorkerCommand(worker, command, master),
+    onWelcome: (master) => {
+      if (master.configHash !== configHash) {
+        logger.warn(`master ${master.masterId} has another configuration: it lists this worker INCOMPATIBLE`, {
+          masterHash: master.configHash,
+          workerHash: configHash,
+        });
+      }
+    },
+    logger,
+  });
+  const worker: WorkerRuntime = new WorkerRuntime({
+    ...workerRuntimeOptions(config, { workerId, workDir, queue, stores, executors: registry.executorFor, configHash, logger }),
+    claimDelayMs: Number(process.env.SHIPDECK_FAULT_CLAIM_DELAY_MS ?? 0),
+    // Masters learn at once that the worker drains (it also says so in every heartbeat).
+    onStateChange: () => channel.announce(),
+    // After a drain (requested, a configuration mismatch, SIGTERM) the worker leaves.
+    onDrained: () =>
+      void shutdown.close().then(() => {
+        logger.info('worker drained: exiting');
+        process.exit(0);
+      }),
+  });
+  await worker.start();
+  shutdown.add('worker', () => worker.close());
+  await channel.start();
+  shutdown.add('command channel', () => channel.close());
+
+  // The first SIGTERM drains (running tasks finish, then the worker exits 0); a second one stops now.
+  let signalled = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (!signalled && worker.state === 'RUNNING') {
+        signalled = true;
+        logger.info(`${signal} received: draining (send it again to stop now)`, { running: worker.runningTaskIds.length });
+        void worker.drain(`${signal} received`);
+        return;
+      }
+      logger.info(`${signal} received: stopping now`);
+      void shutdown.close().then(() => process.exit(0));
+    });
+  }
+  logger.info(`Shipdeck worker ${SHIPDECK_VERSION} started`, {
+    workerId,
+    workerName: identity.name,
+    address: identity.address,
+    capacity: identity.capacity,
+    configHash,
+    masters,
+    api,
+  });
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ShipdeckError) {
+    process.stderr.write(`shipdeck worker: ${error.message}\n`);
+    process.exit(78);
+  }
+  process.stderr.write(`shipdeck worker: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
