@@ -17,3 +17,21 @@ if [ -z "${SHIPDECK_TEST_DATABASE_URL:-}" ]; then
     echo "PostgreSQL: not reachable on 127.0.0.1:5432; start it or set SHIPDECK_TEST_DATABASE_URL"
   fi
 fi
+
+if [ -z "${SHIPDECK_TEST_AMQP_URL:-}" ]; then
+  if ! reachable 127.0.0.1 5672 && command -v rabbitmq-server >/dev/null 2>&1; then
+    echo "RabbitMQ: starting it"
+    rabbitmq-server -detached || true
+    timeout 90 rabbitmqctl await_startup >/dev/null 2>&1 || echo "RabbitMQ: did not come up within 90 s"
+  fi
+  if command -v rabbitmq-plugins >/dev/null 2>&1; then
+    if rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_amqp1_0; then
+      echo "RabbitMQ: AMQP 1.0 plugin enabled"
+    else
+      echo "RabbitMQ: enabling the AMQP 1.0 plugin"
+      rabbitmq-plugins enable rabbitmq_amqp1_0 || echo "RabbitMQ: could not enable rabbitmq_amqp1_0; enable it or set SHIPDECK_TEST_AMQP_URL"
+    fi
+  elif ! reachable 127.0.0.1 5672; then
+    echo "RabbitMQ: not reachable on 127.0.0.1:5672; start RabbitMQ 3.10+ with the AMQP 1.0 plugin or set SHIPDECK_TEST_AMQP_URL"
+  fi
+fi
