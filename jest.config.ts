@@ -40,6 +40,8 @@ const config: Config = {
       transform: swc,
       moduleNameMapper,
       testMatch: ['<rootDir>/test/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/global-setup.ts',
+      globalTeardown: '<rootDir>/test/global-teardown.ts',
       slowTestThreshold: 60,
     },
   ],
