@@ -1,0 +1,621 @@
+/**
+ * Cluster mode end to end (spec §2–§5, issue 3): real `shipdeck master` and `shipdeck worker`
+ * processes sharing a PostgreSQL schema and a RabbitMQ (AMQP 1.0) queue of their own, driven
+ * through the REST API of every master. Steps of the ledger test plugin
+ * (test/fixtures/plugins/ledger) append `<taskId> <stepPath> <pid>` to a ledger file, which
+ * shows that each step ran exactly once and in which worker process.
+ *
+ * Needs PostgreSQL and RabbitMQ with its AMQP 1.0 plugin (SHIPDECK_TEST_DATABASE_URL,
+ * SHIPDECK_TEST_AMQP_URL; local defaults) and rabbitmqctl for that broker; fails saying what to
+ * start when they are missing.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { computeConfigHash } from '@shipdeck/config';
+import { TASK_MESSAGE_VERSION, TaskMessage, TaskQueue, createAmqpTaskQueue } from '@shipdeck/queue';
+import { Api, ApiResponse, TaskState, TaskWire, api, stepOf, summarize, waitForTask } from '../support/api';
+import {
+  Cluster,
+  TEST_AMQP_URL,
+  WorkerProcess,
+  databaseUrlWithSchema,
+  deleteQueue,
+  dropSchema,
+  ensureBundles,
+  makeClusterHome,
+  mapLimit,
+  queueCounts,
+  queueStatus,
+  requireServices,
+  startCluster,
+  startWorker,
+} from '../support/cluster';
+import { MasterProcess, freePort, startMaster } from '../support/master-process';
+import { holdsFor, pollUntil } from '../support/poll';
+import { isProcessAlive, killTrackedProcesses, trackProcesses, waitForPidFile, waitForProcessesGone } from '../support/processes';
+
+/** What the task views of this suite look at besides the shared wire type. */
+type Task = TaskWire & { kind: string | null; claimedAt: string | null; queuedAt: string | null };
+
+interface Created {
+  taskId: string;
+}
+
+interface LedgerLine {
+  taskId: string;
+  step: string;
+  pid: number;
+}
+
+interface ServerInfo {
+  configHash: string;
+  inProcessWorker: boolean;
+}
+
+const RESTING: readonly TaskState[] = ['EXECUTED', 'FAILED', 'STOPPED', 'ABORTED', 'CANCELLED', 'DONE'];
+
+function expectStatus<T>(response: ApiResponse<T>, status: number, what = ''): T {
+  if (response.status !== status) throw new Error(`${what}expected HTTP ${status}, got ${response.status}: ${response.text}`);
+  return response.body;
+}
+
+function readLedger(file: string): LedgerLine[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      const [taskId, step, pid, ...rest] = line.split(' ');
+      if (!taskId || !step || !/^\d+$/.test(pid ?? '') || rest.length > 0) throw new Error(`malformed ledger line in ${file}: "${line}"`);
+      return { taskId, step, pid: Number(pid) };
+    });
+}
+
+function lines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : [];
+}
+
+async function getTask(client: Api, id: string): Promise<Task> {
+  return expectStatus(await client.get<Task>(`/tasks/${id}`), 200, `GET /tasks/${id}: `);
+}
+
+async function listTasks(client: Api): Promise<Map<string, Task>> {
+  const tasks = expectStatus(await client.get<Task[]>('/tasks'), 200, 'GET /tasks: ');
+  return new Map(tasks.map((t) => [t.id, t]));
+}
+
+async function createControl(client: Api, target: string, parameters: Record<string, unknown> = {}): Promise<string> {
+  const created = expectStatus(await client.post<Created>('/control-tasks', { target, control: 'record', parameters }), 201, 'POST /control-tasks: ');
+  return created.taskId;
+}
+
+async function createDeployment(client: Api, application: string, version: string, environment: string): Promise<string> {
+  const body = { application, version, environment };
+  return expectStatus(await client.post<Created>('/deployments', body), 201, 'POST /deployments: ').taskId;
+}
+
+/** POST /tasks/{id}/start: 200 and QUEUED (spec §2). */
+async function startTask(client: Api, id: string): Promise<Task> {
+  const task = expectStatus(await client.post<Task>(`/tasks/${id}/start`), 200, `POST /tasks/${id}/start: `);
+  if (task.state !== 'QUEUED') throw new Error(`task ${id} started, but answered ${task.state}, not QUEUED:\n${summarize(task)}`);
+  return task;
+}
+
+async function importPackage(client: Api, manifest: Record<string, unknown>): Promise<void> {
+  expectStatus(await client.post('/packages', manifest), 201, 'POST /packages: ');
+}
+
+/**
+ * Polls `GET /tasks` on `client` until every task of `ids` is in one of `states`; fails early
+ * when one rests in another state, and at the deadline with the count per state.
+ */
+async function waitForAll(client: Api, ids: string[], states: TaskState[], timeoutMs: number): Promise<Map<string, Task>> {
+  let seen = new Map<string, Task>();
+  const progress = () => {
+    const byState = new Map<string, number>();
+    for (const id of ids) {
+      const state = seen.get(id)?.state ?? '(missing)';
+      byState.set(state, (byState.get(state) ?? 0) + 1);
+    }
+    const late = ids.map((id) => seen.get(id)).filter((t): t is Task => t !== undefined && !states.includes(t.state));
+    return `${JSON.stringify(Object.fromEntries(byState))}; e.g.\n${late.slice(0, 3).map(summarize).join('\n')}`;
+  };
+  await pollUntil(
+    async () => {
+      seen = await listTasks(client);
+      const resting = ids.map((id) => seen.get(id)).filter((t): t is Task => !!t && !states.includes(t.state) && RESTING.includes(t.state));
+      if (resting.length > 0) throw new Error(`waiting for ${states.join('/')}, but ${resting.length} task(s) rest elsewhere: ${progress()}`);
+      return ids.every((id) => states.includes(seen.get(id)?.state as TaskState));
+    },
+    { timeoutMs, intervalMs: 300, describe: () => `not every task reached ${states.join('/')} within ${timeoutMs} ms: ${progress()}` },
+  );
+  return seen;
+}
+
+/** Rejects after `ms` unless `promise` settled. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Appends the cluster's process output to a failure. */
+function withCluster(cluster: () => Cluster | undefined, body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (error) {
+      const output = cluster()?.describe(60) ?? '(no cluster)';
+      if (error instanceof Error) {
+        error.message += `\n${output}`;
+        throw error;
+      }
+      throw new Error(`${String(error)}\n${output}`);
+    }
+  };
+}
+
+/** The worker whose process wrote a ledger line, by pid. */
+function workerByPid(workers: WorkerProcess[], pid: number): WorkerProcess | undefined {
+  return workers.find((w) => w.pid === pid);
+}
+
+const silentLogger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+
+beforeAll(async () => {
+  await requireServices();
+  ensureBundles();
+}, 120_000);
+
+afterAll(() => killTrackedProcesses());
+
+describe('a cluster of 2 masters and 3 workers', () => {
+  let cluster: Cluster | undefined;
+  let a: Api;
+  let b: Api;
+  const scenario = (name: string, body: () => Promise<void>, timeoutMs = 60_000) => it(name, withCluster(() => cluster, body), timeoutMs);
+
+  beforeAll(async () => {
+    cluster = await startCluster({ masters: 2, workers: 3, env: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: '4' } });
+    [a, b] = cluster.masters.map((m) => api(m.url));
+  }, 90_000);
+
+  afterAll(async () => {
+    killTrackedProcesses();
+    await cluster?.stop();
+  }, 60_000);
+
+  scenario(
+    '1. 200 control tasks and 20 deployments through both masters: each step executed exactly once, spread over all workers',
+    async () => {
+      const c = cluster as Cluster;
+      const clients = [a, b];
+      const ledger = join(c.sandbox, 'ledger-1.txt');
+      expectStatus(await a.put('/hosts/ledger-1', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
+      await importPackage(b, {
+        application: 'ledger-app',
+        version: '1.0.0',
+        deployables: [
+          { name: 'first', type: 'test.Ledger', order: 10, ledgerFile: ledger, sleepMs: 10 },
+          { name: 'second', type: 'test.Ledger', order: 20, ledgerFile: ledger, sleepMs: 10 },
+        ],
+      });
+      const environments = Array.from({ length: 20 }, (_, i) => `env-${String(i + 1).padStart(2, '0')}`);
+      await mapLimit(environments, 4, async (name, i) =>
+        expectStatus(await clients[i % 2].put(`/environments/${name}`, { hosts: ['ledger-1'], dictionary: {} }), 201),
+      );
+
+      // Every 11th job is a deployment: 200 control tasks and 20 deployments, interleaved.
+      const jobs = Array.from({ length: 220 }, (_, i) =>
+        i % 11 === 10 ? { kind: 'deployment' as const, environment: environments[(i - 10) / 11] } : { kind: 'control' as const },
+      );
+      expect(jobs.filter((j) => j.kind === 'deployment')).toHaveLength(20);
+      const started = Date.now();
+      const created = await mapLimit(jobs, 8, async (job, i) => {
+        // Created through one master, started through the other.
+        const [creator, starter] = [clients[i % 2], clients[(i + 1) % 2]];
+        const id =
+          job.kind === 'control'
+            ? await createControl(creator, 'ledger-1', { sleepMs: 20 })
+            : await createDeployment(creator, 'ledger-app', '1.0.0', job.environment);
+        const queued = await startTask(starter, id);
+        if (job.kind === 'deployment') expect({ id, kind: queued.kind }).toEqual({ id, kind: 'INITIAL' });
+        return { id, kind: job.kind };
+      });
+      const ids = created.map((t) => t.id);
+      expect(new Set(ids).size).toBe(220);
+      const createdMs = Date.now() - started;
+
+      const views = await waitForAll(a, ids, ['EXECUTED'], 120_000);
+      const executedMs = Date.now() - started;
+
+      // Exactly one ledger line per (task, step), nothing else.
+      const expected = new Set<string>();
+      for (const { id, kind } of created) {
+        const task = views.get(id) as Task;
+        expect({ id, steps: task.steps.length }).toEqual({ id, steps: kind === 'control' ? 1 : 2 });
+        for (const step of task.steps) {
+          expect({ id, step: step.path, state: step.state }).toEqual({ id, step: step.path, state: 'DONE' });
+          expected.add(`${id} ${step.path}`);
+        }
+      }
+      expect(expected.size).toBe(240);
+      const ledgerLines = readLedger(ledger);
+      const counts = new Map<string, number>();
+      for (const l of ledgerLines) counts.set(`${l.taskId} ${l.step}`, (counts.get(`${l.taskId} ${l.step}`) ?? 0) + 1);
+      const executedTwice = [...counts].filter(([, n]) => n > 1).map(([key, n]) => `${key} ×${n}`);
+      const unexpected = [...counts.keys()].filter((key) => !expected.has(key));
+      const missing = [...expected].filter((key) => !counts.has(key));
+      expect({ executedTwice, unexpected, missing: missing.slice(0, 10) }).toEqual({ executedTwice: [], unexpected: [], missing: [] });
+      expect(ledgerLines).toHaveLength(240);
+
+      // Spread: every worker process executed steps, and no other process did.
+      const byNumber = (x: number, y: number) => x - y;
+      const workerPids = c.workers.map((w) => w.pid).sort(byNumber);
+      const perPid = new Map<number, number>();
+      for (const l of ledgerLines) perPid.set(l.pid, (perPid.get(l.pid) ?? 0) + 1);
+      expect({ pids: [...perPid.keys()].sort(byNumber), perPid: Object.fromEntries(perPid) }).toEqual({
+        pids: workerPids,
+        perPid: expect.any(Object),
+      });
+
+      // Both masters show the same state and worker; the worker named is the process that wrote the lines.
+      const [fromA, fromB] = [await listTasks(a), await listTasks(b)];
+      const disagreements = ids
+        .map((id) => ({ id, a: fromA.get(id), b: fromB.get(id) }))
+        .filter((t) => t.a?.state !== t.b?.state || t.a?.worker !== t.b?.worker)
+        .map((t) => `${t.id}: A ${t.a?.state}/${t.a?.worker} B ${t.b?.state}/${t.b?.worker}`);
+      expect(disagreements).toEqual([]);
+      const wrongWorker = ledgerLines
+        .filter((l) => fromA.get(l.taskId)?.worker !== workerByPid(c.workers, l.pid)?.id)
+        .map((l) => `${l.taskId} ${l.step}: ledger pid ${l.pid} (${workerByPid(c.workers, l.pid)?.id}), view ${fromA.get(l.taskId)?.worker}`);
+      expect(wrongWorker).toEqual([]);
+
+      console.info(
+        `scenario 1: 220 tasks created and started in ${createdMs} ms, all EXECUTED after ${executedMs} ms; ` +
+          `steps per worker pid ${JSON.stringify(Object.fromEntries(perPid))}`,
+      );
+    },
+    180_000,
+  );
+
+  scenario('3. the same task message published twice, before and after execution: executed once', async () => {
+    const c = cluster as Cluster;
+    const ledger = join(c.sandbox, 'ledger-3.txt');
+    expectStatus(await a.put('/hosts/ledger-3', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
+    const infoA = expectStatus(await a.get<ServerInfo>('/server/info'), 200);
+    const infoB = expectStatus(await b.get<ServerInfo>('/server/info'), 200);
+    expect(infoA).toMatchObject({ inProcessWorker: false, configHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(infoB.configHash).toBe(infoA.configHash);
+    expect(computeConfigHash(c.home)).toBe(infoA.configHash);
+
+    const publisher: TaskQueue = await createAmqpTaskQueue({
+      url: c.amqpUrl,
+      queueName: c.queueName,
+      dialect: 'auto',
+      logger: silentLogger,
+      // close() leaves rhea's idle timers (2 × idleTimeoutMs) running, which keeps Jest from
+      // exiting; a short idle timeout bounds that (see the report on libs/queue's closeWire).
+      idleTimeoutMs: 5_000,
+    });
+    try {
+      const duplicate = (taskId: string): TaskMessage => ({
+        version: TASK_MESSAGE_VERSION,
+        taskId,
+        taskType: 'CONTROL',
+        configHash: infoA.configHash,
+        publishedBy: 'test-duplicate-publisher',
+        publishedAt: new Date().toISOString(),
+      });
+      // The step sleeps long enough for the duplicate to arrive while the task is queued or executing.
+      const id = await createControl(a, 'ledger-3', { sleepMs: 1500 });
+      await startTask(b, id);
+      await publisher.publish(duplicate(id));
+      const meanwhile = await getTask(a, id);
+      expect(['QUEUED', 'EXECUTING']).toContain(meanwhile.state);
+
+      const executed = await waitForTask(c.masters[0].url, id, ['EXECUTED'], 20_000);
+      await publisher.publish(duplicate(id));
+      await publisher.publish(duplicate(id));
+
+      // Every message was delivered and settled: the workers had their say on each duplicate.
+      let counts = { ready: -1, unacked: -1 };
+      await pollUntil(async () => (await queueStatus(c.queueName, c.amqpUrl)).ready === 0, {
+        timeoutMs: 20_000,
+        describe: () => `queue ${c.queueName} still has ready messages`,
+      });
+      await pollUntil(
+        async () => {
+          counts = await queueCounts(c.queueName, c.amqpUrl);
+          return counts.ready === 0 && counts.unacked === 0;
+        },
+        { timeoutMs: 30_000, intervalMs: 200, describe: () => `queue ${c.queueName} not settled: ${JSON.stringify(counts)}` },
+      );
+      let now: Task | undefined;
+      await holdsFor(
+        async () => lines(ledger).length === 1 && (now = await getTask(b, id)).state === 'EXECUTED',
+        1_000,
+        () => `a duplicate ran the task again: ledger ${JSON.stringify(lines(ledger))}, task ${now && summarize(now)}`,
+      );
+      const ledgerLines = readLedger(ledger);
+      expect(ledgerLines.map((l) => `${l.taskId} ${l.step}`)).toEqual([`${id} ${executed.steps[0].path}`]);
+      expect(workerByPid(c.workers, ledgerLines[0].pid)?.id).toBe(executed.worker);
+      expect((await getTask(b, id)).attempt).toBe(executed.attempt);
+    } finally {
+      await publisher.close();
+    }
+  });
+
+  scenario('6a. abort in cluster mode: started through master A, aborted through master B', async () => {
+    const c = cluster as Cluster;
+    const pidFile = join(c.sandbox, 'sleeper-6a.pid');
+    expectStatus(await a.put('/hosts/local-6', { type: 'local' }), 201);
+    expectStatus(await b.put('/environments/env-6', { hosts: ['local-6'], dictionary: {} }), 201);
+    await importPackage(a, {
+      application: 'sleeper',
+      version: '1.0.0',
+      // The shell writes its own pid and the sleep's, then waits for the sleep.
+      deployables: [{ name: 'nap', type: 'cmd.Command', create: `sleep 300 & echo "$$ $!" > ${pidFile}; wait` }],
+    });
+    const id = await createDeployment(a, 'sleeper', '1.0.0', 'env-6');
+    await startTask(a, id);
+    const pids = await waitForPidFile(pidFile, 2);
+    trackProcesses(pids);
+    const executing = await waitForTask(c.masters[1].url, id, ['EXECUTING']);
+    expect(c.workers.map((w) => w.id)).toContain(executing.worker);
+    expect(pids.filter(isProcessAlive)).toEqual(pids);
+
+    const aborting = expectStatus(await b.post<Task>(`/tasks/${id}/abort`), 200);
+    expect(['ABORTING', 'ABORTED']).toContain(aborting.state);
+    const aborted = await waitForTask(c.masters[0].url, id, ['ABORTED'], 20_000);
+    expect(stepOf(aborted, 'nap').state).toBe('FAILED');
+    await waitForProcessesGone(pids, 10_000);
+    const fromB = await getTask(b, id);
+    expect({ state: fromB.state, worker: fromB.worker, steps: fromB.steps }).toEqual({
+      state: aborted.state,
+      worker: aborted.worker,
+      steps: aborted.steps,
+    });
+  });
+
+  scenario('6b. stop in cluster mode: the current step finishes, the next one does not start; start continues', async () => {
+    const c = cluster as Cluster;
+    const ledger = join(c.sandbox, 'ledger-6b.txt');
+    const startedFile = join(c.sandbox, 'stopper-6b.started');
+    const releaseFile = join(c.sandbox, 'stopper-6b.release');
+    expectStatus(await a.put('/hosts/local-6b', { type: 'local' }), 201);
+    expectStatus(await b.put('/environments/env-6b', { hosts: ['local-6b'], dictionary: {} }), 201);
+    await importPackage(b, {
+      application: 'stopper',
+      version: '1.0.0',
+      deployables: [
+        {
+          name: 'held',
+          type: 'cmd.Command',
+          order: 10,
+          // Runs until the test releases it (at most 60 s).
+          create: `touch ${startedFile}; i=0; while [ ! -f ${releaseFile} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo held >> ${ledger}`,
+        },
+        { name: 'after', type: 'cmd.Command', order: 20, create: `echo after >> ${ledger}` },
+      ],
+    });
+    const id = await createDeployment(b, 'stopper', '1.0.0', 'env-6b');
+    await startTask(b, id);
+    await pollUntil(() => existsSync(startedFile), { timeoutMs: 20_000, describe: () => `step "held" of ${id} never started` });
+    await waitForTask(c.masters[0].url, id, ['EXECUTING']);
+
+    const stopping = expectStatus(await a.post<Task>(`/tasks/${id}/stop`), 200);
+    expect(stopping.state).toBe('STOPPING');
+    expect((await getTask(b, id)).state).toBe('STOPPING');
+    writeFileSync(releaseFile, '');
+    const stopped = await waitForTask(c.masters[1].url, id, ['STOPPED'], 20_000);
+    expect(stopped.steps.map((s) => s.state)).toEqual(['DONE', 'PENDING']);
+    expect(lines(ledger)).toEqual(['held']);
+
+    await startTask(a, id);
+    const executed = await waitForTask(c.masters[1].url, id, ['EXECUTED'], 20_000);
+    expect(executed.steps.map((s) => s.state)).toEqual(['DONE', 'DONE']);
+    expect(lines(ledger)).toEqual(['held', 'after']);
+  });
+
+  scenario('7. step logs and states written by workers are visible through every master', async () => {
+    const c = cluster as Cluster;
+    const ledger = join(c.sandbox, 'ledger-7.txt');
+    const marker = `marker-${randomUUID()}`;
+    expectStatus(await a.put('/hosts/ledger-7', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
+    expectStatus(await b.put('/environments/env-7', { hosts: ['ledger-7'], dictionary: {} }), 201);
+    await importPackage(a, {
+      application: 'logger-app',
+      version: '1.0.0',
+      deployables: [
+        { name: 'say', type: 'cmd.Command', order: 10, create: `echo "${marker} from $$"` },
+        { name: 'note', type: 'test.Ledger', order: 20, ledgerFile: ledger },
+      ],
+    });
+    const id = await createDeployment(a, 'logger-app', '1.0.0', 'env-7');
+    await startTask(b, id);
+    const executed = await waitForTask(c.masters[0].url, id, ['EXECUTED'], 20_000);
+    expect(executed.steps).toHaveLength(2);
+
+    const viewA = await getTask(a, id);
+    const viewB = await getTask(b, id);
+    expect(viewB).toEqual(viewA);
+    expect(viewA.steps.every((s) => s.state === 'DONE')).toBe(true);
+
+    for (const step of viewA.steps) {
+      const logA = await a.get<string>(`/tasks/${id}/steps/${step.path}/log`);
+      const logB = await b.get<string>(`/tasks/${id}/steps/${step.path}/log`);
+      expect({ step: step.path, status: logA.status }).toEqual({ step: step.path, status: 200 });
+      expect({ step: step.path, status: logB.status }).toEqual({ step: step.path, status: 200 });
+      expect(logA.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect({ step: step.path, log: logB.text }).toEqual({ step: step.path, log: logA.text });
+      expect(logA.text.trim().length).toBeGreaterThan(0);
+    }
+    const say = stepOf(viewA, 'say');
+    const note = stepOf(viewA, 'note');
+    expect((await b.get<string>(`/tasks/${id}/steps/${say.path}/log`)).text).toContain(marker);
+    const [line] = readLedger(ledger);
+    expect((await a.get<string>(`/tasks/${id}/steps/${note.path}/log`)).text).toContain(`${id} ${note.path} ${line.pid}`);
+  });
+});
+
+describe('2. a SIGKILLed worker holding delivered-but-unclaimed messages', () => {
+  let cluster: Cluster | undefined;
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 60_000);
+
+  it(
+    'loses nothing: the other workers execute every task exactly once',
+    withCluster(
+      () => cluster,
+      async () => {
+        // No republishing by the masters' reconciler here: what the killed worker held must come back from the broker.
+        cluster = await startCluster({ masters: 1, workers: 0, env: { SHIPDECK_TASK_RECONCILE_AFTER: '10m' } });
+        const c = cluster;
+        const client = api(c.masters[0].url);
+        const slow = await c.addWorker({
+          name: 'slow',
+          env: { SHIPDECK_FAULT_CLAIM_DELAY_MS: '60000', SHIPDECK_TASK_MAX_ACTIVE_TASKS: '3' },
+        });
+        const ledger = join(c.sandbox, 'ledger-2.txt');
+        expectStatus(await client.put('/hosts/ledger-2', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
+        const ids: string[] = [];
+        for (let i = 0; i < 6; i++) {
+          const id = await createControl(client, 'ledger-2');
+          await startTask(client, id);
+          ids.push(id);
+        }
+
+        // The slow worker (capacity 3, the only consumer) holds 3 deliveries; 3 wait in the queue.
+        let status = { ready: -1, consumers: -1 };
+        await pollUntil(
+          async () => {
+            status = await queueStatus(c.queueName, c.amqpUrl);
+            return status.consumers === 1 && status.ready === 3;
+          },
+          { timeoutMs: 20_000, describe: () => `the slow worker did not take 3 of 6 messages: ${JSON.stringify(status)}` },
+        );
+        const before = await listTasks(client);
+        expect(ids.map((id) => [before.get(id)?.state, before.get(id)?.worker])).toEqual(ids.map(() => ['QUEUED', null]));
+
+        expect(await slow.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+        const others = [await c.addWorker({ name: 'rescuer-1' }), await c.addWorker({ name: 'rescuer-2' })];
+
+        const views = await waitForAll(client, ids, ['EXECUTED'], 30_000);
+        const ledgerLines = readLedger(ledger);
+        expect(ledgerLines.map((l) => l.taskId).sort()).toEqual([...ids].sort());
+        expect(ledgerLines.map((l) => l.step)).toEqual(ids.map(() => views.get(ids[0])?.steps[0].path));
+        const otherPids = others.map((w) => w.pid);
+        expect(ledgerLines.filter((l) => !otherPids.includes(l.pid))).toEqual([]);
+        expect(ledgerLines.some((l) => l.pid === slow.pid)).toBe(false);
+        for (const id of ids) expect({ id, worker: views.get(id)?.worker }).toEqual({ id, worker: expect.any(String) });
+        expect(ids.filter((id) => views.get(id)?.worker === slow.id)).toEqual([]);
+        expect(await queueStatus(c.queueName, c.amqpUrl)).toMatchObject({ ready: 0 });
+      },
+    ),
+    90_000,
+  );
+});
+
+describe('4. a worker whose plugins/ differs from the masters', () => {
+  let cluster: Cluster | undefined;
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 60_000);
+
+  it(
+    'executes nothing, says why and exits 0; a compatible worker executes the task it handed back',
+    withCluster(
+      () => cluster,
+      async () => {
+        cluster = await startCluster({ masters: 1, workers: 0 });
+        const c = cluster;
+        const client = api(c.masters[0].url);
+        const odd = c.cloneHome();
+        // A valid plugin: the loader refuses one that declares neither ciTypes nor hostTypes.
+        writeFileSync(join(odd, 'plugins', 'extra.js'), "'use strict';\nexports.plugin = { name: 'extra', ciTypes: [] };\n");
+        const info = expectStatus(await client.get<ServerInfo>('/server/info'), 200);
+        expect(computeConfigHash(c.home)).toBe(info.configHash);
+        expect(computeConfigHash(odd)).not.toBe(info.configHash);
+
+        const mismatched = await c.addWorker({ name: 'mismatched', home: odd });
+        const ledger = join(c.sandbox, 'ledger-4.txt');
+        expectStatus(await client.put('/hosts/ledger-4', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
+        const id = await createControl(client, 'ledger-4');
+        await startTask(client, id);
+
+        const exit = await withDeadline(mismatched.exited, 30_000, 'the mismatched worker did not exit');
+        expect({ exit, output: mismatched.output() }).toEqual({ exit: { code: 0, signal: null }, output: expect.stringContaining('configuration mismatch') });
+        expect(mismatched.output()).toContain(id);
+        expect(lines(ledger)).toEqual([]);
+        const handedBack = await getTask(client, id);
+        expect({ state: handedBack.state, worker: handedBack.worker }).toEqual({ state: 'QUEUED', worker: null });
+
+        const compatible = await c.addWorker({ name: 'compatible' });
+        const executed = await waitForTask(c.masters[0].url, id, ['EXECUTED'], 20_000);
+        expect(executed.worker).toBe(compatible.id);
+        expect(readLedger(ledger)).toEqual([{ taskId: id, step: executed.steps[0].path, pid: compatible.pid }]);
+        expect(compatible.status).toBeUndefined();
+      },
+    ),
+    90_000,
+  );
+});
+
+describe('5. a worker pointed at a master that runs its in-process worker', () => {
+  let master: MasterProcess | undefined;
+  let root: string | undefined;
+  const schema = `refused_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  const queueName = `test-${randomUUID()}`;
+
+  afterAll(async () => {
+    await master?.cleanup();
+    await dropSchema(schema).catch(() => undefined);
+    await deleteQueue(queueName).catch(() => undefined);
+    if (root && !process.env.SHIPDECK_E2E_KEEP) rmSync(root, { recursive: true, force: true });
+  }, 60_000);
+
+  it('is refused with a clear message and a non-zero exit', async () => {
+    master = await startMaster();
+    const info = expectStatus(await api(master.url).get<ServerInfo>('/server/info'), 200);
+    expect(info.inProcessWorker).toBe(true);
+    root = mkdtempSync(join(tmpdir(), 'shipdeck-refused-'));
+    const home = makeClusterHome(root);
+    const worker = await startWorker({
+      home,
+      api: master.url,
+      // The embedded master opens no command channel: nobody listens there.
+      masters: [`localhost:${await freePort()}`],
+      name: 'refused',
+      workDir: join(root, 'work'),
+      env: {
+        SHIPDECK_HOME: home,
+        SHIPDECK_TASK_IN_PROCESS_WORKER: 'false',
+        SHIPDECK_DB_URL: databaseUrlWithSchema(schema),
+        SHIPDECK_TASK_QUEUE_URL: TEST_AMQP_URL,
+        SHIPDECK_TASK_QUEUE_NAME: queueName,
+      },
+      wait: 'spawned',
+    });
+    const exit = await withDeadline(worker.exited, 20_000, `the worker was not refused:\n${worker.output()}`);
+    const output = worker.output();
+    const report = `exit ${JSON.stringify(exit)}\n${output}`;
+    expect({ signal: exit.signal, refused: exit.code !== null && exit.code !== 0, report }).toEqual({ signal: null, refused: true, report });
+    expect(output).toContain(master.url);
+    expect(output).toMatch(/task\.inProcessWorker: true/);
+    expect(output).toMatch(/refuses external workers/);
+    expect(output).not.toMatch(/^\s+at /m);
+    expect(output).not.toMatch(/Shipdeck worker \S+ started/);
+  }, 60_000);
+});
