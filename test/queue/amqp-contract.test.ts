@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { connect as connect091 } from 'amqplib';
 import { ConfigError } from '@shipdeck/errors';
 import { AmqpTaskQueue, createAmqpTaskQueue, Delivery, TaskConsumer, TaskMessage, TaskQueue } from '@shipdeck/queue';
@@ -173,6 +175,33 @@ describe('AMQP 1.0 task queue on RabbitMQ', () => {
   });
 });
 
+describe('AMQP 1.0 task queue shutdown', () => {
+  it('lets the process exit right after close (no timer or socket left behind)', async () => {
+    const queueName = newQueueName();
+    const started = Date.now();
+    const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-r', 'esbuild-register', join(__dirname, 'fixtures', 'close-and-exit.ts'), queueName], {
+        cwd: join(__dirname, '..', '..'),
+        env: { ...process.env, SHIPDECK_TEST_AMQP_URL: AMQP_URL },
+      });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`the process did not exit within 20 s after closing the queue; output: ${out}`));
+      }, 20_000);
+      child.on('exit', (exitCode) => {
+        clearTimeout(timer);
+        resolve({ stdout: out, code: exitCode });
+      });
+    });
+    expect(stdout).toContain('closed');
+    expect(code).toBe(0);
+    // Far below the adapter's 60 s idle time-out, whose timers used to keep the process alive.
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});
+
 describe('AMQP 1.0 task queue on RabbitMQ, connections killed', () => {
   jest.setTimeout(120_000);
 
@@ -194,27 +223,44 @@ describe('AMQP 1.0 task queue on RabbitMQ, connections killed', () => {
 
       const total = 200;
       const ids = Array.from({ length: total }, (_, i) => `t-${i}`);
-      const kills: Promise<string>[] = [];
       const publishes: Promise<void>[] = [];
-      for (const [i, id] of ids.entries()) {
-        publishes.push(publisher.publish(taskMessage(id)));
-        if (i === 50 || i === 130) {
-          // Let some of them reach the broker, then kill while the rest are in flight.
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          kills.push(rabbitmqctl('close_all_connections', '-p', vhost.name, 'test'));
+      let next = 0;
+      const publishNext = () => publishes.push(publisher.publish(taskMessage(ids[next++])));
+      const reconnects = (log: ReturnType<typeof recordingLogger>) =>
+        log.lines.filter((line) => /-> open: reconnected/.test(line.message)).length;
+
+      while (next < 40) publishNext();
+      await Promise.all(publishes);
+      for (const round of [1, 2]) {
+        // rabbitmqctl takes seconds to start: keep publishing until it has closed the connections,
+        // so that sends are on their way when the session dies.
+        let killed = false;
+        const kill = rabbitmqctl('close_all_connections', '-p', vhost.name, 'test').then(() => (killed = true));
+        for (let sent = 0; !killed && sent < 60; sent++) {
+          publishNext();
+          await new Promise((resolve) => setTimeout(resolve, 40));
         }
-        if (i % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+        await kill;
+        // Published during the outage: they wait for the reconnect.
+        for (let i = 0; i < 5; i++) publishNext();
+        await until(
+          () => reconnects(publisherLog) >= round && reconnects(consumerLog) >= round,
+          `publisher and consumer to reconnect after kill ${round}`,
+        );
       }
-      await Promise.all(kills);
+      while (next < total) publishNext();
       await Promise.all(publishes);
       await until(() => ids.every((id) => received.has(id)), `all ${total} message ids`, 60_000);
 
       const duplicates = [...received.values()].reduce((sum, count) => sum + count - 1, 0);
-      console.log(`kill test: ${total} ids received, ${duplicates} duplicate deliveries`);
+      const resent = publisherLog.lines.reduce((sum, line) => sum + (Number(line.meta?.unsettledSends) || 0), 0);
+      console.log(
+        `kill test: ${total} ids received, ${duplicates} duplicate deliveries, ${resent} sends unsettled at a drop and resent, ` +
+          `reconnects: publisher ${reconnects(publisherLog)}, consumer ${reconnects(consumerLog)}`,
+      );
       expect(ids.filter((id) => !received.has(id))).toEqual([]);
-      const reconnects = (log: ReturnType<typeof recordingLogger>) =>
-        log.lines.filter((line) => /-> open: reconnected/.test(line.message)).length;
-      expect(reconnects(publisherLog) + reconnects(consumerLog)).toBeGreaterThanOrEqual(2);
+      expect(reconnects(publisherLog)).toBeGreaterThanOrEqual(2);
+      expect(reconnects(consumerLog)).toBeGreaterThanOrEqual(2);
     } finally {
       for (const item of opened.splice(0).reverse()) await item.close().catch(() => undefined);
       for (const { name, url } of queuesToDelete.splice(0)) await deleteQueue(name, url).catch(() => undefined);

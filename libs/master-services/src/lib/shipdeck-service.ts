@@ -290,8 +290,9 @@ export class MasterService implements ShipdeckService {
     return this.options.info;
   }
 
-  checkReady(): Promise<void> {
-    return this.stores.ping();
+  async checkReady(): Promise<void> {
+    await this.stores.ping();
+    await this.options.announcer.checkReady();
   }
 
   // ---- internals

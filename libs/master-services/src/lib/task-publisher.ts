@@ -11,6 +11,11 @@ export class TaskAnnouncer {
     private readonly logger: Logger,
   ) {}
 
+  /** Resolves when the queue can take messages (readiness). */
+  checkReady(): Promise<void> {
+    return this.queue.checkReady();
+  }
+
   /**
    * Publishes the message of a task that is already committed as QUEUED. A failure is logged, not
    * thrown: the task stays QUEUED and the reconciler publishes it again.

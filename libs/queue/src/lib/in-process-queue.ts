@@ -1,3 +1,4 @@
+import { NotReadyError } from '@shipdeck/errors';
 import { TaskMessage } from './message';
 import { ConsumeOptions, DeliveryHandler, TaskConsumer, TaskQueue } from './port';
 
@@ -41,6 +42,10 @@ export class InProcessTaskQueue implements TaskQueue {
         if (index >= 0) this.subscriptions.splice(index, 1);
       },
     };
+  }
+
+  async checkReady(): Promise<void> {
+    if (this.closed) throw new NotReadyError('the in-process task queue is closed');
   }
 
   async close(): Promise<void> {

@@ -40,6 +40,8 @@ export interface TaskQueue {
   /** Resolves only once the broker has accepted the message durably. */
   publish(message: TaskMessage): Promise<void>;
   consume(options: ConsumeOptions, handler: DeliveryHandler): Promise<TaskConsumer>;
+  /** Resolves when messages can be published now; throws NotReadyError (HTTP 503) otherwise. */
+  checkReady(): Promise<void>;
   /** Closes every link and connection. Idempotent. */
   close(): Promise<void>;
 }

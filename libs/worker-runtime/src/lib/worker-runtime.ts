@@ -297,8 +297,11 @@ export class WorkerRuntime {
       hooks: {
         stepChanged: async (step: PlanStep) => {
           taskLogger(this.logger, task.id, step.path).info(`step ${step.state}: ${step.description}`);
-          if (step.state === 'DONE' || step.state === 'FAILED') await stepLog.flush();
+          const ended = step.state === 'DONE' || step.state === 'FAILED';
+          if (ended) await stepLog.flush();
           await this.savePlan(running);
+          // At a step boundary, a stop or abort requested through any master takes effect before the next step.
+          if (ended) await this.applyRequests(running);
         },
         firstFailure: async (step: PlanStep) => {
           // FAILING shows that parallel siblings are finishing; an ABORTING task stays ABORTING.
@@ -324,9 +327,7 @@ export class WorkerRuntime {
     try {
       await this.files.write(task);
       // A stop or abort requested between the claim and now.
-      const current = await this.options.tasks.get(task.id);
-      if (current?.state === 'STOPPING') execution.requestStop();
-      if (current?.state === 'ABORTING') execution.requestAbort();
+      await this.applyRequests(running);
       const outcome = await execution.run();
       await stepLog.flush();
       await this.finish(running, outcome);
@@ -414,14 +415,17 @@ export class WorkerRuntime {
 
   /** Applies stop and abort requests found in the database to the running executions. */
   private async watchRequests(): Promise<void> {
-    for (const [id, running] of this.running) {
-      try {
-        const state = (await this.options.tasks.get(id))?.state;
-        if (state === 'STOPPING') running.execution.requestStop();
-        if (state === 'ABORTING') running.execution.requestAbort();
-      } catch (error) {
-        this.logger.debug('could not read task state; trying again at the next tick', { taskId: id, error: String(error) });
-      }
+    for (const running of this.running.values()) await this.applyRequests(running);
+  }
+
+  /** Reads the task's state and applies a stop or abort the master recorded there. */
+  private async applyRequests(running: RunningTask): Promise<void> {
+    try {
+      const state = (await this.options.tasks.get(running.task.id))?.state;
+      if (state === 'STOPPING') running.execution.requestStop();
+      if (state === 'ABORTING') running.execution.requestAbort();
+    } catch (error) {
+      this.logger.debug('could not read task state; trying again at the next tick', { taskId: running.task.id, error: String(error) });
     }
   }
 

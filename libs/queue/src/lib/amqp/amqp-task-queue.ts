@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { create_container, type Container, type EventContext, type SenderOptions } from 'rhea';
-import { ConfigError } from '@shipdeck/errors';
+import { ConfigError, NotReadyError } from '@shipdeck/errors';
 import { TaskMessage } from '../message';
 import { ConsumeOptions, DeliveryHandler, TaskConsumer, TaskQueue } from '../port';
 import { AmqpConsumer, ConsumerHost } from './amqp-consumer';
@@ -64,6 +64,8 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
   private wireCount = 0;
   private reconnectAttempt = 0;
   private reconnectTimer?: NodeJS.Timeout;
+  /** A reconnect attempt under way (close() waits for it, so that no connection outlives it). */
+  private attempt?: Promise<void>;
   private disconnectedAt?: number;
   /** Publishes waiting to be (re)sent, in publication order. */
   private outbox: PendingSend[] = [];
@@ -156,6 +158,12 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
     }
     this.logger.info('consumer active', { consumer: consumer.id, queue: this.options.queueName, capacity: options.capacity });
     return consumer;
+  }
+
+  async checkReady(): Promise<void> {
+    if (this.stateValue !== 'open') {
+      throw new NotReadyError(`the message broker is not connected (task queue ${this.stateValue}); Shipdeck reconnects by itself`);
+    }
   }
 
   close(): Promise<void> {
@@ -283,15 +291,14 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
     this.logger.info(`reconnecting in ${delay} ms`, { attempt: this.reconnectAttempt });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      this.connect().then(
-        (wire) => {
-          if (this.stateValue !== 'reconnecting') {
-            void closeWire(wire, this.options.closeTimeoutMs);
-            return;
-          }
+      this.attempt = this.connect().then(
+        async (wire) => {
+          this.attempt = undefined;
+          if (this.stateValue !== 'reconnecting') return closeWire(wire, this.options.closeTimeoutMs);
           this.install(wire);
         },
         (error: unknown) => {
+          this.attempt = undefined;
           if (this.stateValue !== 'reconnecting') return;
           this.logger.warn('reconnect attempt failed', { attempt: this.reconnectAttempt, error: describeAmqpError(error) });
           this.scheduleReconnect();
@@ -303,7 +310,13 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
   private async closeNow(): Promise<void> {
     this.setState('closing', 'close requested', { consumers: this.consumers.size, unsent: this.outbox.length });
     const steps: [string, () => void | Promise<void>][] = [
-      ['stop reconnecting', () => clearTimeout(this.reconnectTimer)],
+      [
+        'stop reconnecting',
+        async () => {
+          clearTimeout(this.reconnectTimer);
+          await this.attempt;
+        },
+      ],
       ['close consumers', async () => void (await Promise.all([...this.consumers].map((consumer) => consumer.close())))],
       ['fail unfinished publishes', () => this.failUnfinishedSends()],
       [

@@ -115,7 +115,13 @@ export function closeWire(wire: Wire, timeoutMs: number): Promise<void> {
     };
     const timer = setTimeout(done, timeoutMs);
     wire.dropped = true;
-    wire.onClosed = done;
+    // Once the broker confirmed the close, rhea ends the socket itself and, seeing it end, clears
+    // its idle-time-out timers; destroying the socket first would leave them keeping the process alive.
+    wire.onClosed = () => {
+      const socket = socketOf(wire);
+      if (!socket || socket.destroyed) done();
+      else socket.once('close', done);
+    };
     try {
       wire.connection.close();
     } catch {
@@ -140,8 +146,18 @@ export function discardWire(wire: Wire, timeoutMs: number): void {
   }
 }
 
+interface RheaSocket {
+  destroyed?: boolean;
+  destroy?: () => void;
+  once(event: 'close', listener: () => void): void;
+}
+
+function socketOf(wire: Wire): RheaSocket | undefined {
+  return (wire.connection as { socket?: RheaSocket }).socket;
+}
+
 function destroySocket(wire: Wire): void {
-  const socket = (wire.connection as { socket?: { destroyed?: boolean; destroy?: () => void } }).socket;
+  const socket = socketOf(wire);
   if (socket && !socket.destroyed) socket.destroy?.();
 }
 
