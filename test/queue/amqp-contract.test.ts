@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { connect as connect091 } from 'amqplib';
 import { ConfigError } from '@shipdeck/errors';
-import { AmqpTaskQueue, createAmqpTaskQueue, Delivery, TaskConsumer, TaskMessage, TaskQueue } from '@shipdeck/queue';
+import { AmqpTaskQueue, createAmqpTaskQueue, Delivery, TaskConsumer, TaskMessage, TaskPublishError, TaskQueue } from '@shipdeck/queue';
 import {
   AMQP_URL,
   createVhost,
@@ -13,6 +13,7 @@ import {
   readyCount,
   recordingLogger,
   requireBroker,
+  startTcpProxy,
   taskMessage,
   until,
 } from './support';
@@ -172,6 +173,64 @@ describe('AMQP 1.0 task queue on RabbitMQ', () => {
     expect(received).toEqual(['t-good']);
     await until(() => logger.lines.filter((line) => line.level === 'error' && /malformed/.test(line.message)).length === 2, '2 error lines');
     await until(async () => (await readyCount(queueName)) === 0, 'an empty queue');
+  });
+});
+
+describe('AMQP 1.0 task queue on RabbitMQ, network cut', () => {
+  it('resends what the broker had not settled when the connection drops, and publish waits for the reconnect', async () => {
+    const proxy = await startTcpProxy();
+    opened.push(proxy);
+    const queueName = newQueueName();
+    const logger = recordingLogger();
+    const publisher = await open(queueName, logger, proxy.url);
+    const ids = Array.from({ length: 50 }, (_, i) => `t-${i}`);
+    // Sent at once: all 50 are on the wire, none settled yet, when the network goes.
+    const publishes = ids.map((id) => publisher.publish(taskMessage(id)));
+    proxy.cut();
+    proxy.refuse(true);
+    await until(() => logger.lines.some((line) => /reconnect attempt failed/.test(line.message)), 'a refused reconnect attempt');
+    // Published while the broker is unreachable: waits.
+    publishes.push(publisher.publish(taskMessage('t-during-outage')));
+    ids.push('t-during-outage');
+    proxy.refuse(false);
+    await Promise.all(publishes);
+
+    const drop = logger.lines.find((line) => /-> reconnecting/.test(line.message));
+    expect(drop?.meta?.unsettledSends).toBe(50);
+    const received = new Map<string, number>();
+    const consumerQueue = await open(queueName);
+    await consumerQueue.consume({ capacity: 20 }, async (delivery) => {
+      received.set(delivery.message.taskId, (received.get(delivery.message.taskId) ?? 0) + 1);
+      await delivery.accept();
+    });
+    await until(() => ids.every((id) => received.has(id)), `all ${ids.length} ids`);
+    const duplicates = [...received.values()].reduce((sum, count) => sum + count - 1, 0);
+    console.log(`network cut: 50 unsettled sends resent, ${ids.length} ids received, ${duplicates} duplicates`);
+  });
+
+  it('rejects a publish that cannot reach the broker within publishTimeoutMs, with a retryable error', async () => {
+    const proxy = await startTcpProxy();
+    opened.push(proxy);
+    const queueName = newQueueName();
+    const queue = await createAmqpTaskQueue({
+      url: proxy.url,
+      queueName,
+      dialect: 'rabbitmq',
+      logger: recordingLogger(),
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+      publishTimeoutMs: 1000,
+    });
+    opened.push(queue);
+    proxy.refuse(true);
+    proxy.cut();
+    const started = Date.now();
+    const failure = await queue.publish(taskMessage('t-late')).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(TaskPublishError);
+    expect((failure as TaskPublishError).retryable).toBe(true);
+    expect((failure as Error).message).toMatch(/not accepted by the broker within 1000 ms/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    await queue.close();
+    await expect(queue.publish(taskMessage('t-closed'))).rejects.toThrow(/closed/);
   });
 });
 

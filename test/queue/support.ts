@@ -155,3 +155,62 @@ export function recordingLogger(): { lines: LogLine[]; info: Sink; warn: Sink; e
 }
 
 type Sink = (message: string, meta?: Record<string, unknown>) => void;
+
+/**
+ * A TCP proxy in front of the broker that a test can cut (every connection through it dies at
+ * once, like a network failure) and make refuse new connections, without touching the code
+ * under test.
+ */
+export interface TcpProxy {
+  /** The broker URL, pointing at the proxy. */
+  url: string;
+  /** Destroys every proxied connection. */
+  cut(): void;
+  /** While true, new connections are closed at once. */
+  refuse(on: boolean): void;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(target = AMQP_URL): Promise<TcpProxy> {
+  const { createServer, connect } = await import('node:net');
+  const upstream = new URL(target);
+  const sockets = new Set<import('node:net').Socket>();
+  let refusing = false;
+  let accepted = 0;
+  const server = createServer((client) => {
+    if (refusing) return void client.destroy();
+    accepted++;
+    const broker = connect(Number(upstream.port || 5672), upstream.hostname);
+    for (const [a, b] of [
+      [client, broker],
+      [broker, client],
+    ]) {
+      sockets.add(a);
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxied = new URL(target);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String((server.address() as import('node:net').AddressInfo).port);
+  return {
+    url: proxied.href,
+    cut: () => sockets.forEach((socket) => socket.destroy()),
+    refuse: (on) => void (refusing = on),
+    get accepted() {
+      return accepted;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        sockets.forEach((socket) => socket.destroy());
+        server.close(() => resolve());
+      }),
+  };
+}

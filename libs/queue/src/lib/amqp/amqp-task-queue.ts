@@ -73,6 +73,8 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
   private consumerCount = 0;
   private readonly consumers = new Set<AmqpConsumer>();
   private closing?: Promise<void>;
+  /** While start() waits for the publishing link of the first wire. */
+  private firstSender?: { wire: Wire; resolve: () => void; reject: (error: Error) => void };
   private readonly logger: AmqpLogger;
 
   constructor(
@@ -90,14 +92,28 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
     return this.stateValue;
   }
 
-  /** Prepares the broker for the dialect, then opens the first wire. */
+  /**
+   * Prepares the broker for the dialect, opens the first wire and waits for the broker to attach
+   * the publishing link, so that a queue the broker refuses fails the start instead of looping
+   * through reconnects.
+   */
   async start(): Promise<void> {
     const { url, endpoint, queueName, logger } = this.options;
     try {
       await this.dialect.prepare({ url, endpoint, queueName, logger });
-      this.install(await this.connect());
+      const wire = await this.connect();
+      let timer: NodeJS.Timeout | undefined;
+      const senderAttached = new Promise<void>((resolve, reject) => {
+        this.firstSender = { wire, resolve, reject };
+        const ms = this.options.connectTimeoutMs;
+        timer = setTimeout(() => reject(new NotReadyError(`the broker did not attach the publishing link within ${ms} ms`)), ms);
+      });
+      this.install(wire);
+      await senderAttached.finally(() => clearTimeout(timer));
+      this.firstSender = undefined;
     } catch (error) {
-      this.setState('closed', describeAmqpError(error));
+      this.firstSender = undefined;
+      await this.close();
       throw error;
     }
   }
@@ -180,6 +196,9 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
   wireFailed(wire: Wire, reason: string): void {
     if (wire.dropped) return;
     discardWire(wire, this.options.closeTimeoutMs);
+    if (this.firstSender?.wire === wire) {
+      this.firstSender.reject(new NotReadyError(`AMQP broker at ${this.options.endpoint.redactedUrl}: ${reason}`));
+    }
     if (this.wire !== wire) return;
     this.wire = undefined;
     this.disconnectedAt = Date.now();
@@ -233,6 +252,7 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
     wire.sender = sender;
     sender.on('sender_open', () => {
       wire.senderReady = true;
+      if (this.firstSender?.wire === wire) this.firstSender.resolve();
       this.flush();
     });
     sender.on('sendable', () => this.flush());

@@ -106,15 +106,37 @@ export function openWire(
 
 /** Closes a wire that is still healthy and waits (bounded) for the broker to confirm. */
 export function closeWire(wire: Wire, timeoutMs: number): Promise<void> {
+  return shutWire(wire, timeoutMs);
+}
+
+/** Drops a failed wire: asks the broker to close, and cuts the socket if it does not answer. */
+export function discardWire(wire: Wire, timeoutMs: number): void {
+  void shutWire(wire, timeoutMs);
+}
+
+function shutWire(wire: Wire, timeoutMs: number): Promise<void> {
   return new Promise<void>((resolve) => {
+    let finished = false;
     const done = () => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       wire.onClosed = undefined;
-      destroySocket(wire);
+      abortSocket(wire);
       resolve();
     };
     const timer = setTimeout(done, timeoutMs);
     wire.dropped = true;
+    const socket = socketOf(wire);
+    if (!socket || socket.destroyed) {
+      // Nothing left to close politely (the connection died, or never got a socket).
+      try {
+        wire.connection.close();
+      } finally {
+        done();
+      }
+      return;
+    }
     // Once the broker confirmed the close, rhea ends the socket itself and, seeing it end, clears
     // its idle-time-out timers; destroying the socket first would leave them keeping the process alive.
     wire.onClosed = () => {
@@ -130,22 +152,6 @@ export function closeWire(wire: Wire, timeoutMs: number): Promise<void> {
   });
 }
 
-/** Drops a failed wire: asks the broker to close, and cuts the socket if it does not answer. */
-export function discardWire(wire: Wire, timeoutMs: number): void {
-  wire.dropped = true;
-  const timer = setTimeout(() => destroySocket(wire), timeoutMs);
-  timer.unref();
-  wire.onClosed = () => {
-    clearTimeout(timer);
-    destroySocket(wire);
-  };
-  try {
-    wire.connection.close();
-  } catch {
-    destroySocket(wire);
-  }
-}
-
 interface RheaSocket {
   destroyed?: boolean;
   destroy?: () => void;
@@ -156,9 +162,16 @@ function socketOf(wire: Wire): RheaSocket | undefined {
   return (wire.connection as { socket?: RheaSocket }).socket;
 }
 
-function destroySocket(wire: Wire): void {
+/**
+ * Cuts a socket the broker did not close. Through rhea's `abort_socket` when it has one: it also
+ * runs rhea's disconnect handling, which clears the heartbeat timers a bare destroy would leave.
+ */
+function abortSocket(wire: Wire): void {
   const socket = socketOf(wire);
-  if (socket && !socket.destroyed) socket.destroy?.();
+  if (!socket || socket.destroyed) return;
+  const connection = wire.connection as { abort_socket?: (socket: RheaSocket) => void };
+  if (typeof connection.abort_socket === 'function') connection.abort_socket(socket);
+  else socket.destroy?.();
 }
 
 function reasonOf(event: string, context: EventContext | Error): unknown {
