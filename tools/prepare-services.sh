@@ -19,10 +19,16 @@ if [ -z "${SHIPDECK_TEST_DATABASE_URL:-}" ]; then
 fi
 
 if [ -z "${SHIPDECK_TEST_AMQP_URL:-}" ]; then
-  if ! reachable 127.0.0.1 5672 && command -v rabbitmq-server >/dev/null 2>&1; then
-    echo "RabbitMQ: starting it"
+  if reachable 127.0.0.1 5672; then
+    echo "RabbitMQ: reachable on 127.0.0.1:5672"
+  elif command -v rabbitmq-server >/dev/null 2>&1; then
+    echo "RabbitMQ: not running; starting it (rabbitmq-server -detached) and waiting up to 60 s"
     rabbitmq-server -detached || true
-    timeout 90 rabbitmqctl await_startup >/dev/null 2>&1 || echo "RabbitMQ: did not come up within 90 s"
+    if timeout 60 rabbitmqctl await_startup >/dev/null 2>&1; then
+      echo "RabbitMQ: started"
+    else
+      echo "RabbitMQ: did not come up within 60 s"
+    fi
   fi
   if command -v rabbitmq-plugins >/dev/null 2>&1; then
     if rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_amqp1_0; then
