@@ -157,6 +157,32 @@ describe('AMQP 1.0 task queue on RabbitMQ', () => {
     expect(seenBy.filter((entry) => entry.startsWith('A:'))).toEqual(['A:t-handed']);
   });
 
+  it('stops deliveries on pause: the broker drains the credit, messages go to another consumer', async () => {
+    const queueName = newQueueName();
+    const logger = recordingLogger();
+    const queueA = await open(queueName, logger);
+    const queueB = await open(queueName);
+    const seenByA: string[] = [];
+    const consumerA = await queueA.consume({ capacity: 5 }, async (delivery) => {
+      seenByA.push(delivery.message.taskId);
+      await delivery.accept();
+    });
+    // The queue is empty: A holds 5 credits that the pause must take back.
+    const started = Date.now();
+    await consumerA.pause();
+    expect(Date.now() - started).toBeLessThan(2000); // answered, not timed out (closeTimeoutMs is 5 s)
+    expect(logger.lines.some((line) => /no drain answer/.test(line.message))).toBe(false);
+    for (const id of ['p-1', 'p-2', 'p-3']) await queueA.publish(taskMessage(id));
+    const seenByB: string[] = [];
+    await queueB.consume({ capacity: 5 }, async (delivery) => {
+      seenByB.push(delivery.message.taskId);
+      await delivery.accept();
+    });
+    await until(() => seenByB.length === 3, 'consumer B to get the 3 messages');
+    expect(seenByA).toEqual([]);
+    expect(logger.lines.some((line) => /after pause released/.test(line.message))).toBe(false);
+  });
+
   it('drops a malformed message with an error line and goes on', async () => {
     const queueName = newQueueName();
     const logger = recordingLogger();

@@ -1,5 +1,9 @@
+import type { Logger } from 'winston';
 import { ConfigError } from '@shipdeck/errors';
-import { compileAmqpOptions, parseAmqpUrl, reconnectDelayMs } from './options';
+import { AmqpLogger, compileAmqpOptions, parseAmqpUrl, reconnectDelayMs } from './options';
+
+/** Compile-time check: a winston logger is an AmqpLogger. */
+export const winstonLoggerFits = (logger: Logger): AmqpLogger => logger;
 
 const logger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
 

@@ -61,7 +61,8 @@ export function openWire(
 ): Promise<Wire> {
   const { endpoint } = options;
   const connection = container.connect({
-    id: `shipdeck-queue-${id}`,
+    // The container id is unique per queue instance: it makes connection names in traces unique too.
+    id: `${container.id}-w${id}`,
     transport: endpoint.transport,
     host: endpoint.host,
     port: endpoint.port,
