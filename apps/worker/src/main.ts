@@ -7,7 +7,7 @@ import { createLogger } from '@shipdeck/logging';
 import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
 import { openTaskQueue } from '@shipdeck/queue';
-import { CommandChannelClient } from '@shipdeck/command-channel';
+import { CommandChannelClient, reconnectBackoffWithin } from '@shipdeck/command-channel';
 import {
   WorkerRuntime,
   checkMasterAcceptsWorkers,
@@ -70,6 +70,8 @@ async function main(): Promise<void> {
     resolveIntervalMs: config.worker.connectIntervalMs,
     tls: config.channel.tls,
     heartbeatIntervalMs: config.worker.heartbeatIntervalMs,
+    // A restarted master must hear from this worker within the grace period, or it shows its tasks UNKNOWN.
+    reconnect: reconnectBackoffWithin(config.worker.gracePeriodMs),
     registration: () => registrationOf(worker, identity),
     onCommand: (command, master) => executeWorkerCommand(worker, command, master),
     onWelcome: (master) => {

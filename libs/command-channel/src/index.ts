@@ -7,5 +7,6 @@ export * from './lib/errors';
 export * from './lib/tls-files';
 export * from './lib/server';
 export * from './lib/client';
+export * from './lib/reconnect';
 export { describeSocketError, isTlsHandshakeError } from './lib/connection';
 export type { TlsFiles } from '@shipdeck/config';
