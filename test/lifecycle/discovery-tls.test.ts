@@ -12,7 +12,7 @@ import { ensureBundles, requireServices } from '../support/cluster';
 import { Lifecycle, expectStatus, listWorkers, runControl, waitForWorker, withLogs } from '../support/lifecycle-cluster';
 import { TestDns, Zone, startDns } from '../support/lifecycle-dns';
 import { Pki, makePki } from '../support/lifecycle-tls';
-import { holdsFor } from '../support/poll';
+import { holdsFor, pollUntil } from '../support/poll';
 
 beforeAll(async () => {
   await requireServices();
@@ -115,9 +115,10 @@ describe('7. mutual TLS on the command channel', () => {
         const taskId = await runControl(a, api(masterB.url), 'ledger-7');
         expect((await waitForTask(masterB.url, taskId, ['EXECUTED'])).worker).toBe(goodId);
 
-        const foreign = await l.cluster.addWorker({ name: 'foreign', env: { ...pki.foreignWorker } });
+        // A worker no master accepts never starts consuming: it could be neither stopped nor aborted.
+        const foreign = await l.cluster.addWorker({ name: 'foreign', env: { ...pki.foreignWorker }, wait: 'spawned' });
+        await pollUntil(() => foreign.id !== undefined, { timeoutMs: 20_000, describe: () => `the foreign worker wrote no id:\n${foreign.output()}` });
         const foreignId = foreign.id as string;
-        expect(foreignId).toEqual(expect.any(String));
         await foreign.waitForOutput(new RegExp(`TLS handshake with master localhost:${masterA.workerPort} failed: TLS handshake refused`), 10_000);
         await foreign.waitForOutput(new RegExp(`TLS handshake with master localhost:${masterB.workerPort} failed: TLS handshake refused`), 10_000);
         // It keeps trying (and being refused) for longer than the grace period: never listed.
@@ -131,6 +132,7 @@ describe('7. mutual TLS on the command channel', () => {
           200,
         );
         for (const m of l.cluster.masters) expect(m.output()).toMatch(/TLS handshake with .* refused: its certificate does not verify against the CA/);
+        expect(foreign.output()).not.toMatch(/consumer active|Shipdeck worker \S+ started/);
         expect((await listWorkers(masterA.url)).map((w) => [w.id, w.state])).toEqual([[goodId, 'CONNECTED']]);
         expect((await listWorkers(masterB.url)).map((w) => [w.id, w.state])).toEqual([[goodId, 'CONNECTED']]);
       },

@@ -63,6 +63,8 @@ async function main(): Promise<void> {
     configHash,
     capacity: config.task.maxActiveTasks,
   };
+  let acceptedByAMaster!: () => void;
+  const accepted = new Promise<void>((resolve) => (acceptedByAMaster = resolve));
   const channel = new CommandChannelClient({
     masters,
     defaultPort: config.server.workerPort,
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
     registration: () => registrationOf(worker, identity),
     onCommand: (command, master) => executeWorkerCommand(worker, command, master),
     onWelcome: (master) => {
+      acceptedByAMaster();
       if (master.configHash !== configHash) {
         logger.warn(`master ${master.masterId} has another configuration: it lists this worker INCOMPATIBLE`, {
           masterHash: master.configHash,
@@ -96,11 +99,8 @@ async function main(): Promise<void> {
         process.exit(0);
       }),
   });
-  await worker.start();
-  shutdown.add('worker', () => worker.close());
   await channel.start();
   shutdown.add('command channel', () => channel.close());
-
   // The first SIGTERM drains (running tasks finish, then the worker exits 0); a second one stops now.
   let signalled = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -115,6 +115,18 @@ async function main(): Promise<void> {
       void shutdown.close().then(() => process.exit(0));
     });
   }
+
+  // Take tasks only once a master accepted this worker: a task on a worker that no master can
+  // reach could be neither stopped nor aborted, and would show UNKNOWN throughout.
+  const reminder = setInterval(
+    () => logger.warn('no master has accepted this worker on its command channel yet; not taking tasks', { masters }),
+    10_000,
+  );
+  await accepted;
+  clearInterval(reminder);
+  await worker.start();
+  shutdown.add('worker', () => worker.close());
+  channel.announce();
   logger.info(`Shipdeck worker ${SHIPDECK_VERSION} started`, {
     workerId,
     workerName: identity.name,

@@ -16,7 +16,8 @@ export function registrationOf(runtime: WorkerRuntime, identity: WorkerIdentity)
     protocolVersion: CHANNEL_PROTOCOL_VERSION,
     workerId: runtime.workerId,
     ...identity,
-    state: runtime.state === 'RUNNING' ? 'RUNNING' : 'DRAINING',
+    // A worker still starting counts as RUNNING: it is about to take tasks.
+    state: runtime.state === 'DRAINING' || runtime.state === 'CLOSED' ? 'DRAINING' : 'RUNNING',
     tasks: runtime.heldTasks,
   };
 }
