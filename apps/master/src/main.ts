@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { ConfigError } from '@shipdeck/errors';
-import { Shutdown, listenHttp } from '@shipdeck/lifecycle';
+import { ConfigError, ShipdeckError, isRetryable } from '@shipdeck/errors';
+import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
 import { computeConfigHash, loadConfig } from '@shipdeck/config';
 import { createLogger } from '@shipdeck/logging';
 import { CommandChannelServer } from '@shipdeck/command-channel';
@@ -38,7 +38,14 @@ async function main(): Promise<void> {
   if (inProcess && config.task.queue.url) {
     logger.warn('task.queue.url is ignored: the in-process worker gets its tasks from the in-process queue');
   }
-  const queue = await openTaskQueue({ ...config.task.queue, url: inProcess ? null : config.task.queue.url, logger });
+  // A broker away for a moment (restarting, connections dropped) must not stop a master from
+  // starting: Shipdeck errors say whether a retry can help (a ConfigError cannot); the broker
+  // clients' own errors at this point are connection trouble.
+  const queue = await retryUntil(
+    'the message broker',
+    () => openTaskQueue({ ...config.task.queue, url: inProcess ? null : config.task.queue.url, logger }),
+    { timeoutMs: 120_000, logger, retryable: (error) => isRetryable(error) || !(error instanceof ShipdeckError) },
+  );
   shutdown.add('task queue', () => queue.close());
   const announcer = new TaskAnnouncer(queue, masterId, configHash, logger);
 

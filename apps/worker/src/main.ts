@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { computeConfigHash, loadConfig } from '@shipdeck/config';
-import { ConfigError, ShipdeckError } from '@shipdeck/errors';
+import { ConfigError, ShipdeckError, isRetryable } from '@shipdeck/errors';
 import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
 import { createLogger } from '@shipdeck/logging';
 import { openStores } from '@shipdeck/persistence';
@@ -54,7 +54,14 @@ async function main(): Promise<void> {
   const stores = await retryUntil('the database (masters migrate it at start)', () =>
     openStores({ url: config.db.url, logger, migrate: false }), { timeoutMs: 120_000, logger });
   shutdown.add('database', () => stores.close());
-  const queue = await openTaskQueue({ ...config.task.queue, logger });
+  // A broker away for a moment (restarting, connections dropped) is waited for like the database:
+  // Shipdeck errors say whether a retry can help (a ConfigError cannot); the broker clients' own
+  // errors at this point are connection trouble.
+  const queue = await retryUntil('the message broker', () => openTaskQueue({ ...config.task.queue, logger }), {
+    timeoutMs: 120_000,
+    logger,
+    retryable: (error) => isRetryable(error) || !(error instanceof ShipdeckError),
+  });
   shutdown.add('task queue', () => queue.close());
 
   const identity = {
