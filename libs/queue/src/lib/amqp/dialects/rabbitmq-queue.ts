@@ -38,7 +38,8 @@ export async function declareQuorumQueue(context: DialectContext): Promise<void>
           [{ field: 'task.queue.name', message: 'names an existing queue that is not a durable quorum queue' }],
         );
       }
-      throw error;
+      // Anything else is the connection going away while declaring: worth another try.
+      throw new NotReadyError(`cannot declare queue "${queueName}" on RabbitMQ ${endpoint.redactedUrl}: ${String(error)}`);
     }
     logger.debug('declared RabbitMQ quorum queue', { queue: queueName });
   } finally {
