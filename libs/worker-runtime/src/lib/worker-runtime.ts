@@ -13,6 +13,7 @@ import {
   TaskRecord,
   flattenSteps,
   isActive,
+  nextState,
 } from '@shipdeck/tasks';
 import { interruptPlan, interruptionAction } from './interruption';
 import { RecoveryFiles } from './recovery-files';
@@ -366,9 +367,16 @@ export class WorkerRuntime {
       Object.assign(task, final);
       await this.files.write(task);
     } else if (!(await this.options.tasks.get(task.id))) {
+      // The monitor cannot record how the run ended; the ghost itself must, or restoring it would
+      // show an EXECUTING task that nothing executes any more.
+      Object.assign(task, {
+        state: nextState(task.state, finishingAction(task, outcome)) ?? task.state,
+        failure: failed ? `step ${failed.path} failed: ${failed.failure ?? 'unknown reason'}` : null,
+        completedAt: new Date().toISOString(),
+      });
       this.ghosts.add(task.id);
       await this.files.write(task);
-      log.warn('the task was removed from the monitor while it ran here: it is a ghost task on this worker now');
+      log.warn(`the task was removed from the monitor while it ran here: it is a ghost task on this worker now (${task.state})`);
     } else {
       running.lost = true;
       await this.files.remove(task.id);
@@ -521,10 +529,13 @@ export class WorkerRuntime {
     for (const file of files) {
       const task = await this.options.tasks.get(file.task.id);
       if (task === null) {
-        this.held.set(file.task.id, file.task);
-        this.ghosts.add(file.task.id);
-        report.ghosts.push(file.task.id);
-        taskLogger(this.logger, file.task.id).warn('recovered a task the monitor no longer knows: a ghost task');
+        // Interrupted like any other task, so that restoring the ghost shows it FAILED, not EXECUTING.
+        const ghost = isActive(file.task.state) ? interruptedLocally(file.task) : file.task;
+        if (ghost !== file.task) await this.files.write(ghost);
+        this.held.set(ghost.id, ghost);
+        this.ghosts.add(ghost.id);
+        report.ghosts.push(ghost.id);
+        taskLogger(this.logger, ghost.id).warn(`recovered a task the monitor no longer knows: a ghost task (${ghost.state})`);
       } else if (task.workerId !== this.workerId) {
         await this.files.remove(task.id);
       } else if (isActive(task.state)) {
@@ -568,6 +579,22 @@ export class WorkerRuntime {
     await this.files.write(recovered);
     taskLogger(this.logger, task.id).warn(`recovered interrupted task as ${recovered.state}`);
   }
+}
+
+/**
+ * An active task that no database row backs any more (a ghost), ended the way
+ * {@link WorkerRuntime} ends an interrupted task in the database: executing steps FAILED.
+ */
+function interruptedLocally(task: TaskRecord): TaskRecord {
+  const plan = interruptPlan(task.plan);
+  const failed = flattenSteps(plan).find((s) => s.state === 'FAILED');
+  return {
+    ...task,
+    plan,
+    state: nextState(task.state, interruptionAction(task, plan)) ?? task.state,
+    failure: failed ? `step ${failed.path} failed: ${failed.failure}` : null,
+    completedAt: new Date().toISOString(),
+  };
 }
 
 /** The event that ends a run, given what the master asked meanwhile (the task's current state). */
