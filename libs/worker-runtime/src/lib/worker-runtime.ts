@@ -569,7 +569,13 @@ export class WorkerRuntime {
       (current) => (current.state === 'ABORTING' ? 'aborted' : action),
       () => ({
         plan: recoveredPlan,
-        failure: reason ?? (failed ? `step ${failed.path} failed: ${failed.failure}` : null),
+        failure:
+          reason ??
+          (failed
+            ? `step ${failed.path} failed: ${failed.failure}`
+            : action === 'interrupted'
+              ? 'the worker stopped between two steps; start the task again to continue'
+              : null),
         completedAt: new Date().toISOString(),
       }),
       this.workerId,
