@@ -1,0 +1,159 @@
+import { connect as connect091 } from 'amqplib';
+import { create_container, type Connection, type EventContext } from 'rhea';
+import { RABBITMQ_QUEUE_ARGUMENTS } from '@shipdeck/queue';
+import { deleteQueue } from '../../test/support/cluster';
+import { amqp10Endpoint, describe } from './services';
+
+export interface BaselineOptions {
+  /** RabbitMQ URL (`amqp://user:password@host:port[/vhost]`), AMQP 1.0 plugin enabled. */
+  url: string;
+  /** A queue name nobody uses; the queue is created, and deleted afterwards. */
+  queue: string;
+  /** Messages published and consumed. */
+  messages: number;
+  /** The consumer's credit window. */
+  creditWindow: number;
+  /** Body size in bytes. */
+  bodyBytes: number;
+  /** Give up after this long. */
+  timeoutMs: number;
+}
+
+export interface BaselineResult {
+  queue: string;
+  /** What the broker says it is (open frame), e.g. `RabbitMQ 3.10.8`. */
+  broker: string;
+  messages: number;
+  /** First send to last accept. */
+  elapsedMs: number;
+  msgsPerSec: number;
+}
+
+/**
+ * The broker's own ceiling on this machine, measured with rhea directly (this is the one place
+ * outside libs/queue that talks to the broker: it measures the broker, not Shipdeck): one AMQP
+ * 1.0 connection, a fresh durable quorum queue declared the way the adapter's RabbitMQ dialect
+ * declares its task queue, `messages` small durable messages published unsettled while a
+ * receiver with a credit window of `creditWindow` consumes and accepts each one. Timed from
+ * the first send to the last accept. The queue is deleted afterwards, whatever happened.
+ */
+export async function measureBrokerBaseline(options: BaselineOptions): Promise<BaselineResult> {
+  const { queue } = options;
+  await declareQueue(options.url, queue);
+  try {
+    const { elapsedMs, broker } = await pumpThrough(queue, options);
+    return { queue, broker, messages: options.messages, elapsedMs, msgsPerSec: (options.messages * 1000) / elapsedMs };
+  } finally {
+    await deleteQueue(queue, options.url).catch(() => undefined);
+  }
+}
+
+/** A durable quorum queue over AMQP 0-9-1 (AMQP 1.0 cannot declare one on RabbitMQ 3.x). */
+async function declareQueue(url: string, queue: string): Promise<void> {
+  const connection = await connect091(url, { timeout: 10_000 });
+  try {
+    const channel = await connection.createChannel();
+    await channel.assertQueue(queue, { durable: true, arguments: { ...RABBITMQ_QUEUE_ARGUMENTS } });
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+function pumpThrough(queue: string, options: BaselineOptions): Promise<{ elapsedMs: number; broker: string }> {
+  const address = `/amq/queue/${queue}`;
+  const body = 'x'.repeat(options.bodyBytes);
+  const container = create_container({ id: `shipdeck-bench-${queue}` });
+  container.on('error', () => undefined);
+  const connection: Connection = container.connect({ ...amqp10Endpoint(options.url), reconnect: false });
+
+  return new Promise((resolve, reject) => {
+    let broker = 'unknown broker';
+    let sent = 0;
+    let acknowledged = 0;
+    let received = 0;
+    let startedAt = 0;
+    let senderOpen = false;
+    let receiverOpen = false;
+    let finished = false;
+
+    const finish = (error?: Error) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      const elapsed = performance.now() - startedAt;
+      closeConnection(connection).then(() => (error ? reject(error) : resolve({ elapsedMs: elapsed, broker })));
+    };
+    const timer = setTimeout(
+      () =>
+        finish(
+          new Error(
+            `broker baseline: not done within ${options.timeoutMs} ms (sent ${sent}, accepted by the broker ${acknowledged}, received ${received} of ${options.messages})`,
+          ),
+        ),
+      options.timeoutMs,
+    );
+
+    connection.on('connection_open', () => {
+      const properties = (connection.properties ?? {}) as Record<string, unknown>;
+      broker = [properties.product, properties.version].filter((v) => v !== undefined).map(String).join(' ') || broker;
+    });
+    const sender = connection.open_sender({ target: { address } });
+    const pump = () => {
+      if (!senderOpen || !receiverOpen || finished) return;
+      while (sent < options.messages && sender.sendable()) {
+        if (sent === 0) startedAt = performance.now();
+        sender.send({ message_id: sent, durable: true, body });
+        sent++;
+      }
+    };
+    sender.on('sender_open', () => {
+      senderOpen = true;
+      pump();
+    });
+    sender.on('sendable', pump);
+    sender.on('accepted', () => void acknowledged++);
+    for (const outcome of ['rejected', 'released', 'modified'] as const) {
+      sender.on(outcome, (context: EventContext) =>
+        finish(new Error(`broker baseline: the broker ${outcome} a message (${describe(context.delivery?.remote_state)})`)),
+      );
+    }
+
+    const receiver = connection.open_receiver({ source: { address }, credit_window: options.creditWindow, autoaccept: false });
+    receiver.on('receiver_open', () => {
+      receiverOpen = true;
+      pump();
+    });
+    receiver.on('message', (context: EventContext) => {
+      context.delivery?.accept();
+      received++;
+      if (received === options.messages) finish();
+    });
+
+    const failed = (what: string) => (context: EventContext) => {
+      const error = context.error ?? context.sender?.error ?? context.receiver?.error ?? context.connection?.error;
+      finish(new Error(`broker baseline: ${what} (${describe(error ?? 'no reason given')})`));
+    };
+    connection.on('disconnected', failed('disconnected'));
+    connection.on('connection_error', failed('connection error'));
+    connection.on('sender_error', failed('sender error'));
+    connection.on('receiver_error', failed('receiver error'));
+  });
+}
+
+/** Closes and waits (bounded) for the broker's answer, so the last accepts reach it. */
+function closeConnection(connection: Connection): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, 5000);
+    function done() {
+      clearTimeout(timer);
+      resolve();
+    }
+    connection.once('connection_close', done);
+    connection.once('disconnected', done);
+    try {
+      connection.close();
+    } catch {
+      done();
+    }
+  });
+}
