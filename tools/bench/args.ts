@@ -14,7 +14,7 @@ export interface BenchArgs {
   baselineMessages: number;
   /** `--timeout S`: the longest the run waits for every task to be EXECUTED, in ms. */
   timeoutMs: number;
-  /** `--reconcile-after D`: `task.reconcileAfter` of the masters (a Shipdeck duration, default the product's 10s). */
+  /** `--reconcile-after D`: `task.reconcileAfter` of the masters (a Shipdeck duration, default the product's 60s). */
   reconcileAfter: string;
   /** `--log-level L`: `log.level` of the cluster's processes. */
   logLevel: string;
@@ -44,7 +44,7 @@ Options:
   --concurrency R        REST requests in flight (default 32)
   --baseline-messages B  messages of the raw broker baseline (default 5000)
   --timeout S            seconds to wait for every task to be EXECUTED (default 120 + K/2)
-  --reconcile-after D    task.reconcileAfter of the masters, e.g. 10s (default, as shipped) or 5m
+  --reconcile-after D    task.reconcileAfter of the masters, e.g. 60s (default, as shipped) or 5m
   --log-level L          log.level of the cluster processes: info (default), http, verbose, debug, silly
   --skip-baseline        do not measure the raw broker throughput
   --attach URL[,URL…]    drive masters that are already running instead of starting a cluster
@@ -82,7 +82,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     concurrency: 32,
     baselineMessages: 5000,
     timeoutMs: 0,
-    reconcileAfter: '10s',
+    reconcileAfter: '60s',
     logLevel: 'info',
     skipBaseline: false,
     attach: null,

@@ -120,7 +120,7 @@ export const CONFIG_KEYS = {
   }),
   'task.reconcileAfter': key({
     description: 'A QUEUED task that no worker claimed for this long is published again.',
-    default: '10s',
+    default: '60s',
     parse: duration,
   }),
   'db.url': key({

@@ -42,7 +42,7 @@ describe('loadConfig defaults', () => {
         recovery: { dir: join(home, 'work'), takeover: 'off', takeoverAfterMs: 60000 },
         leaseDurationMs: 30_000,
         reconcileIntervalMs: 5_000,
-        reconcileAfterMs: 10_000,
+        reconcileAfterMs: 60_000,
       },
       db: { url: `file:${join(home, 'data', 'shipdeck.db')}`, file: join(home, 'data', 'shipdeck.db') },
       worker: { connectIntervalMs: 30_000, heartbeatIntervalMs: 2_000, gracePeriodMs: 10_000, dnsServers: [] },
