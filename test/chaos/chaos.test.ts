@@ -23,6 +23,7 @@
  *
  * Needs PostgreSQL, RabbitMQ with its AMQP 1.0 plugin, and rabbitmqctl for that broker.
  */
+import { INTERRUPTED_BETWEEN_STEPS } from '@shipdeck/worker-runtime';
 import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,7 +162,7 @@ function interruptionOf(task: TaskWire): { step: StepWire } | { between: true } 
   if (firstPending < 0) return { problem: 'FAILED although every step is DONE' };
   const odd = steps.slice(firstPending).filter((s) => s.state !== 'PENDING');
   if (odd.length > 0) return { problem: `no step FAILED, but steps are ${steps.map((s) => `${s.path} ${s.state}`).join(', ')}` };
-  if (task.failure !== null && task.failure !== undefined && !INTERRUPTED_STEP.test(task.failure)) {
+  if (task.failure !== INTERRUPTED_BETWEEN_STEPS) {
     return { problem: `no step FAILED, and the task failed for another reason: ${task.failure}` };
   }
   return { between: true };

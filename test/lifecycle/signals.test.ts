@@ -140,6 +140,12 @@ describe('8. SIGTERM: a worker drains and exits 0; a master exits 0 and its work
 
         process.kill(worker.pid, 'SIGTERM');
         await Promise.all(l.cluster.masters.map((m) => waitForWorker(m.url, id, ['DRAINING'], 5_000)));
+        // Release the step only once the recorder has seen DRAINING everywhere too: the worker
+        // leaves within milliseconds of the step's end, which a sample could otherwise miss.
+        await pollUntil(() => l.endpoints.every((m) => recorder.sequence(m.name).includes('DRAINING')), {
+          timeoutMs: 5_000,
+          describe: () => `the recorder did not see DRAINING on every master: ${JSON.stringify(l.endpoints.map((m) => recorder.sequence(m.name)))}`,
+        });
         expect(worker.status).toBeUndefined();
         writeFileSync(release, '');
         const executed = await waitForTask(masterB.url, taskId, ['EXECUTED'], 15_000);

@@ -1,5 +1,8 @@
 import { TaskAction, TaskRecord, flattenSteps, Plan, clonePlan } from '@shipdeck/tasks';
 
+/** A task's failure when its worker died between two steps (no step was executing). */
+export const INTERRUPTED_BETWEEN_STEPS = 'the worker stopped between two steps; start the task again to continue';
+
 /** The failure a step gets when its worker died or lost the task while it was executing. */
 export const INTERRUPTED_STEP = 'the worker stopped while this step was executing; it may have run partly';
 

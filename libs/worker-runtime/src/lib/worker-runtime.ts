@@ -15,7 +15,7 @@ import {
   isActive,
   nextState,
 } from '@shipdeck/tasks';
-import { interruptPlan, interruptionAction } from './interruption';
+import { INTERRUPTED_BETWEEN_STEPS, interruptPlan, interruptionAction } from './interruption';
 import { RecoveryFiles } from './recovery-files';
 import { StepLogWriter } from './step-log-writer';
 
@@ -574,7 +574,7 @@ export class WorkerRuntime {
           (failed
             ? `step ${failed.path} failed: ${failed.failure}`
             : action === 'interrupted'
-              ? 'the worker stopped between two steps; start the task again to continue'
+              ? INTERRUPTED_BETWEEN_STEPS
               : null),
         completedAt: new Date().toISOString(),
       }),
