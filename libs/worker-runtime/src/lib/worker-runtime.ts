@@ -476,6 +476,12 @@ export class WorkerRuntime {
           await this.files.remove(id);
           continue;
         }
+        if (isActive(current.state) && !this.running.has(id)) {
+          // A run that broke down (e.g. the database stayed away longer than writes are retried)
+          // left the task active with nothing executing it: end it as a restart would.
+          await this.recoverActive(current, current.plan);
+          continue;
+        }
         if (current.state !== task.state) this.held.set(id, current);
       } catch (error) {
         this.logger.debug('housekeeping could not read a held task', { taskId: id, error: String(error) });
