@@ -506,6 +506,7 @@ describe('errors', () => {
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('GET, PUT, DELETE, HEAD, OPTIONS');
     expect(errorOf(res).message).toMatch(/PATCH/);
+    expect(errorOf(res).code).toBe('METHOD_NOT_ALLOWED');
     expect((await api('DELETE', '/tasks')).status).toBe(405);
     expect((await api('GET', '/tasks/t1/start')).status).toBe(405);
     const options = await api('OPTIONS', '/deployments');
@@ -517,6 +518,7 @@ describe('errors', () => {
     const big = JSON.stringify({ application: 'x'.repeat(5 * 1024 * 1024), version: '1', environment: 'dev' });
     const res = await api('POST', '/deployments', { body: big, headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(413);
+    expect(errorOf(res).code).toBe('PAYLOAD_TOO_LARGE');
     expect(errorOf(res).message).toMatch(/5 MB/);
   });
 

@@ -85,7 +85,7 @@ function bodyReadError(err: unknown): unknown {
   if (type === 'entity.too.large') {
     return new HttpError(
       413,
-      ErrorCode.MALFORMED_BODY,
+      ErrorCode.PAYLOAD_TOO_LARGE,
       `the request body is larger than ${BODY_LIMIT_BYTES / (1024 * 1024)} MB`,
     );
   }

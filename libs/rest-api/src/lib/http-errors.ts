@@ -21,6 +21,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   PLANNING_FAILED: 400,
   UNKNOWN_CI_TYPE: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  METHOD_NOT_ALLOWED: 405,
   NOT_FOUND: 404,
   TASK_NOT_FOUND: 404,
   STEP_NOT_FOUND: 404,
@@ -99,7 +101,7 @@ function transportError(error: unknown): ErrorAnswer | undefined {
   const safe = e.expose === true || error instanceof URIError;
   if (typeof status !== 'number' || status < 400 || status >= 500 || !safe) return undefined;
   const message = typeof e.message === 'string' ? e.message : 'bad request';
-  if (status === 413) return answer(413, ErrorCode.MALFORMED_BODY, 'request body is larger than the limit', []);
+  if (status === 413) return answer(413, ErrorCode.PAYLOAD_TOO_LARGE, 'request body is larger than the limit', []);
   if (status === 415) return answer(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, message, []);
   if (status === 404) return answer(404, ErrorCode.NOT_FOUND, message, []);
   // body-parser tags its errors `entity.*` / `request.*`; the rest (a bad %-escape in a path) is invalid input.
@@ -145,7 +147,7 @@ export function methodNotAllowed(allowed: readonly string[]): RequestHandler {
       return;
     }
     next(
-      new HttpError(405, ErrorCode.NOT_FOUND, `method ${req.method} is not allowed on ${req.path}; allowed: ${allow}`, {
+      new HttpError(405, ErrorCode.METHOD_NOT_ALLOWED, `method ${req.method} is not allowed on ${req.path}; allowed: ${allow}`, {
         Allow: allow,
       }),
     );
