@@ -1,68 +1,10 @@
 import DNS from 'dns2';
+import { Zone, startDns } from '../support/dns-server';
 import { holdsFor, pollUntil } from '../support/poll';
 import { TestMaster, TestWorker, sessionOf, startMaster, startWorker } from './support';
 
 const { Packet } = DNS;
-/** Response codes (RFC 1035 §4.1.1); this dns2 version does not name them. */
-const RCODE = { SERVFAIL: 2, NXDOMAIN: 3 } as const;
-
-/** What the test DNS server answers; the test changes it while the worker runs. */
-interface Zone {
-  /** SRV records of `_shipdeck._tcp.masters.test`: target name and port. */
-  srv: { target: string; port: number }[];
-  /** A records, by name. */
-  a: Record<string, string>;
-  /** Answer SERVFAIL to everything (a DNS outage). */
-  failing: boolean;
-}
-
 const SRV_NAME = '_shipdeck._tcp.masters.test';
-
-/** A DNS server on 127.0.0.1 (random UDP port) answering from `zone`, with TTL 0 so nothing is cached. */
-async function startDns(zone: Zone): Promise<{ address: string; close: () => Promise<void>; queries: string[] }> {
-  const queries: string[] = [];
-  const server = DNS.createServer({
-    udp: true,
-    handle: (request, send) => {
-      const response = Packet.createResponseFromRequest(request);
-      const [question] = request.questions;
-      if (!question) return void send(response);
-      const name = question.name.toLowerCase();
-      queries.push(`${question.type} ${name}`);
-      if (zone.failing) {
-        response.header.rcode = RCODE.SERVFAIL;
-        return void send(response);
-      }
-      if (question.type === Packet.TYPE.SRV && name === SRV_NAME) {
-        for (const record of zone.srv) {
-          response.answers.push({
-            name: question.name,
-            type: Packet.TYPE.SRV,
-            class: Packet.CLASS.IN,
-            ttl: 0,
-            priority: 10,
-            weight: 10,
-            port: record.port,
-            target: record.target,
-          } as unknown as DNS.Packet.Resource);
-        }
-      } else if (question.type === Packet.TYPE.A && zone.a[name]) {
-        response.answers.push({
-          name: question.name,
-          type: Packet.TYPE.A,
-          class: Packet.CLASS.IN,
-          ttl: 0,
-          address: zone.a[name],
-        } as unknown as DNS.Packet.Resource);
-      } else if (!(name in zone.a) && name !== SRV_NAME) {
-        response.header.rcode = RCODE.NXDOMAIN;
-      }
-      void send(response);
-    },
-  });
-  const addresses = await server.listen({ udp: { port: 0, address: '127.0.0.1' } });
-  return { address: `127.0.0.1:${addresses.udp!.port}`, close: () => server.close(), queries };
-}
 
 jest.setTimeout(30_000);
 
@@ -88,7 +30,7 @@ describe('command channel: masters found by DNS', () => {
     const a = await master();
     const b = await master();
     const zone: Zone = {
-      srv: [{ target: 'master-a.masters.test', port: a.port }],
+      srv: { [SRV_NAME]: [{ target: 'master-a.masters.test', port: a.port }] },
       a: { 'master-a.masters.test': '127.0.0.1', 'master-b.masters.test': '127.0.0.1' },
       failing: false,
     };
@@ -104,7 +46,7 @@ describe('command channel: masters found by DNS', () => {
     expect(b.registered).toEqual([]);
 
     // Two: it connects to the new one as well.
-    zone.srv = [...zone.srv, { target: 'master-b.masters.test', port: b.port }];
+    zone.srv[SRV_NAME] = [...zone.srv[SRV_NAME], { target: 'master-b.masters.test', port: b.port }];
     await sessionOf(b, w.workerId, 5_000);
     await pollUntil(() => w.client.masters().filter((m) => m.connected).length === 2, {
       timeoutMs: 5_000,
@@ -123,7 +65,7 @@ describe('command channel: masters found by DNS', () => {
     zone.failing = false;
 
     // Only the other one: the worker leaves the first and does not come back to it.
-    zone.srv = [{ target: 'master-b.masters.test', port: b.port }];
+    zone.srv[SRV_NAME] = [{ target: 'master-b.masters.test', port: b.port }];
     await pollUntil(() => a.closed.length === 1, { timeoutMs: 5_000, describe: () => `${a.log.dump()}\n${w.log.dump()}` });
     expect(a.closed[0]!.reason).toBe('closed by the worker: master no longer listed');
     expect(w.lost).toEqual([endpointA]);
@@ -140,7 +82,7 @@ describe('command channel: masters found by DNS', () => {
 
   it('uses the A record of a name without SRV records: one master on the default port', async () => {
     const m = await master();
-    const dns = await startDns({ srv: [], a: { 'single.masters.test': '127.0.0.1' }, failing: false });
+    const dns = await startDns({ srv: {}, a: { 'single.masters.test': '127.0.0.1' } });
     cleanups.push(() => dns.close());
     const w = await worker(['single.masters.test'], { dnsServers: [dns.address], defaultPort: m.port, resolveIntervalMs: 200 });
     await sessionOf(m, w.workerId);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { api, waitForTask } from '../support/api';
 import { ensureBundles, requireServices } from '../support/cluster';
 import { Lifecycle, expectStatus, listWorkers, runControl, waitForWorker, withLogs } from '../support/lifecycle-cluster';
-import { TestDns, Zone, startDns } from '../support/lifecycle-dns';
+import { TestDns, Zone, startDns } from '../support/dns-server';
 import { Pki, makePki } from '../support/lifecycle-tls';
 import { holdsFor, pollUntil } from '../support/poll';
 

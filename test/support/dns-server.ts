@@ -1,12 +1,12 @@
 /**
- * A DNS server on loopback for the discovery lifecycle test (issue 4): answers the SRV record of
+ * A DNS server on loopback for the discovery tests (issue 4): answers the SRV and A records of
  * the masters from a zone the test changes while workers run, with TTL 0 so nothing is cached.
  */
 import DNS from 'dns2';
 
 const { Packet } = DNS;
-/** Response code NXDOMAIN (RFC 1035 §4.1.1); this dns2 version does not name it. */
-const NXDOMAIN = 3;
+/** Response codes (RFC 1035 §4.1.1); this dns2 version does not name them. */
+const RCODE = { SERVFAIL: 2, NXDOMAIN: 3 } as const;
 
 /** What the server answers; mutable. */
 export interface Zone {
@@ -14,6 +14,8 @@ export interface Zone {
   srv: Record<string, { target: string; port: number }[]>;
   /** A records: name (lower case) → IPv4 address. */
   a: Record<string, string>;
+  /** Answer SERVFAIL to everything (a DNS outage). */
+  failing?: boolean;
 }
 
 export interface TestDns {
@@ -35,6 +37,10 @@ export async function startDns(zone: Zone): Promise<TestDns> {
       if (!question) return void send(response);
       const name = question.name.toLowerCase();
       queries.push(`${question.type} ${name}`);
+      if (zone.failing) {
+        response.header.rcode = RCODE.SERVFAIL;
+        return void send(response);
+      }
       if (question.type === Packet.TYPE.SRV && zone.srv[name]) {
         for (const record of zone.srv[name]) {
           response.answers.push({
@@ -57,7 +63,7 @@ export async function startDns(zone: Zone): Promise<TestDns> {
           address: zone.a[name],
         } as unknown as DNS.Packet.Resource);
       } else if (!(name in zone.a) && !(name in zone.srv)) {
-        response.header.rcode = NXDOMAIN;
+        response.header.rcode = RCODE.NXDOMAIN;
       }
       void send(response);
     },
