@@ -31,6 +31,7 @@ import {
   requireServices,
   startCluster,
   startWorker,
+  withProcessOutput,
 } from '../support/cluster';
 import { MasterProcess, freePort, startMaster } from '../support/master-process';
 import { holdsFor, pollUntil } from '../support/poll';
@@ -149,18 +150,7 @@ async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): P
 
 /** Appends the cluster's process output to a failure. */
 function withCluster(cluster: () => Cluster | undefined, body: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    try {
-      await body();
-    } catch (error) {
-      const output = cluster()?.describe(60) ?? '(no cluster)';
-      if (error instanceof Error) {
-        error.message += `\n${output}`;
-        throw error;
-      }
-      throw new Error(`${String(error)}\n${output}`);
-    }
-  };
+  return withProcessOutput(() => cluster()?.describe(60), body);
 }
 
 /** The worker whose process wrote a ledger line, by pid. */

@@ -822,3 +822,22 @@ function tail(text: string, lines: number): string {
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Runs a test body; when it fails, appends what `describe` answers (the processes' output) to
+ * the error, so that a failure shows what the cluster logged.
+ */
+export function withProcessOutput(describe: () => string | undefined, body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (error) {
+      const output = describe() ?? '(no cluster)';
+      if (error instanceof Error) {
+        error.message += `\n${output}`;
+        throw error;
+      }
+      throw new Error(`${String(error)}\n${output}`);
+    }
+  };
+}

@@ -12,7 +12,7 @@ import { WriteStream, createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Api, ApiResponse, TaskState, TaskWire, api } from './api';
-import { Cluster, ClusterOptions, ExitStatus, StartWorkerOptions, WorkerProcess, startCluster, startWorker } from './cluster';
+import { Cluster, ClusterOptions, ExitStatus, StartWorkerOptions, WorkerProcess, startCluster, startWorker, withProcessOutput } from './cluster';
 import { REPO_ROOT, freePort } from './master-process';
 import { pollUntil } from './poll';
 
@@ -593,18 +593,7 @@ export class Lifecycle {
  * cluster (the logs are what explains a failed lifecycle test).
  */
 export function withLogs(lifecycle: () => Lifecycle | undefined, body: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    try {
-      await body();
-    } catch (error) {
-      const output = lifecycle()?.describe() ?? '(no cluster)';
-      if (error instanceof Error) {
-        error.message += `\n${output}`;
-        throw error;
-      }
-      throw new Error(`${String(error)}\n${output}`);
-    }
-  };
+  return withProcessOutput(() => lifecycle()?.describe(), body);
 }
 
 /** Rejects after `ms` unless `promise` settled first. */

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Api, ApiResponse, TaskState, TaskWire, api, summarize } from './api';
-import { Cluster, ClusterOptions, TEST_AMQP_URL, WorkerProcess, startCluster, startWorker } from './cluster';
+import { Cluster, ClusterOptions, TEST_AMQP_URL, WorkerProcess, startCluster, startWorker, withProcessOutput } from './cluster';
 import { pollUntil } from './poll';
 import { isProcessAlive } from './processes';
 
@@ -366,18 +366,7 @@ export async function startRecoveryCluster(options: ClusterOptions): Promise<Rec
 
 /** Runs a test body; on failure appends the processes' output to the error. */
 export function withOutput(rc: () => RecoveryCluster | undefined, body: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    try {
-      await body();
-    } catch (error) {
-      const output = rc()?.describe(60) ?? '(no cluster)';
-      if (error instanceof Error) {
-        error.message += `\n${output}`;
-        throw error;
-      }
-      throw new Error(`${String(error)}\n${output}`);
-    }
-  };
+  return withProcessOutput(() => rc()?.describe(60), body);
 }
 
 // ---- RabbitMQ virtual hosts
