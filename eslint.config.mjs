@@ -14,8 +14,13 @@ export default [
           allow: [],
           enforceBuildableLibDependency: false,
           depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+            // Layers, highest first: a project may depend on its own layer and the layers below it,
+            // never on a higher one (docs/architecture.md draws them).
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:feature', 'type:infra', 'type:engine', 'type:core'] },
+            { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:feature', 'type:infra', 'type:engine', 'type:core'] },
+            { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:engine', 'type:core'] },
+            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:engine', 'type:core'] },
+            { sourceTag: 'type:core', onlyDependOnLibsWithTags: ['type:core'] },
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
             { sourceTag: 'scope:master', onlyDependOnLibsWithTags: ['scope:shared', 'scope:master'] },
             // The master app hosts the in-process worker, so it may wire worker libraries too.
