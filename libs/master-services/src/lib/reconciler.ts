@@ -1,6 +1,6 @@
 import { Logger } from '@shipdeck/logging';
 import { TaskStore } from '@shipdeck/persistence';
-import { TaskAnnouncer } from './task-publisher';
+import { TaskAnnouncer } from './task-announcer';
 import { advanceTask } from '@shipdeck/persistence';
 
 export interface ReconcilerOptions {

@@ -1,0 +1,28 @@
+import { PluginRegistry } from '@shipdeck/plugins';
+import { planControl } from '@shipdeck/planner';
+import { TaskView, buildPlan } from '@shipdeck/tasks';
+import { CatalogService } from './catalog-service';
+import { ControlTaskRequest } from './requests';
+import { TaskFactory } from './task-factory';
+
+/** What {@link ControlTaskService} needs. */
+export interface ControlTaskServiceOptions {
+  catalog: CatalogService;
+  tasks: TaskFactory;
+  /** The host types whose controls a task may run. */
+  registry: PluginRegistry;
+}
+
+/** Control tasks (spec §6): one control, such as checkConnection, run on one host. */
+export class ControlTaskService {
+  constructor(private readonly options: ControlTaskServiceOptions) {}
+
+  /** Creates the PENDING task of a control; the host type must offer it. */
+  async createControlTask(request: ControlTaskRequest): Promise<TaskView> {
+    const host = await this.options.catalog.getHost(request.target);
+    const parameters = request.parameters ?? {};
+    const phases = planControl({ host, control: request.control, parameters, types: this.options.registry });
+    const control = { target: host.name, control: request.control, parameters };
+    return this.options.tasks.create({ type: 'CONTROL', description: `${request.control} on ${host.name}`, control }, buildPlan(phases));
+  }
+}
