@@ -1,5 +1,5 @@
 import { ErrorCode, ShipdeckError } from '@shipdeck/errors';
-import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '../test-support/in-memory-master';
+import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '../testing';
 
 let master: InMemoryMaster;
 

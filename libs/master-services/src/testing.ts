@@ -1,14 +1,22 @@
+/**
+ * Test support for code built on the master services: the real services over an in-memory
+ * SQLite database, the in-process queue and a clock that moves only when told to. Imported as
+ * `@shipdeck/master-services/testing`, never by production code.
+ *
+ * @packageDocumentation
+ */
 import { Writable } from 'node:stream';
 import { Environment, Host } from '@shipdeck/domain';
 import { Logger, createLogger } from '@shipdeck/logging';
 import { Stores, openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
 import { InProcessTaskQueue, TaskMessage } from '@shipdeck/queue';
-import { ClusterWorkers } from '../lib/cluster-workers';
-import { InProcessWorker, InProcessWorkers } from '../lib/in-process-workers';
-import { MasterServices, createMasterServices } from '../lib/master-services';
-import { TaskAnnouncer } from '../lib/task-announcer';
-import { WorkerPool } from '../lib/workers';
+import { WorkerCommand, WorkerRunState } from '@shipdeck/command-channel';
+import { ClusterWorkers, ConnectedWorker } from './lib/cluster-workers';
+import { InProcessWorker, InProcessWorkers } from './lib/in-process-workers';
+import { MasterServices, createMasterServices } from './lib/master-services';
+import { TaskAnnouncer } from './lib/task-announcer';
+import { WorkerPool } from './lib/workers';
 
 /** A clock that moves only when told to. */
 export class ManualClock {
@@ -117,5 +125,37 @@ export function petclinicManifest(version = '1.0.0'): Record<string, unknown> {
       { name: 'app', type: 'cmd.Command', create: `install ${version} {{APP_HOME}}`, destroy: 'uninstall {{APP_HOME}}' },
       { name: 'app-config', type: 'file.File', targetPath: '{{APP_HOME}}/app.conf', content: 'pool=5' },
     ],
+  };
+}
+
+/** A live command-channel session of an external worker, answering every command ok and recording it. */
+export interface FakeSession extends ConnectedWorker {
+  runState: WorkerRunState;
+  lastSeen: Date;
+  /** The kinds of the commands the master sent, in order. */
+  readonly sent: WorkerCommand['kind'][];
+}
+
+/** A session of worker `id` (name `name-ID`, capacity 3), last seen now by `clock`. */
+export function fakeSession(id: string, clock: ManualClock, configHash = 'hash'): FakeSession {
+  const sent: WorkerCommand['kind'][] = [];
+  return {
+    registration: {
+      protocolVersion: 1,
+      workerId: id,
+      name: `name-${id}`,
+      address: `${id}:9`,
+      configHash,
+      capacity: 3,
+      state: 'RUNNING',
+      tasks: [],
+    },
+    runState: 'RUNNING',
+    lastSeen: clock.current,
+    sent,
+    async send(command) {
+      sent.push(command.kind);
+      return { ok: true, message: `${id} does ${command.kind}` };
+    },
   };
 }
