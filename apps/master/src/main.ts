@@ -67,11 +67,12 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`shipdeck master: ${error.message}\n`);
-    process.exit(78);
-  }
-  process.stderr.write(`shipdeck master: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+main().catch(exitOnStartFailure);
+
+/** A configuration problem exits 78 (EX_CONFIG) with its message alone; anything else exits 1 with its stack. */
+function exitOnStartFailure(error: unknown): never {
+  const configProblem = error instanceof ConfigError;
+  const detail = configProblem ? error.message : `failed to start: ${error instanceof Error ? error.stack : String(error)}`;
+  process.stderr.write(`shipdeck master: ${detail}\n`);
+  process.exit(configProblem ? 78 : 1);
+}

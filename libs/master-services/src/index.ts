@@ -1,7 +1,9 @@
 export { createMasterServices, type MasterServices, type MasterServicesOptions } from './lib/master-services';
 export { CatalogService, type CatalogServiceOptions } from './lib/catalog-service';
-export { DeploymentService, type DeploymentServiceOptions } from './lib/deployment-service';
-export { ControlTaskService, type ControlTaskServiceOptions } from './lib/control-task-service';
+export { DeploymentService } from './lib/deployment-service';
+export { ControlTaskService } from './lib/control-task-service';
+export { TaskFactory, type TaskPlanningOptions, type TaskPurpose } from './lib/task-factory';
+export { TaskViews } from './lib/task-views';
 export { TaskOperationsService, type TaskOperationsServiceOptions } from './lib/task-operations-service';
 export { WorkerService } from './lib/worker-service';
 export { ServerService } from './lib/server-service';

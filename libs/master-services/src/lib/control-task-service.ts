@@ -1,21 +1,11 @@
-import { PluginRegistry } from '@shipdeck/plugins';
 import { planControl } from '@shipdeck/planner';
 import { TaskView, buildPlan } from '@shipdeck/tasks';
-import { CatalogService } from './catalog-service';
 import { ControlTaskRequest } from './requests';
-import { TaskFactory } from './task-factory';
-
-/** What {@link ControlTaskService} needs. */
-export interface ControlTaskServiceOptions {
-  catalog: CatalogService;
-  tasks: TaskFactory;
-  /** The host types whose controls a task may run. */
-  registry: PluginRegistry;
-}
+import { TaskPlanningOptions } from './task-factory';
 
 /** Control tasks (spec §6): one control, such as checkConnection, run on one host. */
 export class ControlTaskService {
-  constructor(private readonly options: ControlTaskServiceOptions) {}
+  constructor(private readonly options: TaskPlanningOptions) {}
 
   /** Creates the PENDING task of a control; the host type must offer it. */
   async createControlTask(request: ControlTaskRequest): Promise<TaskView> {

@@ -1,25 +1,15 @@
 import { ErrorCode, NotFoundError, ValidationError } from '@shipdeck/errors';
-import { PluginRegistry } from '@shipdeck/plugins';
 import { planDeployment, planUndeployment } from '@shipdeck/planner';
 import { Plan, TaskView, buildPlan, pauseBeforeStep, renderTask, skipStep } from '@shipdeck/tasks';
-import { CatalogService } from './catalog-service';
 import { DeploymentPreview, DeploymentRequest, UndeploymentRequest } from './requests';
-import { TaskFactory } from './task-factory';
-
-/** What {@link DeploymentService} needs. */
-export interface DeploymentServiceOptions {
-  catalog: CatalogService;
-  tasks: TaskFactory;
-  /** The deployable and host types the planner asks for steps. */
-  registry: PluginRegistry;
-}
+import { TaskPlanningOptions } from './task-factory';
 
 /**
  * Deployments (spec §6): plans what a deployment or undeployment changes, previews it, and creates
  * its PENDING task. Nothing runs until the task is started.
  */
 export class DeploymentService {
-  constructor(private readonly options: DeploymentServiceOptions) {}
+  constructor(private readonly options: TaskPlanningOptions) {}
 
   /** The plan a deployment would get, with what it deploys and changes; creates nothing. */
   async previewDeployment(request: DeploymentRequest): Promise<DeploymentPreview> {

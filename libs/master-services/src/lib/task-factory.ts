@@ -1,11 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@shipdeck/logging';
+import { PluginRegistry } from '@shipdeck/plugins';
 import { Clock, TaskStore } from '@shipdeck/persistence';
 import { Plan, TaskRecord, TaskView } from '@shipdeck/tasks';
+import type { CatalogService } from './catalog-service';
 import { TaskViews } from './task-views';
 
 /** What a new task says besides its plan: the deployment or control it performs. */
 export type TaskPurpose = Pick<TaskRecord, 'type' | 'description'> & Partial<Pick<TaskRecord, 'deployment' | 'control'>>;
+
+/** What the services that plan and create tasks (deployments, control tasks) need. */
+export interface TaskPlanningOptions {
+  /** Where packages, environments and hosts are looked up. */
+  catalog: CatalogService;
+  /** Stores the new tasks. */
+  tasks: TaskFactory;
+  /** The deployable and host types the planner asks for steps and controls. */
+  registry: PluginRegistry;
+}
 
 /** Makes new PENDING tasks, for the services that create deployments and control tasks. */
 export class TaskFactory {

@@ -1,6 +1,16 @@
-import { IsDefined, IsIn, IsISO8601, IsObject, IsOptional, Matches } from 'class-validator';
+import { IsDefined, IsIn, IsObject, IsOptional, Matches } from 'class-validator';
 import { TASK_STATES, TASK_TYPES } from '@shipdeck/tasks';
-import { anyString, ArrayOf, ISO_DATE_TIME, MESSAGES, NON_BLANK, nonEmptyString, RecordOf, stepPath } from './validation';
+import {
+  anyString,
+  ArrayOf,
+  IsIsoDateTime,
+  IsRequiredString,
+  MESSAGES,
+  NON_BLANK,
+  nonEmptyString,
+  RecordOf,
+  stepPath,
+} from './validation';
 
 /*
  * One class per request body or query (spec §6). Every property carries explicit validators:
@@ -19,8 +29,7 @@ export class HostBody {
   @Matches(NON_BLANK, MESSAGES.nonEmptyString)
   name?: string;
 
-  @IsDefined(MESSAGES.required)
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @IsRequiredString()
   type!: string;
 
   @IsOptional()
@@ -51,16 +60,13 @@ export class EnvironmentBody {
 
 /** `POST /deployments` and `POST /deployments/preview`. */
 export class DeploymentBody {
-  @IsDefined(MESSAGES.required)
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @IsRequiredString()
   application!: string;
 
-  @IsDefined(MESSAGES.required)
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @IsRequiredString()
   version!: string;
 
-  @IsDefined(MESSAGES.required)
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @IsRequiredString()
   environment!: string;
 
   @IsOptional()
@@ -74,24 +80,20 @@ export class DeploymentBody {
 
 /** `POST /undeployments`. */
 export class UndeploymentBody {
-  @IsDefined(MESSAGES.required)
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @IsRequiredString()
   application!: string;
 
-  @IsDefined(MESSAGES.required)
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @IsRequiredString()
   environment!: string;
 }
 
 /** `POST /control-tasks`. */
 export class ControlTaskBody {
   /** The CI the control runs on: a host name. */
-  @IsDefined(MESSAGES.required)
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @IsRequiredString()
   target!: string;
 
-  @IsDefined(MESSAGES.required)
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @IsRequiredString()
   control!: string;
 
   @IsOptional()
@@ -103,8 +105,7 @@ export class ControlTaskBody {
 export class ScheduleBody {
   /** A calendar date-time that `Date` reads, on a day that exists. */
   @IsDefined(MESSAGES.required)
-  @Matches(ISO_DATE_TIME, MESSAGES.isoDateTime)
-  @IsISO8601({ strict: true }, MESSAGES.isoDateTime)
+  @IsIsoDateTime()
   at!: string;
 }
 
@@ -126,13 +127,11 @@ export class TaskListQuery {
 /** Query of `GET /archive/tasks`. */
 export class ArchiveQuery {
   @IsOptional()
-  @Matches(ISO_DATE_TIME, MESSAGES.isoDateTime)
-  @IsISO8601({ strict: true }, MESSAGES.isoDateTime)
+  @IsIsoDateTime()
   from?: string;
 
   @IsOptional()
-  @Matches(ISO_DATE_TIME, MESSAGES.isoDateTime)
-  @IsISO8601({ strict: true }, MESSAGES.isoDateTime)
+  @IsIsoDateTime()
   to?: string;
 
   @IsOptional()

@@ -82,3 +82,26 @@ export function created(res: Response, location: string, body: unknown): void {
 export function taskCreated(res: Response, task: TaskView): void {
   created(res, `${API_BASE_PATH}/tasks/${encodeURIComponent(task.id)}`, { taskId: task.id, task } satisfies CreatedTask);
 }
+
+/** A collection of resources named by their path, such as `/hosts` and `/hosts/{name}`. */
+export interface NamedCollection<B extends { name?: string }> {
+  list(): Promise<unknown>;
+  get(name: string): Promise<unknown>;
+  /** The body of a PUT. */
+  body: DtoClass<B>;
+  /** Creates or replaces the resource; see {@link putNamed}. */
+  save(name: string, body: B): Promise<{ created: boolean; value: unknown }>;
+  /** Only for collections whose resources can be deleted. */
+  delete?(name: string): Promise<void>;
+}
+
+/** Registers `GET path`, and `GET`, `PUT` (and `DELETE`) on `path/:name`. */
+export function namedCollection<B extends { name?: string }>(router: Router, path: string, collection: NamedCollection<B>): void {
+  const remove = collection.delete?.bind(collection);
+  route(router, path, { get: getJson(() => collection.list()) });
+  route(router, `${path}/:name`, {
+    get: getJson((req) => collection.get(param(req, 'name'))),
+    put: putNamed(collection.body, (name, body) => collection.save(name, body)),
+    ...(remove ? { delete: noContent((req) => remove(param(req, 'name'))) } : {}),
+  });
+}

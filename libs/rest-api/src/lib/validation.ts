@@ -1,6 +1,9 @@
 import type { Request } from 'express';
 import { plainToInstance } from 'class-transformer';
 import {
+  IsDefined,
+  IsISO8601,
+  Matches,
   ValidateBy,
   ValidationError as ClassValidationError,
   ValidationOptions,
@@ -109,7 +112,23 @@ export const MESSAGES = {
   oneOf: (values: readonly string[]): ValidationOptions => ({ message: `must be one of ${values.join(', ')}` }),
 } as const;
 
-/** The instant of a string that passed `@Matches(ISO_DATE_TIME)` and `@IsISO8601({ strict: true })`. */
+/** Applies every decorator to the property: a name for a combination of built-ins used on many fields. */
+function allOf(...decorators: PropertyDecorator[]): PropertyDecorator {
+  return (target, property) => decorators.forEach((decorate) => decorate(target, property));
+}
+
+/** A required non-empty string: the built-ins `@IsDefined` and `@Matches(NON_BLANK)`. */
+export const IsRequiredString = (): PropertyDecorator =>
+  allOf(IsDefined(MESSAGES.required), Matches(NON_BLANK, MESSAGES.nonEmptyString));
+
+/**
+ * An ISO 8601 calendar date or date-time on a day that exists: the built-ins `@Matches`
+ * (the forms `Date` reads) and `@IsISO8601({ strict: true })` (no 2030-02-31), one message.
+ */
+export const IsIsoDateTime = (): PropertyDecorator =>
+  allOf(Matches(ISO_DATE_TIME, MESSAGES.isoDateTime), IsISO8601({ strict: true }, MESSAGES.isoDateTime));
+
+/** The instant of a string validated by {@link IsIsoDateTime}. */
 export function toDate(value: string): Date {
   return new Date(value);
 }

@@ -1,21 +1,20 @@
 import { Router } from 'express';
 import type { CatalogService } from '@shipdeck/master-services';
 import { HostBody } from '../dtos';
-import { getJson, noContent, putNamed, route } from '../routing';
-import { param } from '../validation';
+import { namedCollection } from '../routing';
 
 /** `/hosts`: the infrastructure deployments target. */
 export function hostsRouter(catalog: CatalogService): Router {
   const router = Router();
-  route(router, '/hosts', { get: getJson(() => catalog.listHosts()) });
-  route(router, '/hosts/:name', {
-    get: getJson((req) => catalog.getHost(param(req, 'name'))),
-    put: putNamed(HostBody, async (name, body) => {
-      const host = { name, type: body.type, tags: body.tags ?? [], properties: body.properties ?? {} };
-      const result = await catalog.putHost(host);
+  namedCollection(router, '/hosts', {
+    list: () => catalog.listHosts(),
+    get: (name) => catalog.getHost(name),
+    body: HostBody,
+    save: async (name, body) => {
+      const result = await catalog.putHost({ name, type: body.type, tags: body.tags ?? [], properties: body.properties ?? {} });
       return { created: result.created, value: result.host };
-    }),
-    delete: noContent((req) => catalog.deleteHost(param(req, 'name'))),
+    },
+    delete: (name) => catalog.deleteHost(name),
   });
   return router;
 }
