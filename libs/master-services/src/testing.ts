@@ -22,6 +22,7 @@ import { WorkerPool } from './lib/workers';
 export class ManualClock {
   constructor(public current = new Date('2030-01-01T00:00:00.000Z')) {}
   readonly now = (): Date => this.current;
+  /** Moves the clock on by `ms`. */
   advance(ms: number): void {
     this.current = new Date(this.current.getTime() + ms);
   }

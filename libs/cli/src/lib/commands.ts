@@ -17,7 +17,7 @@ interface CreatedTask {
   task?: TaskView;
 }
 
-/** A worker as `GET /workers` lists it (spec §6); read defensively, the route is still to come. */
+/** A worker as `GET /workers` lists it (spec §6); read defensively, as a master of another version may answer it. */
 interface WorkerSummary {
   id?: string;
   name?: string;

@@ -32,14 +32,17 @@ export class CatalogService {
     return { created, host };
   }
 
+  /** One host; HOST_NOT_FOUND when there is none. */
   async getHost(name: string): Promise<Host> {
     return found(await this.stores.hosts.get(name), () => hostNotFound(name));
   }
 
+  /** Every host. */
   listHosts(): Promise<Host[]> {
     return this.stores.hosts.list();
   }
 
+  /** Deletes a host; HOST_NOT_FOUND when there is none. */
   async deleteHost(name: string): Promise<void> {
     if (!(await this.stores.hosts.delete(name))) throw hostNotFound(name);
   }
@@ -57,6 +60,7 @@ export class CatalogService {
     return { created, environment };
   }
 
+  /** One environment; ENVIRONMENT_NOT_FOUND when there is none. */
   async getEnvironment(name: string): Promise<Environment> {
     return found(
       await this.stores.environments.get(name),
@@ -64,6 +68,7 @@ export class CatalogService {
     );
   }
 
+  /** Every environment. */
   listEnvironments(): Promise<Environment[]> {
     return this.stores.environments.list();
   }
@@ -97,10 +102,12 @@ export class CatalogService {
     return (await this.stores.packages.get(pkg.application, pkg.version)) ?? pkg;
   }
 
+  /** Every imported application with its versions, in import order. */
   listApplications(): Promise<{ name: string; versions: string[] }[]> {
     return this.stores.packages.listApplications();
   }
 
+  /** The versions of an application; APPLICATION_NOT_FOUND when none was imported. */
   async listVersions(application: string): Promise<string[]> {
     return found(await this.stores.packages.listVersions(application), () => applicationNotFound(application));
   }

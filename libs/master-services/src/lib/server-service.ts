@@ -10,6 +10,7 @@ export class ServerService {
     private readonly announcer: Pick<TaskAnnouncer, 'checkReady'>,
   ) {}
 
+  /** This master's version, id and configuration hash. */
   serverInfo(): ServerInfo {
     return this.info;
   }

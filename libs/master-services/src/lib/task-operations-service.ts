@@ -62,6 +62,7 @@ export class TaskOperationsService {
     return filter.state ? views.filter((v) => v.state === filter.state) : views;
   }
 
+  /** One current or archived task as clients see it; TASK_NOT_FOUND when there is none. */
   async getTask(id: string): Promise<TaskView> {
     return this.views.view(await this.views.load(id));
   }
@@ -91,14 +92,17 @@ export class TaskOperationsService {
     }
   }
 
+  /** Marks a step SKIPPED while the task is not executing. */
   skipStep(id: string, path: string): Promise<TaskView> {
     return this.editPlan(id, 'skip', (plan) => skipStep(plan, path));
   }
 
+  /** Takes a skip back while the task is not executing. */
   unskipStep(id: string, path: string): Promise<TaskView> {
     return this.editPlan(id, 'unskip', (plan) => unskipStep(plan, path));
   }
 
+  /** Makes the task halt (STOPPED) before a step. */
   pauseBefore(id: string, path: string): Promise<TaskView> {
     return this.editPlan(id, 'pause before a step of', (plan) => pauseBeforeStep(plan, path));
   }

@@ -20,10 +20,12 @@ export class TaskViews {
     return task;
   }
 
+  /** The task as clients see it. */
   view(task: TaskRecord): TaskView {
     return renderTask(task, this.shownState(task));
   }
 
+  /** The stored state, or UNKNOWN for an active task whose owner is gone. */
   shownState(task: TaskRecord): ShownTaskState {
     const owner = task.workerId;
     if (owner && isActive(task.state) && this.workers.isDisconnected(owner)) return 'UNKNOWN';

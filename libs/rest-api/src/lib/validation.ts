@@ -42,16 +42,19 @@ export const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?
 
 const NON_EMPTY_STRING_MESSAGE = 'must be a non-empty string';
 
+/** A string that is not empty or blank. */
 export const nonEmptyString: ElementRule = {
   expected: 'a non-empty string',
   check: (v) => (isString(v) && matches(v, NON_BLANK) ? undefined : NON_EMPTY_STRING_MESSAGE),
 };
 
+/** Any string, the empty one too (dictionary values). */
 export const anyString: ElementRule = {
   expected: 'a string',
   check: (v) => (isString(v) ? undefined : 'must be a string'),
 };
 
+/** A step path like 1-2-3. */
 export const stepPath: ElementRule = {
   expected: 'a step path like 1-2-3',
   check: (v) => (isString(v) && matches(v, STEP_PATH_PATTERN) ? undefined : 'must be a step path like 1-2-3'),
