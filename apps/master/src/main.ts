@@ -3,20 +3,12 @@ import { ConfigError, ShipdeckError, isRetryable } from '@shipdeck/errors';
 import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
 import { computeConfigHash, loadConfig } from '@shipdeck/config';
 import { createLogger } from '@shipdeck/logging';
-import { CommandChannelServer } from '@shipdeck/command-channel';
-import {
-  ClusterWorkers,
-  InProcessWorkers,
-  MasterService,
-  Reconciler,
-  TaskAnnouncer,
-  WorkerPool,
-} from '@shipdeck/master-services';
+import { Reconciler, TaskAnnouncer, createMasterServices } from '@shipdeck/master-services';
 import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
 import { openTaskQueue } from '@shipdeck/queue';
 import { createRestApp } from '@shipdeck/rest-api';
-import { WorkerRuntime, loadOrCreateWorkerId, lockWorkDir, workerRuntimeOptions } from '@shipdeck/worker-runtime';
+import { startWorkerPool } from './worker-pool';
 
 declare const SHIPDECK_VERSION: string;
 
@@ -49,49 +41,9 @@ async function main(): Promise<void> {
   shutdown.add('task queue', () => queue.close());
   const announcer = new TaskAnnouncer(queue, masterId, configHash, logger);
 
-  let workers: WorkerPool;
-  if (inProcess) {
-    shutdown.add('work directory lock', lockWorkDir(config.task.recovery.dir));
-    const worker = new WorkerRuntime(
-      workerRuntimeOptions(config, {
-        workerId: loadOrCreateWorkerId(config.task.recovery.dir),
-        workDir: config.task.recovery.dir,
-        queue,
-        stores,
-        executors: registry.executorFor,
-        configHash,
-        logger,
-      }),
-    );
-    await worker.start();
-    shutdown.add('in-process worker', () => worker.close());
-    workers = new InProcessWorkers({ worker, configHash, capacity: config.task.maxActiveTasks });
-  } else {
-    const cluster = new ClusterWorkers({ workers: stores.workers, configHash, gracePeriodMs: config.worker.gracePeriodMs, logger });
-    const channel = new CommandChannelServer({
-      port: config.server.workerPort,
-      tls: config.channel.tls,
-      masterId,
-      configHash,
-      heartbeatTimeoutMs: config.worker.gracePeriodMs,
-      logger,
-      onRegister: (session) => void cluster.connected(session),
-      onUpdate: (session) => void cluster.seen(session),
-      onClose: (session, reason) => cluster.disconnected(session, reason),
-    });
-    const { port } = await channel.start();
-    shutdown.add('command channel', () => channel.close());
-    logger.info(`External workers can connect to ${config.server.hostname}:${port}`, { tls: config.channel.tls !== null });
-    workers = cluster;
-  }
-  const service = new MasterService({
-    stores,
-    registry,
-    announcer,
-    workers,
-    logger,
-    info: { version: SHIPDECK_VERSION, role: 'master', id: masterId, configHash, inProcessWorker: inProcess },
-  });
+  const workers = await startWorkerPool({ config, masterId, configHash, queue, stores, registry, logger, shutdown });
+  const info = { version: SHIPDECK_VERSION, role: 'master' as const, id: masterId, configHash, inProcessWorker: inProcess };
+  const services = createMasterServices({ stores, registry, announcer, workers, logger, info });
 
   const reconciler = new Reconciler({
     tasks: stores.tasks,
@@ -105,7 +57,7 @@ async function main(): Promise<void> {
   reconciler.start();
   shutdown.add('reconciler', () => reconciler.close());
 
-  const server = await listenHttp(createRestApp({ service, logger }), config.server.port);
+  const server = await listenHttp(createRestApp({ services, logger }), config.server.port);
   shutdown.add('http server', () => server.close());
   logger.info(`Shipdeck master ${SHIPDECK_VERSION} listening on http://localhost:${server.port}`, {
     mode: inProcess ? 'embedded (in-process worker)' : 'cluster',
@@ -115,11 +67,12 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`shipdeck master: ${error.message}\n`);
-    process.exit(78);
-  }
-  process.stderr.write(`shipdeck master: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+main().catch(exitOnStartFailure);
+
+/** A configuration problem exits 78 (EX_CONFIG) with its message alone; anything else exits 1 with its stack. */
+function exitOnStartFailure(error: unknown): never {
+  const configProblem = error instanceof ConfigError;
+  const detail = configProblem ? error.message : `failed to start: ${error instanceof Error ? error.stack : String(error)}`;
+  process.stderr.write(`shipdeck master: ${detail}\n`);
+  process.exit(configProblem ? 78 : 1);
+}

@@ -1,8 +1,24 @@
-export * from './lib/service';
-export * from './lib/shipdeck-service';
-export * from './lib/worker-link';
-export * from './lib/task-publisher';
-export * from './lib/reconciler';
-export * from './lib/workers';
-export * from './lib/cluster-workers';
-export * from './lib/in-process-workers';
+export { createMasterServices, type MasterServices, type MasterServicesOptions } from './lib/master-services';
+export { CatalogService, type CatalogServiceOptions } from './lib/catalog-service';
+export { DeploymentService } from './lib/deployment-service';
+export { ControlTaskService } from './lib/control-task-service';
+export { TaskFactory, type TaskPlanningOptions, type TaskPurpose } from './lib/task-factory';
+export { TaskViews } from './lib/task-views';
+export { TaskOperationsService, type TaskOperationsServiceOptions } from './lib/task-operations-service';
+export { WorkerService } from './lib/worker-service';
+export { ServerService } from './lib/server-service';
+export type {
+  ArchiveListFilter,
+  ControlTaskRequest,
+  DeploymentPreview,
+  DeploymentRequest,
+  ServerInfo,
+  TaskListFilter,
+  UndeploymentRequest,
+} from './lib/requests';
+export { TaskAnnouncer } from './lib/task-announcer';
+export { Reconciler, type ReconcilerOptions } from './lib/reconciler';
+export type { WorkerLink } from './lib/worker-link';
+export type { GhostTaskRestore, WorkerPool, WorkerState, WorkerView } from './lib/workers';
+export { ClusterWorkers, type ClusterWorkersOptions, type ConnectedWorker } from './lib/cluster-workers';
+export { InProcessWorkers, type InProcessWorker, type InProcessWorkersOptions } from './lib/in-process-workers';

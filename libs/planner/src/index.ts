@@ -22,6 +22,12 @@
  *
  * @packageDocumentation
  */
-export * from './lib/deployment';
-export * from './lib/control';
+export {
+  planDeployment,
+  planUndeployment,
+  type DeploymentPlan,
+  type DeploymentPlanInput,
+  type UndeploymentPlanInput,
+} from './lib/deployment';
+export { planControl, type ControlPlanInput } from './lib/control';
 export { resolvePlaceholders } from './lib/placeholders';

@@ -17,7 +17,7 @@ interface CreatedTask {
   task?: TaskView;
 }
 
-/** A worker as `GET /workers` lists it (spec §6); read defensively, the route is still to come. */
+/** A worker as `GET /workers` lists it (spec §6); read defensively, as a master of another version may answer it. */
 interface WorkerSummary {
   id?: string;
   name?: string;
@@ -111,15 +111,8 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     return 0;
   },
 
-  'hosts put': async (s, { args, flags }) => {
-    const name = args['NAME'];
-    const { status, body } = await s.client.json<Host>('PUT', `/hosts/${seg(name)}`, {
-      type: flags.type ?? 'local',
-      tags: flags.tag ?? [],
-    });
-    print(s, body, () => `host ${name} ${status === 201 ? 'created' : 'updated'}`);
-    return 0;
-  },
+  'hosts put': async (s, { args, flags }) =>
+    putNamed<Host>(s, 'host', args['NAME'], { type: flags.type ?? 'local', tags: flags.tag ?? [] }),
 
   'hosts list': async (s) => {
     const { body } = await s.client.json<Host[]>('GET', '/hosts');
@@ -140,12 +133,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     const spec = commandSpec('environments put');
     if (!flags.host?.length) throw new UsageError('environments put needs at least one --host', spec);
     const dictionary = Object.fromEntries((flags.set ?? []).map((pair) => keyValue(pair, spec)));
-    const { status, body } = await s.client.json<Environment>('PUT', `/environments/${seg(name)}`, {
-      hosts: flags.host,
-      dictionary,
-    });
-    print(s, body, () => `environment ${name} ${status === 201 ? 'created' : 'updated'}`);
-    return 0;
+    return putNamed<Environment>(s, 'environment', name, { hosts: flags.host, dictionary });
   },
 
   'environments list': async (s) => {
@@ -226,6 +214,13 @@ async function changeStep(s: Session, id: string, path: string, change: 'skip' |
   print(s, body, () =>
     step ? `task ${id}: step ${path} ${step.state}${step.pauseBefore ? ' [pause before]' : ''}` : `task ${id}: ${change} ${path} done`,
   );
+  return 0;
+}
+
+/** PUTs a host or an environment and says whether it was created or replaced. */
+async function putNamed<T>(s: Session, kind: 'host' | 'environment', name: string, request: object): Promise<number> {
+  const { status, body } = await s.client.json<T>('PUT', `/${kind}s/${seg(name)}`, request);
+  print(s, body, () => `${kind} ${name} ${status === 201 ? 'created' : 'updated'}`);
   return 0;
 }
 

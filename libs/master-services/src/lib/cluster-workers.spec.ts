@@ -1,7 +1,7 @@
 import { CommandReply, WorkerCommand, WorkerRegistration, WorkerRunState } from '@shipdeck/command-channel';
 import { WorkerRecord, WorkerStore } from '@shipdeck/persistence';
 import { TaskRecord } from '@shipdeck/tasks';
-import { createLogger } from 'winston';
+import { silentLogger } from '../testing';
 import { ClusterWorkers, ConnectedWorker } from './cluster-workers';
 
 class MemoryWorkerStore implements WorkerStore {
@@ -34,7 +34,7 @@ class FakeSession implements ConnectedWorker {
 }
 
 const GRACE = 10_000;
-const logger = createLogger({ silent: true });
+const logger = silentLogger();
 
 function setup() {
   const clock = { now: new Date('2030-01-01T00:00:00Z') };

@@ -1,8 +1,8 @@
 import { Logger } from '@shipdeck/logging';
-import { TaskStore } from '@shipdeck/persistence';
-import { TaskAnnouncer } from './task-publisher';
-import { advanceTask } from '@shipdeck/persistence';
+import { TaskStore, advanceTask } from '@shipdeck/persistence';
+import { TaskAnnouncer } from './task-announcer';
 
+/** What a {@link Reconciler} needs, and how often it looks. */
 export interface ReconcilerOptions {
   tasks: TaskStore;
   announcer: TaskAnnouncer;

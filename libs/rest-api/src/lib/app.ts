@@ -1,23 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import express, { Application, RequestHandler, Router } from 'express';
-import type { Logger } from 'winston';
-import { NotReadyError } from '@shipdeck/errors';
-import type { ShipdeckService } from '@shipdeck/master-services';
-import { API_BASE_PATH, apiRouter } from './api-routes';
+import express, { Application, RequestHandler } from 'express';
+import type { Logger } from '@shipdeck/logging';
+import type { MasterServices } from '@shipdeck/master-services';
+import { apiRouter } from './api-router';
 import { errorHandler, notFoundHandler } from './http-errors';
-import { route } from './routing';
+import { healthRouter } from './routers/health-router';
+import { API_BASE_PATH } from './routing';
 
 /** What {@link createRestApp} needs. */
 export interface RestAppOptions {
   /** The master's services; every domain rule is enforced there. */
-  service: ShipdeckService;
+  services: MasterServices;
   /** Receives the access log (debug) and every failed request (5xx at error, the rest at debug). */
   logger: Logger;
-}
-
-/** Answer of `GET /health/live` and of a successful `GET /health/ready`. */
-export interface HealthStatus {
-  status: 'UP';
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -27,13 +22,13 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * probes under `/health`, JSON errors for everything else (unknown path 404, wrong method 405).
  * The caller owns the listening server.
  */
-export function createRestApp({ service, logger }: RestAppOptions): Application {
+export function createRestApp({ services, logger }: RestAppOptions): Application {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(requestContext(logger));
-  app.use('/health', healthRouter(service, logger));
-  app.use(API_BASE_PATH, apiRouter(service));
+  app.use('/health', healthRouter(services.server, logger));
+  app.use(API_BASE_PATH, apiRouter(services));
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
   return app;
@@ -60,26 +55,4 @@ function requestContext(logger: Logger): RequestHandler {
     });
     next();
   };
-}
-
-function healthRouter(service: ShipdeckService, logger: Logger): Router {
-  const router = Router();
-  const up: HealthStatus = { status: 'UP' };
-  route(router, '/live', { get: [(_req, res) => void res.json(up)] });
-  route(router, '/ready', {
-    get: [
-      async (_req, res) => {
-        try {
-          await service.checkReady();
-        } catch (error) {
-          if (error instanceof NotReadyError) throw error;
-          // Readiness failures are 503 whatever their cause; the cause goes to the log only.
-          logger.warn('readiness check failed', { error: error instanceof Error ? error.stack : String(error) });
-          throw new NotReadyError('not ready');
-        }
-        res.json(up);
-      },
-    ],
-  });
-  return router;
 }

@@ -1,14 +1,14 @@
-import { IsDefined, IsOptional } from 'class-validator';
+import { IsDefined, IsIn, IsObject, IsOptional, Matches } from 'class-validator';
 import { TASK_STATES, TASK_TYPES } from '@shipdeck/tasks';
 import {
   anyString,
   ArrayOf,
-  IsoDateTime,
+  IsIsoDateTime,
+  IsRequiredString,
+  MESSAGES,
+  NON_BLANK,
   nonEmptyString,
-  OneOf,
-  PlainObject,
   RecordOf,
-  Satisfies,
   stepPath,
 } from './validation';
 
@@ -16,21 +16,20 @@ import {
  * One class per request body or query (spec §6). Every property carries explicit validators:
  * the bundled runtime has no decorator metadata, so nothing may depend on reflected types.
  * Bodies hold no nested DTOs; free-form objects (host properties, control parameters) are
- * checked to be JSON objects and handed to the service, which owns their meaning.
+ * checked to be JSON objects and handed to the services, which own their meaning.
  * Properties without a decorator would be stripped as unknown, so each one has at least one.
  */
 
-const REQUIRED = { message: 'is required' };
+const TASK_STATE_FILTERS = [...TASK_STATES, 'UNKNOWN'];
 
 /** `PUT /hosts/{name}`. */
 export class HostBody {
   /** Optional; when given it must equal the name in the path. */
   @IsOptional()
-  @Satisfies(nonEmptyString)
+  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
   name?: string;
 
-  @IsDefined(REQUIRED)
-  @Satisfies(nonEmptyString)
+  @IsRequiredString()
   type!: string;
 
   @IsOptional()
@@ -39,7 +38,7 @@ export class HostBody {
 
   /** Type-specific properties (address, user… for later host types). */
   @IsOptional()
-  @PlainObject()
+  @IsObject(MESSAGES.object)
   properties?: Record<string, unknown>;
 }
 
@@ -47,10 +46,10 @@ export class HostBody {
 export class EnvironmentBody {
   /** Optional; when given it must equal the name in the path. */
   @IsOptional()
-  @Satisfies(nonEmptyString)
+  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
   name?: string;
 
-  @IsDefined(REQUIRED)
+  @IsDefined(MESSAGES.required)
   @ArrayOf(nonEmptyString)
   hosts!: string[];
 
@@ -61,16 +60,13 @@ export class EnvironmentBody {
 
 /** `POST /deployments` and `POST /deployments/preview`. */
 export class DeploymentBody {
-  @IsDefined(REQUIRED)
-  @Satisfies(nonEmptyString)
+  @IsRequiredString()
   application!: string;
 
-  @IsDefined(REQUIRED)
-  @Satisfies(nonEmptyString)
+  @IsRequiredString()
   version!: string;
 
-  @IsDefined(REQUIRED)
-  @Satisfies(nonEmptyString)
+  @IsRequiredString()
   environment!: string;
 
   @IsOptional()
@@ -84,68 +80,65 @@ export class DeploymentBody {
 
 /** `POST /undeployments`. */
 export class UndeploymentBody {
-  @IsDefined(REQUIRED)
-  @Satisfies(nonEmptyString)
+  @IsRequiredString()
   application!: string;
 
-  @IsDefined(REQUIRED)
-  @Satisfies(nonEmptyString)
+  @IsRequiredString()
   environment!: string;
 }
 
 /** `POST /control-tasks`. */
 export class ControlTaskBody {
   /** The CI the control runs on: a host name. */
-  @IsDefined(REQUIRED)
-  @Satisfies(nonEmptyString)
+  @IsRequiredString()
   target!: string;
 
-  @IsDefined(REQUIRED)
-  @Satisfies(nonEmptyString)
+  @IsRequiredString()
   control!: string;
 
   @IsOptional()
-  @PlainObject()
+  @IsObject(MESSAGES.object)
   parameters?: Record<string, unknown>;
 }
 
 /** `POST /tasks/{id}/schedule`. */
 export class ScheduleBody {
-  @IsDefined(REQUIRED)
-  @IsoDateTime()
+  /** A calendar date-time that `Date` reads, on a day that exists. */
+  @IsDefined(MESSAGES.required)
+  @IsIsoDateTime()
   at!: string;
 }
 
 /** Query of `GET /tasks`. */
 export class TaskListQuery {
   @IsOptional()
-  @OneOf([...TASK_STATES, 'UNKNOWN'])
+  @IsIn(TASK_STATE_FILTERS, MESSAGES.oneOf(TASK_STATE_FILTERS))
   state?: string;
 
   @IsOptional()
-  @OneOf(TASK_TYPES)
+  @IsIn([...TASK_TYPES], MESSAGES.oneOf(TASK_TYPES))
   type?: string;
 
   @IsOptional()
-  @Satisfies(nonEmptyString)
+  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
   worker?: string;
 }
 
 /** Query of `GET /archive/tasks`. */
 export class ArchiveQuery {
   @IsOptional()
-  @IsoDateTime()
+  @IsIsoDateTime()
   from?: string;
 
   @IsOptional()
-  @IsoDateTime()
+  @IsIsoDateTime()
   to?: string;
 
   @IsOptional()
-  @Satisfies(nonEmptyString)
+  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
   application?: string;
 
   @IsOptional()
-  @Satisfies(nonEmptyString)
+  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
   environment?: string;
 }

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import type { Logger } from 'winston';
+import type { Logger } from '@shipdeck/logging';
 import { ErrorCode, FieldError, ShipdeckError } from '@shipdeck/errors';
 
 /** The body of every error answer (spec §6). */

@@ -1,7 +1,18 @@
 import { Request, RequestHandler, Response, Router } from 'express';
-import { ErrorCode, FieldError, ValidationError } from '@shipdeck/errors';
+import { FieldError } from '@shipdeck/errors';
+import type { TaskView } from '@shipdeck/tasks';
+import { readBody } from './body';
 import { methodNotAllowed } from './http-errors';
-import { DtoClass, invalid, isPlainObject, STEP_PATH_PATTERN, validateDto } from './validation';
+import { DtoClass, bodyOf, invalid, param } from './validation';
+
+/** Where the API is mounted. */
+export const API_BASE_PATH = '/api/v1';
+
+/** What `POST /deployments`, `/undeployments` and `/control-tasks` answer (201). */
+export interface CreatedTask {
+  taskId: string;
+  task: TaskView;
+}
 
 type Method = 'get' | 'put' | 'post' | 'delete';
 
@@ -24,38 +35,73 @@ export function route(router: Router, path: string, handlers: MethodHandlers): v
   r.all(methodNotAllowed(allowed));
 }
 
-/** The validated body of a request; `readBody` has already ensured it is a plain object. */
-export function bodyOf<T extends object>(req: Request, dto: DtoClass<T>): T {
-  const body: unknown = req.body;
-  if (!isPlainObject(body)) throw new ValidationError('the request body must be an object', [], ErrorCode.MALFORMED_BODY);
-  return validateDto(dto, body, 'request body');
+/** A GET handler answering what `read` answers as JSON. */
+export function getJson(read: (req: Request) => unknown): RequestHandler[] {
+  return [async (req, res) => void res.json(await read(req))];
 }
 
-/** The validated query string of a request. */
-export function queryOf<T extends object>(req: Request, dto: DtoClass<T>): T {
-  return validateDto(dto, { ...(req.query as Record<string, unknown>) }, 'query');
+/** A handler that runs `act` and answers 204 No Content. */
+export function noContent(act: (req: Request) => Promise<void>): RequestHandler[] {
+  return [
+    async (req, res) => {
+      await act(req);
+      res.status(204).end();
+    },
+  ];
 }
 
-/** A path parameter; express guarantees it is present on a matching route. */
-export function param(req: Request, name: string): string {
-  const value: unknown = req.params[name];
-  if (typeof value !== 'string' || value === '') {
-    throw invalid('path parameter', [{ field: name, message: 'is required' }]);
-  }
-  return value;
-}
-
-/** The step path parameter, checked against `phase[-block[-step]]`. */
-export function stepPathParam(req: Request): string {
-  const path = param(req, 'path');
-  if (!STEP_PATH_PATTERN.test(path)) {
-    const detail: FieldError = { field: 'path', message: `must be a step path like 1-2-3, not ${JSON.stringify(path)}` };
-    throw invalid('path parameter', [detail]);
-  }
-  return path;
+/**
+ * The PUT of a resource named by its path (`/hosts/{name}`): the body's optional `name` must
+ * match the path; answers 201 when `save` created the resource, 200 when it replaced it.
+ */
+export function putNamed<B extends { name?: string }>(
+  dto: DtoClass<B>,
+  save: (name: string, body: B) => Promise<{ created: boolean; value: unknown }>,
+): RequestHandler[] {
+  return [
+    readBody(['json']),
+    async (req, res) => {
+      const name = param(req, 'name');
+      const body = bodyOf(req, dto);
+      if (body.name !== undefined && body.name !== name) {
+        const detail: FieldError = { field: 'name', message: `must match the name in the path (${name})` };
+        throw invalid('request body', [detail]);
+      }
+      const { created, value } = await save(name, body);
+      res.status(created ? 201 : 200).json(value);
+    },
+  ];
 }
 
 /** Answers 201 Created with a Location header. */
 export function created(res: Response, location: string, body: unknown): void {
   res.status(201).location(location).json(body);
+}
+
+/** Answers 201 with the {@link CreatedTask} of a new task. */
+export function taskCreated(res: Response, task: TaskView): void {
+  created(res, `${API_BASE_PATH}/tasks/${encodeURIComponent(task.id)}`, { taskId: task.id, task } satisfies CreatedTask);
+}
+
+/** A collection of resources named by their path, such as `/hosts` and `/hosts/{name}`. */
+export interface NamedCollection<B extends { name?: string }> {
+  list(): Promise<unknown>;
+  get(name: string): Promise<unknown>;
+  /** The body of a PUT. */
+  body: DtoClass<B>;
+  /** Creates or replaces the resource; see {@link putNamed}. */
+  save(name: string, body: B): Promise<{ created: boolean; value: unknown }>;
+  /** Only for collections whose resources can be deleted. */
+  delete?(name: string): Promise<void>;
+}
+
+/** Registers `GET path`, and `GET`, `PUT` (and `DELETE`) on `path/:name`. */
+export function namedCollection<B extends { name?: string }>(router: Router, path: string, collection: NamedCollection<B>): void {
+  const remove = collection.delete?.bind(collection);
+  route(router, path, { get: getJson(() => collection.list()) });
+  route(router, `${path}/:name`, {
+    get: getJson((req) => collection.get(param(req, 'name'))),
+    put: putNamed(collection.body, (name, body) => collection.save(name, body)),
+    ...(remove ? { delete: noContent((req) => remove(param(req, 'name'))) } : {}),
+  });
 }

@@ -1,6 +1,6 @@
 import { ValidationError } from '@shipdeck/errors';
-import { DeploymentBody, EnvironmentBody, HostBody } from './dtos';
-import { parseIsoDate, validateDto } from './validation';
+import { DeploymentBody, EnvironmentBody, HostBody, ScheduleBody, TaskListQuery } from './dtos';
+import { toDate, validateDto } from './validation';
 
 function detailsOf(run: () => unknown) {
   try {
@@ -49,12 +49,23 @@ describe('validateDto', () => {
   });
 });
 
-describe('parseIsoDate', () => {
-  it.each(['2030-01-31', '2030-01-31T18:00Z', '2030-01-31T18:00:00.123+02:00', '2030-01-31T18:00:00'])('accepts %s', (s) => {
-    expect(parseIsoDate(s)).toBeInstanceOf(Date);
+describe('ISO 8601 date-times', () => {
+  it.each(['2030-01-31', '2030-01-31T18:00Z', '2030-01-31T18:00:00.123+02:00', '2030-01-31T18:00:00'])('accepts %s', (at) => {
+    const date = toDate(validateDto(ScheduleBody, { at }, 'body').at);
+    expect(Number.isNaN(date.getTime())).toBe(false);
   });
 
-  it.each(['tomorrow', '2030-02-30', '2030-13-01', '31/01/2030', '', 'T18:00', 12])('refuses %j', (s) => {
-    expect(parseIsoDate(s)).toBeUndefined();
+  it.each(['tomorrow', '2030-02-30', '2030-13-01', '31/01/2030', '', 'T18:00', '2030-W05', '2030-031', 12])('refuses %j', (at) => {
+    expect(detailsOf(() => validateDto(ScheduleBody, { at }, 'body'))).toEqual([
+      { field: 'at', message: 'must be an ISO 8601 date-time, e.g. 2030-01-31T18:00:00Z' },
+    ]);
+  });
+});
+
+describe('enumerations', () => {
+  it('names the allowed values', () => {
+    expect(detailsOf(() => validateDto(TaskListQuery, { type: 'deployment' }, 'query'))).toEqual([
+      { field: 'type', message: 'must be one of DEPLOYMENT, CONTROL' },
+    ]);
   });
 });

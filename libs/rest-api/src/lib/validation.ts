@@ -1,6 +1,24 @@
+import type { Request } from 'express';
 import { plainToInstance } from 'class-transformer';
-import { ValidateBy, ValidationError as ClassValidationError, ValidationOptions, validateSync } from 'class-validator';
+import {
+  IsDefined,
+  IsISO8601,
+  Matches,
+  ValidateBy,
+  ValidationError as ClassValidationError,
+  ValidationOptions,
+  isString,
+  matches,
+  validateSync,
+} from 'class-validator';
 import { ErrorCode, FieldError, ValidationError } from '@shipdeck/errors';
+
+/*
+ * The one way REST input is validated: DTO classes (dtos.ts) carry class-validator's built-in
+ * decorators with this API's {@link MESSAGES}; the two collection decorators
+ * below exist because clients need one detail per bad element (`hosts[1]`, `dictionary.KEY`),
+ * which the built-ins' `each: true` does not give.
+ */
 
 /**
  * Checks one element of an array or one value of a record; answers why it is invalid, or
@@ -16,19 +34,30 @@ export interface ElementRule {
 /** Step paths: 1-based indices joined by `-`, at most phase-block-step (spec §2). */
 export const STEP_PATH_PATTERN = /^\d+(-\d+){0,2}$/;
 
+/** A string with something besides white space in it. */
+export const NON_BLANK = /\S/;
+
+/** Calendar date, optionally with time and zone: the ISO 8601 forms `Date` reads (no week or ordinal dates). */
+export const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+const NON_EMPTY_STRING_MESSAGE = 'must be a non-empty string';
+
+/** A string that is not empty or blank. */
 export const nonEmptyString: ElementRule = {
   expected: 'a non-empty string',
-  check: (v) => (typeof v === 'string' && v.trim() !== '' ? undefined : 'must be a non-empty string'),
+  check: (v) => (isString(v) && matches(v, NON_BLANK) ? undefined : NON_EMPTY_STRING_MESSAGE),
 };
 
+/** Any string, the empty one too (dictionary values). */
 export const anyString: ElementRule = {
   expected: 'a string',
-  check: (v) => (typeof v === 'string' ? undefined : 'must be a string'),
+  check: (v) => (isString(v) ? undefined : 'must be a string'),
 };
 
+/** A step path like 1-2-3. */
 export const stepPath: ElementRule = {
   expected: 'a step path like 1-2-3',
-  check: (v) => (typeof v === 'string' && STEP_PATH_PATTERN.test(v) ? undefined : 'must be a step path like 1-2-3'),
+  check: (v) => (isString(v) && matches(v, STEP_PATH_PATTERN) ? undefined : 'must be a step path like 1-2-3'),
 };
 
 const ARRAY_OF = 'arrayOf';
@@ -38,6 +67,7 @@ interface CollectionContext {
   rule: ElementRule;
 }
 
+/** Whether a value is a JSON object (not an array, not null, not a class instance). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);
@@ -76,68 +106,34 @@ export function RecordOf(rule: ElementRule, options: ValidationOptions = {}): Pr
   );
 }
 
-/** A JSON object with any content (type-specific properties, control parameters). */
-export function PlainObject(options: ValidationOptions = {}): PropertyDecorator {
-  return ValidateBy(
-    { name: 'plainObject', validator: { validate: isPlainObject, defaultMessage: () => 'must be an object' } },
-    options,
-  );
+/** Messages of the built-in decorators the DTOs use, in this API's words (no property name prefix). */
+export const MESSAGES = {
+  required: { message: 'is required' },
+  nonEmptyString: { message: NON_EMPTY_STRING_MESSAGE },
+  object: { message: 'must be an object' },
+  isoDateTime: { message: 'must be an ISO 8601 date-time, e.g. 2030-01-31T18:00:00Z' },
+  oneOf: (values: readonly string[]): ValidationOptions => ({ message: `must be one of ${values.join(', ')}` }),
+} as const;
+
+/** Applies every decorator to the property: a name for a combination of built-ins used on many fields. */
+function allOf(...decorators: PropertyDecorator[]): PropertyDecorator {
+  return (target, property) => decorators.forEach((decorate) => decorate(target, property));
 }
 
-/** A single value satisfying `rule` (non-empty string, step path…). */
-export function Satisfies(rule: ElementRule, options: ValidationOptions = {}): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'satisfies',
-      validator: {
-        validate: (value: unknown) => rule.check(value) === undefined,
-        defaultMessage: (args) => rule.check(args?.value) ?? `must be ${rule.expected}`,
-      },
-    },
-    options,
-  );
-}
+/** A required non-empty string: the built-ins `@IsDefined` and `@Matches(NON_BLANK)`. */
+export const IsRequiredString = (): PropertyDecorator =>
+  allOf(IsDefined(MESSAGES.required), Matches(NON_BLANK, MESSAGES.nonEmptyString));
 
-/** One of a fixed list of strings (enumerations such as task states). */
-export function OneOf(values: readonly string[], options: ValidationOptions = {}): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'oneOf',
-      validator: {
-        validate: (value: unknown) => typeof value === 'string' && values.includes(value),
-        defaultMessage: () => `must be one of ${values.join(', ')}`,
-      },
-    },
-    options,
-  );
-}
+/**
+ * An ISO 8601 calendar date or date-time on a day that exists: the built-ins `@Matches`
+ * (the forms `Date` reads) and `@IsISO8601({ strict: true })` (no 2030-02-31), one message.
+ */
+export const IsIsoDateTime = (): PropertyDecorator =>
+  allOf(Matches(ISO_DATE_TIME, MESSAGES.isoDateTime), IsISO8601({ strict: true }, MESSAGES.isoDateTime));
 
-/** An ISO 8601 date-time string that denotes a real instant. */
-export function IsoDateTime(options: ValidationOptions = {}): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'isoDateTime',
-      validator: {
-        validate: (value: unknown) => parseIsoDate(value) !== undefined,
-        defaultMessage: () => 'must be an ISO 8601 date-time, e.g. 2030-01-31T18:00:00Z',
-      },
-    },
-    options,
-  );
-}
-
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-
-/** The instant an ISO 8601 string denotes, or undefined when it is not one (including 2030-02-31). */
-export function parseIsoDate(value: unknown): Date | undefined {
-  if (typeof value !== 'string' || !ISO_DATE.test(value)) return undefined;
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) return undefined;
-  // Date() rolls 2030-02-31 over to March; refuse dates whose calendar part changed.
-  const [y, m, d] = value.slice(0, 10).split('-').map(Number);
-  const probe = new Date(Date.UTC(y, m - 1, d));
-  if (probe.getUTCFullYear() !== y || probe.getUTCMonth() !== m - 1 || probe.getUTCDate() !== d) return undefined;
-  return date;
+/** The instant of a string validated by {@link IsIsoDateTime}. */
+export function toDate(value: string): Date {
+  return new Date(value);
 }
 
 /** Constructor of a DTO class; DTOs take no constructor arguments. */
@@ -199,7 +195,7 @@ function fieldErrorsOf(field: string, error: ClassValidationError, constraints: 
       return message === undefined ? [] : [{ field: joinKey(field, key), message }];
     });
   }
-  // DTO fields carry one rule besides @IsDefined/@IsOptional, so at most one message remains.
+  // A field's rules share one message (a date's format and calendar checks say the same), so the first says it.
   return [{ field, message: Object.values(constraints)[0] }];
 }
 
@@ -214,4 +210,35 @@ function joinPath(parent: string, property: string): string {
 /** Path of a record entry: `dictionary.KEY`, or `dictionary["a key"]` when the key is not an identifier. */
 function joinKey(parent: string, key: string): string {
   return IDENTIFIER.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+}
+
+/** The validated body of a request; `readBody` has already ensured it is a plain object. */
+export function bodyOf<T extends object>(req: Request, dto: DtoClass<T>): T {
+  const body: unknown = req.body;
+  if (!isPlainObject(body)) throw new ValidationError('the request body must be an object', [], ErrorCode.MALFORMED_BODY);
+  return validateDto(dto, body, 'request body');
+}
+
+/** The validated query string of a request. */
+export function queryOf<T extends object>(req: Request, dto: DtoClass<T>): T {
+  return validateDto(dto, { ...(req.query as Record<string, unknown>) }, 'query');
+}
+
+/** A path parameter; express guarantees it is present on a matching route. */
+export function param(req: Request, name: string): string {
+  const value: unknown = req.params[name];
+  if (typeof value !== 'string' || value === '') {
+    throw invalid('path parameter', [{ field: name, message: 'is required' }]);
+  }
+  return value;
+}
+
+/** The step path parameter, checked against `phase[-block[-step]]`. */
+export function stepPathParam(req: Request): string {
+  const path = param(req, 'path');
+  if (!STEP_PATH_PATTERN.test(path)) {
+    const detail: FieldError = { field: 'path', message: `must be a step path like 1-2-3, not ${JSON.stringify(path)}` };
+    throw invalid('path parameter', [detail]);
+  }
+  return path;
 }

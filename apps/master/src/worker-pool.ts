@@ -1,0 +1,60 @@
+import { CommandChannelServer } from '@shipdeck/command-channel';
+import { ShipdeckConfig } from '@shipdeck/config';
+import { Shutdown } from '@shipdeck/lifecycle';
+import { Logger } from '@shipdeck/logging';
+import { ClusterWorkers, InProcessWorkers, WorkerPool } from '@shipdeck/master-services';
+import { Stores } from '@shipdeck/persistence';
+import { PluginRegistry } from '@shipdeck/plugins';
+import { TaskQueue } from '@shipdeck/queue';
+import { WorkerRuntime, loadOrCreateWorkerId, lockWorkDir, workerRuntimeOptions } from '@shipdeck/worker-runtime';
+
+/** What the master has opened that its workers need. */
+export interface WorkerPoolContext {
+  config: ShipdeckConfig;
+  masterId: string;
+  configHash: string;
+  queue: TaskQueue;
+  stores: Stores;
+  registry: PluginRegistry;
+  logger: Logger;
+  shutdown: Shutdown;
+}
+
+/**
+ * Starts the master's workers: the in-process worker of the embedded default, or the command
+ * channel external workers of a cluster connect to. Each registers its own shutdown steps.
+ */
+export async function startWorkerPool(context: WorkerPoolContext): Promise<WorkerPool> {
+  return context.config.task.inProcessWorker ? startInProcessWorker(context) : startCommandChannel(context);
+}
+
+async function startInProcessWorker({ config, queue, stores, registry, configHash, logger, shutdown }: WorkerPoolContext) {
+  const workDir = config.task.recovery.dir;
+  shutdown.add('work directory lock', lockWorkDir(workDir));
+  const workerId = loadOrCreateWorkerId(workDir);
+  const worker = new WorkerRuntime(
+    workerRuntimeOptions(config, { workerId, workDir, queue, stores, executors: registry.executorFor, configHash, logger }),
+  );
+  await worker.start();
+  shutdown.add('in-process worker', () => worker.close());
+  return new InProcessWorkers({ worker, configHash, capacity: config.task.maxActiveTasks });
+}
+
+async function startCommandChannel({ config, stores, masterId, configHash, logger, shutdown }: WorkerPoolContext) {
+  const cluster = new ClusterWorkers({ workers: stores.workers, configHash, gracePeriodMs: config.worker.gracePeriodMs, logger });
+  const channel = new CommandChannelServer({
+    port: config.server.workerPort,
+    tls: config.channel.tls,
+    masterId,
+    configHash,
+    heartbeatTimeoutMs: config.worker.gracePeriodMs,
+    logger,
+    onRegister: (session) => void cluster.connected(session),
+    onUpdate: (session) => void cluster.seen(session),
+    onClose: (session, reason) => cluster.disconnected(session, reason),
+  });
+  const { port } = await channel.start();
+  shutdown.add('command channel', () => channel.close());
+  logger.info(`External workers can connect to ${config.server.hostname}:${port}`, { tls: config.channel.tls !== null });
+  return cluster;
+}

@@ -1,0 +1,104 @@
+import { ErrorCode, ShipdeckError } from '@shipdeck/errors';
+import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '../testing';
+
+let master: InMemoryMaster;
+
+beforeEach(async () => {
+  master = await startInMemoryMaster();
+  await master.seedCatalog();
+  await master.services.catalog.importPackage(petclinicManifest('1.0.0'));
+});
+
+afterEach(() => master.close());
+
+const request = { application: 'petclinic', version: '1.0.0', environment: 'dev' };
+
+/** The code of the ShipdeckError `promise` rejects with. */
+async function codeOf(promise: Promise<unknown>): Promise<ErrorCode> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof ShipdeckError)) throw new Error(`expected a ShipdeckError, got ${String(error)}`);
+  return error.code;
+}
+
+describe('DeploymentService', () => {
+  it('previews an INITIAL deployment without creating a task', async () => {
+    const preview = await master.services.deployments.previewDeployment(request);
+    expect(preview.kind).toBe('INITIAL');
+    expect(preview.deployeds.map((d) => d.deployable).sort()).toEqual(['app', 'app-config']);
+    expect(preview.plan.phases[0].blocks.flatMap((b) => b.steps.map((s) => s.state))).toEqual(['PENDING', 'PENDING']);
+    expect(await master.services.tasks.listTasks({})).toEqual([]);
+  });
+
+  it('creates a PENDING deployment task with the requested skips and pauses, stamped by the clock', async () => {
+    const task = await master.services.deployments.createDeployment({ ...request, skipSteps: ['1-1-1'], pauseBefore: ['1-2-1'] });
+    expect(task).toMatchObject({
+      state: 'PENDING',
+      type: 'DEPLOYMENT',
+      description: 'Deploy petclinic 1.0.0 to dev',
+      createdAt: master.clock.current.toISOString(),
+      kind: 'INITIAL',
+    });
+    expect(task.steps.map((s) => [s.path, s.state, s.pauseBefore])).toEqual([
+      ['1-1-1', 'SKIPPED', false],
+      ['1-2-1', 'PENDING', true],
+    ]);
+    expect((await master.services.tasks.getTask(task.id)).steps).toEqual(task.steps);
+    expect(master.queue.published).toEqual([]);
+  });
+
+  it('names every unknown step path of the request and creates nothing', async () => {
+    const creating = master.services.deployments.createDeployment({ ...request, skipSteps: ['1-1-1', '7'], pauseBefore: ['1-9'] });
+    await expect(creating).rejects.toMatchObject({
+      code: ErrorCode.VALIDATION_FAILED,
+      details: [expect.objectContaining({ field: 'skipSteps[1]' }), expect.objectContaining({ field: 'pauseBefore[0]' })],
+    });
+    expect(await master.services.tasks.listTasks({})).toEqual([]);
+  });
+
+  it('tells a missing application, version and environment apart', async () => {
+    const { deployments } = master.services;
+    expect(await codeOf(deployments.previewDeployment({ ...request, application: 'nope' }))).toBe(ErrorCode.APPLICATION_NOT_FOUND);
+    await expect(deployments.previewDeployment({ ...request, version: '9' })).rejects.toMatchObject({
+      code: ErrorCode.VERSION_NOT_FOUND,
+      message: 'application petclinic has no version 9 (known: 1.0.0)',
+    });
+    expect(await codeOf(deployments.createDeployment({ ...request, environment: 'prod' }))).toBe(ErrorCode.ENVIRONMENT_NOT_FOUND);
+  });
+
+  it('plans an UPDATE once a deployment is archived, and an undeployment of what is deployed', async () => {
+    const { deployments, tasks } = master.services;
+    expect(await codeOf(deployments.createUndeployment({ application: 'petclinic', environment: 'dev' }))).toBe(ErrorCode.NOT_DEPLOYED);
+    const first = await deployments.createDeployment(request);
+    await master.stores.tasks.compareAndSet(first.id, 'PENDING', { state: 'EXECUTED' });
+    await tasks.operate(first.id, 'archive');
+    expect(await master.services.catalog.getDeployed('dev')).toEqual([
+      expect.objectContaining({ application: 'petclinic', version: '1.0.0' }),
+    ]);
+
+    await master.services.catalog.importPackage(petclinicManifest('2.0.0'));
+    const update = await deployments.previewDeployment({ ...request, version: '2.0.0' });
+    expect(update.kind).toBe('UPDATE');
+    expect(update.delta.map((d) => [d.operation, d.next?.deployable]).sort()).toEqual([
+      ['MODIFY', 'app'],
+      ['NOOP', 'app-config'],
+    ]);
+
+    const undeploy = await deployments.createUndeployment({ application: 'petclinic', environment: 'dev' });
+    expect(undeploy).toMatchObject({ description: 'Undeploy petclinic 1.0.0 from dev', kind: 'UNDEPLOY', state: 'PENDING' });
+    expect(undeploy.steps.map((s) => s.operation)).toEqual(expect.arrayContaining(['DESTROY']));
+  });
+});
+
+describe('ControlTaskService', () => {
+  it('creates a PENDING control task on a host, and refuses an unknown host', async () => {
+    const task = await master.services.controlTasks.createControlTask({ target: 'local', control: 'checkConnection' });
+    expect(task).toMatchObject({ type: 'CONTROL', state: 'PENDING', description: 'checkConnection on local' });
+    expect(task.steps).toHaveLength(1);
+    expect(await codeOf(master.services.controlTasks.createControlTask({ target: 'nope', control: 'checkConnection' }))).toBe(
+      ErrorCode.HOST_NOT_FOUND,
+    );
+  });
+});

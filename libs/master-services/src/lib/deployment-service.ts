@@ -1,0 +1,89 @@
+import { ErrorCode, NotFoundError, ValidationError } from '@shipdeck/errors';
+import { planDeployment, planUndeployment } from '@shipdeck/planner';
+import { Plan, TaskView, buildPlan, pauseBeforeStep, renderTask, skipStep } from '@shipdeck/tasks';
+import { DeploymentPreview, DeploymentRequest, UndeploymentRequest } from './requests';
+import { TaskPlanningOptions } from './task-factory';
+
+/**
+ * Deployments (spec §6): plans what a deployment or undeployment changes, previews it, and creates
+ * its PENDING task. Nothing runs until the task is started.
+ */
+export class DeploymentService {
+  constructor(private readonly options: TaskPlanningOptions) {}
+
+  /** The plan a deployment would get, with what it deploys and changes; creates nothing. */
+  async previewDeployment(request: DeploymentRequest): Promise<DeploymentPreview> {
+    const planned = await this.plan(request);
+    const task = this.options.tasks.draft({ type: 'DEPLOYMENT', description: '' }, buildPlan(planned.phases));
+    return { kind: planned.kind, deployeds: planned.deployeds, delta: planned.delta, plan: renderTask(task).plan };
+  }
+
+  /** Creates the PENDING task of a deployment, with the request's skipped steps and pauses. */
+  async createDeployment(request: DeploymentRequest): Promise<TaskView> {
+    const planned = await this.plan(request);
+    const plan = buildPlan(planned.phases);
+    applyPlanChanges(plan, request);
+    const verb = planned.kind === 'UPDATE' ? 'Update' : 'Deploy';
+    const deployment = {
+      application: request.application,
+      version: request.version,
+      environment: request.environment,
+      kind: planned.kind,
+      deployeds: planned.deployeds,
+    };
+    const description = `${verb} ${request.application} ${request.version} to ${request.environment}`;
+    return this.options.tasks.create({ type: 'DEPLOYMENT', description, deployment }, plan);
+  }
+
+  /** Creates the PENDING task that removes a deployed application; NOT_DEPLOYED when it is not there. */
+  async createUndeployment(request: UndeploymentRequest): Promise<TaskView> {
+    const { catalog } = this.options;
+    const environment = await catalog.getEnvironment(request.environment);
+    const current = await catalog.deployedApplication(request.environment, request.application);
+    if (!current) {
+      throw new NotFoundError(
+        ErrorCode.NOT_DEPLOYED,
+        `application ${request.application} is not deployed to environment ${request.environment}`,
+      );
+    }
+    const planned = planUndeployment({ current, hosts: await catalog.hostsOf(environment), types: this.options.registry });
+    const deployment = {
+      application: request.application,
+      version: null,
+      environment: request.environment,
+      kind: 'UNDEPLOY' as const,
+      deployeds: [],
+    };
+    const description = `Undeploy ${request.application} ${current.version} from ${request.environment}`;
+    return this.options.tasks.create({ type: 'DEPLOYMENT', description, deployment }, buildPlan(planned.phases));
+  }
+
+  private async plan(request: DeploymentRequest) {
+    const { catalog } = this.options;
+    const pkg = await catalog.getPackage(request.application, request.version);
+    const environment = await catalog.getEnvironment(request.environment);
+    return planDeployment({
+      pkg,
+      environment,
+      hosts: await catalog.hostsOf(environment),
+      current: await catalog.deployedApplication(request.environment, request.application),
+      types: this.options.registry,
+    });
+  }
+}
+
+/** Applies the skip and pause-before lists of a deployment request; an unknown path names its field. */
+function applyPlanChanges(plan: Plan, request: DeploymentRequest): void {
+  const details: { field: string; message: string }[] = [];
+  const apply = (paths: string[] | undefined, field: string, change: (path: string) => void) =>
+    paths?.forEach((path, i) => {
+      try {
+        change(path);
+      } catch (error) {
+        details.push({ field: `${field}[${i}]`, message: error instanceof Error ? error.message : String(error) });
+      }
+    });
+  apply(request.skipSteps, 'skipSteps', (path) => skipStep(plan, path));
+  apply(request.pauseBefore, 'pauseBefore', (path) => pauseBeforeStep(plan, path));
+  if (details.length > 0) throw new ValidationError('the plan has no such steps', details);
+}

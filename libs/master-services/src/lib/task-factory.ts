@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@shipdeck/logging';
+import { PluginRegistry } from '@shipdeck/plugins';
+import { Clock, TaskStore } from '@shipdeck/persistence';
+import { Plan, TaskRecord, TaskView } from '@shipdeck/tasks';
+import type { CatalogService } from './catalog-service';
+import { TaskViews } from './task-views';
+
+/** What a new task says besides its plan: the deployment or control it performs. */
+export type TaskPurpose = Pick<TaskRecord, 'type' | 'description'> & Partial<Pick<TaskRecord, 'deployment' | 'control'>>;
+
+/** What the services that plan and create tasks (deployments, control tasks) need. */
+export interface TaskPlanningOptions {
+  /** Where packages, environments and hosts are looked up. */
+  catalog: CatalogService;
+  /** Stores the new tasks. */
+  tasks: TaskFactory;
+  /** The deployable and host types the planner asks for steps and controls. */
+  registry: PluginRegistry;
+}
+
+/** Makes new PENDING tasks, for the services that create deployments and control tasks. */
+export class TaskFactory {
+  constructor(
+    private readonly tasks: Pick<TaskStore, 'insert'>,
+    private readonly views: TaskViews,
+    private readonly logger: Logger,
+    private readonly now: Clock,
+  ) {}
+
+  /** A PENDING task that is not stored (a preview renders one). */
+  draft(purpose: TaskPurpose, plan: Plan): TaskRecord {
+    return {
+      id: randomUUID(),
+      deployment: null,
+      control: null,
+      ...purpose,
+      state: 'PENDING',
+      plan,
+      workerId: null,
+      leaseUntil: null,
+      attempt: 0,
+      scheduledAt: null,
+      createdAt: this.now().toISOString(),
+      queuedAt: null,
+      claimedAt: null,
+      startedAt: null,
+      completedAt: null,
+      failure: null,
+    };
+  }
+
+  /** Stores a new PENDING task and answers its view. */
+  async create(purpose: TaskPurpose, plan: Plan): Promise<TaskView> {
+    const task = this.draft(purpose, plan);
+    await this.tasks.insert(task);
+    this.logger.info('task created', { taskId: task.id, description: task.description });
+    return this.views.view(task);
+  }
+}

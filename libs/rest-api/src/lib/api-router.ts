@@ -1,0 +1,29 @@
+import { Router } from 'express';
+import type { MasterServices } from '@shipdeck/master-services';
+import { archiveRouter } from './routers/archive-router';
+import { controlTasksRouter } from './routers/control-tasks-router';
+import { deploymentsRouter } from './routers/deployments-router';
+import { environmentsRouter } from './routers/environments-router';
+import { hostsRouter } from './routers/hosts-router';
+import { packagesRouter } from './routers/packages-router';
+import { serverRouter } from './routers/server-router';
+import { tasksRouter } from './routers/tasks-router';
+import { workersRouter } from './routers/workers-router';
+
+/**
+ * Every route of spec §6, relative to the API base path: one router per resource, each mounted
+ * without a prefix of its own so that paths in messages read as the client sent them.
+ */
+export function apiRouter(services: MasterServices): Router {
+  const router = Router();
+  router.use(hostsRouter(services.catalog));
+  router.use(environmentsRouter(services.catalog));
+  router.use(packagesRouter(services.catalog));
+  router.use(deploymentsRouter(services.deployments));
+  router.use(controlTasksRouter(services.controlTasks));
+  router.use(tasksRouter(services.tasks));
+  router.use(archiveRouter(services.tasks));
+  router.use(workersRouter(services.workers));
+  router.use(serverRouter(services.server));
+  return router;
+}

@@ -1,0 +1,25 @@
+import { Router } from 'express';
+import type { CatalogService } from '@shipdeck/master-services';
+import { readBody } from '../body';
+import { API_BASE_PATH, created, getJson, route } from '../routing';
+import { param } from '../validation';
+
+/** `/packages` (import, JSON or YAML) and `/applications` (what was imported). */
+export function packagesRouter(catalog: CatalogService): Router {
+  const router = Router();
+  route(router, '/packages', {
+    post: [
+      readBody(['json', 'yaml']),
+      async (req, res) => {
+        // The manifest's shape is the domain's to validate: it names every bad field itself.
+        const pkg = await catalog.importPackage(req.body);
+        created(res, `${API_BASE_PATH}/applications/${encodeURIComponent(pkg.application)}/versions`, pkg);
+      },
+    ],
+  });
+  route(router, '/applications', { get: getJson(() => catalog.listApplications()) });
+  route(router, '/applications/:app/versions', {
+    get: getJson((req) => catalog.listVersions(param(req, 'app'))),
+  });
+  return router;
+}
