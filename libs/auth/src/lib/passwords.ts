@@ -38,7 +38,7 @@ function derive(password: string, salt: Buffer, params: ScryptParams, length: nu
   // scrypt needs 128·N·r bytes; Node refuses more than `maxmem` (32 MiB by default).
   const maxmem = 128 * N * params.r + 1024 * 1024;
   return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, length, { N, r: params.r, p: params.p, maxmem }, (error, key) =>
+    scrypt(password.normalize('NFC'), new Uint8Array(salt), length, { N, r: params.r, p: params.p, maxmem }, (error, key) =>
       error ? reject(error) : resolve(key),
     );
   });
@@ -82,7 +82,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const parsed = parse(stored);
   if (!parsed || password.length > MAX_PASSWORD_LENGTH) return false;
   const key = await derive(password, parsed.salt, parsed.params, parsed.key.length);
-  return timingSafeEqual(key, parsed.key);
+  return timingSafeEqual(new Uint8Array(key), new Uint8Array(parsed.key));
 }
 
 /** Whether a stored hash was made with weaker parameters than `params` (worth re-hashing at the next login). */

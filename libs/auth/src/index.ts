@@ -1,0 +1,13 @@
+export * from './lib/permissions';
+export * from './lib/passwords';
+export * from './lib/secrets';
+export * from './lib/store';
+export * from './lib/errors';
+export * from './lib/rate-limit';
+export * from './lib/audit';
+export * from './lib/auth-service';
+export * from './lib/cookies';
+export * from './lib/middleware';
+export { InMemoryAuthStore } from './testing/in-memory-auth-store';
+export { describeAuthStoreContract } from './testing/auth-store-contract';
+export type { AuthStoreFixture } from './testing/auth-store-contract';
