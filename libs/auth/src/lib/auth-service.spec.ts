@@ -32,9 +32,12 @@ describe('AuthService users', () => {
     const { auth } = authKit();
     const error = await auth
       .createUser({ username: ' bad name', password: 'short', role: 'viewer' })
-      .catch((e: unknown) => e as ValidationError);
+      .then(
+        () => undefined,
+        (e: unknown) => e as ValidationError,
+      );
     expect(error).toBeInstanceOf(ValidationError);
-    expect(error.details.map((d) => d.field)).toEqual(['username', 'password']);
+    expect(error!.details.map((d) => d.field)).toEqual(['username', 'password']);
     await expect(
       auth.createUser({ username: 'v', password: PASSWORD, role: 'viewer', environments: ['dev'] }),
     ).rejects.toBeInstanceOf(ValidationError);
@@ -280,9 +283,12 @@ describe('ensureAdmin', () => {
 
   it(`refuses a too-short ${ADMIN_PASSWORD_ENV}, naming it`, async () => {
     const { auth, store } = authKit();
-    const error = await ensureAdmin(auth, store, { [ADMIN_PASSWORD_ENV]: 'short' }).catch((e: unknown) => e as Error);
+    const error = await ensureAdmin(auth, store, { [ADMIN_PASSWORD_ENV]: 'short' }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(error).toBeInstanceOf(ValidationError);
-    expect(error.message).toContain(ADMIN_PASSWORD_ENV);
+    expect(error!.message).toContain(ADMIN_PASSWORD_ENV);
     expect(await store.countUsers()).toBe(0);
   });
 

@@ -141,6 +141,8 @@ export function auditTrail(options: AuditTrailOptions): RequestHandler {
       return;
     }
     const startedAt = now().toISOString();
+    // The router rewrites req.path while it routes; the original URL, without its query, stays.
+    const path = req.originalUrl.split('?')[0];
     let recorded = false;
     const record = () => {
       if (recorded) return;
@@ -156,7 +158,7 @@ export function auditTrail(options: AuditTrailOptions): RequestHandler {
           userId: principal?.userId ?? null,
           username: principal?.username ?? null,
           tokenId: principal?.tokenId ?? null,
-          action: target?.action ?? `${req.method} ${req.path}`,
+          action: target?.action ?? `${req.method} ${path}`,
           objectIds: target?.objectIds ?? {},
           outcome: status === 0 ? 'failed' : outcomeOfStatus(status),
           status: status === 0 ? null : status,
