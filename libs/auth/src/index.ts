@@ -8,6 +8,3 @@ export * from './lib/audit';
 export * from './lib/auth-service';
 export * from './lib/cookies';
 export * from './lib/middleware';
-export { InMemoryAuthStore } from './testing/in-memory-auth-store';
-export { describeAuthStoreContract } from './testing/auth-store-contract';
-export type { AuthStoreFixture } from './testing/auth-store-contract';
