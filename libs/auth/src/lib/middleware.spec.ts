@@ -4,7 +4,7 @@ import express from 'express';
 import { authKit } from '../testing/auth-kit';
 import { StoreAuditRecorder } from './audit';
 import { clearedSessionCookie, readCookie, sessionCookie } from './cookies';
-import { auditTrail, authenticate, principalOf, requirePermission } from './middleware';
+import { auditTrail, authErrorHandler, authenticate, principalOf, requirePermission } from './middleware';
 import { LoginRateLimiter } from './rate-limit';
 import { AuditEntry } from './store';
 
@@ -17,7 +17,7 @@ interface Answer {
 }
 
 /** One request with node's http client; the body is parsed as JSON when it is JSON. */
-function call(server: Server, method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+function call(server: Server, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
   const { port } = server.address() as AddressInfo;
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port, method, path, headers }, (res) => {
@@ -30,7 +30,7 @@ function call(server: Server, method: string, path: string, headers: Record<stri
       });
     });
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -81,7 +81,16 @@ describe('auth middleware on a real express app', () => {
       }),
       (_req, res) => void res.json({}),
     );
+    // A login endpoint as the wiring would write one: AuthService's refusals reach authErrorHandler.
+    app.post('/login', express.json(), (req, res, next) => {
+      const { username, password } = req.body as { username: string; password: string };
+      auth.login(username, password, req.ip ?? '').then(
+        (opened) => void res.set('Set-Cookie', sessionCookie(opened.sessionId, opened.expiresAt, kit.clock.now, { secure: false })).status(204).end(),
+        next,
+      );
+    });
     app.use('/api/v1', api);
+    app.use(authErrorHandler());
     app.use((error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
       res.status(500).json({ error: { code: 'INTERNAL', message: error.message, details: [] } });
     });
@@ -102,6 +111,19 @@ describe('auth middleware on a real express app', () => {
 
   it('leaves routes outside the authenticated router open', async () => {
     expect((await call(server, 'GET', '/health/live')).status).toBe(200);
+  });
+
+  it('a login route answers its refusal through authErrorHandler, and its cookie authenticates', async () => {
+    const json = { 'Content-Type': 'application/json' };
+    const refused = await call(server, 'POST', '/login', json, JSON.stringify({ username: 'viewer', password: 'not the password' }));
+    expect(refused.status).toBe(401);
+    expect(refused.body).toEqual({ error: { code: 'UNAUTHENTICATED', message: 'wrong user name or password', details: [] } });
+    const ok = await call(server, 'POST', '/login', json, JSON.stringify({ username: 'viewer', password: PASSWORD }));
+    expect(ok.status).toBe(204);
+    const cookie = (ok.headers['set-cookie'] as string[])[0]!;
+    expect(cookie).toMatch(/^shipdeck_session=[A-Za-z0-9_-]{43}; Max-Age=43200; Path=\/; HttpOnly; SameSite=Strict$/);
+    const answer = await call(server, 'GET', '/api/v1/whoami', { Cookie: cookie.split(';')[0]! });
+    expect(answer.body).toMatchObject({ username: 'viewer', via: 'session' });
   });
 
   it('answers 401 in the error shape, with a Bearer challenge, without credentials', async () => {

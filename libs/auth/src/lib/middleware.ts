@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { Logger } from '@shipdeck/logging';
 import { AuditRecorder, outcomeOfStatus, recordSafely } from './audit';
 import { AuthService, Principal } from './auth-service';
@@ -171,6 +171,18 @@ export function auditTrail(options: AuditTrailOptions): RequestHandler {
     res.once('finish', record);
     res.once('close', record);
     next();
+  };
+}
+
+/**
+ * Answers an {@link AuthError} thrown by a route (e.g. a login endpoint calling
+ * `AuthService.login`) in the error shape, and passes every other error on. Mounted just before
+ * the general error handler, which does not know auth's codes.
+ */
+export function authErrorHandler(): ErrorRequestHandler {
+  return (error: unknown, _req, res, next) => {
+    if (error instanceof AuthError && !res.headersSent) sendAuthError(res, error);
+    else next(error);
   };
 }
 
