@@ -83,6 +83,21 @@ describe('LoginRateLimiter', () => {
     expect(limiter.check('ip', 'alice', 0)).toEqual({ allowed: true });
   });
 
+  it('also limits an address trying many user names, and a success does not refill the address', () => {
+    const limiter = new LoginRateLimiter({ ...options, perAddress: { capacity: 3, refillIntervalMs: 1000, maxKeys: 100 } });
+    limiter.recordFailure('ip', 'a', 0);
+    limiter.recordFailure('ip', 'b', 0);
+    limiter.recordSuccess('ip', 'b');
+    limiter.recordFailure('ip', 'c', 0);
+    expect(limiter.check('ip', 'd', 0)).toEqual({ allowed: false, retryAfterMs: 1000 });
+    expect(limiter.check('other-ip', 'd', 0)).toEqual({ allowed: true });
+    expect(limiter.check('ip', 'd', 1000)).toEqual({ allowed: true });
+    // Both limits apply: the longer wait is the answer.
+    limiter.recordFailure('ip', 'a', 1000);
+    // The pair had 1 token left at 0, refilled by 0.1 until 1000 and lost 1: 0.9 × 10 s to go; the address 1 s.
+    expect(limiter.check('ip', 'a', 1000)).toEqual({ allowed: false, retryAfterMs: 9000 });
+  });
+
   it('separates address and user name unambiguously', () => {
     const limiter = new LoginRateLimiter({ ...options, capacity: 1 });
     limiter.recordFailure('a', 'b c', 0);

@@ -92,35 +92,59 @@ export class TokenBucketLimiter {
   }
 }
 
-/** Defaults of {@link LoginRateLimiter}: a burst of 5 failures, then one more every 20 s. */
+/** Defaults of {@link LoginRateLimiter} per address and user: a burst of 5 failures, then one more every 20 s. */
 export const DEFAULT_LOGIN_LIMIT: Readonly<TokenBucketOptions> = { capacity: 5, refillIntervalMs: 20_000, maxKeys: 10_000 };
 
 /**
- * Limits failed password attempts per client address and user name: only failures take a token,
- * so a script using HTTP basic auth with the right password is never slowed down, and a success
- * gives the pair a full bucket again.
+ * Defaults of {@link LoginRateLimiter} per address alone: a burst of 30 failures, then one every 2 s.
+ * Each failed attempt costs a password hash (a few hundred milliseconds of CPU), so an address
+ * trying many user names must be slowed down too.
+ */
+export const DEFAULT_ADDRESS_LIMIT: Readonly<TokenBucketOptions> = { capacity: 30, refillIntervalMs: 2_000, maxKeys: 10_000 };
+
+/** Options of {@link LoginRateLimiter}: the bucket per address and user, and the one per address. */
+export interface LoginRateLimiterOptions extends TokenBucketOptions {
+  /** Default {@link DEFAULT_ADDRESS_LIMIT}. */
+  perAddress?: TokenBucketOptions;
+}
+
+/**
+ * Limits failed password attempts per client address and user name, and per address: only
+ * failures take tokens, so a script using HTTP basic auth with the right password is never slowed
+ * down. A success gives the address and user pair a full bucket again, but not the address (an
+ * attacker with one valid account must not be able to refill it).
  */
 export class LoginRateLimiter {
-  private readonly buckets: TokenBucketLimiter;
+  private readonly pairs: TokenBucketLimiter;
+  private readonly addresses: TokenBucketLimiter;
 
-  constructor(options: TokenBucketOptions = DEFAULT_LOGIN_LIMIT) {
-    this.buckets = new TokenBucketLimiter(options);
+  constructor(options: LoginRateLimiterOptions = DEFAULT_LOGIN_LIMIT) {
+    this.pairs = new TokenBucketLimiter(options);
+    this.addresses = new TokenBucketLimiter(options.perAddress ?? DEFAULT_ADDRESS_LIMIT);
   }
 
   /** Whether a password attempt from `ip` for `username` may be checked now. */
   check(ip: string, username: string, nowMs: number): LimitDecision {
-    return this.buckets.check(key(ip, username), nowMs);
+    const pair = this.pairs.check(key(ip, username), nowMs);
+    const address = this.addresses.check(ip, nowMs);
+    if (pair.allowed && address.allowed) return pair;
+    return { allowed: false, retryAfterMs: Math.max(retryAfter(pair), retryAfter(address)) };
   }
 
   /** Records a failed attempt. */
   recordFailure(ip: string, username: string, nowMs: number): void {
-    this.buckets.consume(key(ip, username), nowMs);
+    this.pairs.consume(key(ip, username), nowMs);
+    this.addresses.consume(ip, nowMs);
   }
 
   /** Records a successful attempt: the pair starts afresh. */
   recordSuccess(ip: string, username: string): void {
-    this.buckets.reset(key(ip, username));
+    this.pairs.reset(key(ip, username));
   }
+}
+
+function retryAfter(decision: LimitDecision): number {
+  return decision.allowed ? 0 : decision.retryAfterMs;
 }
 
 function key(ip: string, username: string): string {
