@@ -145,6 +145,33 @@ describe('AuthService passwords', () => {
     await expect(auth.verifyPassword('alice', PASSWORD, 'ip-a')).resolves.toMatchObject({ username: 'alice' });
   });
 
+  it('remembers a successful check for a minute, so repeated basic auth costs one hash', async () => {
+    const { auth, advance } = authKit();
+    await auth.createUser({ username: 'script', password: PASSWORD, role: 'viewer' });
+    for (let i = 0; i < 5; i++) await auth.verifyPassword('script', PASSWORD, 'ip');
+    expect(auth.passwordStats).toEqual({ hashesComputed: 1, cacheHits: 4 });
+    // A wrong password is never answered from the cache.
+    await expect(auth.verifyPassword('script', 'not the password', 'ip')).rejects.toBeInstanceOf(AuthError);
+    expect(auth.passwordStats).toEqual({ hashesComputed: 2, cacheHits: 4 });
+    advance(60_000);
+    await auth.verifyPassword('script', PASSWORD, 'ip');
+    expect(auth.passwordStats).toEqual({ hashesComputed: 3, cacheHits: 4 });
+  });
+
+  it('forgets a remembered check as soon as the stored hash changes or the user is disabled, on any master', async () => {
+    const { auth, store, logger } = authKit();
+    // A second master over the same store changes the password.
+    const other = new AuthService({ store, logger, audit: { record: async () => undefined }, scrypt: { ln: 4, r: 8, p: 1 } });
+    const user = await auth.createUser({ username: 'script', password: PASSWORD, role: 'viewer' });
+    await auth.verifyPassword('script', PASSWORD, 'ip');
+    await other.changePassword(user.id, 'the new long password');
+    await expect(auth.verifyPassword('script', PASSWORD, 'ip')).rejects.toBeInstanceOf(AuthError);
+    await auth.verifyPassword('script', 'the new long password', 'ip');
+    await other.updateUser(user.id, { disabled: true });
+    await expect(auth.verifyPassword('script', 'the new long password', 'ip')).rejects.toBeInstanceOf(AuthError);
+    expect(auth.passwordStats.cacheHits).toBe(0);
+  });
+
   it('re-hashes a password stored with weaker parameters at a successful check', async () => {
     const { store, logger } = authKit();
     const weak = new AuthService({ store, logger, audit: { record: async () => undefined }, scrypt: { ln: 2, r: 8, p: 1 } });

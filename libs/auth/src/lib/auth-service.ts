@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { ConflictError, ErrorCode, FieldError, NotFoundError, ValidationError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
 import { AuditRecorder, recordSafely } from './audit';
@@ -73,6 +73,12 @@ export interface AuthServiceOptions {
   sessionTtlMs?: number;
   /** A token's last use is written at most this often. Default 60 s. */
   tokenUseIntervalMs?: number;
+  /**
+   * A successful password check is remembered this long (in memory, keyed by an HMAC of name and
+   * password), so that a script using HTTP basic auth does not cost a password hash per request.
+   * It is forgotten as soon as the user's stored hash changes. 0 turns it off. Default 60 s.
+   */
+  passwordCacheMs?: number;
   /** scrypt parameters for new hashes. Default {@link DEFAULT_SCRYPT_PARAMS}. */
   scrypt?: ScryptParams;
   /** Limits failed password attempts (login and HTTP basic). Default: 5 per address and user, then one every 20 s. */
@@ -84,7 +90,19 @@ interface CompiledOptions {
   now: () => Date;
   sessionTtlMs: number;
   tokenUseIntervalMs: number;
+  passwordCacheMs: number;
   scrypt: ScryptParams;
+}
+
+/** At most this many remembered password checks; the oldest go first. */
+const MAX_CACHED_PASSWORD_CHECKS = 1000;
+
+/** Counters of the password work done, for metrics (and tests). */
+export interface PasswordStats {
+  /** Password hashes computed to check a password (including the stand-in for unknown users). */
+  hashesComputed: number;
+  /** Password checks answered from the cache. */
+  cacheHits: number;
 }
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -103,6 +121,10 @@ export class AuthService {
   private readonly limiter: LoginRateLimiter;
   private readonly options: CompiledOptions;
   private dummyHash: Promise<string> | undefined;
+  /** HMAC(name, password) → the user and stored hash a check succeeded against, and until when. */
+  private readonly verified = new Map<string, { userId: string; passwordHash: string; untilMs: number }>();
+  private readonly cacheKey = new Uint8Array(randomBytes(32));
+  private readonly counters: PasswordStats = { hashesComputed: 0, cacheHits: 0 };
 
   constructor(options: AuthServiceOptions) {
     this.store = options.store;
@@ -113,6 +135,7 @@ export class AuthService {
       now: options.now ?? (() => new Date()),
       sessionTtlMs: options.sessionTtlMs ?? 12 * 60 * 60 * 1000,
       tokenUseIntervalMs: options.tokenUseIntervalMs ?? 60_000,
+      passwordCacheMs: options.passwordCacheMs ?? 60_000,
       scrypt: options.scrypt ?? DEFAULT_SCRYPT_PARAMS,
     };
   }
@@ -209,9 +232,17 @@ export class AuthService {
       });
     }
     const user = username.length <= 64 ? await this.store.getUserByName(username) : null;
+    const cacheKey = createHmac('sha256', this.cacheKey).update(`${username}\u0000${password}`).digest('hex');
+    const cached = this.verified.get(cacheKey);
+    if (user && !user.disabled && cached && cached.userId === user.id && cached.passwordHash === user.passwordHash && cached.untilMs > nowMs) {
+      this.counters.cacheHits++;
+      return principalOf(user, via, null);
+    }
     // Hash anyway for an unknown user, so that response times do not tell which names exist.
+    this.counters.hashesComputed++;
     const matches = await verifyPassword(password, user?.passwordHash ?? (await this.dummy()));
     if (!user || !matches || user.disabled) {
+      this.verified.delete(cacheKey);
       this.limiter.recordFailure(ip, username, nowMs);
       const reason = !user ? 'unknown user' : !matches ? 'wrong password' : 'user disabled';
       this.logger.warn('login failed', { user: username, ip, reason });
@@ -219,12 +250,12 @@ export class AuthService {
       throw new AuthError(AuthErrorCode.UNAUTHENTICATED, 'wrong user name or password');
     }
     this.limiter.recordSuccess(ip, username);
-    if (needsRehash(user.passwordHash, this.options.scrypt)) {
-      await this.store.updateUser(user.id, {
-        passwordHash: await hashPassword(password, this.options.scrypt),
-        updatedAt: this.nowIso(),
-      });
+    let passwordHash = user.passwordHash;
+    if (needsRehash(passwordHash, this.options.scrypt)) {
+      passwordHash = await hashPassword(password, this.options.scrypt);
+      await this.store.updateUser(user.id, { passwordHash, updatedAt: this.nowIso() });
     }
+    this.remember(cacheKey, user.id, passwordHash, nowMs);
     return principalOf(user, via, null);
   }
 
@@ -351,6 +382,21 @@ export class AuthService {
 
   private nowIso(): string {
     return this.options.now().toISOString();
+  }
+
+  /** Counters of the password work done so far. */
+  get passwordStats(): Readonly<PasswordStats> {
+    return { ...this.counters };
+  }
+
+  private remember(cacheKey: string, userId: string, passwordHash: string, nowMs: number): void {
+    if (this.options.passwordCacheMs <= 0) return;
+    this.verified.delete(cacheKey);
+    this.verified.set(cacheKey, { userId, passwordHash, untilMs: nowMs + this.options.passwordCacheMs });
+    for (const key of this.verified.keys()) {
+      if (this.verified.size <= MAX_CACHED_PASSWORD_CHECKS) break;
+      this.verified.delete(key);
+    }
   }
 
   private dummy(): Promise<string> {
