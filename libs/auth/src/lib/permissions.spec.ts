@@ -1,4 +1,14 @@
-import { ENVIRONMENT_SCOPED_PERMISSIONS, PERMISSIONS, Permission, ROLES, Role, authorize, isPermission, isRole } from './permissions';
+import {
+  ENVIRONMENT_SCOPED_PERMISSIONS,
+  PERMISSIONS,
+  Permission,
+  ROLES,
+  Role,
+  authorize,
+  authorizeTokenOwner,
+  isPermission,
+  isRole,
+} from './permissions';
 
 /** The whole matrix, written out by hand so that a change to a role's permissions shows up here. */
 const EXPECTED: Record<Role, Record<Permission, boolean>> = {
@@ -88,6 +98,21 @@ describe('authorize', () => {
   it('ignores an environment list on other roles', () => {
     expect(authorize({ role: 'admin', environments: ['dev'] }, 'deploy', { environment: 'prod' })).toEqual({ allowed: true });
     expect(authorize({ role: 'viewer', environments: ['dev'] }, 'deploy', { environment: 'dev' }).allowed).toBe(false);
+  });
+});
+
+describe('authorizeTokenOwner', () => {
+  it.each(['viewer', 'deployer'] as const)('lets a %s manage its own tokens only', (role) => {
+    const subject = { role, environments: null, userId: 'me' };
+    expect(authorizeTokenOwner(subject, 'me')).toEqual({ allowed: true });
+    expect(authorizeTokenOwner(subject, 'someone-else')).toEqual({
+      allowed: false,
+      reason: `role ${role} may manage only its own tokens`,
+    });
+  });
+
+  it('lets an admin manage everyone\'s tokens', () => {
+    expect(authorizeTokenOwner({ role: 'admin', environments: null, userId: 'me' }, 'someone-else')).toEqual({ allowed: true });
   });
 });
 

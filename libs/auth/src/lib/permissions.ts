@@ -109,3 +109,13 @@ export function isRole(value: unknown): value is Role {
 export function isPermission(value: unknown): value is Permission {
   return typeof value === 'string' && (PERMISSIONS as readonly string[]).includes(value);
 }
+
+/**
+ * Whether `subject` may create, list or revoke tokens of the user `ownerId`: their own with
+ * `token:own`, anyone's with `token:manage`.
+ */
+export function authorizeTokenOwner(subject: Subject & { userId: string }, ownerId: string): Decision {
+  if (authorize(subject, 'token:manage').allowed) return { allowed: true };
+  if (subject.userId === ownerId) return authorize(subject, 'token:own');
+  return { allowed: false, reason: `role ${subject.role} may manage only its own tokens` };
+}
