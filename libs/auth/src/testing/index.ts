@@ -1,0 +1,3 @@
+export { InMemoryAuthStore } from './in-memory-auth-store';
+export { describeAuthStoreContract } from './auth-store-contract';
+export type { AuthStoreFixture } from './auth-store-contract';
