@@ -1,4 +1,5 @@
 import { ConfigError } from '@shipdeck/errors';
+import { backoffDelayMs } from '@shipdeck/lifecycle';
 import { Logger } from '@shipdeck/logging';
 import { CommandChannelClientOptions, CompiledClientOptions, MasterStatus, compileClientOptions } from './client-options';
 import { Endpoint, endpointKey, isDnsDiscovery, resolveMasters } from './discovery';
@@ -20,13 +21,13 @@ export class CommandChannelClient {
   private readonly links = new Map<string, MasterLink>();
   private tlsMaterial: TlsMaterial | null = null;
   private resolveTimer: NodeJS.Timeout | undefined;
-  private emptyRetryDelayMs: number;
+  /** Resolutions in a row that found no master: they are retried with backoff, sooner than the regular interval. */
+  private emptyResolutions = 0;
   private closing: Promise<void> | undefined;
 
   constructor(options: CommandChannelClientOptions) {
     this.options = compileClientOptions(options);
     this.logger = options.logger;
-    this.emptyRetryDelayMs = this.options.reconnect.initialDelayMs;
   }
 
   get currentState(): CommandChannelClientState {
@@ -76,10 +77,13 @@ export class CommandChannelClient {
 
   private scheduleResolve(): void {
     if (this.state === 'CLOSED') return;
-    // With no master at all, try again sooner than the regular interval.
-    const delay =
-      this.links.size === 0 ? Math.min(this.emptyRetryDelayMs, this.options.resolveIntervalMs) : this.options.resolveIntervalMs;
-    this.emptyRetryDelayMs = this.links.size === 0 ? Math.min(this.emptyRetryDelayMs * 2, this.options.resolveIntervalMs) : this.options.reconnect.initialDelayMs;
+    let delay = this.options.resolveIntervalMs;
+    if (this.links.size === 0) {
+      // With no master at all, try again sooner than the regular interval.
+      delay = backoffDelayMs(this.emptyResolutions++, { initialDelayMs: this.options.reconnect.initialDelayMs, maxDelayMs: delay });
+    } else {
+      this.emptyResolutions = 0;
+    }
     this.resolveTimer = setTimeout(() => {
       void this.resolve(false).finally(() => this.scheduleResolve());
     }, delay);

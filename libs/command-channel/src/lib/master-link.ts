@@ -1,5 +1,6 @@
 import { Socket, connect as netConnect, isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { backoffDelayMs } from '@shipdeck/lifecycle';
 import { Logger } from '@shipdeck/logging';
 import type { CompiledClientOptions, MasterInfo, MasterStatus, WorkerStatus } from './client-options';
 import { Endpoint } from './discovery';
@@ -7,6 +8,7 @@ import { CLOSED_BY_PEER, FramedConnection } from './framed-connection';
 import { Frame } from './framing';
 import { decodeMasterMessage, isKnownCommand } from './messages';
 import { CommandReply, MasterToWorker, WorkerCommand, WorkerRegistration, WorkerToMaster } from './protocol';
+import { RECONNECT_JITTER } from './reconnect';
 import type { TlsMaterial } from './tls-files';
 
 /** State of the channel to one master. */
@@ -17,7 +19,8 @@ export class MasterLink {
   private state: LinkState = 'WAITING';
   private connection: FramedConnection<WorkerToMaster> | undefined;
   private master: MasterInfo | undefined;
-  private delayMs: number;
+  /** Failed attempts since the last welcome: the backoff's exponent. */
+  private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -33,7 +36,6 @@ export class MasterLink {
     private readonly tls: () => TlsMaterial | null,
   ) {
     this.logger = options.logger;
-    this.delayMs = options.reconnect.initialDelayMs;
   }
 
   status(): MasterStatus {
@@ -146,7 +148,7 @@ export class MasterLink {
         const first = this.state !== 'CONNECTED';
         this.state = 'CONNECTED';
         this.master = { masterId: message.masterId, configHash: message.configHash, endpoint: this.key };
-        this.delayMs = this.options.reconnect.initialDelayMs;
+        this.failures = 0;
         this.lastFailure = undefined;
         if (first) {
           this.logger.info(`connected to master ${message.masterId} at ${this.key}`, { configHash: message.configHash });
@@ -200,8 +202,7 @@ export class MasterLink {
         ? "TLS handshake refused: the master closed the connection before welcoming the worker (does it trust this worker's certificate?)"
         : closeReason;
     this.state = 'WAITING';
-    const delay = Math.round(this.delayMs * (0.8 + Math.random() * 0.4));
-    this.delayMs = Math.min(this.delayMs * 2, this.options.reconnect.maxDelayMs);
+    const delay = backoffDelayMs(this.failures++, { ...this.options.reconnect, jitter: RECONNECT_JITTER });
     if (wasConnected) {
       this.logger.warn(`lost master ${this.master?.masterId ?? ''} at ${this.key}: ${reason}; reconnecting in ${delay} ms`);
       this.callback('onMasterLost', () => this.options.onMasterLost(this.key));

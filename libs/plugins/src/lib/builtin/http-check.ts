@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { backoffDelayMs } from '@shipdeck/lifecycle';
 import { StepContext } from '@shipdeck/tasks';
 import { ShipdeckPlugin, describeDeploymentStep } from '../plugin';
 import { errorMessageWithCause } from '../error-text';
@@ -40,19 +41,23 @@ async function execute(ctx: StepContext): Promise<void> {
 
 async function checkUntilExpected(props: CheckProperties, ctx: StepContext): Promise<void> {
   const attempts = props.retries + 1;
-  let delayMs = props.retryDelayMs;
   let last = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
     ctx.signal.throwIfAborted();
     last = await tryOnce(props, ctx.signal);
     ctx.log(`attempt ${attempt}/${attempts}: GET ${props.url} → ${last}\n`);
     if (last === String(props.expectStatus)) return;
-    if (attempt < attempts) {
-      await delay(delayMs, undefined, { signal: ctx.signal });
-      delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS);
-    }
+    if (attempt < attempts) await delay(retryDelayMs(attempt, props.retryDelayMs), undefined, { signal: ctx.signal });
   }
   throw new Error(`${props.url} did not answer ${props.expectStatus} in ${attempts} attempt(s); last: ${last}`);
+}
+
+/**
+ * The wait after attempt `attempt` (1 for the first): `retryDelay` first, doubled after each
+ * further attempt up to 30 s; a `retryDelay` above 30 s is waited once as given.
+ */
+function retryDelayMs(attempt: number, retryDelay: number): number {
+  return attempt === 1 ? retryDelay : backoffDelayMs(attempt - 1, { initialDelayMs: retryDelay, maxDelayMs: MAX_RETRY_DELAY_MS });
 }
 
 /** One GET; answers the status, or what went wrong, as text. Rejects only when the step is aborted. */
