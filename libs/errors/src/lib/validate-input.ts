@@ -1,0 +1,71 @@
+// class-transformer's @Type (nested DTOs) reads decorator metadata through Reflect.getMetadata;
+// TypeORM loads this polyfill in every process anyway, but a DTO module must not depend on that.
+import 'reflect-metadata';
+import { plainToInstance } from 'class-transformer';
+import { ValidationError as ClassValidationError, validateSync } from 'class-validator';
+import { ErrorCode } from './codes';
+import { FieldError, ValidationError } from './errors';
+
+/** Constructor of a DTO class: class-validator decorators on its fields; no constructor arguments. */
+export type InputClass<T extends object> = new () => T;
+
+/** Options of {@link validateInput}. */
+export interface ValidateInputOptions {
+  /** What the input is, for the error message: `register message`, `task message`, `request body`. */
+  what: string;
+  /**
+   * Fields the DTO does not declare are an error (`unknown field`) when true; when false they are
+   * dropped, e.g. what a newer peer adds to a message. Default true.
+   */
+  forbidUnknown?: boolean;
+  /** Code of the thrown error. Default `VALIDATION_FAILED`. */
+  code?: ErrorCode;
+}
+
+/**
+ * The one way Shipdeck checks untrusted structured input (channel messages, queue envelopes,
+ * recovery files, configuration, REST bodies): turns `plain` into an instance of `dto` and checks
+ * it with the class-validator decorators of `dto` (nested DTOs need `@ValidateNested()` and
+ * class-transformer's `@Type(() => Nested)`). Answers the instance, or throws a
+ * {@link ValidationError} whose details name every invalid field with a dotted path
+ * (`registration.tasks[0].state`) and whose message is `invalid WHAT: FIELD MESSAGE; …`.
+ *
+ * Messages read best without the field name: give decorators `{ message: 'must be …' }`; a
+ * class-validator default message has its leading property name cut off. Only explicit decorators
+ * count: the production bundle (esbuild) emits no decorator metadata, so no type is converted.
+ */
+export function validateInput<T extends object>(dto: InputClass<T>, plain: unknown, options: ValidateInputOptions): T {
+  const code = options.code ?? ErrorCode.VALIDATION_FAILED;
+  if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
+    throw new ValidationError(`invalid ${options.what}: must be an object`, [{ field: '', message: 'must be an object' }], code);
+  }
+  const instance = plainToInstance(dto, plain, { enableImplicitConversion: false });
+  const errors = validateSync(instance, {
+    whitelist: true,
+    forbidNonWhitelisted: options.forbidUnknown ?? true,
+    forbidUnknownValues: true,
+    validationError: { target: false, value: false },
+  });
+  if (errors.length === 0) return instance;
+  const details = fieldErrors(errors);
+  const problems = details.map((d) => (d.field === '' ? d.message : `${d.field} ${d.message}`)).join('; ');
+  throw new ValidationError(`invalid ${options.what}: ${problems}`, details, code);
+}
+
+/** class-validator's error tree as one {@link FieldError} per failed constraint, with dotted paths. */
+export function fieldErrors(errors: readonly ClassValidationError[], parent = ''): FieldError[] {
+  const out: FieldError[] = [];
+  for (const error of errors) {
+    const field = /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : parent ? `${parent}.${error.property}` : error.property;
+    for (const [name, message] of Object.entries(error.constraints ?? {})) {
+      out.push({ field, message: name === 'whitelistValidation' ? 'unknown field' : withoutProperty(message, error.property) });
+    }
+    if (error.children?.length) out.push(...fieldErrors(error.children, field));
+  }
+  return out;
+}
+
+/** `workerId must be a string` → `must be a string`: the field is named by the path already. */
+function withoutProperty(message: string, property: string): string {
+  return message.startsWith(`${property} `) ? message.slice(property.length + 1) : message;
+}
