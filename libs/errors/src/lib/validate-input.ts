@@ -57,13 +57,22 @@ export function fieldErrors(errors: readonly ClassValidationError[], parent = ''
   const out: FieldError[] = [];
   for (const error of errors) {
     const field = /^\d+$/.test(error.property) ? `${parent}[${error.property}]` : parent ? `${parent}.${error.property}` : error.property;
-    for (const [name, message] of Object.entries(error.constraints ?? {})) {
-      out.push({ field, message: name === 'whitelistValidation' ? 'unknown field' : withoutProperty(message, error.property) });
-    }
+    const constraints = Object.entries(error.constraints ?? {});
+    // "must be an object" of a nested DTO adds nothing to a rule of the field that failed too (`@IsArray`).
+    const rules = constraints.length > 1 ? constraints.filter(([name]) => name !== 'nestedValidation') : constraints;
+    const messages = rules.map(([name, message]) => RULE_MESSAGES[name] ?? withoutProperty(message, error.property));
+    // Two rules may say the same (`@IsString` and `@MinLength(1)` as "must be a non-empty string").
+    for (const message of new Set(messages)) out.push({ field, message });
     if (error.children?.length) out.push(...fieldErrors(error.children, field));
   }
   return out;
 }
+
+/** class-validator's own rules whose messages do not start with the property name. */
+const RULE_MESSAGES: Record<string, string> = {
+  whitelistValidation: 'unknown field',
+  nestedValidation: 'must be an object',
+};
 
 /** `workerId must be a string` → `must be a string`: the field is named by the path already. */
 function withoutProperty(message: string, property: string): string {
