@@ -2,8 +2,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelayMs } from '@shipdeck/lifecycle';
 import { StepContext } from '@shipdeck/tasks';
 import { ShipdeckPlugin, describeDeploymentStep } from '../plugin';
+import { propertyCiType } from '../property-ci-type';
 import { errorMessageWithCause } from '../error-text';
-import { PropertyReader, readStepProperties, validateProperties } from '../properties';
+import { PropertyReader } from '../properties';
 
 const TYPE = 'http.Check';
 const MAX_RETRY_DELAY_MS = 30_000;
@@ -17,19 +18,16 @@ interface CheckProperties {
 }
 
 function read(reader: PropertyReader): CheckProperties {
-  const props: CheckProperties = {
+  return {
     url: reader.url('url', true),
     expectStatus: reader.integer('expectStatus', 100, 599) ?? 200,
     retries: reader.integer('retries', 0, 1000) ?? 5,
     retryDelayMs: reader.duration('retryDelay', false) ?? 1_000,
     timeoutMs: reader.duration('timeout', true) ?? 10_000,
   };
-  reader.rejectUnknown(TYPE);
-  return props;
 }
 
-async function execute(ctx: StepContext): Promise<void> {
-  const props = readStepProperties(TYPE, ctx.step.properties, read);
+async function execute(ctx: StepContext, props: CheckProperties): Promise<void> {
   if (ctx.step.operation === 'DESTROY') return;
   try {
     await checkUntilExpected(props, ctx);
@@ -95,13 +93,12 @@ async function tryOnce(props: CheckProperties, stepSignal: AbortSignal): Promise
 export const plugin: ShipdeckPlugin = {
   name: 'builtin-http',
   ciTypes: [
-    {
+    propertyCiType({
       name: TYPE,
       defaultOrder: 90,
-      validate: (properties, fieldPrefix) => validateProperties(properties, fieldPrefix, read),
-      describeStep: (operation, subject) =>
-        operation === 'DESTROY' ? undefined : describeDeploymentStep(operation, subject),
+      read,
+      describeStep: (operation, subject) => (operation === 'DESTROY' ? undefined : describeDeploymentStep(operation, subject)),
       execute,
-    },
+    }),
   ],
 };
