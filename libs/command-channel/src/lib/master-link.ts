@@ -2,12 +2,13 @@ import { Socket, connect as netConnect, isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { backoffDelayMs } from '@shipdeck/lifecycle';
 import { Logger } from '@shipdeck/logging';
-import type { CompiledClientOptions, MasterInfo, MasterStatus, WorkerStatus } from './client-options';
+import { runCallback } from './callbacks';
+import type { CompiledClientOptions, MasterInfo, MasterStatus } from './client-options';
 import { Endpoint } from './discovery';
 import { CLOSED_BY_PEER, FramedConnection } from './framed-connection';
 import { Frame } from './framing';
 import { decodeMasterMessage, isKnownCommand } from './messages';
-import { CommandReply, MasterToWorker, WorkerCommand, WorkerRegistration, WorkerToMaster } from './protocol';
+import { CommandReply, MasterToWorker, WorkerCommand, WorkerToMaster } from './protocol';
 import { RECONNECT_JITTER } from './reconnect';
 import type { TlsMaterial } from './tls-files';
 
@@ -86,14 +87,7 @@ export class MasterLink {
   /** Sends `register` now, when the channel is open. */
   register(): void {
     if (this.state !== 'REGISTERING' && this.state !== 'CONNECTED') return;
-    let registration: WorkerRegistration;
-    try {
-      registration = this.options.registration();
-    } catch (error) {
-      this.logger.error('computing the worker registration failed', { error });
-      return;
-    }
-    this.send({ type: 'register', registration });
+    this.sendComputed('computing the worker registration failed', () => ({ type: 'register', registration: this.options.registration() }));
   }
 
   /** Stops for good: no reconnect. Resolves when the socket is closed. */
@@ -106,19 +100,28 @@ export class MasterLink {
       connection.close(reason);
       await connection.whenClosed();
     }
-    if (wasConnected && notify) this.callback('onMasterLost', () => this.options.onMasterLost(this.key));
+    if (wasConnected && notify) runCallback(this.logger, 'onMasterLost', () => this.options.onMasterLost(this.key));
   }
 
   private heartbeat(): void {
-    let status: WorkerStatus;
+    this.sendComputed('computing the worker status for a heartbeat failed', () => {
+      const { state, runningTasks } = this.options.status();
+      return { type: 'heartbeat', state, runningTasks };
+    });
+  }
+
+  /** Sends what `message` computes from the caller's callbacks; a failing callback is logged and nothing is sent. */
+  private sendComputed(failure: string, message: () => WorkerToMaster): void {
+    let computed: WorkerToMaster;
     try {
-      status = this.options.status();
+      computed = message();
     } catch (error) {
-      this.logger.error('computing the worker status for a heartbeat failed', { error });
+      this.logger.error(failure, { error });
       return;
     }
-    this.send({ type: 'heartbeat', state: status.state, runningTasks: status.runningTasks });
+    this.send(computed);
   }
+
 
   private send(message: WorkerToMaster): void {
     this.connection?.send(message);
@@ -152,7 +155,7 @@ export class MasterLink {
         this.lastFailure = undefined;
         if (first) {
           this.logger.info(`connected to master ${message.masterId} at ${this.key}`, { configHash: message.configHash });
-          this.callback('onWelcome', () => this.options.onWelcome(this.master!));
+          runCallback(this.logger, 'onWelcome', () => this.options.onWelcome(this.master!));
         }
         return;
       }
@@ -205,7 +208,7 @@ export class MasterLink {
     const delay = backoffDelayMs(this.failures++, { ...this.options.reconnect, jitter: RECONNECT_JITTER });
     if (wasConnected) {
       this.logger.warn(`lost master ${this.master?.masterId ?? ''} at ${this.key}: ${reason}; reconnecting in ${delay} ms`);
-      this.callback('onMasterLost', () => this.options.onMasterLost(this.key));
+      runCallback(this.logger, 'onMasterLost', () => this.options.onMasterLost(this.key));
     } else {
       const what = /TLS handshake/.test(reason) ? 'TLS handshake with' : 'cannot connect to';
       const line = `${what} master ${this.key} failed: ${reason}; retrying in ${delay} ms`;
@@ -215,13 +218,5 @@ export class MasterLink {
       this.lastFailure = reason;
     }
     this.retryTimer = setTimeout(() => this.connect(), delay);
-  }
-
-  private callback(name: string, run: () => void): void {
-    try {
-      run();
-    } catch (error) {
-      this.logger.error(`command channel ${name} callback failed`, { error });
-    }
   }
 }

@@ -2,6 +2,7 @@ import { Server, Socket, createServer as createNetServer } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TlsFiles } from '@shipdeck/config';
 import { Logger } from '@shipdeck/logging';
+import { runCallback } from './callbacks';
 import { describeSocketError } from './framed-connection';
 import { CommandChannelServerOptions, CompiledServerOptions, compileServerOptions } from './server-options';
 import { readTlsFiles } from './tls-files';
@@ -139,7 +140,7 @@ export class CommandChannelServer {
     socket.setKeepAlive(true, 10_000);
     const connection = new WorkerConnection(socket, this.options, {
       registered: (c, first) => this.registered(c, first),
-      updated: (c) => this.callback('onUpdate', () => this.options.onUpdate(c.session!)),
+      updated: (c) => runCallback(this.logger, 'onUpdate', () => this.options.onUpdate(c.session!)),
       closed: (c, reason) => this.closed(c, reason),
     });
     this.connections.add(connection);
@@ -160,10 +161,10 @@ export class CommandChannelServer {
         tasks: session.registration.tasks.length,
         ...(session.peerCertificateSubject ? { certificate: session.peerCertificateSubject } : {}),
       });
-      this.callback('onRegister', () => this.options.onRegister(session));
+      runCallback(this.logger, 'onRegister', () => this.options.onRegister(session));
     } else {
       this.logger.info(`worker ${session.workerId} re-registered: ${session.runState}`, { workerId: session.workerId });
-      this.callback('onUpdate', () => this.options.onUpdate(session));
+      runCallback(this.logger, 'onUpdate', () => this.options.onUpdate(session));
     }
   }
 
@@ -173,20 +174,8 @@ export class CommandChannelServer {
     if (!session) return;
     if (this.byWorker.get(session.workerId) === connection) this.byWorker.delete(session.workerId);
     this.logger.info(`worker ${session.workerId} session closed: ${reason}`, { workerId: session.workerId });
-    this.callback('onClose', () => this.options.onClose(session, reason));
+    runCallback(this.logger, 'onClose', () => this.options.onClose(session, reason));
   }
-
-  /** Runs a caller's callback; what it throws or rejects with is logged, never thrown into the socket code. */
-  private callback(name: string, run: () => void | Promise<void>): void {
-    const fail = (error: unknown) => this.logger.error(`command channel ${name} callback failed`, { error });
-    try {
-      const result = run();
-      if (result instanceof Promise) result.catch(fail);
-    } catch (error) {
-      fail(error);
-    }
-  }
-
   private transition(state: CommandChannelServerState, meta: Record<string, unknown> = {}): void {
     this.logger.info(`command channel server: ${this.state} → ${state}`, meta);
     this.state = state;
