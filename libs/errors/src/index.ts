@@ -1,4 +1,4 @@
 export * from './lib/codes';
 export * from './lib/errors';
-export { fieldErrors, validateInput } from './lib/validate-input';
-export type { InputClass, ValidateInputOptions } from './lib/validate-input';
+export { fieldErrors, inputErrors, validateInput } from './lib/validate-input';
+export type { InputClass, InputErrorsOptions, ValidateInputOptions } from './lib/validate-input';

@@ -22,6 +22,16 @@ export interface ValidateInputOptions {
   code?: ErrorCode;
 }
 
+/** Options of {@link inputErrors}. */
+export interface InputErrorsOptions {
+  /** See {@link ValidateInputOptions.forbidUnknown}. Default true. */
+  forbidUnknown?: boolean;
+  /** Only the first failing rule of each field (class-validator runs a field's decorators bottom-up). Default false. */
+  stopAtFirstError?: boolean;
+  /** Path of the input inside a larger document, prefixed to every field: `deployables[2]`. */
+  field?: string;
+}
+
 /**
  * The one way Shipdeck checks untrusted structured input (channel messages, queue envelopes,
  * recovery files, configuration, REST bodies): turns `plain` into an instance of `dto` and checks
@@ -36,20 +46,38 @@ export interface ValidateInputOptions {
  */
 export function validateInput<T extends object>(dto: InputClass<T>, plain: unknown, options: ValidateInputOptions): T {
   const code = options.code ?? ErrorCode.VALIDATION_FAILED;
-  if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
+  if (!isObject(plain)) {
     throw new ValidationError(`invalid ${options.what}: must be an object`, [{ field: '', message: 'must be an object' }], code);
   }
+  const { instance, errors } = inputErrors(dto, plain, { forbidUnknown: options.forbidUnknown });
+  if (errors.length === 0) return instance;
+  const problems = errors.map((d) => (d.field === '' ? d.message : `${d.field} ${d.message}`)).join('; ');
+  throw new ValidationError(`invalid ${options.what}: ${problems}`, errors, code);
+}
+
+/**
+ * What {@link validateInput} checks, for callers that collect the problems of a larger document
+ * before they report them (a manifest and its deployables): the instance of `dto`, and one
+ * {@link FieldError} per invalid field (none when `plain` is valid).
+ */
+export function inputErrors<T extends object>(
+  dto: InputClass<T>,
+  plain: Record<string, unknown>,
+  options: InputErrorsOptions = {},
+): { instance: T; errors: FieldError[] } {
   const instance = plainToInstance(dto, plain, { enableImplicitConversion: false });
   const errors = validateSync(instance, {
     whitelist: true,
     forbidNonWhitelisted: options.forbidUnknown ?? true,
     forbidUnknownValues: true,
+    stopAtFirstError: options.stopAtFirstError ?? false,
     validationError: { target: false, value: false },
   });
-  if (errors.length === 0) return instance;
-  const details = fieldErrors(errors);
-  const problems = details.map((d) => (d.field === '' ? d.message : `${d.field} ${d.message}`)).join('; ');
-  throw new ValidationError(`invalid ${options.what}: ${problems}`, details, code);
+  return { instance, errors: fieldErrors(errors, options.field ?? '') };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** class-validator's error tree as one {@link FieldError} per failed constraint, with dotted paths. */
