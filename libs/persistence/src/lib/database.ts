@@ -3,7 +3,8 @@ import { dirname, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource, EntityManager, Logger as TypeOrmLogger } from 'typeorm';
 import { ConfigError, NotReadyError } from '@shipdeck/errors';
-import { Logger } from '@shipdeck/logging';
+// TypeOrmLoggerAdapter needs winston's isLevelEnabled/silly/log, which the Logger interface leaves out.
+import type { ProcessLogger as Logger } from '@shipdeck/logging';
 import { Dialect, Entities, createEntities } from './entities';
 import { translateError } from './errors';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations';

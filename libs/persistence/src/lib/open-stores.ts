@@ -1,4 +1,4 @@
-import { Logger } from '@shipdeck/logging';
+import type { ProcessLogger as Logger } from '@shipdeck/logging';
 import { connect } from './database';
 import { Stores } from './stores';
 import {
