@@ -1,4 +1,4 @@
-import type { ProcessLogger as Logger } from '@shipdeck/logging';
+import type { Logger } from '@shipdeck/logging';
 import { connect } from './database';
 import { Stores } from './stores';
 import {
