@@ -16,7 +16,7 @@ import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
 import { openTaskQueue } from '@shipdeck/queue';
 import { createRestApp } from '@shipdeck/rest-api';
-import { WorkerRuntime, loadOrCreateWorkerId, lockWorkDir, workerRuntimeOptions } from '@shipdeck/worker-runtime';
+import { WorkerRuntime, loadOrCreateWorkerId, lockWorkDir } from '@shipdeck/worker-runtime';
 
 declare const SHIPDECK_VERSION: string;
 
@@ -52,17 +52,16 @@ async function main(): Promise<void> {
   let workers: WorkerPool;
   if (inProcess) {
     shutdown.add('work directory lock', lockWorkDir(config.task.recovery.dir));
-    const worker = new WorkerRuntime(
-      workerRuntimeOptions(config, {
-        workerId: loadOrCreateWorkerId(config.task.recovery.dir),
-        workDir: config.task.recovery.dir,
-        queue,
-        stores,
-        executors: registry.executorFor,
-        configHash,
-        logger,
-      }),
-    );
+    const { recovery } = config.task;
+    const worker = new WorkerRuntime({
+      workerId: loadOrCreateWorkerId(recovery.dir),
+      workDir: recovery.dir,
+      queue, stores, configHash, logger,
+      executors: registry.executorFor,
+      capacity: config.task.maxActiveTasks,
+      leaseMs: config.task.leaseDurationMs,
+      takeover: { enabled: recovery.takeover === 'auto', afterMs: recovery.takeoverAfterMs },
+    });
     await worker.start();
     shutdown.add('in-process worker', () => worker.close());
     workers = new InProcessWorkers({ worker, configHash, capacity: config.task.maxActiveTasks });
