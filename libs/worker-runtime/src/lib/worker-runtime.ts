@@ -1,6 +1,6 @@
 import { TaskRecord } from '@shipdeck/tasks';
 import { TaskConsumer } from '@shipdeck/queue';
-import { sleep } from './clock';
+import { Cancel } from './clock';
 import { HeldTask, HeldTasks, RuntimeContext } from './held-tasks';
 import { MaintenanceLoops } from './maintenance-loops';
 import { RecoveryFiles } from './recovery-files';
@@ -128,7 +128,9 @@ export class WorkerRuntime {
     this.setState('CLOSED', `${held.running.size} task(s) running`);
     await this.consumer?.close().catch((error: unknown) => logger.warn('closing consumer failed', { error: String(error) }));
     for (const run of held.running.values()) run.execution.requestAbort('the worker shut down while this step was executing');
-    await Promise.race([this.runsEnded(), sleep(options.clock, options.closeGraceMs)]);
+    let cancelGrace: Cancel | undefined;
+    await Promise.race([this.runsEnded(), new Promise<void>((resolve) => (cancelGrace = options.clock.after(options.closeGraceMs, resolve)))]);
+    cancelGrace?.();
     this.maintenance.stop();
   }
 
