@@ -2,7 +2,8 @@ import { EntityManager } from 'typeorm';
 import { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
 import { Database } from './database';
 import { DeployedApplicationRow, EnvironmentRow, HostRow, PackageRow } from './entities';
-import { Clock, values } from './row-mapping';
+import { EntityRows } from './entity-rows';
+import { Clock } from './row-mapping';
 import { DeployedStore, EnvironmentStore, HostStore, PackageStore } from './stores';
 
 /*
@@ -12,37 +13,28 @@ import { DeployedStore, EnvironmentStore, HostStore, PackageStore } from './stor
 
 /** Hosts by name. */
 export class TypeOrmHostStore implements HostStore {
-  constructor(private readonly db: Database) {}
+  private readonly rows: EntityRows<HostRow>;
+
+  constructor(db: Database) {
+    this.rows = new EntityRows(db, db.entities.host);
+  }
 
   put(host: Host): Promise<void> {
-    return this.db.run(`saving host ${host.name}`, async (m) => {
-      await m.upsert(
-        this.db.entities.host,
-        values<HostRow>({ name: host.name, type: host.type, tags: host.tags, properties: host.properties }),
-        ['name'],
-      );
-    });
+    const row: HostRow = { name: host.name, type: host.type, tags: host.tags, properties: host.properties };
+    return this.rows.upsert(`saving host ${host.name}`, row, ['name']);
   }
 
-  get(name: string): Promise<Host | null> {
-    return this.db.run(`reading host ${name}`, async (m) => {
-      const row = await m.findOneBy(this.db.entities.host, { name });
-      return row ? hostFromRow(row) : null;
-    });
+  async get(name: string): Promise<Host | null> {
+    const row = await this.rows.findOne(`reading host ${name}`, { name });
+    return row ? hostFromRow(row) : null;
   }
 
-  list(): Promise<Host[]> {
-    return this.db.run('listing hosts', async (m) => {
-      const rows = await m.find(this.db.entities.host, { order: { name: 'ASC' } });
-      return rows.map(hostFromRow);
-    });
+  async list(): Promise<Host[]> {
+    return (await this.rows.list('listing hosts', { order: { name: 'ASC' } })).map(hostFromRow);
   }
 
   delete(name: string): Promise<boolean> {
-    return this.db.run(`deleting host ${name}`, async (m) => {
-      const result = await m.delete(this.db.entities.host, { name });
-      return (result.affected ?? 0) > 0;
-    });
+    return this.rows.delete(`deleting host ${name}`, { name });
   }
 }
 
@@ -52,30 +44,24 @@ function hostFromRow(row: HostRow): Host {
 
 /** Environments by name. */
 export class TypeOrmEnvironmentStore implements EnvironmentStore {
-  constructor(private readonly db: Database) {}
+  private readonly rows: EntityRows<EnvironmentRow>;
+
+  constructor(db: Database) {
+    this.rows = new EntityRows(db, db.entities.environment);
+  }
 
   put(environment: Environment): Promise<void> {
-    return this.db.run(`saving environment ${environment.name}`, async (m) => {
-      await m.upsert(
-        this.db.entities.environment,
-        values<EnvironmentRow>({ name: environment.name, hosts: environment.hosts, dictionary: environment.dictionary }),
-        ['name'],
-      );
-    });
+    const row: EnvironmentRow = { name: environment.name, hosts: environment.hosts, dictionary: environment.dictionary };
+    return this.rows.upsert(`saving environment ${environment.name}`, row, ['name']);
   }
 
-  get(name: string): Promise<Environment | null> {
-    return this.db.run(`reading environment ${name}`, async (m) => {
-      const row = await m.findOneBy(this.db.entities.environment, { name });
-      return row ? environmentFromRow(row) : null;
-    });
+  async get(name: string): Promise<Environment | null> {
+    const row = await this.rows.findOne(`reading environment ${name}`, { name });
+    return row ? environmentFromRow(row) : null;
   }
 
-  list(): Promise<Environment[]> {
-    return this.db.run('listing environments', async (m) => {
-      const rows = await m.find(this.db.entities.environment, { order: { name: 'ASC' } });
-      return rows.map(environmentFromRow);
-    });
+  async list(): Promise<Environment[]> {
+    return (await this.rows.list('listing environments', { order: { name: 'ASC' } })).map(environmentFromRow);
   }
 }
 
@@ -85,33 +71,28 @@ function environmentFromRow(row: EnvironmentRow): Environment {
 
 /** Packages in import order: the database numbers each (application, version) at its first import. */
 export class TypeOrmPackageStore implements PackageStore {
+  private readonly rows: EntityRows<PackageRow>;
+
   constructor(
     private readonly db: Database,
     private readonly now: Clock,
-  ) {}
-
-  put(pkg: PackageVersion): Promise<void> {
-    return this.db.run(`importing ${pkg.application} ${pkg.version}`, async (m) => {
-      await m.upsert(
-        this.db.entities.package,
-        values<PackageRow>({
-          application: pkg.application,
-          version: pkg.version,
-          deployables: pkg.deployables,
-          imported_at: pkg.importedAt ?? this.now().toISOString(),
-        }),
-        ['application', 'version'],
-      );
-    });
+  ) {
+    this.rows = new EntityRows(db, db.entities.package);
   }
 
-  get(application: string, version: string): Promise<PackageVersion | null> {
-    return this.db.run(`reading ${application} ${version}`, async (m) => {
-      const row = await m.findOneBy(this.db.entities.package, { application, version });
-      return row
-        ? { application: row.application, version: row.version, deployables: row.deployables, importedAt: row.imported_at }
-        : null;
-    });
+  put(pkg: PackageVersion): Promise<void> {
+    const row: PackageRow = {
+      application: pkg.application,
+      version: pkg.version,
+      deployables: pkg.deployables,
+      imported_at: pkg.importedAt ?? this.now().toISOString(),
+    };
+    return this.rows.upsert(`importing ${pkg.application} ${pkg.version}`, row, ['application', 'version']);
+  }
+
+  async get(application: string, version: string): Promise<PackageVersion | null> {
+    const row = await this.rows.findOne(`reading ${application} ${version}`, { application, version });
+    return row ? { application: row.application, version: row.version, deployables: row.deployables, importedAt: row.imported_at } : null;
   }
 
   listApplications(): Promise<{ name: string; versions: string[] }[]> {
@@ -146,20 +127,20 @@ export class TypeOrmPackageStore implements PackageStore {
 
 /** What each environment holds; written by the task store when it archives a task, read here. */
 export class TypeOrmDeployedStore implements DeployedStore {
-  constructor(private readonly db: Database) {}
+  private readonly rows: EntityRows<DeployedApplicationRow>;
 
-  get(environment: string, application: string): Promise<DeployedApplication | null> {
-    return this.db.run(`reading what ${environment} holds of ${application}`, async (m) => {
-      const row = await m.findOneBy(this.db.entities.deployed, { environment, application });
-      return row ? deployedFromRow(row) : null;
-    });
+  constructor(db: Database) {
+    this.rows = new EntityRows(db, db.entities.deployed);
   }
 
-  listForEnvironment(environment: string): Promise<DeployedApplication[]> {
-    return this.db.run(`listing what ${environment} holds`, async (m) => {
-      const rows = await m.find(this.db.entities.deployed, { where: { environment }, order: { application: 'ASC' } });
-      return rows.map(deployedFromRow);
-    });
+  async get(environment: string, application: string): Promise<DeployedApplication | null> {
+    const row = await this.rows.findOne(`reading what ${environment} holds of ${application}`, { environment, application });
+    return row ? deployedFromRow(row) : null;
+  }
+
+  async listForEnvironment(environment: string): Promise<DeployedApplication[]> {
+    const rows = await this.rows.list(`listing what ${environment} holds`, { where: { environment }, order: { application: 'ASC' } });
+    return rows.map(deployedFromRow);
   }
 }
 

@@ -173,23 +173,17 @@ export class TypeOrmTaskStore implements TaskStore {
   }
 
   queuedBefore(before: Date): Promise<TaskRecord[]> {
-    return this.db.run('listing stale queued tasks', async (m) => {
-      const rows = await m
-        .createQueryBuilder(this.entity, 't')
-        .where("t.state = 'QUEUED' AND t.state_changed_at < :before", { before })
-        .orderBy('t.state_changed_at', 'ASC')
-        .getMany();
-      return rows.map(taskFromRow);
-    });
+    return this.listWhere('listing stale queued tasks', "t.state = 'QUEUED' AND t.state_changed_at < :at", before, 't.state_changed_at');
   }
 
   scheduledDue(now: Date): Promise<TaskRecord[]> {
-    return this.db.run('listing due scheduled tasks', async (m) => {
-      const rows = await m
-        .createQueryBuilder(this.entity, 't')
-        .where("t.state = 'SCHEDULED' AND t.scheduled_at <= :now", { now })
-        .orderBy('t.scheduled_at', 'ASC')
-        .getMany();
+    return this.listWhere('listing due scheduled tasks', "t.state = 'SCHEDULED' AND t.scheduled_at <= :at", now, 't.scheduled_at');
+  }
+
+  /** Tasks matching a condition on one time `:at`, in ascending order of `orderBy`. */
+  private listWhere(what: string, condition: string, at: Date, orderBy: string): Promise<TaskRecord[]> {
+    return this.db.run(what, async (m) => {
+      const rows = await m.createQueryBuilder(this.entity, 't').where(condition, { at }).orderBy(orderBy, 'ASC').getMany();
       return rows.map(taskFromRow);
     });
   }

@@ -1,49 +1,40 @@
 import { Database } from './database';
+import { EntityRows } from './entity-rows';
 import { WorkerRow } from './entities';
-import { values } from './row-mapping';
 import { WorkerRecord, WorkerStore } from './stores';
 
 /** Workers as the cluster remembers them; times are ISO strings through the column transformer. */
 export class TypeOrmWorkerStore implements WorkerStore {
-  constructor(private readonly db: Database) {}
+  private readonly rows: EntityRows<WorkerRow>;
+
+  constructor(db: Database) {
+    this.rows = new EntityRows(db, db.entities.worker);
+  }
 
   put(worker: WorkerRecord): Promise<void> {
-    return this.db.run(`saving worker ${worker.id}`, async (m) => {
-      await m.upsert(
-        this.db.entities.worker,
-        values<WorkerRow>({
-          id: worker.id,
-          name: worker.name,
-          address: worker.address,
-          config_hash: worker.configHash,
-          capacity: worker.capacity,
-          registered_at: worker.registeredAt,
-          last_seen: worker.lastSeen,
-        }),
-        ['id'],
-      );
-    });
+    const row: WorkerRow = {
+      id: worker.id,
+      name: worker.name,
+      address: worker.address,
+      config_hash: worker.configHash,
+      capacity: worker.capacity,
+      registered_at: worker.registeredAt,
+      last_seen: worker.lastSeen,
+    };
+    return this.rows.upsert(`saving worker ${worker.id}`, row, ['id']);
   }
 
-  get(id: string): Promise<WorkerRecord | null> {
-    return this.db.run(`reading worker ${id}`, async (m) => {
-      const row = await m.findOneBy(this.db.entities.worker, { id });
-      return row ? workerFromRow(row) : null;
-    });
+  async get(id: string): Promise<WorkerRecord | null> {
+    const row = await this.rows.findOne(`reading worker ${id}`, { id });
+    return row ? workerFromRow(row) : null;
   }
 
-  list(): Promise<WorkerRecord[]> {
-    return this.db.run('listing workers', async (m) => {
-      const rows = await m.find(this.db.entities.worker, { order: { registered_at: 'ASC' } });
-      return rows.map(workerFromRow);
-    });
+  async list(): Promise<WorkerRecord[]> {
+    return (await this.rows.list('listing workers', { order: { registered_at: 'ASC' } })).map(workerFromRow);
   }
 
   delete(id: string): Promise<boolean> {
-    return this.db.run(`deleting worker ${id}`, async (m) => {
-      const result = await m.delete(this.db.entities.worker, { id });
-      return (result.affected ?? 0) > 0;
-    });
+    return this.rows.delete(`deleting worker ${id}`, { id });
   }
 }
 
