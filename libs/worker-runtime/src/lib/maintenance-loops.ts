@@ -1,7 +1,7 @@
 import { taskLogger } from '@shipdeck/logging';
 import { FINAL_STATES, isActive } from '@shipdeck/tasks';
 import { Cancel } from './clock';
-import { RuntimeContext, leaseFromNow } from './held-tasks';
+import { RuntimeContext, leaseFromNow } from './runtime-context';
 import { TaskRecovery } from './task-recovery';
 
 /**

@@ -1,7 +1,7 @@
 import { Delivery, TASK_MESSAGE_VERSION } from '@shipdeck/queue';
 import { TaskRecord } from '@shipdeck/tasks';
 import { sleep } from './clock';
-import { RuntimeContext, leaseFromNow } from './held-tasks';
+import { RuntimeContext, leaseFromNow } from './runtime-context';
 
 /** What the intake needs of the runtime it feeds. */
 export interface IntakeTarget {

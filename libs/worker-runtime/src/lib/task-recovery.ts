@@ -1,6 +1,6 @@
 import { taskLogger } from '@shipdeck/logging';
 import { FINAL_STATES, TaskRecord, advanceTask, isActive, nextState } from '@shipdeck/tasks';
-import { RuntimeContext, nowIso } from './held-tasks';
+import { RuntimeContext, nowIso } from './runtime-context';
 import { INTERRUPTED_BETWEEN_STEPS, interruptPlan, interruptionAction, stepFailure } from './interruption';
 
 /** What a worker did to get back on its feet, for logs and tests. */

@@ -10,7 +10,7 @@ import {
   allows,
   nextState,
 } from '@shipdeck/tasks';
-import { RuntimeContext, nowIso, retryWrite } from './held-tasks';
+import { RuntimeContext, nowIso, retryWrite } from './runtime-context';
 import { stepFailure } from './interruption';
 import { StepLogWriter } from './step-log-writer';
 

@@ -1,7 +1,8 @@
 import { TaskRecord } from '@shipdeck/tasks';
 import { TaskConsumer } from '@shipdeck/queue';
 import { Cancel } from './clock';
-import { HeldTask, HeldTasks, RuntimeContext } from './held-tasks';
+import { HeldTask, HeldTasks } from './held-tasks';
+import { RuntimeContext } from './runtime-context';
 import { MaintenanceLoops } from './maintenance-loops';
 import { RecoveryFiles } from './recovery-files';
 import { TaskIntake } from './task-intake';
