@@ -79,7 +79,8 @@ export class TaskRun {
   /** Reads the task's state and applies a stop or abort the master recorded there. */
   async applyRequests(): Promise<void> {
     try {
-      this.applyState((await this.context.options.tasks.get(this.task.id))?.state);
+      const [current] = await this.context.options.tasks.statesOf([this.task.id]);
+      this.applyState(current?.state);
     } catch (error) {
       this.context.logger.debug('could not read task state; trying again at the next tick', { taskId: this.task.id, error: String(error) });
     }
