@@ -57,31 +57,30 @@ function connectFailure(label: string, error: unknown, timeoutMs: number): Error
 }
 
 /**
- * Opens and authenticates one SSH client over `sock`. The host key must match `expected`; when
+ * Opens and authenticates one SSH client over the stream `makeSock` makes. The host key must match `expected`; when
  * nothing is expected, every key is refused and the error shows the one presented.
  */
 async function openClient(
   endpoint: SshEndpoint,
-  sock: Duplex,
+  makeSock: () => Duplex,
   expected: string | undefined,
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<{ client: Client; presented: PresentedHostKey }> {
   const { Client: SshClient } = await ssh2();
   const label = describeEndpoint(endpoint);
+  let sock: Duplex | undefined;
   let privateKey: string | Buffer | undefined = endpoint.privateKey;
   if (endpoint.privateKeyPath !== undefined) {
     try {
       privateKey = await readFile(endpoint.privateKeyPath);
     } catch (error) {
-      sock.destroy();
       throw new Error(`cannot read the private key file for ${label}: ${errorMessage(error)}`);
     }
   }
   const client = new SshClient();
   let presented: PresentedHostKey | undefined;
   const config: ConnectConfig = {
-    sock: sock as ConnectConfig['sock'],
     username: endpoint.username,
     privateKey,
     passphrase: endpoint.passphrase,
@@ -105,7 +104,7 @@ async function openClient(
         return;
       }
       client.end();
-      sock.destroy();
+      sock?.destroy();
       reject(error ?? new Error(`cannot connect to ${label}: the server presented no host key`));
     };
     const onAbort = () => settle(new Error(`aborted while connecting to ${label}`));
@@ -126,7 +125,12 @@ async function openClient(
     });
     client.once('close', () => settle(new Error(`cannot connect to ${label}: the connection closed during the handshake`)));
     if (signal.aborted) onAbort();
-    else client.connect(config);
+    else {
+      // The socket is made here, synchronously before ssh2 listens to it, so that none of its
+      // errors (ECONNREFUSED…) is emitted with nobody listening.
+      sock = makeSock();
+      client.connect({ ...config, sock: sock as ConnectConfig['sock'] });
+    }
   });
 }
 
@@ -192,20 +196,22 @@ export class SshConnection {
   static async open(config: SshHostConfig, options: ConnectOptions): Promise<SshConnection> {
     const trusted = new TrustedHostKeys(options.workDir);
     const first = config.jumpHost ?? config;
-    const socket = tcpSocket(first.address, first.port);
+    let socket: Socket | undefined;
+    const makeSocket = () => (socket = tcpSocket(first.address, first.port));
     let jump: Client | undefined;
     try {
-      let sock: Duplex = socket;
+      let makeSock: () => Duplex = makeSocket;
       if (config.jumpHost) {
-        const opened = await openClient(config.jumpHost, socket, await expectedKey(config.jumpHost, trusted), config.connectTimeoutMs, options.signal);
+        const opened = await openClient(config.jumpHost, makeSocket, await expectedKey(config.jumpHost, trusted), config.connectTimeoutMs, options.signal);
         jump = opened.client;
-        sock = await forwardOut(jump, config.address, config.port, describeEndpoint(config.jumpHost));
+        const channel = await forwardOut(jump, config.address, config.port, describeEndpoint(config.jumpHost));
+        makeSock = () => channel;
       }
-      const target = await openClient(config, sock, await expectedKey(config, trusted), config.connectTimeoutMs, options.signal);
-      return new SshConnection(options.hostName, target.client, jump, socket, target.presented);
+      const target = await openClient(config, makeSock, await expectedKey(config, trusted), config.connectTimeoutMs, options.signal);
+      return new SshConnection(options.hostName, target.client, jump, socket as Socket, target.presented);
     } catch (error) {
       jump?.end();
-      socket.destroy();
+      (socket as Socket | undefined)?.destroy();
       throw error;
     }
   }
@@ -217,18 +223,20 @@ export class SshConnection {
   static async presentedKey(config: SshHostConfig, options: ConnectOptions): Promise<PresentedHostKey> {
     const trusted = new TrustedHostKeys(options.workDir);
     const first = config.jumpHost ?? config;
-    const socket = tcpSocket(first.address, first.port);
+    let socket: Socket | undefined;
+    const makeSocket = () => (socket = tcpSocket(first.address, first.port));
     let jump: Client | undefined;
     try {
-      let sock: Duplex = socket;
+      let makeSock: () => Duplex = makeSocket;
       if (config.jumpHost) {
-        const opened = await openClient(config.jumpHost, socket, await expectedKey(config.jumpHost, trusted), config.connectTimeoutMs, options.signal);
+        const opened = await openClient(config.jumpHost, makeSocket, await expectedKey(config.jumpHost, trusted), config.connectTimeoutMs, options.signal);
         jump = opened.client;
-        sock = await forwardOut(jump, config.address, config.port, describeEndpoint(config.jumpHost));
+        const channel = await forwardOut(jump, config.address, config.port, describeEndpoint(config.jumpHost));
+        makeSock = () => channel;
       }
       try {
         // Nothing is expected, so the key is refused right after it is shown: no authentication happens.
-        const { client } = await openClient({ ...config, password: undefined }, sock, undefined, config.connectTimeoutMs, options.signal);
+        const { client } = await openClient(config, makeSock, undefined, config.connectTimeoutMs, options.signal);
         client.end();
         throw new Error('the server accepted a connection without a host key check');
       } catch (error) {
@@ -237,7 +245,7 @@ export class SshConnection {
       }
     } finally {
       jump?.end();
-      socket.destroy();
+      (socket as Socket | undefined)?.destroy();
     }
   }
 

@@ -117,7 +117,8 @@ export async function runRemoteShell(connection: SshConnection, command: RemoteS
     const killGroup = (): Promise<void> => {
       if (pgid === undefined || pgid <= 0 || connection.lost !== undefined) return Promise.resolve();
       // Once per command: the group id could be reused by another process after it is gone.
-      killing ??= runQuick(connection, `${sudoPrefix(command.sudo)}kill -KILL -- -${pgid} 2>/dev/null; true`).then(
+      // `kill -KILL -PGID` through /bin/sh: dash's builtin kill refuses `--`, and sudo runs the same shell.
+      killing ??= runQuick(connection, `${sudoPrefix(command.sudo)}/bin/sh -c ${shellQuote(`kill -KILL -${pgid} 2>/dev/null; true`)}`).then(
         () => undefined,
         (error: unknown) => log(`could not kill the remote process group ${pgid}: ${errorMessage(error)}\n`),
       );
