@@ -236,6 +236,13 @@ describe('cmd.Command on an ssh host', () => {
     });
   });
 
+  it('background children die when the command exits, as locally', async () => {
+    const ctx = sshStep('cmd.Command', 'CREATE', { create: 'sleep 1000 & echo "child $!"' }, host(), workDir);
+    await run(ctx);
+    const pid = Number(/child (\d+)/.exec(ctx.output())?.[1]);
+    await pollUntil(() => hasEnded(pid), { timeoutMs: 10_000, describe: () => `background child ${pid} still running` });
+  });
+
   it('a command timeout kills the remote command', async () => {
     const ctx = sshStep('cmd.Command', 'CREATE', { create: 'echo "shell $$"; sleep 1000', timeout: '1s' }, host(), workDir);
     await expect(run(ctx)).rejects.toThrow('timed out after 1s');
@@ -336,6 +343,38 @@ describe('http.Check from the target', () => {
   afterAll(async () => {
     sshConnections.close();
     await noForwarding?.stop();
+  });
+});
+
+describe('a run cut off by a lost connection', () => {
+  it('the next run of the same step reports the remote process the lost run left and ends it', async () => {
+    const server = await TestSshd.start({ authorizedKeys: [userKey.publicKey] });
+    try {
+      const target = host({}, server);
+      const taskId = `task-${randomUUID()}`;
+      const first = sshStep('cmd.Command', 'CREATE', { create: 'echo "shell $$"; sleep 1000' }, target, workDir, taskId);
+      const done = run(first);
+      await logShows(first, /shell \d+\n/);
+      const pid = Number(/shell (\d+)/.exec(first.output())?.[1]);
+      server.killSessions();
+      await expect(done).rejects.toThrow(`lost the connection to ${target.name} while the command ran`);
+      // Nothing could end it: the worker side lost its connection, as a SIGKILLed worker would.
+      expect(hasEnded(pid)).toBe(false);
+
+      const retry = sshStep('cmd.Command', 'CREATE', { create: 'echo again' }, target, workDir, taskId);
+      await run(retry);
+      expect(retry.output()).toContain(`an earlier run of this step left remote process group ${pid} running (its worker stopped without ending it); killed it`);
+      expect(retry.output()).toContain('again\n');
+      await pollUntil(() => hasEnded(pid), { timeoutMs: 10_000, describe: () => `the lost run's process ${pid} is still running` });
+
+      // A normal run leaves no marker behind: a third run has nothing to report.
+      const third = sshStep('cmd.Command', 'CREATE', { create: 'true' }, target, workDir, taskId);
+      await run(third);
+      expect(third.output()).not.toContain('earlier run');
+    } finally {
+      sshConnections.close();
+      await server.stop();
+    }
   });
 });
 

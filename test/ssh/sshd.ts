@@ -196,6 +196,28 @@ export class TestSshd {
   }
 
   /**
+   * Cuts every open connection as a network failure or a killed client would (SIGKILL to the
+   * per-connection sshd processes); the server keeps listening and what the sessions started
+   * keeps running.
+   */
+  killSessions(): void {
+    for (const pid of descendants(this.pid)) {
+      let comm = '';
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        continue;
+      }
+      if (comm !== 'sshd') continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+
+  /**
    * Makes the server vanish as a crashed machine would: SIGKILL to sshd, its session processes and
    * everything they run.
    */

@@ -12,13 +12,14 @@ export interface TestStep extends StepContext {
   output(): string;
 }
 
-/** A step of `ciType` against host `host` of type ssh with `hostProperties`. */
+/** A step of `ciType` against `host` (type ssh), of task `taskId` (a fresh one by default). */
 export function sshStep(
   ciType: string,
   operation: string,
   properties: Record<string, unknown>,
   host: { name: string; properties: Record<string, unknown> },
   workDir: string,
+  taskId = `task-${randomUUID()}`,
 ): TestStep {
   const step: PlanStep = {
     path: '1-1-1',
@@ -35,7 +36,7 @@ export function sshStep(
   const controller = new AbortController();
   const chunks: string[] = [];
   return {
-    taskId: `task-${randomUUID()}`,
+    taskId,
     step,
     workDir,
     signal: controller.signal,

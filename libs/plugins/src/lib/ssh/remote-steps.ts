@@ -9,7 +9,7 @@ import { SshConnection } from './connection';
 import { SSH_HOST_TYPE, SshHostConfig, sshHostConfig } from './host-config';
 import { removeRemoteFile, writeRemoteFile } from './remote-file';
 import { remoteGet } from './remote-http';
-import { runRemoteShell } from './remote-shell';
+import { runRemoteShell, stepMarker } from './remote-shell';
 
 const OCTAL_MODE = /^0?[0-7]{3,4}$/;
 const OWNER = /^[a-z_][a-z0-9_.-]*\$?(:[a-z_][a-z0-9_.-]*\$?)?$/i;
@@ -85,6 +85,7 @@ function remoteCommand(base: CiTypeDefinition): CiTypeDefinition {
           cwd: props.cwd,
           env: props.env,
           sudo: config.sudo,
+          marker: stepMarker(ctx.taskId, ctx.step.path),
           timeoutMs: props.timeout === undefined ? config.commandTimeoutMs : parseDuration(props.timeout),
           signal: ctx.signal,
           log: (text) => ctx.log(text),
