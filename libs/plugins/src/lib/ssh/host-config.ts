@@ -61,6 +61,25 @@ const ENDPOINT_PROPERTIES = [
   'hostKeyFingerprint',
 ] as const;
 
+/** Properties whose values are secrets: checked here so that no message ever repeats them. */
+const SECRET_PROPERTIES = ['privateKey', 'passphrase', 'password'] as const;
+
+/**
+ * The values with every non-string secret replaced by an empty string, and one error per such
+ * secret; the generic reader would quote the value in its message.
+ */
+function screenSecrets(values: Record<string, unknown>, field: (name: string) => string): { values: Record<string, unknown>; errors: FieldError[] } {
+  const screened = { ...values };
+  const errors: FieldError[] = [];
+  for (const name of SECRET_PROPERTIES) {
+    const value = screened[name];
+    if (value === undefined || value === null || typeof value === 'string') continue;
+    errors.push({ field: field(name), message: 'must be a string' });
+    screened[name] = '';
+  }
+  return { values: screened, errors };
+}
+
 function readEndpoint(reader: PropertyReader): SshEndpoint {
   const endpoint: SshEndpoint = {
     address: reader.string('address', true),
@@ -116,8 +135,10 @@ export function readSshHost(
 ): { config: SshHostConfig; errors: FieldError[] } {
   const field = (name: string) => (fieldPrefix ? `${fieldPrefix}.${name}` : name);
   const errors: FieldError[] = [];
-  const { jumpHost: _jump, allowedRoots: _roots, ...own } = values;
-  const reader = new PropertyReader(own, fieldPrefix, lenient);
+  const { jumpHost: _jump, allowedRoots: _roots, ...rest } = values;
+  const own = screenSecrets(rest, field);
+  errors.push(...own.errors);
+  const reader = new PropertyReader(own.values, fieldPrefix, lenient);
   const endpoint = readEndpoint(reader);
   const sudo = reader.string('sudo');
   const config: SshHostConfig = {
@@ -135,10 +156,13 @@ export function readSshHost(
   const jump = mapValue(values, 'jumpHost');
   if (jump === 'invalid') errors.push({ field: field('jumpHost'), message: `must be a map of ${ENDPOINT_PROPERTIES.join(', ')}` });
   else if (jump !== undefined) {
-    const jumpReader = new PropertyReader(jump, field('jumpHost'), lenient);
+    const jumpField = (name: string) => field(`jumpHost.${name}`);
+    const screened = screenSecrets(jump, jumpField);
+    errors.push(...screened.errors);
+    const jumpReader = new PropertyReader(screened.values, field('jumpHost'), lenient);
     const jumpEndpoint = readEndpoint(jumpReader);
     jumpReader.rejectUnknown('a jump host');
-    errors.push(...jumpReader.errors, ...endpointProblems(jumpEndpoint, (name) => field(`jumpHost.${name}`), lenient));
+    errors.push(...jumpReader.errors, ...endpointProblems(jumpEndpoint, jumpField, lenient));
     config.jumpHost = jumpEndpoint;
   }
 
