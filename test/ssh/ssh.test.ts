@@ -4,7 +4,7 @@
  * HTTP checks, the connection pool (reuse, limit, idle close) and a server that vanishes mid-step.
  * The "remote" host is this machine, so the tests can look at remote files and processes directly.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { Server, createServer } from 'node:http';
@@ -396,6 +396,32 @@ describe('the connection pool', () => {
     const disconnects = sshd.disconnects();
     await run(sshStep('cmd.Command', 'CREATE', { create: 'true' }, target, workDir));
     await pollUntil(() => sshd.disconnects() > disconnects, { timeoutMs: 10_000, describe: () => `no disconnect in ${sshd.output()}` });
+  });
+
+  it('an idle connection does not keep the worker process alive', async () => {
+    const target = host({ idleTimeout: '10m' });
+    const logins = sshd.logins();
+    const child = spawn(
+      process.execPath,
+      ['-r', 'esbuild-register', '-r', 'tsconfig-paths/register', join(__dirname, 'fixtures', 'run-step.ts'),
+        JSON.stringify({ target: { ...target, type: 'ssh' }, ciType: 'cmd.Command', operation: 'CREATE', properties: { create: 'echo remote-ok' }, workDir })],
+      { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    let exit: number | null | undefined;
+    child.on('exit', (code) => (exit = code));
+    try {
+      // Far shorter than the 10 minutes the connection may stay idle in the pool.
+      await pollUntil(() => exit !== undefined, { timeoutMs: 20_000, describe: () => `the process did not exit: ${output}` });
+    } finally {
+      if (exit === undefined) child.kill('SIGKILL');
+    }
+    expect(output).toContain('remote-ok\n');
+    expect(output).toContain('step done\n');
+    expect(exit).toBe(0);
+    expect(sshd.logins()).toBe(logins + 1);
   });
 
   it('keeps to the per-host connection limit: a second step waits for the first', async () => {
