@@ -155,6 +155,40 @@ async function expectedKey(endpoint: SshEndpoint, trusted: TrustedHostKeys): Pro
   return endpoint.hostKeyFingerprint ?? (await trusted.get(endpoint.address, endpoint.port));
 }
 
+/** How to reach a host's SSH server: directly, or through its (already authenticated) jump host. */
+interface Route {
+  /** Makes the stream the host's SSH client runs over; called once. */
+  makeSock: () => Duplex;
+  /** The TCP socket to the first server, once made. */
+  socket(): Socket | undefined;
+  jump?: Client;
+  trusted: TrustedHostKeys;
+  /** Closes the jump host's connection and the socket. */
+  close(): void;
+}
+
+async function routeTo(config: SshHostConfig, options: ConnectOptions): Promise<Route> {
+  const trusted = new TrustedHostKeys(options.workDir);
+  const first = config.jumpHost ?? config;
+  let socket: Socket | undefined;
+  let jump: Client | undefined;
+  const makeSocket = () => (socket = tcpSocket(first.address, first.port));
+  const close = () => {
+    jump?.end();
+    socket?.destroy();
+  };
+  if (!config.jumpHost) return { makeSock: makeSocket, socket: () => socket, trusted, close };
+  try {
+    const opened = await openClient(config.jumpHost, makeSocket, await expectedKey(config.jumpHost, trusted), config.connectTimeoutMs, options.signal);
+    jump = opened.client;
+    const channel = await forwardOut(jump, config.address, config.port, describeEndpoint(config.jumpHost));
+    return { makeSock: () => channel, socket: () => socket, jump, trusted, close };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
+
 /**
  * One authenticated SSH connection to a host (through its jump host when it has one). It notices
  * when the server goes away ({@link SshConnection.lost}) and can stop holding the worker's event
@@ -194,58 +228,32 @@ export class SshConnection {
    *   else (refused, unreachable, authentication, timeout, abort).
    */
   static async open(config: SshHostConfig, options: ConnectOptions): Promise<SshConnection> {
-    const trusted = new TrustedHostKeys(options.workDir);
-    const first = config.jumpHost ?? config;
-    let socket: Socket | undefined;
-    const makeSocket = () => (socket = tcpSocket(first.address, first.port));
-    let jump: Client | undefined;
+    const way = await routeTo(config, options);
     try {
-      let makeSock: () => Duplex = makeSocket;
-      if (config.jumpHost) {
-        const opened = await openClient(config.jumpHost, makeSocket, await expectedKey(config.jumpHost, trusted), config.connectTimeoutMs, options.signal);
-        jump = opened.client;
-        const channel = await forwardOut(jump, config.address, config.port, describeEndpoint(config.jumpHost));
-        makeSock = () => channel;
-      }
-      const target = await openClient(config, makeSock, await expectedKey(config, trusted), config.connectTimeoutMs, options.signal);
-      return new SshConnection(options.hostName, target.client, jump, socket as Socket, target.presented);
+      const target = await openClient(config, way.makeSock, await expectedKey(config, way.trusted), config.connectTimeoutMs, options.signal);
+      return new SshConnection(options.hostName, target.client, way.jump, way.socket() as Socket, target.presented);
     } catch (error) {
-      jump?.end();
-      (socket as Socket | undefined)?.destroy();
+      way.close();
       throw error;
     }
   }
 
   /**
-   * Only reads the host key `endpoint` presents (the last hop of `config`), without logging in:
-   * for the trust-host-key control.
+   * Only reads the host key the host presents (through its jump host, whose key is checked),
+   * without logging in to the host: for the trust-host-key control.
    */
   static async presentedKey(config: SshHostConfig, options: ConnectOptions): Promise<PresentedHostKey> {
-    const trusted = new TrustedHostKeys(options.workDir);
-    const first = config.jumpHost ?? config;
-    let socket: Socket | undefined;
-    const makeSocket = () => (socket = tcpSocket(first.address, first.port));
-    let jump: Client | undefined;
+    const way = await routeTo(config, options);
     try {
-      let makeSock: () => Duplex = makeSocket;
-      if (config.jumpHost) {
-        const opened = await openClient(config.jumpHost, makeSocket, await expectedKey(config.jumpHost, trusted), config.connectTimeoutMs, options.signal);
-        jump = opened.client;
-        const channel = await forwardOut(jump, config.address, config.port, describeEndpoint(config.jumpHost));
-        makeSock = () => channel;
-      }
-      try {
-        // Nothing is expected, so the key is refused right after it is shown: no authentication happens.
-        const { client } = await openClient(config, makeSock, undefined, config.connectTimeoutMs, options.signal);
-        client.end();
-        throw new Error('the server accepted a connection without a host key check');
-      } catch (error) {
-        if (error instanceof HostKeyMismatchError) return error.presented;
-        throw error;
-      }
+      // Nothing is expected, so the key is refused right after it is shown: no authentication happens.
+      const { client } = await openClient(config, way.makeSock, undefined, config.connectTimeoutMs, options.signal);
+      client.end();
+      throw new Error('the server accepted a connection without a host key check');
+    } catch (error) {
+      if (error instanceof HostKeyMismatchError) return error.presented;
+      throw error;
     } finally {
-      jump?.end();
-      (socket as Socket | undefined)?.destroy();
+      way.close();
     }
   }
 
