@@ -335,14 +335,14 @@ describe('http.Check from the target', () => {
   });
 
   it('reports what the remote host could not reach', async () => {
-    const target = host({}, await TestSshd.start({ authorizedKeys: [userKey.publicKey], extraConfig: ['AllowTcpForwarding no'] }).then((s) => (noForwarding = s)));
-    const ctx = sshStep('http.Check', 'CREATE', { url: `http://127.0.0.1:${port}/ready`, from: 'target', retries: 0 }, target, workDir);
-    await expect(run(ctx)).rejects.toThrow(/cannot connect to 127\.0\.0\.1:\d+/);
-  });
-  let noForwarding: TestSshd | undefined;
-  afterAll(async () => {
-    sshConnections.close();
-    await noForwarding?.stop();
+    const noForwarding = await TestSshd.start({ authorizedKeys: [userKey.publicKey], extraConfig: ['AllowTcpForwarding no'] });
+    try {
+      const ctx = sshStep('http.Check', 'CREATE', { url: `http://127.0.0.1:${port}/ready`, from: 'target', retries: 0 }, host({}, noForwarding), workDir);
+      await expect(run(ctx)).rejects.toThrow(/last: target-\w+ cannot connect to 127\.0\.0\.1:\d+/);
+    } finally {
+      sshConnections.close();
+      await noForwarding.stop();
+    }
   });
 });
 
