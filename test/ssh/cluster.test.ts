@@ -2,7 +2,8 @@
  * The example package deployed to an `ssh` host through a real cluster: a `shipdeck master` and
  * a `shipdeck worker` process (PostgreSQL, RabbitMQ), the host defined through the REST API, the
  * files and commands landing on the "remote" machine as the SSH user (not as the worker's root),
- * every step of a task sharing one SSH connection, and a control task run on the host.
+ * every step of a task sharing one SSH connection, a control task run on the host, and a worker
+ * SIGKILLed mid-step whose remote process is reported and ended when the recovered step runs again.
  *
  * Needs what test/ssh/ssh.test.ts needs (tools/ssh-test-server.sh) plus PostgreSQL and RabbitMQ.
  */
@@ -11,13 +12,16 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiResponse, TaskWire, api, summarize, waitForTask } from '../support/api';
-import { Cluster, startCluster, withProcessOutput } from '../support/cluster';
-import { KeyPair, TEST_USER, TestSshd, generateKey, requireSshTestServer } from './sshd';
+import { pollUntil } from '../support/poll';
+import { Cluster, withProcessOutput } from '../support/cluster';
+import { RecoveryCluster, startRecoveryCluster } from '../support/recovery-kit';
+import { KeyPair, TEST_USER, TestSshd, generateKey, hasEnded, requireSshTestServer } from './sshd';
 
 jest.setTimeout(120_000);
 
 const REPO_ROOT = join(__dirname, '..', '..');
 
+let recovery: RecoveryCluster | undefined;
 let cluster: Cluster | undefined;
 let sshd: TestSshd | undefined;
 let dir: string;
@@ -51,11 +55,12 @@ beforeAll(async () => {
   const uid = Number(execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim());
   chownSync(remoteDir, uid, uid);
   sshd = await TestSshd.start({ authorizedKeys: [key.publicKey] });
-  cluster = await startCluster({ masters: 1, workers: 1, extraPlugins: [] });
+  recovery = await startRecoveryCluster({ masters: 1, workers: 1, extraPlugins: [] });
+  cluster = recovery.cluster;
 });
 
 afterAll(async () => {
-  await cluster?.stop();
+  await recovery?.stop();
   await sshd?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
   if (remoteDir) rmSync(remoteDir, { recursive: true, force: true });
@@ -139,3 +144,55 @@ it('fails a step on a host whose key does not match, naming both keys, and the w
   const check = await runTask('/control-tasks', { target: 'web-1', control: 'checkConnection' });
   expect(summarize(check)).toContain('EXECUTED');
 });
+
+it(
+  'a remote process left by a SIGKILLed worker is reported in the recovered step\'s log when the step runs again',
+  withProcessOutput(
+    () => `${recovery?.describe()}\nsshd:\n${sshd?.output()}`,
+    async () => {
+      const rc = recovery as RecoveryCluster;
+      const c = rc.cluster;
+      const client = api(c.masters[0].url);
+      const flag = join(remoteDir, 'crash-flag');
+      // The first run starts a long command; the run after the recovery finds the flag and ends at once.
+      const manifest = [
+        'application: crashy',
+        'version: "1.0.0"',
+        'deployables:',
+        '  - name: long',
+        '    type: cmd.Command',
+        `    create: 'if [ -e {{FLAG}} ]; then echo second-run; else touch {{FLAG}}; echo "shell $$"; sleep 1000; fi'`,
+        '',
+      ].join('\n');
+      expectStatus(await client.post('/packages', manifest, { contentType: 'application/yaml' }), 201);
+      expectStatus(await client.put('/environments/crash', { hosts: ['web-1'], dictionary: { FLAG: flag } }), 201);
+      const { taskId } = expectStatus(
+        await client.post<{ taskId: string }>('/deployments', { application: 'crashy', version: '1.0.0', environment: 'crash' }),
+        201,
+      );
+      expectStatus(await client.post(`/tasks/${taskId}/start`), 200);
+      let pid = 0;
+      await pollUntil(
+        async () => {
+          const match = /shell (\d+)/.exec(await stepLog(taskId, '1-1-1'));
+          pid = match ? Number(match[1]) : 0;
+          return pid > 0;
+        },
+        { timeoutMs: 30_000, describe: () => `the step never logged its shell pid: ${c.describe()}` },
+      );
+      const worker = c.workers[0];
+      expect(await worker.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
+      expect(hasEnded(pid)).toBe(false);
+
+      await rc.restartWorker(worker);
+      const recovered = await waitForTask(c.masters[0].url, taskId, ['FAILED'], 60_000);
+      expect(recovered.steps[0].state).toBe('FAILED');
+      expectStatus(await client.post(`/tasks/${taskId}/start`), 200);
+      await waitForTask(c.masters[0].url, taskId, ['EXECUTED'], 60_000);
+      const log = await stepLog(taskId, '1-1-1');
+      expect(log).toContain(`an earlier run of this step left remote process group ${pid} running (its worker stopped without ending it); killed it`);
+      expect(log).toContain('second-run');
+      await pollUntil(() => hasEnded(pid), { timeoutMs: 10_000, describe: () => `the first run's remote process ${pid} is still running` });
+    },
+  ),
+);
