@@ -23,6 +23,7 @@ interface Waiter {
 }
 
 interface HostConnections {
+  key: string;
   config: SshHostConfig;
   /** `stop` ends the idle period: clears the idle timer and the lost-listener. */
   idle: { connection: SshConnection; stop(): void }[];
@@ -60,7 +61,7 @@ export class SshConnectionPool {
     const key = poolKey(request.hostName, request.config);
     let host = this.hosts.get(key);
     if (!host) {
-      host = { config: request.config, idle: [], busy: 0, waiters: [] };
+      host = { key, config: request.config, idle: [], busy: 0, waiters: [] };
       this.hosts.set(key, host);
     }
     const entry = host;
@@ -121,7 +122,15 @@ export class SshConnectionPool {
         },
       );
     }
+    this.forgetIfUnused(host);
     return servedNewest;
+  }
+
+  /** Drops a host's entry once nothing uses it, so that hosts seen once do not accumulate. */
+  private forgetIfUnused(host: HostConnections): void {
+    if (host.busy === 0 && host.idle.length === 0 && host.waiters.length === 0 && this.hosts.get(host.key) === host) {
+      this.hosts.delete(host.key);
+    }
   }
 
   private lend(host: HostConnections, connection: SshConnection): SshLease {
@@ -146,6 +155,7 @@ export class SshConnectionPool {
       const at = host.idle.findIndex((entry) => entry.connection === connection);
       if (at >= 0) host.idle.splice(at, 1)[0].stop();
       connection.close();
+      this.forgetIfUnused(host);
     };
     const timer = setTimeout(leave, host.config.idleTimeoutMs);
     timer.unref();
