@@ -83,6 +83,11 @@ describe('authentication and host keys', () => {
     const ctx = sshStep('host.ssh', 'checkConnection', {}, target, workDir);
     await run(ctx);
     expect(ctx.output()).toContain('user shipdeck-ssh');
+
+    const wrong = sshStep('host.ssh', 'checkConnection', {}, host({ privateKeyPath: encryptedKey.privateKeyPath, passphrase: 'wrong-passphrase' }), workDir);
+    const failure = run(wrong);
+    await expect(failure).rejects.toThrow(`cannot use the private key for ${TEST_USER}@127.0.0.1:${sshd.port}`);
+    await expect(failure).rejects.not.toThrow(/wrong-passphrase/);
   });
 
   it('logs in with a password, and a wrong one is refused without showing it', async () => {

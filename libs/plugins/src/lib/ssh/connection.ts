@@ -129,7 +129,12 @@ async function openClient(
       // The socket is made here, synchronously before ssh2 listens to it, so that none of its
       // errors (ECONNREFUSED…) is emitted with nobody listening.
       sock = makeSock();
-      client.connect({ ...config, sock: sock as ConnectConfig['sock'] });
+      try {
+        client.connect({ ...config, sock: sock as ConnectConfig['sock'] });
+      } catch (error) {
+        // ssh2 parses the private key here, synchronously (a wrong passphrase, not a key…).
+        settle(new Error(`cannot use the private key for ${label}: ${errorMessage(error)}`));
+      }
     }
   });
 }
