@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { FieldError } from '@shipdeck/errors';
 import { StepContext } from '@shipdeck/tasks';
 import { CiTypeDefinition, DeploymentOperation, ShipdeckPlugin } from '../plugin';
-import { parseDuration } from '../properties';
+import { PropertyReader } from '../properties';
 import { sshConnections } from './connection-pool';
 import { SshConnection } from './connection';
 import { SSH_HOST_TYPE, SshHostConfig, sshHostConfig } from './host-config';
@@ -14,6 +14,11 @@ import { runRemoteShell, stepMarker } from './remote-shell';
 const OCTAL_MODE = /^0?[0-7]{3,4}$/;
 const OWNER = /^[a-z_][a-z0-9_.-]*\$?(:[a-z_][a-z0-9_.-]*\$?)?$/i;
 const MAX_RETRY_DELAY_MS = 30_000;
+
+/** Milliseconds of a duration property the type's validation has already accepted. */
+function durationMs(value: unknown): number | undefined {
+  return new PropertyReader({ value }, '', false).duration('value', false);
+}
 
 /** Whether the step runs against an `ssh` host. */
 export function onSshHost(ctx: StepContext): boolean {
@@ -86,7 +91,7 @@ function remoteCommand(base: CiTypeDefinition): CiTypeDefinition {
           env: props.env,
           sudo: config.sudo,
           marker: stepMarker(ctx.taskId, ctx.step.path),
-          timeoutMs: props.timeout === undefined ? config.commandTimeoutMs : parseDuration(props.timeout),
+          timeoutMs: props.timeout === undefined ? config.commandTimeoutMs : durationMs(props.timeout),
           signal: ctx.signal,
           log: (text) => ctx.log(text),
         });
@@ -186,8 +191,8 @@ function remoteHttpCheck(base: CiTypeDefinition): CiTypeDefinition {
       const props = own as unknown as CheckProperties;
       const expectStatus = Number(props.expectStatus ?? 200);
       const attempts = Number(props.retries ?? 5) + 1;
-      let delayMs = props.retryDelay === undefined ? 1_000 : (parseDuration(props.retryDelay) as number);
-      const timeoutMs = props.timeout === undefined ? 10_000 : (parseDuration(props.timeout) as number);
+      let delayMs = props.retryDelay === undefined ? 1_000 : (durationMs(props.retryDelay) as number);
+      const timeoutMs = props.timeout === undefined ? 10_000 : (durationMs(props.timeout) as number);
       await withSshConnection(ctx, async (connection) => {
         let last = '';
         for (let attempt = 1; attempt <= attempts; attempt++) {
