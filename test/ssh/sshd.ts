@@ -57,6 +57,16 @@ async function freePort(): Promise<number> {
 }
 
 /** Every process descended from `pid`, from /proc (the sshd session processes and what they run). */
+/** The process group of `pid`, from /proc; undefined when it is gone. */
+function processGroupOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
+}
+
 export function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
@@ -223,9 +233,13 @@ export class TestSshd {
    */
   async kill(): Promise<void> {
     const all = [this.pid, ...descendants(this.pid)];
-    for (const pid of all) {
+    // Whole process groups too: a command may fork after the list was taken (its group is the
+    // session's the wrapper made). Never the test runner's own group, which sshd itself is in.
+    const own = processGroupOf(process.pid);
+    const groups = new Set(all.map(processGroupOf).filter((group): group is number => group !== undefined && group !== own));
+    for (const target of [...all, ...[...groups].map((group) => -group)]) {
       try {
-        process.kill(pid, 'SIGKILL');
+        process.kill(target, 'SIGKILL');
       } catch {
         // Already gone.
       }
