@@ -60,6 +60,12 @@ export const CONFIG_KEYS = {
     default: 8180,
     parse: integer(1, 65535),
   }),
+  'server.host': key({
+    description:
+      'Interface the REST port listens on: 127.0.0.1 (this machine only) by default; 0.0.0.0 or :: to expose it.',
+    default: '127.0.0.1',
+    parse: text({ regex: /^[0-9A-Za-z.:-]+$/, rule: 'must be an IP address or a host name' }),
+  }),
   'server.hostname': key({
     description: 'Name under which this process is reachable by the others; default: the machine name.',
     default: () => hostname(),

@@ -1,5 +1,6 @@
 import { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
 import { Plan, TaskRecord, TaskState, TaskType } from '@shipdeck/tasks';
+import type { TypeormAuthStore } from './auth';
 
 /** Filter of current (not archived) tasks. */
 export interface TaskFilter {
@@ -139,6 +140,8 @@ export interface Stores {
   packages: PackageStore;
   deployed: DeployedStore;
   workers: WorkerStore;
+  /** Users, API tokens, sessions and the audit trail. */
+  auth: TypeormAuthStore;
   /** Answers once the database answers a trivial query (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
