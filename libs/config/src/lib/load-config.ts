@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, Document, Node as YamlNode } from 'yaml';
 import { ConfigError, FieldError } from '@shipdeck/errors';
-import { LogLevel } from '@shipdeck/logging';
+import { LogLevel, redactUrl } from '@shipdeck/logging';
 import { CONFIG_KEYS, ConfigKey, ConfigValues, QueueDialect, TakeoverMode, envVarName } from './keys';
 import { DatabaseLocation, InvalidValue, RawValue } from './parsers';
 
@@ -329,10 +329,7 @@ function levenshtein(a: string, b: string): number {
 
 /** A value as shown in a message: strings quoted, URL passwords hidden, long values cut. */
 function show(value: RawValue): string {
-  const s = (typeof value === 'string' || typeof value === 'object' ? JSON.stringify(value) : String(value)).replace(
-    /\/\/([^:/@\s"]+):[^@/\s"]*@/g,
-    '//$1:***@',
-  );
+  const s = redactUrl(typeof value === 'string' || typeof value === 'object' ? JSON.stringify(value) : String(value));
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 

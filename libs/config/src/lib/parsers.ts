@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseDuration } from './duration';
 
 /** A raw configuration value: a YAML scalar, an environment string, or what YAML gave for a leaf. */
 export type RawValue = string | number | boolean | null | object;
@@ -58,26 +59,16 @@ export function oneOf<const V extends string>(values: readonly V[]): Parser<V> {
   };
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /**
- * A positive duration, compiled to whole milliseconds: `500ms`, `30s`, `5m`, `2h`, or a plain
- * number of seconds (`30`, `1.5`).
+ * A positive duration (see {@link parseDuration}), compiled to whole milliseconds: `500ms`, `30s`,
+ * `5m`, `2h`, or a plain number of seconds (`30`, `1.5`).
  */
 export const duration: Parser<number> = (value) => {
-  const rule = 'must be a positive duration such as 500ms, 30s, 5m, 2h or a number of seconds';
-  let ms: number;
-  if (typeof value === 'number') {
-    ms = value * 1000;
-  } else if (typeof value === 'string') {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
-    if (!match) throw new InvalidValue(rule);
-    ms = Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!;
-  } else {
-    throw new InvalidValue(rule);
+  const parsed = parseDuration(value);
+  const ms = parsed === undefined ? undefined : Math.round(parsed);
+  if (ms === undefined || !Number.isFinite(ms) || ms < 1) {
+    throw new InvalidValue('must be a positive duration such as 500ms, 30s, 5m, 2h or a number of seconds');
   }
-  ms = Math.round(ms);
-  if (!Number.isFinite(ms) || ms < 1) throw new InvalidValue(rule);
   return ms;
 };
 

@@ -1,4 +1,4 @@
-import { parseDuration } from './properties';
+import { parseDuration } from './duration';
 
 describe('parseDuration', () => {
   it.each([
