@@ -51,6 +51,18 @@ export function text(pattern?: { regex: RegExp; rule: string }): Parser<string> 
   };
 }
 
+/**
+ * A secret string of at least `minLength` characters. Its rule never quotes the value (the caller
+ * does not show secret values either).
+ */
+export function secretText(minLength: number): Parser<string> {
+  const rule = `must be a string of at least ${minLength} characters without leading or trailing blanks`;
+  return (value) => {
+    if (typeof value !== 'string' || value.length < minLength || value.trim() !== value) throw new InvalidValue(rule);
+    return value;
+  };
+}
+
 /** One of `values`. */
 export function oneOf<const V extends string>(values: readonly V[]): Parser<V> {
   return (value) => {
@@ -102,6 +114,18 @@ function isIpPort(address: string): boolean {
   const port = match[3] === undefined ? undefined : Number(match[3]);
   return port === undefined || (port >= 1 && port <= 65535);
 }
+
+/** Host names (with an optional :port), as a YAML sequence or one comma-separated string. */
+export const hostList: Parser<string[]> = (value) => {
+  const rule = 'must be a comma-separated list of host names, e.g. shipdeck.example.com,localhost:4516';
+  const items: unknown[] | null = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null;
+  if (items === null) throw new InvalidValue(rule);
+  return items.map((item) => {
+    const host = typeof item === 'string' ? item.trim() : '';
+    if (!/^[0-9A-Za-z.\[\]:-]{1,255}$/.test(host)) throw new InvalidValue(rule);
+    return host;
+  });
+};
 
 /** A URL whose scheme is one of `schemes` (without the colon) and that names a host. */
 export function url(schemes: readonly string[]): Parser<string> {
