@@ -7,22 +7,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, waitForTask } from '../support/api';
-import { ensureBundles, requireServices } from '../support/cluster';
-import { Lifecycle, expectStatus, listWorkers, runControl, waitForWorker, withLogs } from '../support/lifecycle-cluster';
+import { Cluster, requireClusterPrerequisites, startCluster, withClusterOutput } from '../support/cluster';
 import { TestDns, Zone, startDns } from '../support/dns-server';
 import { Pki, makePki } from '../support/lifecycle-tls';
 import { holdsFor, pollUntil } from '../support/poll';
+import { runControl } from '../support/rest-actions';
+import { api, expectStatus, waitForTask } from '../support/rest-client';
+import { FAST_CHANNEL_ENV } from '../support/timings';
+import { listWorkers, waitForWorker } from '../support/workers-api';
 
-beforeAll(async () => {
-  await requireServices();
-  ensureBundles();
-}, 120_000);
+beforeAll(requireClusterPrerequisites, 120_000);
 
 const SRV = '_shipdeck._tcp.masters.test';
 
 describe('6. DNS discovery: the worker follows the SRV record of the masters', () => {
-  let lifecycle: Lifecycle | undefined;
+  let lifecycle: Cluster | undefined;
   let dns: TestDns | undefined;
 
   afterAll(async () => {
@@ -32,12 +31,12 @@ describe('6. DNS discovery: the worker follows the SRV record of the masters', (
 
   it(
     'connects to the masters listed (A, then A and B) and leaves the one no longer listed (A)',
-    withLogs(
+    withClusterOutput(
       () => lifecycle,
       async () => {
-        lifecycle = await Lifecycle.start({ masters: 2, workers: 0 });
+        lifecycle = await startCluster({ masters: 2, workers: 0, env: FAST_CHANNEL_ENV });
         const l = lifecycle;
-        const [masterA, masterB] = l.cluster.masters;
+        const [masterA, masterB] = l.masters;
         const srvA = { target: 'master-a.masters.test', port: masterA.workerPort };
         const srvB = { target: 'master-b.masters.test', port: masterB.workerPort };
         const zone: Zone = { srv: { [SRV]: [srvA] }, a: { 'master-a.masters.test': '127.0.0.1', 'master-b.masters.test': '127.0.0.1' } };
@@ -87,7 +86,7 @@ describe('6. DNS discovery: the worker follows the SRV record of the masters', (
 });
 
 describe('7. mutual TLS on the command channel', () => {
-  let lifecycle: Lifecycle | undefined;
+  let lifecycle: Cluster | undefined;
   let pki: Pki | undefined;
 
   afterAll(async () => {
@@ -97,26 +96,26 @@ describe('7. mutual TLS on the command channel', () => {
 
   it(
     'a worker with a certificate of the CA is CONNECTED and executes a task; one with a foreign certificate is refused and never listed',
-    withLogs(
+    withClusterOutput(
       () => lifecycle,
       async () => {
         pki = await makePki(mkdtempSync(join(tmpdir(), 'shipdeck-lifecycle-pki-')));
-        lifecycle = await Lifecycle.start({ masters: 2, workers: 1, masterEnv: { ...pki.master }, workerEnv: { ...pki.worker } });
+        lifecycle = await startCluster({ masters: 2, workers: 1, masterEnv: { ...pki.master }, workerEnv: { ...pki.worker }, env: FAST_CHANNEL_ENV });
         const l = lifecycle;
-        const [masterA, masterB] = l.cluster.masters;
-        for (const m of l.cluster.masters) expect(m.output()).toMatch(/command channel server: STARTING → LISTENING port=\d+ tls=true/);
-        const good = l.cluster.workers[0];
+        const [masterA, masterB] = l.masters;
+        for (const m of l.masters) expect(m.output()).toMatch(/command channel server: STARTING → LISTENING port=\d+ tls=true/);
+        const good = l.workers[0];
         const goodId = good.id as string;
-        await Promise.all(l.cluster.masters.map((m) => waitForWorker(m.url, goodId, ['CONNECTED'], 10_000)));
+        await Promise.all(l.masters.map((m) => waitForWorker(m.url, goodId, ['CONNECTED'], 10_000)));
 
         const a = api(masterA.url);
-        const ledger = join(l.cluster.sandbox, 'ledger.txt');
+        const ledger = join(l.sandbox, 'ledger.txt');
         expectStatus(await a.put('/hosts/ledger-7', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
         const taskId = await runControl(a, api(masterB.url), 'ledger-7');
         expect((await waitForTask(masterB.url, taskId, ['EXECUTED'])).worker).toBe(goodId);
 
         // A worker no master accepts never starts consuming: it could be neither stopped nor aborted.
-        const foreign = await l.cluster.addWorker({ name: 'foreign', env: { ...pki.foreignWorker }, wait: 'spawned' });
+        const foreign = await l.addWorker({ name: 'foreign', env: { ...pki.foreignWorker }, wait: 'spawned' });
         await pollUntil(() => foreign.id !== undefined, { timeoutMs: 20_000, describe: () => `the foreign worker wrote no id:\n${foreign.output()}` });
         const foreignId = foreign.id as string;
         await foreign.waitForOutput(new RegExp(`TLS handshake with master localhost:${masterA.workerPort} failed: TLS handshake refused`), 10_000);
@@ -131,7 +130,7 @@ describe('7. mutual TLS on the command channel', () => {
           () => 'a master lists the worker with the foreign certificate',
           200,
         );
-        for (const m of l.cluster.masters) expect(m.output()).toMatch(/TLS handshake with .* refused: its certificate does not verify against the CA/);
+        for (const m of l.masters) expect(m.output()).toMatch(/TLS handshake with .* refused: its certificate does not verify against the CA/);
         expect(foreign.output()).not.toMatch(/consumer active|Shipdeck worker \S+ started/);
         expect((await listWorkers(masterA.url)).map((w) => [w.id, w.state])).toEqual([[goodId, 'CONNECTED']]);
         expect((await listWorkers(masterB.url)).map((w) => [w.id, w.state])).toEqual([[goodId, 'CONNECTED']]);

@@ -5,30 +5,17 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, waitForTask } from '../support/api';
-import { WorkerProcess, ensureBundles, requireServices } from '../support/cluster';
-import {
-  GRACE_MS,
-  Lifecycle,
-  TaskStateRecorder,
-  WorkerStateRecorder,
-  deploy,
-  heldScript,
-  importCommands,
-  listWorkers,
-  localEnvironments,
-  taskStates,
-  waitForWorker,
-  withDeadline,
-  withLogs,
-} from '../support/lifecycle-cluster';
-import { holdsFor, pollUntil } from '../support/poll';
+import { Cluster, requireClusterPrerequisites, startCluster, withClusterOutput } from '../support/cluster';
+import { holdsFor, pollUntil, withDeadline } from '../support/poll';
 import { killTrackedProcesses, trackProcesses } from '../support/processes';
+import { deploy, heldScript, importCommands, localEnvironments, taskStates } from '../support/rest-actions';
+import { api, waitForTask } from '../support/rest-client';
+import { TaskStateRecorder, WorkerStateRecorder } from '../support/state-recorders';
+import { FAST_CHANNEL_ENV, GRACE_MS } from '../support/timings';
+import type { WorkerProcess } from '../support/worker-process';
+import { listWorkers, waitForWorker } from '../support/workers-api';
 
-beforeAll(async () => {
-  await requireServices();
-  ensureBundles();
-}, 120_000);
+beforeAll(requireClusterPrerequisites, 120_000);
 
 afterAll(() => killTrackedProcesses());
 
@@ -38,7 +25,7 @@ function startedPids(file: string): number[] {
 }
 
 describe('5. masters restart freely: SIGKILL of the master that started the tasks', () => {
-  let lifecycle: Lifecycle | undefined;
+  let lifecycle: Cluster | undefined;
 
   afterAll(async () => {
     await lifecycle?.stop();
@@ -46,16 +33,16 @@ describe('5. masters restart freely: SIGKILL of the master that started the task
 
   it(
     'the tasks complete; B reports them meanwhile (never UNKNOWN); A, restarted on its port, reports them and the workers are back',
-    withLogs(
+    withClusterOutput(
       () => lifecycle,
       async () => {
         // Capacity 1: each of the three workers executes one of the three tasks.
-        lifecycle = await Lifecycle.start({ masters: 2, workers: 3, workerEnv: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: '1' } });
+        lifecycle = await startCluster({ masters: 2, workers: 3, workerEnv: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: '1' }, env: FAST_CHANNEL_ENV });
         const l = lifecycle;
-        const [masterA, masterB] = l.cluster.masters;
+        const [masterA, masterB] = l.masters;
         const a = api(masterA.url);
-        const started = join(l.cluster.sandbox, 'held.started');
-        const release = join(l.cluster.sandbox, 'held.release');
+        const started = join(l.sandbox, 'held.started');
+        const release = join(l.sandbox, 'held.release');
         await localEnvironments(a, 'local-5', ['env-1', 'env-2', 'env-3']);
         await importCommands(a, 'restart-app', [['held', heldScript(started, release)]]);
         const ids: string[] = [];
@@ -63,7 +50,7 @@ describe('5. masters restart freely: SIGKILL of the master that started the task
         await pollUntil(() => startedPids(started).length === 3, { timeoutMs: 20_000, describe: () => `steps started: ${startedPids(started)}` });
         trackProcesses(startedPids(started));
         const executing = await Promise.all(ids.map((id) => waitForTask(masterA.url, id, ['EXECUTING'])));
-        const workerIds = l.cluster.workers.map((w) => w.id);
+        const workerIds = l.workers.map((w) => w.id);
         expect(executing.map((t) => t.worker).sort()).toEqual([...workerIds].sort());
         const recorder = await new TaskStateRecorder(l.endpoints, ids).start();
 
@@ -87,7 +74,7 @@ describe('5. masters restart freely: SIGKILL of the master that started the task
         await Promise.all(workerIds.map((id) => waitForWorker(masterA.url, id as string, ['CONNECTED'], 20_000)));
         const reconnectedAfterMs = Date.now() - killedAt;
         expect(await taskStates(masterA.url, ids)).toEqual(['EXECUTING', 'EXECUTING', 'EXECUTING']);
-        expect(l.cluster.workers.map((w) => w.status)).toEqual([undefined, undefined, undefined]);
+        expect(l.workers.map((w) => w.status)).toEqual([undefined, undefined, undefined]);
 
         writeFileSync(release, '');
         for (const id of ids) {
@@ -109,7 +96,7 @@ describe('5. masters restart freely: SIGKILL of the master that started the task
 });
 
 describe('8. SIGTERM: a worker drains and exits 0; a master exits 0 and its workers reconnect when it is back', () => {
-  let lifecycle: Lifecycle | undefined;
+  let lifecycle: Cluster | undefined;
 
   afterAll(async () => {
     await lifecycle?.stop();
@@ -117,29 +104,29 @@ describe('8. SIGTERM: a worker drains and exits 0; a master exits 0 and its work
 
   it(
     'worker: CONNECTED → DRAINING → DISCONNECTED on every master, its task EXECUTED; master: exit 0, workers keep running and reconnect',
-    withLogs(
+    withClusterOutput(
       () => lifecycle,
       async () => {
-        lifecycle = await Lifecycle.start({ masters: 2, workers: 2 });
+        lifecycle = await startCluster({ masters: 2, workers: 2, env: FAST_CHANNEL_ENV });
         const l = lifecycle;
-        const [masterA, masterB] = l.cluster.masters;
+        const [masterA, masterB] = l.masters;
         const [a, b] = [api(masterA.url), api(masterB.url)];
-        const started = join(l.cluster.sandbox, 'held.started');
-        const release = join(l.cluster.sandbox, 'held.release');
+        const started = join(l.sandbox, 'held.started');
+        const release = join(l.sandbox, 'held.release');
         await localEnvironments(a, 'local-8', ['env-1', 'env-2']);
         await importCommands(a, 'sigterm-app', [['held', heldScript(started, release)]]);
         const taskId = await deploy(a, b, 'sigterm-app', 'env-1');
         await pollUntil(() => startedPids(started).length === 1, { timeoutMs: 20_000, describe: () => 'the step never started' });
         trackProcesses(startedPids(started));
         const executing = await waitForTask(masterA.url, taskId, ['EXECUTING']);
-        const worker = l.cluster.workers.find((w) => w.id === executing.worker) as WorkerProcess;
-        const survivor = l.cluster.workers.find((w) => w !== worker) as WorkerProcess;
+        const worker = l.workers.find((w) => w.id === executing.worker) as WorkerProcess;
+        const survivor = l.workers.find((w) => w !== worker) as WorkerProcess;
         const id = worker.id as string;
-        await Promise.all(l.cluster.masters.map((m) => waitForWorker(m.url, id, ['CONNECTED'], 5_000)));
+        await Promise.all(l.masters.map((m) => waitForWorker(m.url, id, ['CONNECTED'], 5_000)));
         const recorder = await new WorkerStateRecorder(l.endpoints, id).start();
 
         process.kill(worker.pid, 'SIGTERM');
-        await Promise.all(l.cluster.masters.map((m) => waitForWorker(m.url, id, ['DRAINING'], 5_000)));
+        await Promise.all(l.masters.map((m) => waitForWorker(m.url, id, ['DRAINING'], 5_000)));
         // Release the step only once the recorder has seen DRAINING everywhere too: the worker
         // leaves within milliseconds of the step's end, which a sample could otherwise miss.
         await pollUntil(() => l.endpoints.every((m) => recorder.sequence(m.name).includes('DRAINING')), {
@@ -151,7 +138,7 @@ describe('8. SIGTERM: a worker drains and exits 0; a master exits 0 and its work
         const executed = await waitForTask(masterB.url, taskId, ['EXECUTED'], 15_000);
         expect({ worker: executed.worker, steps: executed.steps.map((s) => s.state) }).toEqual({ worker: id, steps: ['DONE'] });
         expect(await withDeadline(worker.exited, 15_000, 'the SIGTERMed worker did not exit')).toEqual({ code: 0, signal: null });
-        await Promise.all(l.cluster.masters.map((m) => waitForWorker(m.url, id, ['DISCONNECTED'], 5_000)));
+        await Promise.all(l.masters.map((m) => waitForWorker(m.url, id, ['DISCONNECTED'], 5_000)));
         await recorder.stop();
         for (const m of l.endpoints) {
           expect({ master: m.name, states: recorder.sequence(m.name) }).toEqual({

@@ -7,38 +7,25 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { computeConfigHash } from '@shipdeck/config';
-import { Api, ErrorWire, TaskWire, api, waitForTask } from '../support/api';
-import { ensureBundles, requireServices } from '../support/cluster';
-import {
-  ExtraMaster,
-  GRACE_MS,
-  Lifecycle,
-  TaskStateRecorder,
-  WorkerRow,
-  deploy,
-  expectStatus,
-  getTask,
-  heldScript,
-  importCommands,
-  listWorkers,
-  localEnvironments,
-  runControl,
-  serverInfo,
-  waitForWorker,
-  withLogs,
-} from '../support/lifecycle-cluster';
+import type { WorkerView } from '@shipdeck/master-services';
+import type { ErrorBody } from '@shipdeck/rest-api';
+import type { TaskView } from '@shipdeck/tasks';
+import { Cluster, requireClusterPrerequisites, startCluster, withClusterOutput } from '../support/cluster';
+import type { MasterProcess } from '../support/master-process';
 import { pollUntil } from '../support/poll';
 import { killTrackedProcesses, readPidFile, trackProcesses } from '../support/processes';
+import { deploy, getTask, heldScript, importCommands, localEnvironments, runControl } from '../support/rest-actions';
+import { Api, api, expectStatus, waitForTask } from '../support/rest-client';
+import { TaskStateRecorder } from '../support/state-recorders';
+import { FAST_CHANNEL_ENV, GRACE_MS } from '../support/timings';
+import { listWorkers, serverInfo, waitForWorker } from '../support/workers-api';
 
-beforeAll(async () => {
-  await requireServices();
-  ensureBundles();
-}, 120_000);
+beforeAll(requireClusterPrerequisites, 120_000);
 
 afterAll(() => killTrackedProcesses());
 
 describe('2. worker states per master: the same worker CONNECTED on one master, INCOMPATIBLE on another', () => {
-  let lifecycle: Lifecycle | undefined;
+  let lifecycle: Cluster | undefined;
 
   afterAll(async () => {
     await lifecycle?.stop();
@@ -46,18 +33,18 @@ describe('2. worker states per master: the same worker CONNECTED on one master, 
 
   it(
     'lists it CONNECTED on A, INCOMPATIBLE on B, with its task counts and a recent lastSeen on both',
-    withLogs(
+    withClusterOutput(
       () => lifecycle,
       async () => {
-        lifecycle = await Lifecycle.start({ masters: 1, workers: 0 });
+        lifecycle = await startCluster({ masters: 1, workers: 0, env: FAST_CHANNEL_ENV });
         const l = lifecycle;
-        const [masterA] = l.cluster.masters;
+        const [masterA] = l.masters;
         // B's home differs from A's by one file in conf/.
-        const homeB = l.cluster.cloneHome();
+        const homeB = l.cloneHome();
         writeFileSync(join(homeB, 'conf', 'site-notes.txt'), 'only on master B\n');
-        const masterB: ExtraMaster = await l.addMaster({ name: 'master-b', home: homeB });
+        const masterB: MasterProcess = await l.addMaster({ name: 'master-b', home: homeB });
         const [infoA, infoB] = [await serverInfo(masterA.url), await serverInfo(masterB.url)];
-        expect(infoA.configHash).toBe(computeConfigHash(l.cluster.home));
+        expect(infoA.configHash).toBe(computeConfigHash(l.home));
         expect(infoB.configHash).toBe(computeConfigHash(homeB));
         expect(infoB.configHash).not.toBe(infoA.configHash);
 
@@ -70,7 +57,7 @@ describe('2. worker states per master: the same worker CONNECTED on one master, 
 
         // Tasks published by A (A's hash): one deployment and two control tasks, all run by the worker.
         const a = api(masterA.url);
-        const ledger = join(l.cluster.sandbox, 'ledger.txt');
+        const ledger = join(l.sandbox, 'ledger.txt');
         expectStatus(await a.put('/hosts/ledger-1', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
         expectStatus(await a.put('/environments/env-1', { hosts: ['ledger-1'], dictionary: {} }), 201);
         expectStatus(
@@ -84,7 +71,7 @@ describe('2. worker states per master: the same worker CONNECTED on one master, 
         const ids = [await deploy(a, a, 'ledger-app', 'env-1'), await runControl(a, a, 'ledger-1'), await runControl(a, a, 'ledger-1')];
         for (const taskId of ids) expect((await waitForTask(masterA.url, taskId, ['EXECUTED'])).worker).toBe(id);
 
-        const expectRow = (row: WorkerRow | undefined, state: string, configHash: string, asked: number) => {
+        const expectRow = (row: WorkerView | undefined, state: string, configHash: string, asked: number) => {
           expect(row).toEqual({
             id,
             name: 'worker-a',
@@ -97,7 +84,7 @@ describe('2. worker states per master: the same worker CONNECTED on one master, 
             lastSeen: expect.any(String),
           });
           // Heard from within the grace period before the master answered (heartbeats every 300 ms).
-          const lastSeen = Date.parse((row as WorkerRow).lastSeen);
+          const lastSeen = Date.parse((row as WorkerView).lastSeen);
           expect({ lastSeen, recent: lastSeen >= asked - GRACE_MS && lastSeen <= Date.now() }).toEqual({ lastSeen, recent: true });
         };
         const asked = Date.now();
@@ -115,7 +102,7 @@ describe('2. worker states per master: the same worker CONNECTED on one master, 
 });
 
 describe('4. UNKNOWN: a worker frozen past the grace period', () => {
-  let lifecycle: Lifecycle | undefined;
+  let lifecycle: Cluster | undefined;
   let stoppedPid: number | undefined;
 
   afterAll(async () => {
@@ -126,17 +113,17 @@ describe('4. UNKNOWN: a worker frozen past the grace period', () => {
 
   it(
     'shows its task UNKNOWN on every master and refuses stop/abort; after SIGCONT the task is EXECUTING again and completes',
-    withLogs(
+    withClusterOutput(
       () => lifecycle,
       async () => {
-        lifecycle = await Lifecycle.start({ masters: 2, workers: 1 });
+        lifecycle = await startCluster({ masters: 2, workers: 1, env: FAST_CHANNEL_ENV });
         const l = lifecycle;
-        const [masterA, masterB] = l.cluster.masters;
+        const [masterA, masterB] = l.masters;
         const [a, b]: Api[] = [api(masterA.url), api(masterB.url)];
-        const worker = l.cluster.workers[0];
+        const worker = l.workers[0];
         const id = worker.id as string;
-        const started = join(l.cluster.sandbox, 'held.started');
-        const release = join(l.cluster.sandbox, 'held.release');
+        const started = join(l.sandbox, 'held.started');
+        const release = join(l.sandbox, 'held.release');
         await localEnvironments(a, 'local-4', ['env-4']);
         await importCommands(a, 'holder', [['held', heldScript(started, release)]]);
         const taskId = await deploy(a, a, 'holder', 'env-4');
@@ -160,7 +147,7 @@ describe('4. UNKNOWN: a worker frozen past the grace period', () => {
         expect(unknownAfterMs).toBeGreaterThanOrEqual(GRACE_MS - 400);
 
         for (const [client, operation] of [[a, 'stop'], [b, 'abort'], [a, 'abort'], [b, 'stop']] as const) {
-          const refused = await client.post<ErrorWire>(`/tasks/${taskId}/${operation}`);
+          const refused = await client.post<ErrorBody>(`/tasks/${taskId}/${operation}`);
           expect({ operation, status: refused.status, code: refused.body.error?.code, message: refused.body.error?.message }).toEqual({
             operation,
             status: 409,
@@ -169,7 +156,7 @@ describe('4. UNKNOWN: a worker frozen past the grace period', () => {
           });
         }
         // The listing agrees with the task view, and the step is still running on the frozen worker.
-        const listed = expectStatus(await b.get<TaskWire[]>('/tasks'), 200).find((t) => t.id === taskId);
+        const listed = expectStatus(await b.get<TaskView[]>('/tasks'), 200).find((t) => t.id === taskId);
         expect(listed?.state).toBe('UNKNOWN');
         expect(readPidFile(started)).toEqual([commandPid]);
 
