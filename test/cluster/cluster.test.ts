@@ -18,6 +18,7 @@ import { TASK_MESSAGE_VERSION, TaskMessage, TaskQueue, createAmqpTaskQueue } fro
 import type { ServerInfo } from '@shipdeck/master-services';
 import type { ShownTaskState, TaskView } from '@shipdeck/tasks';
 import { Cluster, requireClusterPrerequisites, startCluster, withClusterOutput as withCluster } from '../support/cluster';
+import { useCluster } from '../support/cluster-tests';
 import { LEDGER_PLUGIN_DIR, readLedger, readLedgerLines } from '../support/ledger';
 import { mapLimit } from '../support/map-limit';
 import { StandaloneMaster, startMaster } from '../support/master-process';
@@ -75,25 +76,17 @@ beforeAll(requireClusterPrerequisites, 120_000);
 afterAll(() => killTrackedProcesses());
 
 describe('a cluster of 2 masters and 3 workers', () => {
-  let cluster: Cluster | undefined;
   let a: Api;
   let b: Api;
-  const scenario = (name: string, body: () => Promise<void>, timeoutMs = 60_000) => it(name, withCluster(() => cluster, body), timeoutMs);
-
-  beforeAll(async () => {
-    cluster = await startCluster({ masters: 2, workers: 3, env: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: '4' } });
-    [a, b] = cluster.masters.map((m) => api(m.url));
-  }, 90_000);
-
-  afterAll(async () => {
-    killTrackedProcesses();
-    await cluster?.stop();
-  }, 60_000);
+  const shared = useCluster({ masters: 2, workers: 3, env: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: '4' } }, async (cluster) => {
+    [a, b] = cluster.clients;
+  });
+  const { scenario } = shared;
 
   scenario(
     '1. 200 control tasks and 20 deployments through both masters: each step executed exactly once, spread over all workers',
     async () => {
-      const c = cluster as Cluster;
+      const c = shared.cluster;
       const clients = [a, b];
       const ledger = join(c.sandbox, 'ledger-1.txt');
       expectStatus(await a.put('/hosts/ledger-1', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
@@ -185,7 +178,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
   );
 
   scenario('3. the same task message published twice, before and after execution: executed once', async () => {
-    const c = cluster as Cluster;
+    const c = shared.cluster;
     const ledger = join(c.sandbox, 'ledger-3.txt');
     expectStatus(await a.put('/hosts/ledger-3', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
     const infoA = expectStatus(await a.get<ServerInfo>('/server/info'), 200);
@@ -252,7 +245,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
   });
 
   scenario('6a. abort in cluster mode: started through master A, aborted through master B', async () => {
-    const c = cluster as Cluster;
+    const c = shared.cluster;
     const pidFile = join(c.sandbox, 'sleeper-6a.pid');
     expectStatus(await a.put('/hosts/local-6', { type: 'local' }), 201);
     expectStatus(await b.put('/environments/env-6', { hosts: ['local-6'], dictionary: {} }), 201);
@@ -284,7 +277,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
   });
 
   scenario('6b. stop in cluster mode: the current step finishes, the next one does not start; start continues', async () => {
-    const c = cluster as Cluster;
+    const c = shared.cluster;
     const ledger = join(c.sandbox, 'ledger-6b.txt');
     const startedFile = join(c.sandbox, 'stopper-6b.started');
     const releaseFile = join(c.sandbox, 'stopper-6b.release');
@@ -324,7 +317,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
   });
 
   scenario('7. step logs and states written by workers are visible through every master', async () => {
-    const c = cluster as Cluster;
+    const c = shared.cluster;
     const ledger = join(c.sandbox, 'ledger-7.txt');
     const marker = `marker-${randomUUID()}`;
     expectStatus(await a.put('/hosts/ledger-7', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
@@ -462,7 +455,7 @@ describe('4. a worker whose plugins/ differs from the masters', () => {
         const compatible = await c.addWorker({ name: 'compatible' });
         const executed = await waitForTask(c.masters[0].url, id, ['EXECUTED'], 20_000);
         expect(executed.worker).toBe(compatible.id);
-        expect(readLedger(ledger).map(({ taskId, step, pid }) => ({ taskId, step, pid }))).toEqual([{ taskId: id, step: executed.steps[0].path, pid: compatible.pid }]);
+        expect(readLedger(ledger)).toEqual([{ taskId: id, step: executed.steps[0].path, pid: compatible.pid }]);
         expect(compatible.status).toBeUndefined();
       },
     ),

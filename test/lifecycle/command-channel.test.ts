@@ -7,32 +7,27 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskView } from '@shipdeck/tasks';
-import { Cluster, requireClusterPrerequisites, startCluster, withClusterOutput } from '../support/cluster';
+import { requireClusterPrerequisites } from '../support/cluster';
+import { useCluster } from '../support/cluster-tests';
 import { pollUntil } from '../support/poll';
-import { isProcessAlive, killTrackedProcesses, trackProcesses, waitForPidFile, waitForProcessesGone } from '../support/processes';
+import { isProcessAlive, trackProcesses, waitForPidFile, waitForProcessesGone } from '../support/processes';
 import { deploy, getTask, heldScript, importCommands, localEnvironments } from '../support/rest-actions';
-import { Api, api, stepOf, waitForTask } from '../support/rest-client';
+import { Api, stepOf, waitForTask } from '../support/rest-client';
 import { FAST_CHANNEL_ENV } from '../support/timings';
 
 beforeAll(requireClusterPrerequisites, 120_000);
 
 describe('1. command channel: stop and abort through the master that did not start the task', () => {
-  let lifecycle: Cluster | undefined;
   let a: Api;
   let b: Api;
-  const scenario = (name: string, body: (l: Cluster) => Promise<void>) =>
-    it(name, withClusterOutput(() => lifecycle, () => body(lifecycle as Cluster)), 40_000);
-
-  beforeAll(async () => {
-    lifecycle = await startCluster({ masters: 2, workers: 1, env: FAST_CHANNEL_ENV });
-    [a, b] = lifecycle.masters.map((m) => api(m.url));
-    await localEnvironments(a, 'local-1', ['env-abort', 'env-stop']);
-  }, 90_000);
-
-  afterAll(async () => {
-    killTrackedProcesses();
-    await lifecycle?.stop();
-  }, 60_000);
+  const { scenario } = useCluster(
+    { masters: 2, workers: 1, env: FAST_CHANNEL_ENV },
+    async (l) => {
+      [a, b] = l.clients;
+      await localEnvironments(a, 'local-1', ['env-abort', 'env-stop']);
+    },
+    40_000,
+  );
 
   scenario('abort through B of a task started through A: 200 with the task, the command is killed, ABORTED', async (l) => {
     const [masterA, masterB] = l.masters;

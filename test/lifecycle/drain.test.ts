@@ -7,11 +7,12 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ErrorBody } from '@shipdeck/rest-api';
-import { Cluster, requireClusterPrerequisites, startCluster, withClusterOutput } from '../support/cluster';
+import { Cluster, requireClusterPrerequisites } from '../support/cluster';
+import { useCluster } from '../support/cluster-tests';
 import { pollUntil, withDeadline } from '../support/poll';
-import { killTrackedProcesses, readPidFile, trackProcesses } from '../support/processes';
+import { readPidFile, trackProcesses } from '../support/processes';
 import { deploy, heldScript, importCommands, localEnvironments } from '../support/rest-actions';
-import { Api, api, waitForTask } from '../support/rest-client';
+import { Api, waitForTask } from '../support/rest-client';
 import { runShipdeck } from '../support/shipdeck-process';
 import { WorkerStateRecorder } from '../support/state-recorders';
 import { FAST_CHANNEL_ENV } from '../support/timings';
@@ -21,22 +22,16 @@ import { listWorkers, waitForWorker } from '../support/workers-api';
 beforeAll(requireClusterPrerequisites, 120_000);
 
 describe('3. drain through any master (2 masters, 3 workers)', () => {
-  let lifecycle: Cluster | undefined;
   let a: Api;
   let b: Api;
-  const scenario = (name: string, body: (l: Cluster) => Promise<void>) =>
-    it(name, withClusterOutput(() => lifecycle, () => body(lifecycle as Cluster)), 60_000);
-
-  beforeAll(async () => {
-    lifecycle = await startCluster({ masters: 2, workers: 3, env: FAST_CHANNEL_ENV });
-    [a, b] = lifecycle.masters.map((m) => api(m.url));
-    await localEnvironments(a, 'local-3', ['env-rest', 'env-cli', 'env-while-draining']);
-  }, 90_000);
-
-  afterAll(async () => {
-    killTrackedProcesses();
-    await lifecycle?.stop();
-  }, 60_000);
+  const { scenario } = useCluster(
+    { masters: 2, workers: 3, env: FAST_CHANNEL_ENV },
+    async (l) => {
+      [a, b] = l.clients;
+      await localEnvironments(a, 'local-3', ['env-rest', 'env-cli', 'env-while-draining']);
+    },
+    60_000,
+  );
 
   /** Deploys a held step; answers the task id, the worker executing it and the release file. */
   async function heldTask(l: Cluster, application: string, environment: string, through: Api) {

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import type { TaskView } from '@shipdeck/tasks';
-import { Cluster, startCluster, withClusterOutput } from '../support/cluster';
+import { useCluster } from '../support/cluster-tests';
 import { ledgerCounts, readLedger } from '../support/ledger';
 import { holdsFor, pollUntil } from '../support/poll';
 import { createControl, createDeployment, getTask, importLedgerPackage, listTasks, putEnvironment, putLedgerHost, startTask } from '../support/rest-actions';
@@ -21,28 +21,21 @@ const TAKEOVER = { SHIPDECK_TASK_RECOVERY_TAKEOVER: 'auto', SHIPDECK_TASK_RECOVE
 /** Lease (2 s) + takeoverAfter (2 s) + a takeover pass (every 500 ms): an adopter would have acted by then. */
 const WOULD_HAVE_ADOPTED_MS = 5_500;
 
-let rc: Cluster | undefined;
 let client: Api;
 let ledger: string;
 
-const scenario = (name: string, body: () => Promise<void>, timeoutMs = 60_000) => it(name, withClusterOutput(() => rc, body), timeoutMs);
-
-beforeAll(async () => {
-  // Takeover off (the default) for the first workers; scenario 4a replaces them.
-  rc = await startCluster({ masters: 1, workers: 2, env: FAST_LEASE_ENV });
+// Takeover off (the default) for the first workers; scenario 4a replaces them.
+const shared = useCluster({ masters: 1, workers: 2, env: FAST_LEASE_ENV }, async (rc) => {
   client = rc.clients[0];
   ledger = join(rc.sandbox, 'ledger.txt');
   await putLedgerHost(client, 'ledger-1', ledger);
   await importLedgerPackage(client, 'steps-app', ledger, [1000, 1000, 1000, 1000]);
-}, 90_000);
-
-afterAll(async () => {
-  await rc?.stop();
-}, 60_000);
+});
+const { scenario } = shared;
 
 /** The running worker whose id is `id`. */
 function workerWithId(id: string | null): WorkerProcess {
-  const found = (rc as Cluster).workers.find((w) => w.id === id && w.status === undefined);
+  const found = shared.cluster.workers.find((w) => w.id === id && w.status === undefined);
   if (!found) throw new Error(`no running worker has id ${id}`);
   return found;
 }
@@ -56,7 +49,7 @@ async function deployUntilStep(env: string, step: number): Promise<TaskView> {
 }
 
 scenario('3. ghost tasks: an UNKNOWN task removed from the monitor finishes on its worker and comes back with restore-ghost-tasks', async () => {
-  const r = rc as Cluster;
+  const r = shared.cluster;
   const id = await createControl(client, 'ledger-1', { sleepMs: 6_000 });
   await startTask(client, id);
   const executing = await waitForTask(client, id, (t) => t.state === 'EXECUTING' && t.steps[0].state === 'EXECUTING', 15_000, true);
@@ -112,7 +105,7 @@ scenario('3. ghost tasks: an UNKNOWN task removed from the monitor finishes on i
 });
 
 scenario('3b. a ghost task of a worker that crashed: restarted on its work directory, it restores the task FAILED at the interrupted step', async () => {
-  const r = rc as Cluster;
+  const r = shared.cluster;
   const executing = await deployUntilStep('env-3b', 2);
   const id = executing.id;
   const owner = workerWithId(executing.worker);
@@ -149,7 +142,7 @@ scenario('3b. a ghost task of a worker that crashed: restarted on its work direc
 });
 
 scenario('4b. takeover off (default): a frozen owner keeps its task; thawed, it completes it', async () => {
-  const r = rc as Cluster;
+  const r = shared.cluster;
   const executing = await deployUntilStep('env-4b', 2);
   const id = executing.id;
   const owner = workerWithId(executing.worker);
@@ -181,7 +174,7 @@ scenario('4b. takeover off (default): a frozen owner keeps its task; thawed, it 
 });
 
 scenario('4a. takeover auto: the other worker adopts the task of a frozen owner (interrupted step FAILED); the thawed owner leaves it alone', async () => {
-  const r = rc as Cluster;
+  const r = shared.cluster;
   // Replace the workers (idle) with two that take over after 2 s.
   const [, workers] = await Promise.all([
     Promise.all(r.workers.filter((w) => w.status === undefined).map((w) => w.kill('SIGTERM'))),

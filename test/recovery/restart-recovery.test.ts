@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskView } from '@shipdeck/tasks';
 import type { RecoveryFile } from '@shipdeck/worker-runtime';
-import { Cluster, startCluster, withClusterOutput } from '../support/cluster';
+import { useCluster } from '../support/cluster-tests';
 import { ledgerCounts, readLedger } from '../support/ledger';
 import { pollUntil } from '../support/poll';
 import { planSteps, quarantined, readRecoveryFile, recoveryFilePath, stepStates } from '../support/recovery-files';
@@ -25,6 +25,17 @@ const FAST = {
   ...FAST_LEASE_ENV,
   SHIPDECK_TASK_MAX_ACTIVE_TASKS: '3',
 };
+/** Polls a task's recovery file until it shows `state`; answers it. */
+async function recoveryFileIn(workDir: string, taskId: string, state: string): Promise<RecoveryFile> {
+  let file: RecoveryFile | undefined;
+  await pollUntil(() => (file = readRecoveryFile(workDir, taskId))?.task.state === state, {
+    timeoutMs: 5_000,
+    intervalMs: 20,
+    describe: () => `${recoveryFilePath(workDir, taskId)} does not show ${state}: ${JSON.stringify(file?.task.state)}`,
+  });
+  return file as RecoveryFile;
+}
+
 /** A random integer in [min, max]. */
 function randomBetween(min: number, max: number): number {
   return min + Math.floor(Math.random() * (max - min + 1));
@@ -33,38 +44,29 @@ function randomBetween(min: number, max: number): number {
 /** A worker forgets archived and cancelled tasks (and removes their files) every 5 s. */
 const HOUSEKEEPING_MS = 5_000;
 
-let rc: Cluster | undefined;
 let a: Api;
 let b: Api;
 /** The one worker, replaced by its next process at each restart. */
 let worker: WorkerProcess;
 
+const shared = useCluster({ masters: 2, workers: 1, env: FAST }, async (rc) => {
+  [a, b] = rc.clients;
+  worker = rc.workers[0];
+});
+
 /** Each scenario starts with the worker running, whatever happened to it in the one before. */
 const scenario = (name: string, body: () => Promise<void>, timeoutMs = 60_000) =>
-  it(
+  shared.scenario(
     name,
-    withClusterOutput(
-      () => rc,
-      async () => {
-        if (worker.status !== undefined) worker = await (rc as Cluster).restartWorker(worker);
-        await body();
-      },
-    ),
+    async (rc) => {
+      if (worker.status !== undefined) worker = await rc.restartWorker(worker);
+      await body();
+    },
     timeoutMs,
   );
 
-beforeAll(async () => {
-  rc = await startCluster({ masters: 2, workers: 1, env: FAST });
-  [a, b] = rc.clients;
-  worker = rc.workers[0];
-}, 90_000);
-
-afterAll(async () => {
-  await rc?.stop();
-}, 60_000);
-
 scenario('1. recovery files: the plan with the current step EXECUTING while a task runs; removed after archive, and after cancel of a FAILED task', async () => {
-  const c = (rc as Cluster);
+  const c = shared.cluster;
   const ledger = join(c.sandbox, 'ledger-1.txt');
   await putLedgerHost(a, 'ledger-1', ledger);
   expectStatus(await a.put('/hosts/local-1', { type: 'local' }), 201);
@@ -110,8 +112,9 @@ scenario('1. recovery files: the plan with the current step EXECUTING while a ta
 
   const executed = await waitForTask(a, id, ['EXECUTED'], 15_000, true);
   expect(executed.steps.map((s) => s.state)).toEqual(['DONE', 'DONE', 'DONE']);
-  // Kept, with the final state, until the task is archived.
-  const final = readRecoveryFile(worker.workDir, id);
+  // Kept, with the final state, until the task is archived. The worker records the end in the
+  // database first and in the file right after: the file may lag the REST view for a moment.
+  const final = await recoveryFileIn(worker.workDir, id, 'EXECUTED');
   expect({ state: final?.task.state, steps: final && stepStates(final.task.plan) }).toEqual({
     state: 'EXECUTED',
     steps: executed.steps.map((s) => `${s.path}:DONE`),
@@ -122,7 +125,7 @@ scenario('1. recovery files: the plan with the current step EXECUTING while a ta
   // A FAILED task keeps its file until it is cancelled.
   const failed = await waitForTask(b, failing, ['FAILED'], 15_000, true);
   expect(failed.steps.map((s) => s.state)).toEqual(['FAILED']);
-  const failedFile = readRecoveryFile(worker.workDir, failing);
+  const failedFile = await recoveryFileIn(worker.workDir, failing, 'FAILED');
   expect({ state: failedFile?.task.state, steps: failedFile && stepStates(failedFile.task.plan) }).toEqual({
     state: 'FAILED',
     steps: [`${failed.steps[0].path}:FAILED`],
@@ -148,7 +151,7 @@ scenario('1. recovery files: the plan with the current step EXECUTING while a ta
 scenario(
   '2. restart recovery after SIGKILL at random points: the interrupted step FAILED, DONE steps stay DONE, start continues',
   async () => {
-    const r = rc as Cluster;
+    const r = shared.cluster;
     const ledger = join(r.sandbox, 'ledger-2.txt');
     const sleeps = [1000, 1200, 1000, 1100];
     const runMs = sleeps.reduce((x, y) => x + y, 0);
@@ -234,7 +237,7 @@ scenario(
 );
 
 scenario('5. corrupt recovery files (truncated, not JSON, unknown version) are quarantined; the worker runs; the tasks are FAILED saying why', async () => {
-  const r = rc as Cluster;
+  const r = shared.cluster;
   const ledger = join(r.sandbox, 'ledger-5.txt');
   await putLedgerHost(a, 'ledger-5', ledger);
   const ids = [await createControl(a, 'ledger-5', { sleepMs: 20_000 }), await createControl(a, 'ledger-5', { sleepMs: 20_000 }), await createControl(a, 'ledger-5', { sleepMs: 20_000 })];
@@ -295,7 +298,7 @@ async function killAndRestartAfter(snapshot: () => RecoveryFile | undefined): Pr
   const killed = worker;
   expect(await killed.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
   const file = snapshot();
-  worker = await (rc as Cluster).restartWorker(killed);
+  worker = await shared.cluster.restartWorker(killed);
   expect(worker.id).toBe(killed.id);
   return { killed: { pid: killed.pid, file } };
 }

@@ -31,13 +31,22 @@ export function readLedgerLines(file: string): LedgerLine[] {
     });
 }
 
-/** The `done` lines of a ledger file: one per execution of a step that ran to its end. */
-export function readLedger(file: string): LedgerLine[] {
-  return readLedgerLines(file).filter((l) => l.kind === 'done');
+/** A step execution that ran to its end: which step of which task, in which process. */
+export interface LedgerRecord {
+  taskId: string;
+  step: string;
+  pid: number;
 }
 
-/** How many lines of `lines` each step of `taskId` has, by step path. */
-export function ledgerCounts(lines: readonly LedgerLine[], taskId: string): Record<string, number> {
+/** The `done` lines of a ledger file: one record per execution of a step that ran to its end. */
+export function readLedger(file: string): LedgerRecord[] {
+  return readLedgerLines(file)
+    .filter((l) => l.kind === 'done')
+    .map(({ taskId, step, pid }) => ({ taskId, step, pid }));
+}
+
+/** How many records of `lines` each step of `taskId` has, by step path. */
+export function ledgerCounts(lines: readonly LedgerRecord[], taskId: string): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const l of lines) if (l.taskId === taskId) counts[l.step] = (counts[l.step] ?? 0) + 1;
   return counts;
