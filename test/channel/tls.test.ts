@@ -39,7 +39,7 @@ describe('command channel with mutual TLS', () => {
     const m = await master(pki.master);
     const byName = await worker([`localhost:${m.port}`], pki.worker);
     const session = await sessionOf(m, byName.workerId);
-    expect(session.peerCertificateSubject).toBe('O=Shipdeck tests, CN=worker-1');
+    expect(session.peerCertificateSubject).toBe('O=Shipdeck tests, CN=worker');
     await expect(session.send({ kind: 'drain' })).resolves.toEqual({ ok: true, message: 'done drain' });
     await pollUntil(() => byName.welcomes.length === 1, { timeoutMs: 5_000, describe: () => byName.log.dump() });
 
@@ -122,7 +122,7 @@ describe('command channel with mutual TLS', () => {
       logger: log.logger,
     });
     await expect(client.start()).rejects.toThrow(
-      /the command channel TLS files .*worker-1\.crt, .*master\.key, .*ca\.crt are not a usable certificate, key and CA/,
+      /the command channel TLS files .*worker\.crt, .*master\.key, .*ca\.crt are not a usable certificate, key and CA/,
     );
     await client.close();
   });

@@ -78,6 +78,12 @@ describe('3. drain through any master (2 masters, 3 workers)', () => {
       const unknown = await b.post<ErrorBody>('/workers/worker-does-not-exist/drain');
       expect({ status: unknown.status, code: unknown.body.error?.code }).toEqual({ status: 404, code: 'WORKER_NOT_FOUND' });
 
+      // Delete only once the recorder saw DISCONNECTED everywhere too: the window before the
+      // DELETE is a few requests long, which a sample could otherwise miss.
+      await pollUntil(() => l.endpoints.every((m) => recorder.sequence(m.name).includes('DISCONNECTED')), {
+        timeoutMs: 5_000,
+        describe: () => `the recorder did not see DISCONNECTED on every master: ${recorder}`,
+      });
       const deleted = await b.delete(`/workers/${id}`);
       expect({ status: deleted.status, text: deleted.text }).toEqual({ status: 204, text: '' });
       await Promise.all(l.masters.map((m) => waitForWorker(m.url, id, ['ABSENT'], 5_000)));

@@ -276,7 +276,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await step('stop workers', () => Promise.all(workers.map((w) => w.kill('SIGTERM'))));
     await step('stop masters', () => Promise.all(allMasters().map((m) => m.kill('SIGTERM'))));
     await step('close master logs', () => Promise.all(allMasters().map((m) => m.closeLog())));
-    const survivors = workers.filter((w) => isProcessAlive(w.pid));
+    // Only processes not seen to exit: the pid of one that did may belong to another process by now.
+    const survivors = workers.filter((w) => w.status === undefined && isProcessAlive(w.pid));
     if (survivors.length > 0) failures.push(`workers still running: ${survivors.map((w) => w.pid).join(', ')}`);
     await step(`drop schema ${schema}`, () => dropSchema(schema, baseDatabaseUrl));
     await step(`delete queue ${queueName}`, () => deleteQueue(queueName, amqpUrl));

@@ -174,7 +174,7 @@ export async function startMaster(options: { env?: Record<string, string> } = {}
     rmSync(home, { recursive: true, force: true });
     throw error;
   }
-  const own: StandaloneMaster = Object.assign(Object.create(master) as MasterProcess, {
+  const own: StandaloneMaster = Object.assign(master, {
     async cleanup() {
       standalone.delete(own);
       if (master.status === undefined) await master.kill('SIGKILL');
