@@ -11,7 +11,7 @@ import { Cluster, requireClusterPrerequisites } from '../support/cluster';
 import { useCluster } from '../support/cluster-tests';
 import { pollUntil, withDeadline } from '../support/poll';
 import { readPidFile, trackProcesses } from '../support/processes';
-import { deploy, heldScript, importCommands, localEnvironments } from '../support/rest-actions';
+import { adminToken, deploy, heldScript, importCommands, localEnvironments } from '../support/rest-actions';
 import { Api, waitForTask } from '../support/rest-client';
 import { runShipdeck } from '../support/shipdeck-process';
 import { WorkerStateRecorder } from '../support/state-recorders';
@@ -104,12 +104,13 @@ describe('3. drain through any master (2 masters, 3 workers)', () => {
     const { taskId, owner, release } = await heldTask(l, 'drained-cli', 'env-cli', b);
     const id = owner.id as string;
     const recorder = await new WorkerStateRecorder(l.endpoints, id).start();
+    const cli = { env: { SHIPDECK_TOKEN: await adminToken(masterA.url) } };
     try {
-      const drained = await runShipdeck(['workers', 'drain', id, '--server', masterA.url]);
+      const drained = await runShipdeck(['workers', 'drain', id, '--server', masterA.url], cli);
       expect({ code: drained.code, stderr: drained.stderr }).toEqual({ code: 0, stderr: '' });
       expect(drained.stdout).toContain(id);
       await Promise.all(l.masters.map((m) => waitForWorker(m.url, id, ['DRAINING'], 5_000)));
-      const listed = await runShipdeck(['workers', 'list', '--server', masterB.url]);
+      const listed = await runShipdeck(['workers', 'list', '--server', masterB.url], cli);
       expect(listed.code).toBe(0);
       expect(listed.stdout.split('\n').find((line) => line.includes(id))).toMatch(/\bDRAINING\b/);
 
@@ -117,7 +118,7 @@ describe('3. drain through any master (2 masters, 3 workers)', () => {
       expect((await waitForTask(masterA.url, taskId, ['EXECUTED'], 15_000)).worker).toBe(id);
       expect(await withDeadline(owner.exited, 15_000, 'the drained worker did not exit')).toEqual({ code: 0, signal: null });
       await Promise.all(l.masters.map((m) => waitForWorker(m.url, id, ['DISCONNECTED'], 5_000)));
-      const unknown = await runShipdeck(['workers', 'drain', 'worker-does-not-exist', '--server', masterB.url]);
+      const unknown = await runShipdeck(['workers', 'drain', 'worker-does-not-exist', '--server', masterB.url], cli);
       expect({ code: unknown.code, stderr: unknown.stderr }).toEqual({ code: expect.any(Number), stderr: expect.stringMatching(/not known|not found/i) });
       expect(unknown.code).not.toBe(0);
     } finally {

@@ -107,3 +107,9 @@ export async function listTasks(endpoint: Endpoint): Promise<Map<string, TaskVie
 export async function taskStates(endpoint: Endpoint, ids: string[]): Promise<ShownTaskState[]> {
   return Promise.all(ids.map(async (id) => (await getTask(endpoint, id)).state));
 }
+
+/** A new API token of the test admin, for CLI runs (`SHIPDECK_TOKEN`). */
+export async function adminToken(endpoint: Endpoint): Promise<string> {
+  const created = expectStatus(await clientOf(endpoint).post<{ token: string }>('/tokens', { name: `cli-${Date.now()}` }), 201);
+  return created.token;
+}

@@ -4,6 +4,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import type { ShownTaskState, StepView, TaskView } from '@shipdeck/tasks';
+import { ADMIN_AUTHORIZATION } from './credentials';
 import { pollUntil } from './poll';
 
 /** A request got no HTTP answer (connection refused or reset, timeout): it may or may not have been applied. */
@@ -20,6 +21,8 @@ export interface ApiResponse<T = unknown> {
 export interface RequestOptions {
   /** Sends `body` as is (it must be a string) with this Content-Type, instead of JSON. */
   contentType?: string;
+  /** The `Authorization` header; default: the test admin's ({@link ADMIN_AUTHORIZATION}); null: none. */
+  authorization?: string | null;
 }
 
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -31,6 +34,8 @@ const REQUEST_TIMEOUT_MS = 20_000;
  */
 export function request<T = unknown>(method: string, url: string, body?: unknown, options: RequestOptions = {}): Promise<ApiResponse<T>> {
   const headers: Record<string, string | number> = { accept: 'application/json' };
+  const authorization = options.authorization === undefined ? ADMIN_AUTHORIZATION : options.authorization;
+  if (authorization !== null) headers['authorization'] = authorization;
   let payload: string | undefined;
   if (options.contentType !== undefined) {
     if (typeof body !== 'string') return Promise.reject(new Error(`${method} ${url}: a raw body must be a string`));

@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } fro
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { OutputLog, messageOf } from './output-log';
+import { TEST_CREDENTIALS_ENV } from './credentials';
 
 /** The repository (installation directory) the processes run from. */
 export const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -126,7 +127,7 @@ export class ShipdeckProcess {
     ensureBundles();
     this.child = spawn(process.execPath, [SHIPDECK_BIN, ...args], {
       cwd: REPO_ROOT,
-      env: { ...inheritedEnv(), ...env },
+      env: { ...inheritedEnv(), ...TEST_CREDENTIALS_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     running.add(this);
