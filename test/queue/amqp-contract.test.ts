@@ -150,6 +150,26 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
     await until(async () => (await readyCount(queueName)) === 0, 'an empty queue');
   });
 
+  it('takes no more from the broker than its capacity: the rest stays ready for other consumers', async () => {
+    const queueName = newQueueName();
+    const queue = await open(queueName);
+    for (let i = 0; i < 5; i++) await queue.publish(taskMessage(`r-${i}`));
+    const held: Delivery[] = [];
+    const finishers: (() => void)[] = [];
+    await queue.consume({ capacity: 2 }, (delivery) => {
+      held.push(delivery);
+      return new Promise<void>((finish) => finishers.push(finish));
+    });
+    await until(() => held.length === 2, '2 deliveries');
+    // Not merely held back by the client: the broker still has 3 ready for anyone else.
+    await until(async () => (await readyCount(queueName)) === 3, '3 messages still ready on the broker');
+    expect(held).toHaveLength(2);
+    for (const delivery of held) await delivery.accept();
+    finishers.forEach((finish) => finish());
+    await until(() => held.length === 4, 'the next 2 deliveries');
+    await until(async () => (await readyCount(queueName)) === 1, '1 message still ready on the broker');
+  });
+
   it('gives a handed-back message to another consumer', async () => {
     const queueName = newQueueName();
     const queueA = await open(queueName);
