@@ -76,7 +76,15 @@ async function withConnection<T>(url: string, use: (connection: Connection) => P
   try {
     return await use(connection);
   } finally {
-    connection.close();
+    // Waits for the broker's close (bounded), so no socket outlives the test.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      connection.once('connection_close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      connection.close();
+    });
   }
 }
 
