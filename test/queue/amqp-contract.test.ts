@@ -293,9 +293,12 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
     const queueName = newQueueName();
     const logger = recordingLogger();
     const publisher = await open(queueName, logger, proxy.url);
+    // The publishing link opens with the first publish: up before the 50 below.
+    await publisher.publish(taskMessage('t-first'));
     const ids = Array.from({ length: 50 }, (_, i) => `t-${i}`);
     // Sent at once: all 50 are on the wire, none confirmed yet, when the network goes.
     const publishes = ids.map((id) => publisher.publish(taskMessage(id)));
+    ids.push('t-first');
     proxy.cut();
     proxy.refuse(true);
     await until(() => logger.lines.some((line) => /reconnect attempt failed/.test(line.message)), 'a refused reconnect attempt');
@@ -426,6 +429,35 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
         expect(ids.filter((id) => !received.has(id))).toEqual([]);
         expect(reconnects(publisherLog)).toBeGreaterThanOrEqual(2);
         expect(reconnects(consumerLog)).toBeGreaterThanOrEqual(2);
+      } finally {
+        await cleanUp();
+        await isolated.drop();
+      }
+    });
+
+    it('fills a slot freed after a reconnect on the new connection', async () => {
+      const isolated = await transport.isolate();
+      try {
+        const queueName = newQueueName(isolated.url);
+        const logger = recordingLogger();
+        const queue = await open(queueName, logger, isolated.url);
+        const seen: string[] = [];
+        const finishers: (() => void)[] = [];
+        await queue.consume({ capacity: 1 }, async (delivery) => {
+          seen.push(delivery.message.taskId);
+          await delivery.accept();
+          // Only the first delivery holds its slot (an accept cut off with the connection may
+          // bring t-before back, which then passes through).
+          if (seen.length === 1) await new Promise<void>((finish) => finishers.push(finish));
+        });
+        await queue.publish(taskMessage('t-before'));
+        await until(() => seen.length === 1, 'the first delivery');
+        await isolated.kill();
+        await until(() => logger.lines.some((line) => /-> open: reconnected/.test(line.message)), 'the reconnect');
+        // The only slot frees now, on the new connection: the consumer must ask for more there.
+        finishers.shift()!();
+        await queue.publish(taskMessage('t-after'));
+        await until(() => seen.includes('t-after'), 'a delivery after the slot freed');
       } finally {
         await cleanUp();
         await isolated.drop();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { openTaskQueue, TaskMessage, TaskQueue } from '@shipdeck/queue';
+import { openTaskQueue, TaskMessage, TaskPublishError, TaskQueue } from '@shipdeck/queue';
 import { artemisDeleteQueue, artemisUrls, requireArtemis } from './artemis';
 import { recordingLogger, taskMessage, until } from './support';
 
@@ -54,20 +54,42 @@ describe('Artemis security (broker.xml roles)', () => {
   const urls = artemisUrls();
   const roles = urls.master && urls.worker ? { master: urls.master, worker: urls.worker } : undefined;
   // Only the local instance has per-role users; a broker given by URL is checked by its operator.
-  (roles ? it : it.skip)('refuses anonymous connections, and publishing by a worker user', async () => {
-    const { worker } = roles!;
+  const withRoles = roles ? it : it.skip;
+
+  withRoles('refuses anonymous connections', async () => {
     const anonymous = new URL(urls.amqp);
     anonymous.username = '';
     anonymous.password = '';
-    await expect(openTaskQueue({ url: anonymous.href, name: 'shipdeck-tasks', dialect: 'artemis', logger: recordingLogger() })).rejects.toThrow();
-    const asWorker = await openTaskQueue({
-      url: worker.stomp,
-      name: 'shipdeck-tasks',
-      dialect: 'auto',
-      logger: recordingLogger(),
-      publishTimeoutMs: 3000,
-    });
+    await expect(openTaskQueue({ url: anonymous.href, name: 'shipdeck-tasks', dialect: 'artemis', logger: recordingLogger() })).rejects.toThrow(
+      /not reachable/,
+    );
+  });
+
+  withRoles.each(['amqp', 'stomp'] as const)('lets a worker user consume over %s, and refuses its publish without retrying', async (protocol) => {
+    const { master, worker } = roles ?? {};
+    if (!master || !worker) throw new Error('the local Artemis instance has no per-role users');
+    const queueName = 'shipdeck-tasks'; // declared in broker.xml: the roles have no right to create queues
+    const workerLog = recordingLogger();
+    const asWorker = await openTaskQueue({ url: worker[protocol], name: queueName, dialect: 'auto', logger: workerLog, publishTimeoutMs: 10_000 });
     opened.push(asWorker);
-    await expect(asWorker.publish(taskMessage('forbidden'))).rejects.toThrow(/not accepted by the broker/);
+    const asMaster = await open(master[protocol === 'amqp' ? 'stomp' : 'amqp'], queueName);
+    const id = `sec-${randomUUID()}`;
+    const received: string[] = [];
+    await asWorker.consume({ capacity: 1, selectorConfigHash: id }, async (delivery) => {
+      received.push(delivery.message.taskId);
+      await delivery.accept();
+    });
+    await asMaster.publish(taskMessage(id, id));
+    await until(() => received.includes(id), 'the worker to consume the master message');
+    const started = Date.now();
+    const failure = await asWorker.publish(taskMessage('forbidden', id)).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(TaskPublishError);
+    expect((failure as TaskPublishError).retryable).toBe(false);
+    expect((failure as Error).message).toMatch(protocol === 'amqp' ? /refused .*permission='SEND'/ : /refused .*AMQ339011/);
+    expect(Date.now() - started).toBeLessThan(5000); // refused, not timed out
+    if (protocol === 'amqp') {
+      // The refused publishing link did not take the consumer's connection down with it.
+      expect(workerLog.lines.some((line) => /-> reconnecting/.test(line.message))).toBe(false);
+    }
   });
 });

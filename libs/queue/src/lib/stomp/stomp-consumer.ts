@@ -12,6 +12,8 @@ export interface StompConsumerHost {
   readonly options: CompiledStompOptions;
   readonly logger: AmqpLogger;
   sessionFailed(session: StompSession, reason: string): void;
+  /** The connection in use now; undefined while reconnecting. */
+  currentSession(): StompSession | undefined;
   forget(consumer: StompConsumer): void;
 }
 
@@ -197,13 +199,16 @@ export class StompConsumer implements TaskConsumer {
     this.unsubscribe(slot);
   }
 
-  /** The handler is done with the slot's delivery: free the slot and subscribe for it again. */
+  /**
+   * The handler is done with the slot's delivery: free the slot and subscribe for it again, on
+   * the connection in use now (the delivery may come from one that has been replaced since).
+   */
   private slotEnded(slot: Slot, also?: 'unsubscribe'): void {
     if (also) this.unsubscribe(slot);
     this.slots.delete(slot);
     this.held--;
-    const session = slot.session;
-    if (this.stateValue === 'active' && !session.dropped && this.held + this.openSlots(session) < this.consumeOptions.capacity) {
+    const session = this.host.currentSession();
+    if (this.stateValue === 'active' && session && !session.dropped && this.held + this.openSlots(session) < this.consumeOptions.capacity) {
       this.openSlot(session);
     }
   }

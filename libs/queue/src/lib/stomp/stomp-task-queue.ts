@@ -140,6 +140,10 @@ export class StompTaskQueue implements TaskQueue {
     return this.closing;
   }
 
+  currentSession(): StompSession | undefined {
+    return this.session;
+  }
+
   /** Called by a consumer that closed. */
   forget(consumer: StompConsumer): void {
     this.consumers.delete(consumer);
@@ -157,7 +161,18 @@ export class StompTaskQueue implements TaskQueue {
     const unconfirmed = [...session.inFlight];
     session.inFlight.clear();
     for (const pending of unconfirmed) pending.session = undefined;
-    this.outbox = [...unconfirmed, ...this.outbox].sort((a, b) => a.seq - b.seq);
+    if (SEND_REFUSED.test(reason)) {
+      // The broker refuses this user the right to send (e.g. a worker's credentials): resending
+      // would be refused again, so the waiting publishes fail, not retryable.
+      this.logger.error('the broker refuses this user publishing to the task queue', { queue: this.options.queueName, error: reason });
+      for (const pending of [...unconfirmed, ...this.outbox]) {
+        const taskId = pending.message.taskId;
+        pending.finish(new TaskPublishError('rejected', taskId, `the broker refused task message ${taskId}: ${reason}`));
+      }
+      this.outbox = [];
+    } else {
+      this.outbox = [...unconfirmed, ...this.outbox].sort((a, b) => a.seq - b.seq);
+    }
     if (this.stateValue !== 'open') return;
     this.setState('reconnecting', reason, { unsettledSends: unconfirmed.length });
     this.scheduleReconnect();
@@ -325,6 +340,14 @@ export class StompTaskQueue implements TaskQueue {
     else this.logger.info(line, fields);
   }
 }
+
+/**
+ * Artemis's ERROR frame for a SEND it would not take (AMQ339011 "Error sending message"): a user
+ * without the send right, mostly (the frame does not say more over stompit). Resending the same
+ * message on a new connection would only loop; the master's reconciler publishes a task that
+ * stays QUEUED again later anyway.
+ */
+const SEND_REFUSED = /AMQ339011|AMQ229032|permission='SEND'/;
 
 /** Disconnects politely (DISCONNECT, RECEIPT) and cuts the socket if the broker does not answer in time. */
 function disconnect(session: StompSession, timeoutMs: number): Promise<void> {
