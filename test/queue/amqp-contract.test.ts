@@ -382,7 +382,7 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
         const publisher = await open(queueName, publisherLog, isolated.url);
         const consumerQueue = await open(queueName, consumerLog, isolated.url);
         const received = new Map<string, number>();
-        await consumerQueue.consume({ capacity: 10 }, async (delivery) => {
+        const consumer = await consumerQueue.consume({ capacity: 10 }, async (delivery) => {
           const id = delivery.message.taskId;
           received.set(id, (received.get(id) ?? 0) + 1);
           await new Promise((resolve) => setTimeout(resolve, 2));
@@ -418,7 +418,14 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
         }
         while (next < total) publishNext();
         await Promise.all(publishes);
-        await until(() => ids.every((id) => received.has(id)), `all ${total} message ids`, 60_000);
+        await until(() => ids.every((id) => received.has(id)), `all ${total} message ids`, 60_000).catch(async (error: unknown) => {
+          // What a failure needs explained: which ids, whether they wait on the broker, what the consumer holds.
+          const missing = ids.filter((id) => !received.has(id));
+          const ready = await readyCount(queueName, isolated.url).catch((cause: unknown) => `unknown (${String(cause)})`);
+          const held = (consumer as unknown as { heldCount?: number }).heldCount;
+          const lines = consumerLog.lines.filter((line) => line.level !== 'debug').map((line) => line.message);
+          throw new Error(`${String(error)}; missing ${missing.join(', ')}; ready on the broker: ${ready}; consumer holds ${held}; consumer log: ${lines.join(' | ')}`);
+        });
 
         const duplicates = [...received.values()].reduce((sum, count) => sum + count - 1, 0);
         const resent = publisherLog.lines.reduce((sum, line) => sum + (Number(line.meta?.unsettledSends) || 0), 0);
