@@ -94,11 +94,10 @@ export class StompConsumer implements TaskConsumer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.stateValue === 'active') await this.closeFreeSlots();
-      this.stateValue = 'closed';
+      this.setState('closed');
       // Held deliveries not settled yet go back to the queue with their subscriptions.
       for (const slot of this.slots) this.unsubscribe(slot);
       this.slots.clear();
-      this.logger.info(`consumer ${this.stateValue === 'closed' ? 'closed' : this.stateValue}`, { consumer: this.id, held: this.held });
       this.host.forget(this);
     })();
     return this.closing;
