@@ -78,7 +78,20 @@ if ! have_image shipdeck-local/node:20-bookworm-slim; then
 else
   say "shipdeck-local/node:20-bookworm-slim (cached)"
 fi
-build shipdeck-local/node:20-bookworm node-build.Dockerfile "$HERE"
+if ! have_image shipdeck-local/node:20-bookworm; then
+  ctx="$(mktemp -d "$CACHE/node-build-context.XXXXXX")"
+  # The machine's own extra CA certificates, if any (an egress proxy that re-signs TLS); an empty
+  # placeholder keeps the Dockerfile's COPY valid without them.
+  cp /usr/local/share/ca-certificates/*.crt "$ctx/" 2>/dev/null || true
+  [ -n "$(ls "$ctx")" ] || : >"$ctx/none.crt"
+  node_prefix="$(cd "$(dirname "$(readlink -f "$(command -v node)")")/.." && pwd)"
+  [ -f "$node_prefix/include/node/common.gypi" ] || die "Node's C headers are missing under $node_prefix/include/node"
+  cp -a "$node_prefix/include/node" "$ctx/include-node"
+  build shipdeck-local/node:20-bookworm node-build.Dockerfile "$ctx"
+  rm -rf "$ctx"
+else
+  say "shipdeck-local/node:20-bookworm (cached)"
+fi
 build shipdeck-local/postgres:15-bookworm postgres.Dockerfile "$HERE"
 build shipdeck-local/haproxy:2.6-bookworm haproxy.Dockerfile "$HERE"
 
