@@ -23,6 +23,10 @@ command -v docker >/dev/null || fail "no docker CLI (Debian: apt-get install -y 
 docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null ||
   fail "neither 'docker compose' nor 'docker-compose' is installed (Debian: apt-get install -y docker-compose)"
 
+# The compose file mounts the shipped broker configuration; without it Docker would mount an
+# empty directory in its place and the broker would never start.
+[ -f artemis-broker/broker.xml ] || fail "artemis-broker/broker.xml is missing: the Artemis service has no configuration"
+
 cache="${SHIPDECK_IMAGE_CACHE:-/var/cache/shipdeck}"
 started_engine=""
 stop_engine() {
