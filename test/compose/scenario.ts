@@ -409,6 +409,10 @@ function writeEnv(dir: string): string {
     `COMPOSE_PROJECT_NAME=${project}`,
     `SHIPDECK_HTTP_PORT=127.0.0.1:${httpPort}`,
     `SHIPDECK_TAG=${tag}`,
+    // Today's AMQP queue client opens a sending link in workers too, which broker.xml grants only
+    // to shipdeck-master: without this, workers reconnect for ever with "not authorized to create
+    // producer". Remove once workers open no sender (issue 11).
+    'ARTEMIS_WORKER_ROLES=shipdeck-worker,shipdeck-master',
     ...Object.entries(secrets).map(([k, v]) => `${k}=${v}`),
   ];
   const file = join(dir, 'compose-test.env');
