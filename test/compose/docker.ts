@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -81,6 +81,18 @@ export class Compose {
   async run(args: readonly string[], timeoutMs?: number): Promise<CommandResult> {
     const [file, ...rest] = this.command;
     return sh(file, [...rest, ...this.fileArgs, ...args], timeoutMs);
+  }
+
+  /** Runs with the output shown as it comes (long builds), failing on a non-zero exit. */
+  async stream(args: readonly string[]): Promise<void> {
+    const [file, ...rest] = this.command;
+    const all = [...rest, ...this.fileArgs, ...args];
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(file, all, { stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('error', reject);
+      child.on('exit', resolve);
+    });
+    if (code !== 0) throw new Error(`${file} ${all.join(' ')} exited with ${code}`);
   }
 
   /** Ids of the service's containers, running or not. */
