@@ -35,8 +35,10 @@ build() {
     return 0
   fi
   say "building $tag"
-  docker build --network host -q -t "$tag" -f "$HERE/$file" "$context" >/dev/null \
-    || die "building $tag failed"
+  local output
+  # The output only matters when the build fails (the engine's own notices are noise otherwise).
+  output="$(docker build --network host -t "$tag" -f "$HERE/$file" "$context" 2>&1)" \
+    || { printf '%s\n' "$output" | tail -n 30 >&2; die "building $tag failed"; }
   say "$tag built in $((SECONDS - started)) s"
 }
 
