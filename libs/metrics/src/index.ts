@@ -1,0 +1,15 @@
+export {
+  NO_METRICS,
+  type HttpMetrics,
+  type HttpRequestObservation,
+  type PublishOutcome,
+  type StepObservation,
+  type TaskMessageMetrics,
+  type WorkerRuntimeMetrics,
+} from './lib/sinks';
+export {
+  PrometheusMetrics,
+  type PrometheusMetricsOptions,
+  type TaskCount,
+  type WorkerRuntimeGauges,
+} from './lib/prometheus-metrics';
