@@ -35,6 +35,8 @@ export interface PrometheusMetricsOptions {
   processMetrics?: boolean;
 }
 
+const COLLECT_FAILURES = 'shipdeck_metrics_collect_failures_total';
+
 /** Seconds: from a fast health probe to a slow package import. */
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Seconds: a claim within milliseconds when workers are idle, minutes when they are all busy. */
@@ -113,7 +115,7 @@ export class PrometheusMetrics implements HttpMetrics, TaskMessageMetrics, Worke
     });
     const pendingReads = this.pendingReads;
     this.collectFailures = new Counter({
-      name: 'shipdeck_metrics_collect_failures_total',
+      name: COLLECT_FAILURES,
       help: 'Scrapes where a gauge read at scrape time could not be read (e.g. the database was unreachable)',
       labelNames: ['collector'],
       registers,
@@ -186,7 +188,7 @@ export class PrometheusMetrics implements HttpMetrics, TaskMessageMetrics, Worke
   /** Registers a gauge read at scrape time, keeping the failure counter last so that it is collected after the reads. */
   private addReadGauge(gauge: Gauge<string>): void {
     this.registry.registerMetric(gauge);
-    this.registry.removeSingleMetric(this.collectFailures.name);
+    this.registry.removeSingleMetric(COLLECT_FAILURES);
     this.registry.registerMetric(this.collectFailures);
   }
 
