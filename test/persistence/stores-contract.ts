@@ -337,6 +337,17 @@ export function describeStoresContract(target: ContractTarget): void {
       expect(await ids('2099-01-01T00:00:00.000Z')).not.toContain(task.id);
     });
 
+    it('countByStateAndType counts the tasks of each (state, type) in one answer', async () => {
+      const count = async (state: string, type: string) =>
+        (await stores.tasks.countByStateAndType()).find((row) => row.state === state && row.type === type)?.count ?? 0;
+      const [failedBefore, doneBefore] = [await count('FAILED', 'DEPLOYMENT'), await count('DONE', 'DEPLOYMENT')];
+      await insertIn(stores, 'FAILED');
+      await insertIn(stores, 'FAILED');
+      await insertIn(stores, 'DONE');
+      expect(await count('FAILED', 'DEPLOYMENT')).toBe(failedBefore + 2);
+      expect(await count('DONE', 'DEPLOYMENT')).toBe(doneBefore + 1);
+    });
+
     it('scheduledDue finds SCHEDULED tasks due at or before now', async () => {
       const due = await insertIn(stores, 'SCHEDULED', { scheduledAt: '2034-01-01T00:00:00.000Z' });
       const later = await insertIn(stores, 'SCHEDULED', { scheduledAt: '2034-01-01T00:00:00.001Z' });

@@ -84,6 +84,12 @@ export interface TaskSweeps {
   scheduledDue(now: Date): Promise<TaskRecord[]>;
 }
 
+/** Counts of tasks for metrics. */
+export interface TaskCounts {
+  /** How many tasks of each (state, type) the table holds, archived ones included, in one query. */
+  countByStateAndType(): Promise<{ state: TaskState; type: string; count: number }[]>;
+}
+
 /** Finished tasks: archiving them, and listing the archive. */
 export interface TaskArchive {
   /** DONE and CANCELLED tasks, newest first. */
@@ -101,7 +107,7 @@ export interface TaskArchive {
 }
 
 /** Every role of the task store, over one table; components should depend on the roles they use. */
-export type TaskStore = TaskRepository & TaskLeases & TaskSweeps & TaskArchive;
+export type TaskStore = TaskRepository & TaskLeases & TaskSweeps & TaskArchive & TaskCounts;
 
 /** Step logs: append-only text per (task, step path). */
 export interface StepLogStore {

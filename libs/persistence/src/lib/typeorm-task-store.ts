@@ -176,6 +176,21 @@ export class TypeOrmTaskStore implements TaskStore {
     return this.listWhere('listing stale queued tasks', "t.state = 'QUEUED' AND t.state_changed_at < :at", before, 't.state_changed_at');
   }
 
+  countByStateAndType(): Promise<{ state: TaskState; type: string; count: number }[]> {
+    return this.db.run('counting tasks', async (m) => {
+      const rows = await m
+        .createQueryBuilder(this.entity, 't')
+        .select('t.state', 'state')
+        .addSelect('t.type', 'type')
+        .addSelect('COUNT(*)', 'count')
+        .groupBy('t.state')
+        .addGroupBy('t.type')
+        .getRawMany<{ state: string; type: string; count: string | number }>();
+      // PostgreSQL answers COUNT(*) as a bigint string, SQLite as a number.
+      return rows.map((row) => ({ state: row.state as TaskState, type: row.type, count: Number(row.count) }));
+    });
+  }
+
   scheduledDue(now: Date): Promise<TaskRecord[]> {
     return this.listWhere('listing due scheduled tasks', "t.state = 'SCHEDULED' AND t.scheduled_at <= :at", now, 't.scheduled_at');
   }
