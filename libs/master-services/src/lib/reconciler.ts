@@ -60,6 +60,7 @@ export class Reconciler {
         const touched = await tasks.compareAndSet(stale.id, 'QUEUED', { state: 'QUEUED' });
         if (!touched) continue;
         logger.info('task still queued without a claim: publishing it again', { taskId: stale.id });
+        announcer.metrics.reconcilerRepublished();
         await announcer.announce(touched);
       }
     } catch (error) {

@@ -1,4 +1,5 @@
 import { Logger } from '@shipdeck/logging';
+import { NO_METRICS, TaskMessageMetrics } from '@shipdeck/metrics';
 import { TASK_MESSAGE_VERSION, TaskQueue } from '@shipdeck/queue';
 import { TaskRecord } from '@shipdeck/tasks';
 
@@ -9,6 +10,8 @@ export class TaskAnnouncer {
     private readonly masterId: string,
     private readonly configHash: string,
     private readonly logger: Logger,
+    /** Counts every publication; none by default. */
+    readonly metrics: TaskMessageMetrics = NO_METRICS,
   ) {}
 
   /** Resolves when the queue can take messages (readiness). */
@@ -30,8 +33,10 @@ export class TaskAnnouncer {
         publishedBy: this.masterId,
         publishedAt: new Date().toISOString(),
       });
+      this.metrics.taskMessagePublished('published');
       return true;
     } catch (error) {
+      this.metrics.taskMessagePublished('failed');
       this.logger.warn('could not publish task message; the reconciler will publish it again', {
         taskId: task.id,
         error: String(error),

@@ -115,10 +115,20 @@ export class TaskRun {
   private async stepChanged(step: PlanStep): Promise<void> {
     taskLogger(this.context.logger, this.task.id, step.path).info(`step ${step.state}: ${step.description}`);
     const ended = step.state === 'DONE' || step.state === 'FAILED';
+    if (ended) this.stepEnded(step);
     if (ended) await this.stepLog.flush();
     await this.savePlan();
     // At a step boundary, a stop or abort requested through any master takes effect before the next step.
     if (ended) await this.applyRequests();
+  }
+
+  private stepEnded(step: PlanStep): void {
+    if (step.state !== 'DONE' && step.state !== 'FAILED') return;
+    const started = step.startedAt ? Date.parse(step.startedAt) : NaN;
+    const completed = step.completedAt ? Date.parse(step.completedAt) : NaN;
+    // A step that failed before it started (e.g. no executor) took no time.
+    const durationSeconds = Number.isNaN(started) || Number.isNaN(completed) ? 0 : (completed - started) / 1000;
+    this.context.options.metrics.stepEnded({ stepType: step.ciType, outcome: step.state, durationSeconds });
   }
 
   /** FAILING shows that parallel siblings are finishing; an ABORTING task stays ABORTING. */

@@ -1,5 +1,6 @@
 import { ConfigError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
+import { NO_METRICS, WorkerRuntimeMetrics } from '@shipdeck/metrics';
 import { StepLogStore, TaskLeases, TaskRepository } from '@shipdeck/persistence';
 import { TaskQueue } from '@shipdeck/queue';
 import { StepExecutorLookup } from '@shipdeck/tasks';
@@ -81,6 +82,12 @@ export interface WorkerRuntimeOptions {
    * @default the system clock
    */
   clock?: Clock;
+  /**
+   * Receives deliveries, hand-backs, claims, step ends and recoveries (the gauges are read from
+   * {@link WorkerRuntime.stats} at scrape time).
+   * @default none
+   */
+  metrics?: WorkerRuntimeMetrics;
   /** Called after every state change, e.g. to announce DRAINING to the masters at once. */
   onStateChange?: (state: WorkerRuntimeState, reason?: string) => void;
   /** Called once a drain (configuration mismatch, request) has finished every running task. */
@@ -129,6 +136,7 @@ export function compileWorkerRuntimeOptions(options: WorkerRuntimeOptions): Comp
     closeGraceMs: options.closeGraceMs ?? 5000,
     stepLogFlushMs: options.stepLogFlushMs ?? 250,
     clock: options.clock ?? systemClock,
+    metrics: options.metrics ?? NO_METRICS,
     onStateChange: options.onStateChange ?? (() => undefined),
     onDrained: options.onDrained ?? (() => undefined),
   };

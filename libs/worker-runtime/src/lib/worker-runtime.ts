@@ -1,5 +1,5 @@
 import { TaskRecord } from '@shipdeck/tasks';
-import { TaskConsumer } from '@shipdeck/queue';
+import { Delivery, TaskConsumer } from '@shipdeck/queue';
 import { Cancel } from './clock';
 import { HeldTask, HeldTasks } from './held-tasks';
 import { RuntimeContext } from './runtime-context';
@@ -80,9 +80,10 @@ export class WorkerRuntime {
   async start(): Promise<RecoveryReport> {
     this.setState('RUNNING');
     const report = await this.recovery.recover();
+    this.context.options.metrics.tasksRecovered(report.recovered.length);
     this.maintenance.start();
     const { queue, capacity } = this.context.options;
-    this.consumer = await queue.consume({ capacity }, (delivery) => this.intake.handle(delivery));
+    this.consumer = await queue.consume({ capacity }, (delivery) => this.intake.handle(this.counted(delivery)));
     return report;
   }
 
@@ -135,7 +136,25 @@ export class WorkerRuntime {
     this.maintenance.stop();
   }
 
+  /** The delivery, counted, with its hand-back counted too (the intake decides when to hand back). */
+  private counted(delivery: Delivery): Delivery {
+    const { metrics } = this.context.options;
+    metrics.taskMessageDelivered();
+    return {
+      message: delivery.message,
+      accept: () => delivery.accept(),
+      handBack: () => {
+        metrics.taskMessageHandedBack();
+        return delivery.handBack();
+      },
+    };
+  }
+
   private async execute(task: TaskRecord): Promise<void> {
+    // Only a task this worker has just claimed comes here: its claim time is the claim's.
+    const queued = task.queuedAt ? Date.parse(task.queuedAt) : NaN;
+    const claimed = task.claimedAt ? Date.parse(task.claimedAt) : NaN;
+    this.context.options.metrics.taskClaimed(Number.isNaN(queued) || Number.isNaN(claimed) ? null : (claimed - queued) / 1000);
     const run = new TaskRun(this.context, task).run();
     this.runs.add(run);
     try {
