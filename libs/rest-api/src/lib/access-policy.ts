@@ -23,6 +23,8 @@ const MANAGE_WORKERS: RoutePolicy = { permission: 'worker:manage' };
 export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'GET /live': { permission: 'public' },
   'GET /ready': { permission: 'public' },
+  // Counts and durations only, no task ids or names: open to scrapers like the probes.
+  'GET /metrics': { permission: 'public' },
   'POST /auth/login': { permission: 'public' },
   'POST /auth/logout': { permission: 'public' },
 

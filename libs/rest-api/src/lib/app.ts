@@ -4,9 +4,11 @@ import helmet from 'helmet';
 import { AuthService, StoreAuditRecorder, AuthStore, auditTrail, authErrorHandler, authenticate } from '@shipdeck/auth';
 import type { Logger } from '@shipdeck/logging';
 import type { MasterServices } from '@shipdeck/master-services';
+import { PrometheusMetrics } from '@shipdeck/metrics';
 import { setAccessContext } from './access-policy';
 import { apiRouter } from './api-router';
 import { errorHandler, notFoundHandler } from './http-errors';
+import { MetricsExposition, httpMetrics, metricsRouter } from './http-metrics';
 import { refuseCrossSiteRequests, refuseUnknownHosts } from './request-guards';
 import { authRouter } from './routers/auth-router';
 import { healthRouter } from './routers/health-router';
@@ -30,24 +32,36 @@ export interface RestAppOptions {
     /** Mark the session cookie `Secure`. */
     secureCookies: boolean;
   };
+  /**
+   * Receives every request's observation and serves `GET /metrics`.
+   * @default a registry of the app's own, with the HTTP metrics only
+   */
+  metrics?: MetricsExposition;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * Builds the master's HTTP application: the REST API of spec §6 under `/api/v1`, the health
- * probes under `/health`, JSON errors for everything else (unknown path 404, wrong method 405).
- * The caller owns the listening server.
+ * probes under `/health`, the Prometheus metrics at `/metrics`, JSON errors for everything else
+ * (unknown path 404, wrong method 405). The caller owns the listening server.
  */
-export function createRestApp({ services, logger, auth }: RestAppOptions): Application {
+export function createRestApp({
+  services,
+  logger,
+  auth,
+  metrics = new PrometheusMetrics({ component: 'master', processMetrics: false }),
+}: RestAppOptions): Application {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   setAccessContext(app.locals, { taskEnvironment: (id) => services.tasks.environmentOf(id) });
+  app.use(httpMetrics(metrics));
   app.use(helmet());
   app.use(refuseUnknownHosts(auth.allowedHosts));
   app.use(requestContext(logger));
   app.use('/health', healthRouter(services.server, logger));
+  app.use(metricsRouter(metrics));
   app.use(auditTrail({ recorder: new StoreAuditRecorder(auth.store), logger }));
   app.use(API_BASE_PATH, authRouter({ auth: auth.service, secureCookies: auth.secureCookies }));
   app.use(API_BASE_PATH, authenticate({ auth: auth.service, clusterSecret: auth.clusterSecret }), refuseCrossSiteRequests());
