@@ -4,6 +4,7 @@ import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
 import { computeConfigHash, loadConfig } from '@shipdeck/config';
 import { createLogger } from '@shipdeck/logging';
 import { Reconciler, TaskAnnouncer, createMasterServices } from '@shipdeck/master-services';
+import { PrometheusMetrics } from '@shipdeck/metrics';
 import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
 import { openTaskQueue } from '@shipdeck/queue';
@@ -40,9 +41,13 @@ async function main(): Promise<void> {
     { timeoutMs: 120_000, logger, retryable: (error) => isRetryable(error) || !(error instanceof ShipdeckError) },
   );
   shutdown.add('task queue', () => queue.close());
-  const announcer = new TaskAnnouncer(queue, masterId, configHash, logger);
+  const metrics = new PrometheusMetrics({ component: 'master' });
+  metrics.watchTasks(() => stores.tasks.countByStateAndType());
+  const announcer = new TaskAnnouncer(queue, masterId, configHash, logger, metrics);
 
-  const workers = await startWorkerPool({ config, masterId, configHash, queue, stores, registry, logger, shutdown });
+  const workers = await startWorkerPool({ config, masterId, configHash, queue, stores, registry, logger, shutdown, metrics });
+  // The states alone: no task list is read for it.
+  metrics.watchWorkers(async () => (await workers.list([])).map((worker) => worker.state));
   const info = { version: SHIPDECK_VERSION, role: 'master' as const, id: masterId, configHash, inProcessWorker: inProcess };
   const services = createMasterServices({ stores, registry, announcer, workers, logger, info });
 
@@ -62,6 +67,7 @@ async function main(): Promise<void> {
   const app = createRestApp({
     services,
     logger,
+    metrics,
     auth: {
       service: auth,
       store: stores.auth,

@@ -2,6 +2,7 @@ import { CommandChannelServer } from '@shipdeck/command-channel';
 import { ShipdeckConfig } from '@shipdeck/config';
 import { Shutdown } from '@shipdeck/lifecycle';
 import { Logger } from '@shipdeck/logging';
+import { PrometheusMetrics } from '@shipdeck/metrics';
 import { ClusterWorkers, InProcessWorkers, WorkerPool } from '@shipdeck/master-services';
 import { Stores } from '@shipdeck/persistence';
 import { PluginRegistry } from '@shipdeck/plugins';
@@ -18,6 +19,8 @@ export interface WorkerPoolContext {
   registry: PluginRegistry;
   logger: Logger;
   shutdown: Shutdown;
+  /** The master's metrics; the in-process worker reports there too. */
+  metrics: PrometheusMetrics;
 }
 
 /**
@@ -28,7 +31,7 @@ export async function startWorkerPool(context: WorkerPoolContext): Promise<Worke
   return context.config.task.inProcessWorker ? startInProcessWorker(context) : startCommandChannel(context);
 }
 
-async function startInProcessWorker({ config, queue, stores, registry, configHash, logger, shutdown }: WorkerPoolContext) {
+async function startInProcessWorker({ config, queue, stores, registry, configHash, logger, shutdown, metrics }: WorkerPoolContext) {
   const workDir = config.task.recovery.dir;
   shutdown.add('work directory lock', lockWorkDir(workDir));
   const workerId = loadOrCreateWorkerId(workDir);
@@ -39,7 +42,9 @@ async function startInProcessWorker({ config, queue, stores, registry, configHas
     capacity: config.task.maxActiveTasks,
     leaseMs: config.task.leaseDurationMs,
     takeover: { enabled: recovery.takeover === 'auto', afterMs: recovery.takeoverAfterMs },
+    metrics,
   });
+  metrics.watchWorkerRuntime(() => ({ capacity: config.task.maxActiveTasks, ...worker.stats }));
   await worker.start();
   shutdown.add('in-process worker', () => worker.close());
   return new InProcessWorkers({ worker, configHash, capacity: config.task.maxActiveTasks });

@@ -4,6 +4,7 @@ import { computeConfigHash, loadConfig } from '@shipdeck/config';
 import { ConfigError, ShipdeckError, isRetryable } from '@shipdeck/errors';
 import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
 import { createLogger } from '@shipdeck/logging';
+import { PrometheusMetrics } from '@shipdeck/metrics';
 import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
 import { openTaskQueue } from '@shipdeck/queue';
@@ -38,7 +39,15 @@ async function main(): Promise<void> {
   const configHash = computeConfigHash(home);
   const registry = createRegistry({ pluginDir: join(home, 'plugins') });
 
+  const metrics = new PrometheusMetrics({ component: 'worker' });
   const health = await listenHttp((req, res) => {
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
+      void metrics.render().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+        (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(error)),
+      );
+      return;
+    }
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ status: 'UP', workerId, state: worker.state, running: worker.runningTaskIds.length }));
   }, flags.port);
@@ -94,6 +103,7 @@ async function main(): Promise<void> {
     capacity: config.task.maxActiveTasks,
     leaseMs: config.task.leaseDurationMs,
     takeover: { enabled: config.task.recovery.takeover === 'auto', afterMs: config.task.recovery.takeoverAfterMs },
+    metrics,
     // Masters learn at once that the worker drains (it also says so in every heartbeat).
     onStateChange: () => channel.announce(),
     // After a drain (requested, a configuration mismatch, SIGTERM) the worker leaves.
@@ -103,6 +113,7 @@ async function main(): Promise<void> {
         process.exit(0);
       }),
   });
+  metrics.watchWorkerRuntime(() => ({ capacity: identity.capacity, ...worker.stats }));
   await channel.start();
   shutdown.add('command channel', () => channel.close());
   // The first SIGTERM drains (running tasks finish, then the worker exits 0); a second one stops now.
