@@ -25,6 +25,8 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'GET /ready': { permission: 'public' },
   // Counts and durations only, no task ids or names: open to scrapers like the probes.
   'GET /metrics': { permission: 'public' },
+  // The API's description is no secret; the reference page (public too) loads it without credentials.
+  'GET /openapi.json': { permission: 'public' },
   'POST /auth/login': { permission: 'public' },
   'POST /auth/logout': { permission: 'public' },
 

@@ -9,6 +9,8 @@ import { setAccessContext } from './access-policy';
 import { apiRouter } from './api-router';
 import { errorHandler, notFoundHandler } from './http-errors';
 import { MetricsExposition, httpMetrics, metricsRouter } from './http-metrics';
+import { OpenApiDocument, buildOpenApiDocument } from './openapi/openapi-document';
+import { API_DOCS_PATH, apiDocsRouter, openApiRouter } from './openapi/openapi-router';
 import { refuseCrossSiteRequests, refuseUnknownHosts } from './request-guards';
 import { authRouter } from './routers/auth-router';
 import { healthRouter } from './routers/health-router';
@@ -43,7 +45,8 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * Builds the master's HTTP application: the REST API of spec §6 under `/api/v1`, the health
- * probes under `/health`, the Prometheus metrics at `/metrics`, JSON errors for everything else
+ * probes under `/health`, the Prometheus metrics at `/metrics`, the OpenAPI document at
+ * `/api/v1/openapi.json` with its reference page at `/api-docs/`, JSON errors for everything else
  * (unknown path 404, wrong method 405). The caller owns the listening server.
  */
 export function createRestApp({
@@ -62,6 +65,9 @@ export function createRestApp({
   app.use(requestContext(logger));
   app.use('/health', healthRouter(services.server, logger));
   app.use(metricsRouter(metrics));
+  let document: OpenApiDocument | undefined;
+  app.use(API_BASE_PATH, openApiRouter(() => (document ??= buildOpenApiDocument(services.server.serverInfo().version))));
+  app.use(API_DOCS_PATH, apiDocsRouter());
   app.use(auditTrail({ recorder: new StoreAuditRecorder(auth.store), logger }));
   app.use(API_BASE_PATH, authRouter({ auth: auth.service, secureCookies: auth.secureCookies }));
   app.use(API_BASE_PATH, authenticate({ auth: auth.service, clusterSecret: auth.clusterSecret }), refuseCrossSiteRequests());

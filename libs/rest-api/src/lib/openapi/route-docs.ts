@@ -1,0 +1,136 @@
+import { AuditListQuery, LoginBody, TokenBody, UserBody } from '../auth-dtos';
+import {
+  ArchiveQuery,
+  ControlTaskBody,
+  DeploymentBody,
+  EnvironmentBody,
+  HostBody,
+  ScheduleBody,
+  TaskListQuery,
+  UndeploymentBody,
+} from '../dtos';
+import { DtoClass } from '../validation';
+import { JsonSchema } from './json-schemas';
+
+/** The success answer of a route. */
+export interface SuccessDoc {
+  status: 200 | 201 | 204;
+  description: string;
+  /** The JSON answer's schema; none for 204. */
+  schema?: JsonSchema;
+  /** @default application/json */
+  mediaType?: string;
+}
+
+/**
+ * What the OpenAPI document says of one route beyond what the route table and the DTOs tell:
+ * its summary, its body and query DTOs, its success answer, and the error statuses that depend on
+ * what it does (those every route of a kind answers are added by the generator).
+ */
+export interface RouteDoc {
+  summary: string;
+  body?: DtoClass<object>;
+  /** Media types of the body; @default ['application/json'] */
+  bodyTypes?: string[];
+  /** A body without a DTO (its shape checked by the domain), e.g. a package manifest. */
+  bodySchema?: JsonSchema;
+  query?: DtoClass<object>;
+  ok: SuccessDoc;
+  /** Error statuses this route answers besides 400 (bad input), 401/403 (access) and 413/415 (bodies). */
+  errors?: number[];
+  /** The answer is one page of a longer list (`limit`, `cursor`, `nextCursor`). */
+  paged?: boolean;
+}
+
+const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+const listOf = (name: string): JsonSchema => ({ type: 'array', items: ref(name) });
+const json = (description: string, schema: JsonSchema, status: 200 | 201 = 200): SuccessDoc => ({ status, description, schema });
+const noContent = (description: string): SuccessDoc => ({ status: 204, description });
+const resource = (description: string, status: 200 | 201 = 200) => json(description, ref('Resource'), status);
+const resources = (description: string) => json(description, listOf('Resource'));
+
+const TASK_OPERATION = (what: string): RouteDoc => ({
+  summary: what,
+  ok: json('The task after the operation', ref('Task')),
+  errors: [404, 409],
+});
+const STEP_CHANGE = (what: string): RouteDoc => ({
+  summary: what,
+  ok: json('The task with its changed plan', ref('Task')),
+  errors: [404, 409],
+});
+
+/** Every route of ROUTE_POLICIES, documented; the spec of openapi-document.ts checks that the keys are the same. */
+export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
+  'GET /live': { summary: 'Liveness probe: the process answers', ok: json('Alive', ref('Health')) },
+  'GET /ready': { summary: 'Readiness probe: database and broker reachable', ok: json('Ready', ref('Health')), errors: [503] },
+  'GET /metrics': {
+    summary: 'Prometheus metrics of this master (text exposition format)',
+    ok: { status: 200, description: 'Every metric', schema: { type: 'string' }, mediaType: 'text/plain; version=0.0.4' },
+  },
+  'GET /openapi.json': { summary: 'This document', ok: json('The OpenAPI 3.1 document', { type: 'object' }) },
+  'POST /auth/login': {
+    summary: 'Log in: answers the session cookie (HttpOnly, SameSite=Strict)',
+    body: LoginBody,
+    ok: json('Logged in; the session cookie is set', ref('Resource')),
+    errors: [401, 429],
+  },
+  'POST /auth/logout': { summary: 'Log out: ends the session of the cookie sent', ok: noContent('Logged out; the cookie is cleared') },
+
+  'GET /hosts': { summary: 'List hosts', ok: resources('Every host') },
+  'GET /hosts/:name': { summary: 'Get a host', ok: resource('The host'), errors: [404] },
+  'PUT /hosts/:name': { summary: 'Create or replace a host', body: HostBody, ok: resource('Replaced (201 when created)') },
+  'DELETE /hosts/:name': { summary: 'Delete a host', ok: noContent('Deleted'), errors: [404, 409] },
+  'GET /environments': { summary: 'List environments', ok: resources('Every environment') },
+  'GET /environments/:name': { summary: 'Get an environment', ok: resource('The environment'), errors: [404] },
+  'PUT /environments/:name': { summary: 'Create or replace an environment', body: EnvironmentBody, ok: resource('Replaced (201 when created)'), errors: [404] },
+  'GET /environments/:name/deployed': { summary: 'What is deployed in an environment', ok: resources('Deployed applications'), errors: [404] },
+
+  'POST /packages': {
+    summary: 'Import a package (a manifest, JSON or YAML)',
+    bodySchema: { type: 'object', description: 'A package manifest (docs/packages.md); the domain checks its shape.' },
+    bodyTypes: ['application/json', 'application/yaml'],
+    ok: resource('Imported', 201),
+    errors: [409],
+  },
+  'GET /applications': { summary: 'List imported applications', ok: resources('Every application') },
+  'GET /applications/:app/versions': { summary: 'List the versions of an application', ok: resources('Its versions'), errors: [404] },
+
+  'POST /deployments/preview': { summary: 'Plan a deployment without creating it', body: DeploymentBody, ok: resource('The plan'), errors: [404] },
+  'POST /deployments': { summary: 'Create a deployment task (PENDING)', body: DeploymentBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404, 409] },
+  'POST /undeployments': { summary: 'Create an undeployment task', body: UndeploymentBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404, 409] },
+  'POST /control-tasks': { summary: 'Create a control task', body: ControlTaskBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404] },
+
+  'GET /tasks': { summary: 'List current tasks', query: TaskListQuery, ok: json('Tasks, oldest first', listOf('Task')) },
+  'GET /tasks/:id': { summary: 'Get a task', ok: json('The task', ref('Task')), errors: [404] },
+  'DELETE /tasks/:id': { summary: 'Remove a task from the monitor', ok: noContent('Removed'), errors: [404, 409] },
+  'GET /tasks/:id/steps/:path/log': {
+    summary: 'The log of a step',
+    ok: { status: 200, description: 'The log text', schema: { type: 'string' }, mediaType: 'text/plain' },
+    errors: [404],
+  },
+  'POST /tasks/:id/start': TASK_OPERATION('Start (queue) a task'),
+  'POST /tasks/:id/stop': TASK_OPERATION('Stop a task after its running steps'),
+  'POST /tasks/:id/abort': TASK_OPERATION('Abort a task: kill its running steps'),
+  'POST /tasks/:id/cancel': TASK_OPERATION('Cancel a task'),
+  'POST /tasks/:id/archive': TASK_OPERATION('Archive an executed task'),
+  'POST /tasks/:id/schedule': { ...TASK_OPERATION('Schedule a task'), body: ScheduleBody },
+  'POST /tasks/:id/steps/:path/skip': STEP_CHANGE('Skip a step'),
+  'POST /tasks/:id/steps/:path/unskip': STEP_CHANGE('Run a skipped step again'),
+  'POST /tasks/:id/steps/:path/pause-before': STEP_CHANGE('Pause before a step'),
+  'GET /archive/tasks': { summary: 'List archived tasks (DONE, CANCELLED)', query: ArchiveQuery, ok: json('Tasks, newest first', listOf('Task')) },
+
+  'GET /workers': { summary: 'List workers as this master sees them', ok: resources('Every worker') },
+  'POST /workers/restore-ghost-tasks': { summary: 'Register ghost tasks again', ok: resource('What each worker restored') },
+  'POST /workers/:id/drain': { summary: 'Drain a worker', ok: resource("The worker's answer"), errors: [404, 409] },
+  'DELETE /workers/:id': { summary: 'Forget a disconnected worker', ok: noContent('Forgotten'), errors: [404, 409] },
+  'GET /server/info': { summary: "This master's version, id and configuration hash", ok: resource('Server information') },
+
+  'GET /users': { summary: 'List users', ok: resources('Every user') },
+  'POST /users': { summary: 'Create a user', body: UserBody, ok: resource('Created', 201), errors: [409] },
+  'DELETE /users/:name': { summary: 'Delete a user', ok: noContent('Deleted'), errors: [404] },
+  'GET /tokens': { summary: 'List API tokens (your own; all for admins)', ok: resources('Tokens, without their secrets') },
+  'POST /tokens': { summary: 'Create an API token (its secret is shown once)', body: TokenBody, ok: resource('Created, with `token`', 201), errors: [409] },
+  'DELETE /tokens/:id': { summary: 'Revoke an API token', ok: resource('Revoked'), errors: [404] },
+  'GET /audit': { summary: 'The audit trail, newest first', query: AuditListQuery, ok: json('One page', ref('AuditPage')), paged: true },
+};
