@@ -9,6 +9,7 @@ import { environmentsRouter } from './routers/environments-router';
 import { hostsRouter } from './routers/hosts-router';
 import { packagesRouter } from './routers/packages-router';
 import { serverRouter } from './routers/server-router';
+import { taskEventsRouter } from './routers/task-events-router';
 import { tasksRouter } from './routers/tasks-router';
 import { tokensRouter } from './routers/tokens-router';
 import { usersRouter } from './routers/users-router';
@@ -26,6 +27,7 @@ export function apiRouter(services: MasterServices, auth: AuthService): Router {
   router.use(deploymentsRouter(services.deployments));
   router.use(controlTasksRouter(services.controlTasks));
   router.use(tasksRouter(services.tasks));
+  router.use(taskEventsRouter(services.tasks));
   router.use(archiveRouter(services.tasks));
   router.use(workersRouter(services.workers));
   router.use(serverRouter(services.server));

@@ -109,6 +109,18 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     ok: { status: 200, description: 'The log text', schema: { type: 'string' }, mediaType: 'text/plain' },
     errors: [404],
   },
+  'GET /tasks/:id/events': {
+    summary: 'Follow a task: Server-Sent Events',
+    ok: {
+      status: 200,
+      description:
+        'A stream of `log` ({path, text}: new text of a step log), `step` ({path, state}), `state` ({state}) and `removed` events, ' +
+        'the history first. Each event id is the stream position: reconnect with `Last-Event-ID` to resume without gaps or duplicates, through any master.',
+      schema: { type: 'string' },
+      mediaType: 'text/event-stream',
+    },
+    errors: [404],
+  },
   'POST /tasks/:id/start': TASK_OPERATION('Start (queue) a task'),
   'POST /tasks/:id/stop': TASK_OPERATION('Stop a task after its running steps'),
   'POST /tasks/:id/abort': TASK_OPERATION('Abort a task: kill its running steps'),
