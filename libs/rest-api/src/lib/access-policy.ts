@@ -53,6 +53,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'DELETE /tasks/:id': OPERATE_TASK,
   'GET /tasks/:id/steps/:path/log': READ,
   'GET /tasks/:id/events': READ,
+  'GET /events': READ,
   'POST /tasks/:id/start': OPERATE_TASK,
   'POST /tasks/:id/stop': OPERATE_TASK,
   'POST /tasks/:id/abort': OPERATE_TASK,

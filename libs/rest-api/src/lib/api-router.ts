@@ -6,6 +6,7 @@ import { archiveRouter } from './routers/archive-router';
 import { controlTasksRouter } from './routers/control-tasks-router';
 import { deploymentsRouter } from './routers/deployments-router';
 import { environmentsRouter } from './routers/environments-router';
+import { eventsRouter } from './routers/events-router';
 import { hostsRouter } from './routers/hosts-router';
 import { packagesRouter } from './routers/packages-router';
 import { serverRouter } from './routers/server-router';
@@ -28,6 +29,7 @@ export function apiRouter(services: MasterServices, auth: AuthService): Router {
   router.use(controlTasksRouter(services.controlTasks));
   router.use(tasksRouter(services.tasks));
   router.use(taskEventsRouter(services.tasks));
+  router.use(eventsRouter(services.tasks));
   router.use(archiveRouter(services.tasks));
   router.use(workersRouter(services.workers));
   router.use(serverRouter(services.server));

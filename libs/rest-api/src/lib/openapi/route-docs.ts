@@ -9,6 +9,7 @@ import {
   TaskListQuery,
   UndeploymentBody,
 } from '../dtos';
+import { EventsQuery } from '../routers/events-router';
 import { DtoClass } from '../validation';
 import { JsonSchema } from './json-schemas';
 
@@ -119,7 +120,20 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
       schema: { type: 'string' },
       mediaType: 'text/event-stream',
     },
-    errors: [404],
+    // 400 also when `Accept` does not include text/event-stream.
+    errors: [400, 404],
+  },
+  'GET /events': {
+    summary: 'Follow all current tasks: Server-Sent Events for dashboards',
+    query: EventsQuery,
+    ok: {
+      status: 200,
+      description:
+        'A `task` event ({id, type, state, application, version, environment, worker, description}) for each current task matching the filter, ' +
+        'then one whenever a task appears or changes state, and `gone` ({id}) when one leaves the set. A reconnect replays the current set.',
+      schema: { type: 'string' },
+      mediaType: 'text/event-stream',
+    },
   },
   'POST /tasks/:id/start': TASK_OPERATION('Start (queue) a task'),
   'POST /tasks/:id/stop': TASK_OPERATION('Stop a task after its running steps'),

@@ -4,6 +4,7 @@ import type { TaskOperationsService } from '@shipdeck/master-services';
 import type { TaskView } from '@shipdeck/tasks';
 import { route } from '../routing';
 import { param } from '../validation';
+import { requireEventStreamAccept } from './event-stream';
 
 /** How often a stream looks at the database; the events come from there, not from this master's memory. */
 export const TASK_EVENTS_POLL_MS = 500;
@@ -66,6 +67,7 @@ export function taskEventsRouter(tasks: TaskOperationsService, pollMs = TASK_EVE
     get: [
       async (req, res) => {
         const id = param(req, 'id');
+        requireEventStreamAccept(req);
         // Unknown task: the usual 404 answer, before the stream starts.
         const first = await tasks.getTask(id);
         await stream(req, res, id, first, tasks, pollMs);
