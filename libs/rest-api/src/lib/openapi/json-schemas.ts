@@ -12,12 +12,16 @@ import '../auth-dtos';
 /** A JSON Schema (2020-12, as OpenAPI 3.1 uses it), as plain data. */
 export type JsonSchema = { [keyword: string]: unknown };
 
-/** The JSON Schema of an element rule of `@ArrayOf` / `@RecordOf`; a rule without one is a mistake caught here. */
+/**
+ * The JSON Schema of an element rule of `@ArrayOf` / `@RecordOf`: exact for the rules known here;
+ * any other rule is described by its own words (its check is code, not a pattern), which is
+ * looser but never wrong.
+ */
 function elementSchema(rule: ElementRule): JsonSchema {
   if (rule === nonEmptyString) return { type: 'string', pattern: '\\S' };
   if (rule === anyString) return { type: 'string' };
   if (rule === stepPath) return { type: 'string', pattern: STEP_PATH_PATTERN.source };
-  throw new Error(`no JSON Schema for the element rule "${rule.expected}": add it to json-schemas.ts`);
+  return { description: rule.expected };
 }
 
 /**
@@ -112,12 +116,6 @@ export const ANSWER_SCHEMAS: Record<string, JsonSchema> = {
     type: 'object',
     required: ['taskId', 'task'],
     properties: { taskId: { type: 'string' }, task: { $ref: '#/components/schemas/Task' } },
-  },
-  AuditPage: {
-    type: 'object',
-    description: 'One page of the audit trail, newest first; `nextCursor` is the `cursor` of the next page, null on the last.',
-    required: ['items', 'nextCursor'],
-    properties: { items: { type: 'array', items: { type: 'object' } }, nextCursor: STRING_OR_NULL },
   },
   Resource: { type: 'object', description: 'A resource as the API answers it (see docs/api.md and the spec, §6).' },
 };

@@ -4,6 +4,7 @@ import { memoryLogger } from '../../test-support/memory-logger';
 import { TestServer, startTestServer } from '../../test-support/http';
 import { guardedRoutes } from '../access-policy';
 import { createRestApp } from '../app';
+import { JsonSchema } from './json-schemas';
 import { OpenApiDocument, mountOf } from './openapi-document';
 
 let master: InMemoryMaster;
@@ -91,6 +92,8 @@ it('gives every operation a unique id, a success answer, error answers, and the 
 it('describes the paged audit list with its cursor, and list filters as query parameters', () => {
   const audit = document.paths['/api/v1/audit']?.['get'];
   expect(audit?.['x-shipdeck-paged']).toEqual({ limit: 'limit', cursor: 'cursor', next: 'nextCursor' });
+  const page = (audit?.['responses'] as Record<string, { content: Record<string, { schema: JsonSchema }> }>)['200']!.content['application/json']!.schema;
+  expect(page).toMatchObject({ required: ['items', 'nextCursor'], properties: { items: { type: 'array' }, nextCursor: { type: ['string', 'null'] } } });
   const names = (audit?.['parameters'] as { name: string; in: string }[]).map((p) => `${p.in}:${p.name}`);
   expect(names).toEqual(expect.arrayContaining(['query:limit', 'query:cursor']));
   const tasks = document.paths['/api/v1/tasks']?.['get']?.['parameters'] as { name: string; schema: { enum?: string[] } }[];

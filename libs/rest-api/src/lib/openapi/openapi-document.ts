@@ -81,9 +81,10 @@ function operation(doc: RouteDoc, path: string, permission: string | null): Json
   if (permission !== null) [401, 403].forEach((s) => errors.add(s));
   if (doc.body || doc.bodySchema) [400, 413, 415].forEach((s) => errors.add(s));
   if (doc.query) errors.add(400);
+  const schema = doc.paged && doc.ok.schema ? pageOf(doc.ok.schema) : doc.ok.schema;
   const responses: Record<string, JsonSchema> = {
-    [doc.ok.status]: doc.ok.schema
-      ? { description: doc.ok.description, content: { [doc.ok.mediaType ?? 'application/json']: { schema: doc.ok.schema } } }
+    [doc.ok.status]: schema
+      ? { description: doc.ok.description, content: { [doc.ok.mediaType ?? 'application/json']: { schema } } }
       : { description: doc.ok.description },
   };
   for (const status of [...errors].sort()) {
@@ -108,6 +109,16 @@ function operation(doc: RouteDoc, path: string, permission: string | null): Json
     ...(doc.body || doc.bodySchema ? { requestBody: requestBody(doc) } : {}),
     ...(doc.paged ? { 'x-shipdeck-paged': { limit: 'limit', cursor: 'cursor', next: 'nextCursor' } } : {}),
     responses,
+  };
+}
+
+/** One page of a list whose whole is `list` (an array schema): `{items, nextCursor}`. */
+function pageOf(list: JsonSchema): JsonSchema {
+  return {
+    type: 'object',
+    description: 'One page; `nextCursor` is the `cursor` of the next page, null on the last.',
+    required: ['items', 'nextCursor'],
+    properties: { items: list, nextCursor: { type: ['string', 'null'] } },
   };
 }
 

@@ -39,7 +39,10 @@ export interface RouteDoc {
   ok: SuccessDoc;
   /** Error statuses this route answers besides 400 (bad input), 401/403 (access) and 413/415 (bodies). */
   errors?: number[];
-  /** The answer is one page of a longer list (`limit`, `cursor`, `nextCursor`). */
+  /**
+   * The answer is one page of a longer list: `ok.schema` is the whole list (an array), the
+   * document answers `{items, nextCursor}` of it; `query` then holds `limit` and `cursor`.
+   */
   paged?: boolean;
 }
 
@@ -158,5 +161,10 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /tokens': { summary: 'List API tokens (your own; all for admins)', ok: resources('Tokens, without their secrets') },
   'POST /tokens': { summary: 'Create an API token (its secret is shown once)', body: TokenBody, ok: resource('Created, with `token`', 201), errors: [409] },
   'DELETE /tokens/:id': { summary: 'Revoke an API token', ok: resource('Revoked'), errors: [404] },
-  'GET /audit': { summary: 'The audit trail, newest first', query: AuditListQuery, ok: json('One page', ref('AuditPage')), paged: true },
+  'GET /audit': {
+    summary: 'The audit trail, newest first',
+    query: AuditListQuery,
+    ok: json('One page of audit entries', { type: 'array', items: { type: 'object' } }),
+    paged: true,
+  },
 };
