@@ -1,7 +1,7 @@
 import { EntityManager, In, Not, ObjectLiteral } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
-import { ValidationError } from '@shipdeck/errors';
+import { ConflictError, ValidationError } from '@shipdeck/errors';
 import { ACTIVE_STATES, FINAL_STATES, Plan, TaskRecord, TaskState, TaskType } from '@shipdeck/tasks';
 import { Database } from './database';
 import { DeployedApplicationRow, EnvironmentRow, HostRow, PackageRow, TaskRow, WorkerRow } from './entities';
@@ -124,31 +124,52 @@ export class TypeOrmTaskStore implements TaskStore {
   }
 
   insert(task: TaskRecord): Promise<void> {
-    return this.db.run(`inserting task ${task.id}`, async (m) => {
-      const row: TaskRow = {
-        id: task.id,
-        type: task.type,
-        description: task.description,
-        state: task.state,
-        plan: task.plan,
-        worker_id: task.workerId,
-        lease_until: toDate(task.leaseUntil),
-        attempt: task.attempt,
-        deployment: task.deployment,
-        control: task.control,
-        application: task.deployment?.application ?? null,
-        environment: task.deployment?.environment ?? null,
-        scheduled_at: toDate(task.scheduledAt),
-        created_at: new Date(task.createdAt),
-        queued_at: toDate(task.queuedAt),
-        claimed_at: toDate(task.claimedAt),
-        started_at: toDate(task.startedAt),
-        completed_at: toDate(task.completedAt),
-        state_changed_at: this.now(),
-        failure: task.failure,
-      };
-      await m.insert(this.entity, values<TaskRow>(row));
+    return this.db.run(`inserting task ${task.id}`, (m) => this.insertRow(m, task));
+  }
+
+  insertExclusive(task: TaskRecord & { deployment: NonNullable<TaskRecord['deployment']> }): Promise<TaskRecord | null> {
+    const { application, environment } = task.deployment;
+    return this.db.transaction(`inserting deployment task ${task.id}`, async (m) => {
+      // PostgreSQL: masters may insert concurrently; a transaction-scoped advisory lock per
+      // (application, environment) makes the check and the insert one step. SQLite runs every
+      // transaction alone already.
+      if (this.db.dialect === 'postgres') {
+        await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [DEPLOYMENT_LOCK, `${application}/${environment}`]);
+      }
+      const blocking = await m.findOne(this.entity, {
+        where: { type: 'DEPLOYMENT', application, environment, state: Not(In([...FINAL_STATES])) },
+        order: { created_at: 'ASC', id: 'ASC' },
+      });
+      if (blocking) return taskFromRow(blocking);
+      await this.insertRow(m, task);
+      return null;
     });
+  }
+
+  private async insertRow(m: EntityManager, task: TaskRecord): Promise<void> {
+    const row: TaskRow = {
+      id: task.id,
+      type: task.type,
+      description: task.description,
+      state: task.state,
+      plan: task.plan,
+      worker_id: task.workerId,
+      lease_until: toDate(task.leaseUntil),
+      attempt: task.attempt,
+      deployment: task.deployment,
+      control: task.control,
+      application: task.deployment?.application ?? null,
+      environment: task.deployment?.environment ?? null,
+      scheduled_at: toDate(task.scheduledAt),
+      created_at: new Date(task.createdAt),
+      queued_at: toDate(task.queuedAt),
+      claimed_at: toDate(task.claimedAt),
+      started_at: toDate(task.startedAt),
+      completed_at: toDate(task.completedAt),
+      state_changed_at: this.now(),
+      failure: task.failure,
+    };
+    await m.insert(this.entity, values<TaskRow>(row));
   }
 
   get(id: string): Promise<TaskRecord | null> {
@@ -165,6 +186,8 @@ export class TypeOrmTaskStore implements TaskStore {
           state: filter.state === undefined ? Not(In([...FINAL_STATES])) : filter.state,
           ...(filter.type === undefined ? {} : { type: filter.type }),
           ...(filter.workerId === undefined ? {} : { worker_id: filter.workerId }),
+          ...(filter.application === undefined ? {} : { application: filter.application }),
+          ...(filter.environment === undefined ? {} : { environment: filter.environment }),
         },
         order: { created_at: 'ASC', id: 'ASC' },
       });
@@ -380,6 +403,9 @@ export class TypeOrmTaskStore implements TaskStore {
   }
 }
 
+/** First key of the advisory lock taken while a deployment task is inserted ("DEPL"). */
+const DEPLOYMENT_LOCK = 0x4445504c;
+
 /** Rolls the archive transaction back: the task was not EXECUTED any more. */
 class NothingToArchive extends Error {}
 
@@ -477,6 +503,13 @@ export class TypeOrmEnvironmentStore implements EnvironmentStore {
       return rows.map((row) => ({ name: row.name, hosts: fromJson(row.hosts), dictionary: fromJson(row.dictionary) }));
     });
   }
+
+  delete(name: string): Promise<boolean> {
+    return this.db.run(`deleting environment ${name}`, async (m) => {
+      const result = await m.delete(this.db.entities.environment, { name });
+      return (result.affected ?? 0) > 0;
+    });
+  }
 }
 
 /** Packages in import order: the database numbers each (application, version) at its first import. */
@@ -499,6 +532,27 @@ export class TypeOrmPackageStore implements PackageStore {
         ['application', 'version'],
       );
     });
+  }
+
+  async add(pkg: PackageVersion): Promise<boolean> {
+    try {
+      await this.db.run(`importing ${pkg.application} ${pkg.version}`, async (m) => {
+        await m.insert(
+          this.db.entities.package,
+          values<PackageRow>({
+            application: pkg.application,
+            version: pkg.version,
+            deployables: pkg.deployables,
+            imported_at: pkg.importedAt ? new Date(pkg.importedAt) : this.now(),
+          }),
+        );
+      });
+      return true;
+    } catch (error) {
+      // The primary key (application, version) clashed: that version was imported before.
+      if (error instanceof ConflictError) return false;
+      throw error;
+    }
   }
 
   get(application: string, version: string): Promise<PackageVersion | null> {
