@@ -1,7 +1,7 @@
 import { CommandReply, WorkerCommand, WorkerRegistration, WorkerRunState } from '@shipdeck/command-channel';
 import { ConflictError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
-import { WorkerStore } from '@shipdeck/persistence';
+import { WorkerRecord, WorkerStore } from '@shipdeck/persistence';
 import { TaskRecord } from '@shipdeck/tasks';
 import { GhostTaskRestore, WorkerPool, WorkerState, WorkerView, countTasks, workerNotConnected, workerNotFound } from './workers';
 
@@ -19,6 +19,11 @@ export interface ClusterWorkersOptions {
   configHash: string;
   /** A worker silent this long is DISCONNECTED and its tasks show UNKNOWN. */
   gracePeriodMs: number;
+  /**
+   * A DISCONNECTED or DRAINED worker last seen longer ago than this is forgotten when the workers
+   * are listed (`worker.pruneAfter`). Default: never.
+   */
+  pruneAfterMs?: number;
   logger: Logger;
   now?: () => Date;
 }
@@ -36,6 +41,8 @@ export class ClusterWorkers implements WorkerPool {
   /** When this master last heard of each worker, or when it started for workers not heard of yet. */
   private readonly lastHeard = new Map<string, number>();
   private readonly lastWritten = new Map<string, number>();
+  /** Workers whose session closed while they were draining: they exited as told. */
+  private readonly drained = new Set<string>();
   private readonly startedAt: number;
   private readonly now: () => Date;
 
@@ -48,6 +55,7 @@ export class ClusterWorkers implements WorkerPool {
   async connected(session: ConnectedWorker): Promise<void> {
     const { registration } = session;
     this.sessions.set(registration.workerId, session);
+    this.drained.delete(registration.workerId);
     this.lastHeard.set(registration.workerId, session.lastSeen.getTime());
     const compatible = registration.configHash === this.options.configHash;
     this.options.logger.info(`worker ${registration.name} connected: ${compatible ? registration.state : 'INCOMPATIBLE'}`, {
@@ -70,11 +78,20 @@ export class ClusterWorkers implements WorkerPool {
     const id = session.registration.workerId;
     if (this.sessions.get(id) !== session) return;
     this.sessions.delete(id);
+    this.lastHeard.set(id, Math.max(this.lastHeard.get(id) ?? 0, session.lastSeen.getTime()));
+    if (session.runState === 'DRAINING') {
+      this.drained.add(id);
+      this.options.logger.info(`worker ${session.registration.name} drained and left: ${reason}`, { workerId: id });
+      return;
+    }
     this.options.logger.warn(`worker ${session.registration.name} disconnected: ${reason}`, { workerId: id });
   }
 
   async list(tasks: readonly TaskRecord[]): Promise<WorkerView[]> {
-    const records = await this.options.workers.list();
+    // A live session's last-seen time moves with every frame, heartbeats included: keep the
+    // database's copy (other masters, restarts) roughly current.
+    for (const session of this.sessions.values()) await this.remember(session, false);
+    const records = await this.prune(await this.options.workers.list(), tasks);
     const views = new Map<string, WorkerView>();
     for (const record of records) {
       views.set(record.id, {
@@ -114,10 +131,40 @@ export class ClusterWorkers implements WorkerPool {
 
   async forget(id: string): Promise<void> {
     const state = this.stateOf(id);
-    if (state !== 'DISCONNECTED') throw new ConflictError(`worker ${id} is ${state}; only a DISCONNECTED worker can be forgotten`);
+    if (state !== 'DISCONNECTED' && state !== 'DRAINED') {
+      throw new ConflictError(`worker ${id} is ${state}; only a DISCONNECTED or DRAINED worker can be forgotten`);
+    }
     if (!(await this.options.workers.delete(id))) throw workerNotFound(id);
     this.lastHeard.delete(id);
+    this.drained.delete(id);
     this.options.logger.info('worker forgotten', { workerId: id });
+  }
+
+  /**
+   * Forgets the gone workers (DISCONNECTED or DRAINED) last seen more than `pruneAfterMs` ago
+   * that own no current task (their tasks must stay visible as UNKNOWN); answers the others.
+   */
+  private async prune(records: WorkerRecord[], tasks: readonly TaskRecord[]): Promise<WorkerRecord[]> {
+    const { pruneAfterMs } = this.options;
+    if (pruneAfterMs === undefined) return records;
+    const now = this.now().getTime();
+    const kept: WorkerRecord[] = [];
+    for (const record of records) {
+      const state = this.stateOf(record.id);
+      const seen = Math.max(Date.parse(record.lastSeen), this.lastHeard.get(record.id) ?? 0);
+      const owns = tasks.some((t) => t.workerId === record.id);
+      if ((state === 'DISCONNECTED' || state === 'DRAINED') && now - seen > pruneAfterMs && !owns) {
+        await this.options.workers.delete(record.id);
+        this.lastHeard.delete(record.id);
+        this.drained.delete(record.id);
+        this.options.logger.info(`worker ${record.name} pruned: ${state} and not seen for over ${pruneAfterMs / 1000}s (worker.pruneAfter)`, {
+          workerId: record.id,
+        });
+        continue;
+      }
+      kept.push(record);
+    }
+    return kept;
   }
 
   async restoreGhostTasks(): Promise<GhostTaskRestore> {
@@ -158,15 +205,17 @@ export class ClusterWorkers implements WorkerPool {
 
   private stateOf(id: string): WorkerState {
     const session = this.sessions.get(id);
-    if (!session || this.now().getTime() - session.lastSeen.getTime() > this.options.gracePeriodMs) return 'DISCONNECTED';
+    if (!session) return this.drained.has(id) ? 'DRAINED' : 'DISCONNECTED';
+    if (this.now().getTime() - session.lastSeen.getTime() > this.options.gracePeriodMs) return 'DISCONNECTED';
     if (session.runState === 'DRAINING') return 'DRAINING';
     if (session.registration.configHash !== this.options.configHash) return 'INCOMPATIBLE';
     return 'CONNECTED';
   }
 
+  /** The latest of the live session's last frame and what this master last heard of the worker. */
   private lastSeenOf(id: string): string | undefined {
-    const heard = this.lastHeard.get(id);
-    return heard === undefined ? undefined : new Date(heard).toISOString();
+    const heard = Math.max(this.sessions.get(id)?.lastSeen.getTime() ?? 0, this.lastHeard.get(id) ?? 0);
+    return heard === 0 ? undefined : new Date(heard).toISOString();
   }
 
   private async liveSession(id: string): Promise<ConnectedWorker> {
