@@ -77,7 +77,10 @@ export function reportStartFailure(error: unknown, env: NodeJS.ProcessEnv): neve
     [line, code] = [`failed to start: ${messageOf(error)}`, 1];
   }
   process.stderr.write(`shipdeck master: ${line}\n`);
-  const stack = (error instanceof StartFailure ? error.underlying : error) as { stack?: unknown } | undefined;
+  // A configuration message says all there is to say; for the rest the stack helps whoever debugs.
+  const stack = (error instanceof StartFailure ? error.underlying : error instanceof ConfigError ? undefined : error) as
+    | { stack?: unknown }
+    | undefined;
   if (debug && typeof stack?.stack === 'string') process.stderr.write(`${stack.stack}\n`);
   else if (code === 1) process.stderr.write('  (set SHIPDECK_LOG_LEVEL=debug for the stack trace)\n');
   process.exit(code);
