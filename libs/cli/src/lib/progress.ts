@@ -29,7 +29,9 @@ export class ProgressLine {
   /** Replaces the progress line (on a terminal); `elapsed` is added to it. */
   update(text: string): void {
     if (!this.terminal) return;
-    const columns = (this.terminal as { columns?: number }).columns ?? 100;
+    // A pseudo-terminal without a size reports 0 columns.
+    const reported = (this.terminal as { columns?: number }).columns ?? 0;
+    const columns = reported > 0 ? reported : 100;
     const full = `${text} · ${formatElapsed(Date.now() - this.startedAt)} elapsed`;
     this.text = full.length >= columns ? `${full.slice(0, Math.max(0, columns - 2))}…` : full;
     this.terminal.write(`${CLEAR_LINE}${this.text}`);
