@@ -197,8 +197,14 @@ export async function reportOutcome(session: Session, task: TaskView): Promise<n
       session.err(`  (its log is not available: ${messageOf(error)})`);
     }
   }
-  for (const step of task.steps.filter((s) => s.state === 'PAUSED')) {
+  const paused = task.steps.filter((s) => s.state === 'PAUSED');
+  for (const step of paused) {
     session.err(`  paused before step ${step.path}: ${step.description}`);
+  }
+  if (task.state === 'STOPPED' && paused.length === 0) {
+    // Nobody here asked: another user did, or the master is shutting down and let the steps finish.
+    session.err('  it stopped after its running step(s): someone ran `shipdeck tasks stop`, or its master was shut down');
+    session.err('  (an embedded master lets running steps finish within task.shutdownGracePeriod before it exits)');
   }
   if (['STOPPED', 'FAILED', 'ABORTED'].includes(task.state)) {
     session.err(`  continue with: shipdeck tasks start ${task.id}   or give up with: shipdeck tasks cancel ${task.id}`);

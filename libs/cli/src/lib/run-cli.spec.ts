@@ -252,6 +252,18 @@ describe('undeploy', () => {
       '  continue with: shipdeck tasks start t1   or give up with: shipdeck tasks cancel t1',
     ]);
   });
+
+  it('--wait says why a task may have stopped when nobody here asked (a stop, or a master shutting down)', async () => {
+    await deploymentMaster([task('STOPPING', [step('1-1-1', 'EXECUTING', APP)]), task('STOPPED', [step('1-1-1', 'DONE', APP), step('1-1-2', 'PENDING', CONFIG)])]);
+    expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait'])).toBe(1);
+    expect(stdout.lines).toContain('task t1 STOPPED');
+    expect(stderr.lines).toEqual([
+      'error: task t1 ended STOPPED',
+      '  it stopped after its running step(s): someone ran `shipdeck tasks stop`, or its master was shut down',
+      '  (an embedded master lets running steps finish within task.shutdownGracePeriod before it exits)',
+      '  continue with: shipdeck tasks start t1   or give up with: shipdeck tasks cancel t1',
+    ]);
+  });
 });
 
 describe('tasks', () => {
