@@ -28,6 +28,8 @@ interface WorkerSummary {
   controlTasks?: unknown;
   capacity?: unknown;
   lastSeen?: unknown;
+  /** A DISCONNECTED worker that left after draining (masters that report it). */
+  drained?: unknown;
 }
 
 /** What `POST /packages` answers: the package, with its content digest on masters that compute one. */
@@ -215,7 +217,9 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
         ? 'no workers'
         : table(
             ['ID', 'NAME', 'ADDRESS', 'STATE', 'DEPLOYMENTS', 'CONTROLS', 'CAPACITY', 'LAST SEEN'],
-            body.map((w) => [w.id, w.name, w.address, w.state, w.deploymentTasks, w.controlTasks, w.capacity, w.lastSeen].map(cell)),
+            body.map((w) =>
+              [w.id, w.name, w.address, w.drained === true ? `${String(w.state)}(drained)` : w.state, w.deploymentTasks, w.controlTasks, w.capacity, w.lastSeen].map(cell),
+            ),
           ),
     );
     return 0;

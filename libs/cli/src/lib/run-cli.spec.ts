@@ -514,6 +514,14 @@ describe('workers', () => {
     expect(stdout.lines[1].split(/\s+/)).toEqual(['w1', 'box', 'box:8200', 'CONNECTED', '2', '0', '4', '2030-01-01T00:00:00Z']);
   });
 
+  it('marks a worker that left after draining', async () => {
+    await serve(() =>
+      json([{ id: 'w2', name: 'old', address: 'old:1', state: 'DISCONNECTED', deploymentTasks: 0, controlTasks: 0, capacity: 1, lastSeen: '2030-01-01T00:00:00Z', drained: true }]),
+    );
+    expect(await cli(['workers', 'list'])).toBe(0);
+    expect(stdout.lines[1].split(/\s+/)).toEqual(['w2', 'old', 'old:1', 'DISCONNECTED(drained)', '0', '0', '1', '2030-01-01T00:00:00Z']);
+  });
+
   it('drains a worker and restores ghost tasks', async () => {
     await serve((req) => (req.url.endsWith('/drain') ? json({ id: 'w1', state: 'DRAINING' }) : { status: 204 }));
     expect(await cli(['workers', 'drain', 'w1'])).toBe(0);

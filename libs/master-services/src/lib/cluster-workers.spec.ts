@@ -140,7 +140,7 @@ describe('ClusterWorkers', () => {
     expect(store.rows.get('w1')?.lastSeen).toBe(clock.now.toISOString());
   });
 
-  it('marks a worker that left while draining DRAINED; it can be removed, and is pruned after worker.pruneAfter', async () => {
+  it('marks a worker that left while draining as drained; it can be removed, and is pruned after worker.pruneAfter', async () => {
     const { workers, session, advance, store } = setup();
     const drained = session('w1');
     const vanished = session('w2');
@@ -148,10 +148,10 @@ describe('ClusterWorkers', () => {
     for (const s of [drained, vanished, busy]) await workers.connected(s);
     drained.runState = 'DRAINING';
     for (const s of [drained, vanished, busy]) workers.disconnected(s, 'socket closed');
-    expect((await workers.list([])).map((w) => [w.id, w.state])).toEqual([
-      ['w1', 'DRAINED'],
-      ['w2', 'DISCONNECTED'],
-      ['w3', 'DISCONNECTED'],
+    expect((await workers.list([])).map((w) => [w.id, w.state, w.drained])).toEqual([
+      ['w1', 'DISCONNECTED', true],
+      ['w2', 'DISCONNECTED', false],
+      ['w3', 'DISCONNECTED', false],
     ]);
     advance(PRUNE - 1);
     expect(await workers.list([])).toHaveLength(3);
@@ -164,13 +164,18 @@ describe('ClusterWorkers', () => {
     expect(store.rows.size).toBe(0);
   });
 
-  it('forgets a DRAINED worker at once when asked', async () => {
+  it('forgets a drained worker at once when asked, and a reconnect clears the mark', async () => {
     const { workers, session } = setup();
     const s = session('w1');
     await workers.connected(s);
     s.runState = 'DRAINING';
     await expect(workers.forget('w1')).rejects.toThrow(/DRAINING/);
     workers.disconnected(s, 'exited');
+    const back = session('w1');
+    await workers.connected(back);
+    expect((await workers.list([]))[0]).toMatchObject({ state: 'CONNECTED', drained: false });
+    back.runState = 'DRAINING';
+    workers.disconnected(back, 'exited');
     await workers.forget('w1');
     expect(await workers.list([])).toEqual([]);
   });

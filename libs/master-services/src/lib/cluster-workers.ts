@@ -20,7 +20,7 @@ export interface ClusterWorkersOptions {
   /** A worker silent this long is DISCONNECTED and its tasks show UNKNOWN. */
   gracePeriodMs: number;
   /**
-   * A DISCONNECTED or DRAINED worker last seen longer ago than this is forgotten when the workers
+   * A DISCONNECTED worker (drained or not) last seen longer ago than this is forgotten when the workers
    * are listed (`worker.pruneAfter`). Default: never.
    */
   pruneAfterMs?: number;
@@ -41,7 +41,7 @@ export class ClusterWorkers implements WorkerPool {
   /** When this master last heard of each worker, or when it started for workers not heard of yet. */
   private readonly lastHeard = new Map<string, number>();
   private readonly lastWritten = new Map<string, number>();
-  /** Workers whose session closed while they were draining: they exited as told. */
+  /** Workers whose session closed while they were draining: they exited as told (shown `drained`). */
   private readonly drained = new Set<string>();
   private readonly startedAt: number;
   private readonly now: () => Date;
@@ -103,6 +103,7 @@ export class ClusterWorkers implements WorkerPool {
         configHash: record.configHash,
         capacity: record.capacity,
         lastSeen: this.lastSeenOf(record.id) ?? record.lastSeen,
+        drained: this.drainedAndGone(record.id),
       });
     }
     for (const [id, session] of this.sessions) {
@@ -117,6 +118,7 @@ export class ClusterWorkers implements WorkerPool {
         configHash: r.configHash,
         capacity: r.capacity,
         lastSeen: session.lastSeen.toISOString(),
+        drained: false,
       });
     }
     return [...views.values()];
@@ -131,9 +133,7 @@ export class ClusterWorkers implements WorkerPool {
 
   async forget(id: string): Promise<void> {
     const state = this.stateOf(id);
-    if (state !== 'DISCONNECTED' && state !== 'DRAINED') {
-      throw new ConflictError(`worker ${id} is ${state}; only a DISCONNECTED or DRAINED worker can be forgotten`);
-    }
+    if (state !== 'DISCONNECTED') throw new ConflictError(`worker ${id} is ${state}; only a DISCONNECTED worker can be forgotten`);
     if (!(await this.options.workers.delete(id))) throw workerNotFound(id);
     this.lastHeard.delete(id);
     this.drained.delete(id);
@@ -141,8 +141,8 @@ export class ClusterWorkers implements WorkerPool {
   }
 
   /**
-   * Forgets the gone workers (DISCONNECTED or DRAINED) last seen more than `pruneAfterMs` ago
-   * that own no current task (their tasks must stay visible as UNKNOWN); answers the others.
+   * Forgets the gone (DISCONNECTED, drained or not) workers last seen more than `pruneAfterMs`
+   * ago that own no current task (their tasks must stay visible as UNKNOWN); answers the others.
    */
   private async prune(records: WorkerRecord[], tasks: readonly TaskRecord[]): Promise<WorkerRecord[]> {
     const { pruneAfterMs } = this.options;
@@ -153,11 +153,12 @@ export class ClusterWorkers implements WorkerPool {
       const state = this.stateOf(record.id);
       const seen = Math.max(Date.parse(record.lastSeen), this.lastHeard.get(record.id) ?? 0);
       const owns = tasks.some((t) => t.workerId === record.id);
-      if ((state === 'DISCONNECTED' || state === 'DRAINED') && now - seen > pruneAfterMs && !owns) {
+      if (state === 'DISCONNECTED' && now - seen > pruneAfterMs && !owns) {
+        const how = this.drained.has(record.id) ? 'drained and gone' : 'DISCONNECTED';
         await this.options.workers.delete(record.id);
         this.lastHeard.delete(record.id);
         this.drained.delete(record.id);
-        this.options.logger.info(`worker ${record.name} pruned: ${state} and not seen for over ${pruneAfterMs / 1000}s (worker.pruneAfter)`, {
+        this.options.logger.info(`worker ${record.name} pruned: ${how} and not seen for over ${pruneAfterMs / 1000}s (worker.pruneAfter)`, {
           workerId: record.id,
         });
         continue;
@@ -205,11 +206,15 @@ export class ClusterWorkers implements WorkerPool {
 
   private stateOf(id: string): WorkerState {
     const session = this.sessions.get(id);
-    if (!session) return this.drained.has(id) ? 'DRAINED' : 'DISCONNECTED';
-    if (this.now().getTime() - session.lastSeen.getTime() > this.options.gracePeriodMs) return 'DISCONNECTED';
+    if (!session || this.now().getTime() - session.lastSeen.getTime() > this.options.gracePeriodMs) return 'DISCONNECTED';
     if (session.runState === 'DRAINING') return 'DRAINING';
     if (session.registration.configHash !== this.options.configHash) return 'INCOMPATIBLE';
     return 'CONNECTED';
+  }
+
+  /** Whether the worker left while draining (and has not come back). */
+  private drainedAndGone(id: string): boolean {
+    return this.drained.has(id) && !this.sessions.has(id);
   }
 
   /** The latest of the live session's last frame and what this master last heard of the worker. */

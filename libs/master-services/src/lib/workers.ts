@@ -2,11 +2,8 @@ import { ConflictError, ErrorCode, NotFoundError } from '@shipdeck/errors';
 import { TaskRecord } from '@shipdeck/tasks';
 import { WorkerLink } from './worker-link';
 
-/**
- * A worker's state as this master sees it (spec §4). `DRAINED` is a DISCONNECTED worker that was
- * draining when it left: it finished its tasks and exited as told, rather than vanished.
- */
-export type WorkerState = 'CONNECTED' | 'INCOMPATIBLE' | 'DRAINING' | 'DISCONNECTED' | 'DRAINED';
+/** A worker's state as this master sees it (spec §4). */
+export type WorkerState = 'CONNECTED' | 'INCOMPATIBLE' | 'DRAINING' | 'DISCONNECTED';
 
 /** A worker as `GET /api/v1/workers` answers it. */
 export interface WorkerView {
@@ -19,6 +16,11 @@ export interface WorkerView {
   configHash: string;
   capacity: number;
   lastSeen: string;
+  /**
+   * True for a DISCONNECTED worker that was draining when it left: it finished its tasks and
+   * exited as told, rather than vanished. It can be removed, and is pruned after `worker.pruneAfter`.
+   */
+  drained: boolean;
 }
 
 /** The answer of `POST /workers/restore-ghost-tasks`. */
@@ -36,7 +38,7 @@ export interface WorkerPool extends WorkerLink {
   list(tasks: readonly TaskRecord[]): Promise<WorkerView[]>;
   /** Tells a worker to drain; answers the worker's own words. */
   drain(id: string): Promise<{ message: string }>;
-  /** Forgets a DISCONNECTED or DRAINED worker; 409 in any other state. */
+  /** Forgets a DISCONNECTED (drained or not) worker; 409 in any other state. */
   forget(id: string): Promise<void>;
   restoreGhostTasks(): Promise<GhostTaskRestore>;
 }

@@ -528,6 +528,7 @@ describe('workers', () => {
         configHash: 'hash',
         capacity: 3,
         lastSeen: master.clock.current.toISOString(),
+        drained: false,
       },
     ]);
   });
