@@ -103,7 +103,7 @@ export class ClusterWorkers implements WorkerPool {
         configHash: record.configHash,
         capacity: record.capacity,
         lastSeen: this.lastSeenOf(record.id) ?? record.lastSeen,
-        drained: this.drainedAndGone(record.id),
+        ...(this.drainedAndGone(record.id) ? { drained: true as const } : {}),
       });
     }
     for (const [id, session] of this.sessions) {
@@ -118,7 +118,6 @@ export class ClusterWorkers implements WorkerPool {
         configHash: r.configHash,
         capacity: r.capacity,
         lastSeen: session.lastSeen.toISOString(),
-        drained: false,
       });
     }
     return [...views.values()];

@@ -31,7 +31,6 @@ export class InProcessWorkers implements WorkerPool {
         configHash: this.options.configHash,
         capacity: this.options.capacity,
         lastSeen: new Date().toISOString(),
-        drained: false,
       },
     ];
   }

@@ -17,10 +17,11 @@ export interface WorkerView {
   capacity: number;
   lastSeen: string;
   /**
-   * True for a DISCONNECTED worker that was draining when it left: it finished its tasks and
-   * exited as told, rather than vanished. It can be removed, and is pruned after `worker.pruneAfter`.
+   * Present (true) only for a DISCONNECTED worker that was draining when it left: it finished its
+   * tasks and exited as told, rather than vanished. It can be removed, and is pruned after
+   * `worker.pruneAfter`. Absent otherwise, so that the usual answer keeps its shape.
    */
-  drained: boolean;
+  drained?: true;
 }
 
 /** The answer of `POST /workers/restore-ghost-tasks`. */

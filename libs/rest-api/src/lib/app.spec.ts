@@ -528,7 +528,6 @@ describe('workers', () => {
         configHash: 'hash',
         capacity: 3,
         lastSeen: master.clock.current.toISOString(),
-        drained: false,
       },
     ]);
   });
