@@ -181,6 +181,11 @@ describe('integrity, against a real master', () => {
     expectStatus(await client.get('/environments/dev'), 200);
 
     expectStatus(await client.put('/hosts/spare', { type: 'local' }), 201);
+    // Dropping the host from the environment would strand the deployeds on it just the same.
+    const drop = expectError(await client.put('/environments/dev', { hosts: ['spare'], dictionary: {} }), 409, 'CONFLICT');
+    expect(drop.message).toBe(
+      'environment dev cannot drop hosts still in use: host local-1 holds locked 1.0.0; host local-1 holds petclinic 2.0.0; undeploy first (the undeployment needs the host)',
+    );
     const check = expectStatus(await client.post<{ taskId: string }>('/control-tasks', { target: 'spare', control: 'checkConnection' }), 201);
     const busy = expectError(await client.delete('/hosts/spare'), 409, 'CONFLICT');
     expect(busy.message).toContain(`task ${check.taskId} (PENDING: checkConnection on spare)`);

@@ -59,15 +59,20 @@ describe('CatalogService: what is in use cannot be deleted', () => {
     expect(await master.services.catalog.getHost('local')).toMatchObject({ name: 'local' });
   });
 
-  it('refuses to delete a host that holds deployeds even once no environment lists it', async () => {
+  it('refuses to drop a host holding deployeds from its environment, or to delete it', async () => {
     const { catalog } = master.services;
     await catalog.importPackage(petclinicManifest('1.0.0'));
     await deployAndArchive();
     await catalog.putHost({ name: 'other', type: 'local', tags: [], properties: {} });
-    await catalog.putEnvironment({ name: 'dev', hosts: ['other'], dictionary: { APP_HOME: '/opt/app' } });
+    await expect(catalog.putEnvironment({ name: 'dev', hosts: ['other'], dictionary: { APP_HOME: '/opt/app' } })).rejects.toMatchObject({
+      code: ErrorCode.CONFLICT,
+      message: 'environment dev cannot drop hosts still in use: host local holds petclinic 1.0.0; undeploy first (the undeployment needs the host)',
+    });
+    // Adding a host is fine.
+    await catalog.putEnvironment({ name: 'dev', hosts: ['local', 'other'], dictionary: { APP_HOME: '/opt/app' } });
     await expect(catalog.deleteHost('local')).rejects.toMatchObject({
       code: ErrorCode.CONFLICT,
-      message: 'host local is in use by petclinic 1.0.0 deployed to dev; it cannot be deleted',
+      message: 'host local is in use by environment dev; petclinic 1.0.0 deployed to dev; it cannot be deleted',
     });
   });
 

@@ -88,7 +88,10 @@ export class CatalogService {
     if (!(await this.stores.environments.delete(name))) throw environmentNotFound(name);
   }
 
-  /** Creates or replaces an environment; every host it names must exist (one detail per missing host). */
+  /**
+   * Creates or replaces an environment; every host it names must exist (one detail per missing
+   * host), and a host holding deployeds of an application deployed there cannot be dropped (409).
+   */
   async putEnvironment(environment: Environment): Promise<{ created: boolean; environment: Environment }> {
     const missing: { field: string; message: string }[] = [];
     for (const [i, name] of environment.hosts.entries()) {
@@ -96,6 +99,18 @@ export class CatalogService {
       missing.push({ field: `hosts[${i}]`, message: `host ${name} does not exist; create it with PUT /api/v1/hosts/${name}` });
     }
     if (missing.length > 0) throw new ValidationError('environment names hosts that do not exist', missing);
+    // A host may leave the environment only once nothing deployed there lives on it: the
+    // undeployment of what it holds needs it.
+    const holding = (await this.stores.deployed.listForEnvironment(environment.name)).flatMap((app) =>
+      [...new Set(app.deployeds.map((d) => d.host))]
+        .filter((host) => !environment.hosts.includes(host))
+        .map((host) => `host ${host} holds ${app.application} ${app.version}`),
+    );
+    if (holding.length > 0) {
+      throw new ConflictError(
+        `environment ${environment.name} cannot drop hosts still in use: ${holding.join('; ')}; undeploy first (the undeployment needs the host)`,
+      );
+    }
     const created = (await this.stores.environments.get(environment.name)) === null;
     await this.stores.environments.put(environment);
     return { created, environment };
