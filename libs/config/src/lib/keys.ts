@@ -204,9 +204,16 @@ export type ConfigValues = {
 
 /**
  * `SHIPDECK_*` environment variables that are not configuration keys but are read elsewhere: the
- * installation directory, the CLI's master URL, the first admin's password and the cluster secret.
+ * installation directory, the CLI's master URL and API token, the first admin's password and the
+ * cluster secret. A shell that runs both the CLI and a master has them set: no warning for them.
  */
-export const OTHER_ENV_VARS: readonly string[] = ['SHIPDECK_HOME', 'SHIPDECK_SERVER', 'SHIPDECK_ADMIN_PASSWORD', 'SHIPDECK_CLUSTER_SECRET'];
+export const OTHER_ENV_VARS: readonly string[] = [
+  'SHIPDECK_HOME',
+  'SHIPDECK_SERVER',
+  'SHIPDECK_TOKEN',
+  'SHIPDECK_ADMIN_PASSWORD',
+  'SHIPDECK_CLUSTER_SECRET',
+];
 
 /** Prefixes of `SHIPDECK_*` variables of the test, benchmark and fault-injection tooling: never configuration. */
 export const TOOLING_ENV_PREFIXES: readonly string[] = ['SHIPDECK_TEST_', 'SHIPDECK_E2E_', 'SHIPDECK_BENCH_', 'SHIPDECK_FAULT_'];
