@@ -8,18 +8,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMANDS } from '@shipdeck/cli';
-import {
-  MasterProcess,
-  REPO_ROOT,
-  TaskWire,
-  api,
-  cleanupAllMasters,
-  freePort,
-  startMaster,
-  waitForTask,
-  withOutput,
-} from '../support/master-process';
+import type { TaskView } from '@shipdeck/tasks';
 import { Manifest, manifestYaml } from '../support/fixtures';
+import { StandaloneMaster, cleanupAllMasters, startMaster } from '../support/master-process';
+import { withOutputOf } from '../support/output-log';
+import { adminToken } from '../support/rest-actions';
+import { api, waitForTask } from '../support/rest-client';
+import { REPO_ROOT, freePort, inheritedEnv, runShipdeck } from '../support/shipdeck-process';
 
 const TEST_TIMEOUT_MS = 90_000;
 const BIN = join(REPO_ROOT, 'bin', 'shipdeck.js');
@@ -31,23 +26,11 @@ interface Run {
   stderr: string;
 }
 
-/** The environment of a CLI run: no SHIPDECK_* variable but those given. */
-function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHIPDECK_')));
-  return { ...inherited, ...extra };
-}
-
-/** Runs `shipdeck ARGS` with pipes (not a terminal). */
-function shipdeck(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** Runs `shipdeck ARGS` with pipes (not a terminal), with no SHIPDECK_* variable but the harness's and `env`. */
+async function shipdeck(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const run = await runShipdeck(args, { env });
+  if (run.timedOut) throw new Error(`shipdeck ${args.join(' ')} did not exit in time:\n${run.stdout}${run.stderr}`);
+  return { code: run.code, stdout: run.stdout, stderr: run.stderr };
 }
 
 const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
@@ -60,7 +43,11 @@ const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
 function shipdeckOnTerminal(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const command = [process.execPath, BIN, ...args].map(quote).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO_ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: REPO_ROOT,
+      env: { ...inheritedEnv(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -161,10 +148,10 @@ describe('shipdeck without a master', () => {
 });
 
 describe('shipdeck against a real master', () => {
-  let master: MasterProcess | undefined;
+  let master: StandaloneMaster | undefined;
   let sandbox: string;
   let env: Record<string, string>;
-  const e2e = (name: string, body: () => Promise<void>) => it(name, withOutput(() => [master], body), TEST_TIMEOUT_MS);
+  const e2e = (name: string, body: () => Promise<void>) => it(name, withOutputOf(() => [master], body), TEST_TIMEOUT_MS);
 
   /** Runs a command that must succeed; answers its stdout. */
   async function ok(args: string[]): Promise<string> {
@@ -185,7 +172,7 @@ describe('shipdeck against a real master', () => {
   beforeAll(async () => {
     sandbox = mkdtempSync(join(tmpdir(), 'shipdeck-cli-'));
     master = await startMaster();
-    env = { SHIPDECK_SERVER: master.url };
+    env = { SHIPDECK_SERVER: master.url, SHIPDECK_TOKEN: await adminToken(master.url) };
     await ok(['hosts', 'put', 'local-1', '--type', 'local']);
     await ok(['environments', 'put', 'dev', '--host', 'local-1']);
   }, TEST_TIMEOUT_MS);
@@ -193,6 +180,13 @@ describe('shipdeck against a real master', () => {
   afterAll(async () => {
     await master?.cleanup();
     rmSync(sandbox, { recursive: true, force: true });
+  });
+
+  e2e('without SHIPDECK_TOKEN the master refuses (401) and the CLI says how to get a token', async () => {
+    const run = await shipdeck(['hosts', 'list'], { SHIPDECK_SERVER: master!.url });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('error: UNAUTHENTICATED: ');
+    expect(run.stderr).toContain('set SHIPDECK_TOKEN to it');
   });
 
   e2e('import shows the digest; the same content again is unchanged; other content is refused', async () => {
@@ -266,7 +260,7 @@ describe('shipdeck against a real master', () => {
   });
 
   e2e('an ambiguous prefix is an error listing the candidates; nothing is changed', async () => {
-    const before = (await api(master!.url).get<TaskWire[]>('/tasks')).body.map((t) => [t.id, t.state]);
+    const before = (await api(master!.url).get<TaskView[]>('/tasks')).body.map((t) => [t.id, t.state]);
     // The empty prefix matches every task.
     const run = await shipdeck(['tasks', 'cancel', ''], env);
     expect(run.code).toBe(1);
@@ -274,7 +268,7 @@ describe('shipdeck against a real master', () => {
     expect(lines[0]).toBe('error: task id prefix  is ambiguous; it matches:');
     expect(lines.filter((l) => /^ {2}[0-9a-f-]{36} {2}/.test(l)).length).toBeGreaterThan(1);
     expect(lines).toContain('give more characters or the full id');
-    expect((await api(master!.url).get<TaskWire[]>('/tasks')).body.map((t) => [t.id, t.state])).toEqual(before);
+    expect((await api(master!.url).get<TaskView[]>('/tasks')).body.map((t) => [t.id, t.state])).toEqual(before);
   });
 
   e2e('environments deployed, workers list and workers by name', async () => {

@@ -4,29 +4,18 @@
  * immutable package versions, reference checks on delete, the declared order of steps, the
  * shutdown grace period of running steps, and what a master says when it cannot start.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  Api,
-  ApiResponse,
-  ErrorWire,
-  MasterProcess,
-  REPO_ROOT,
-  TaskWire,
-  api,
-  cleanupAllMasters,
-  freePort,
-  makeHome,
-  masterEnv,
-  startMaster,
-  waitForTask,
-  withOutput,
-} from '../support/master-process';
+import type { ErrorBody } from '@shipdeck/rest-api';
+import type { ShownTaskState, TaskView } from '@shipdeck/tasks';
 import { Manifest, manifestYaml, petclinic } from '../support/fixtures';
+import { StandaloneMaster, cleanupAllMasters, embeddedEnv, makeStandaloneHome, startMaster } from '../support/master-process';
+import { withOutputOf } from '../support/output-log';
 import { pollUntil } from '../support/poll';
+import { Api, ApiResponse, api, expectStatus, waitForTask } from '../support/rest-client';
+import { freePort, runShipdeck } from '../support/shipdeck-process';
 
 const TEST_TIMEOUT_MS = 60_000;
 const YAML = 'application/yaml';
@@ -37,16 +26,12 @@ interface PackageWire {
   digest: string;
 }
 
-function expectStatus<T>(response: ApiResponse<T>, status: number): T {
-  if (response.status !== status) throw new Error(`expected HTTP ${status}, got ${response.status}: ${response.text}`);
-  return response.body;
-}
-
 /** The error of a refused request, with its status and code checked. */
-function expectError(response: ApiResponse, status: number, code: string): ErrorWire['error'] {
+function expectError(response: ApiResponse, status: number, code: string): ErrorBody['error'] {
   const context = `HTTP ${response.status} ${response.text}`;
-  expect({ status: response.status, code: (response.body as ErrorWire).error?.code, context }).toEqual({ status, code, context });
-  return (response.body as ErrorWire).error;
+  const body = response.body as Partial<ErrorBody>;
+  expect({ status: response.status, code: body.error?.code, context }).toEqual({ status, code, context });
+  return (response.body as ErrorBody).error;
 }
 
 function lines(path: string): string[] {
@@ -65,11 +50,11 @@ function commands(application: string, version: string, steps: { name: string; c
 afterAll(() => cleanupAllMasters());
 
 describe('integrity, against a real master', () => {
-  let master: MasterProcess | undefined;
+  let master: StandaloneMaster | undefined;
   let client: Api;
   let sandbox: string;
 
-  const e2e = (name: string, body: () => Promise<void>) => it(name, withOutput(() => [master], body), TEST_TIMEOUT_MS);
+  const e2e = (name: string, body: () => Promise<void>) => it(name, withOutputOf(() => [master], body), TEST_TIMEOUT_MS);
 
   async function importYaml(manifest: Manifest | string, status = 201): Promise<PackageWire> {
     const text = typeof manifest === 'string' ? manifest : manifestYaml(manifest);
@@ -80,13 +65,13 @@ describe('integrity, against a real master', () => {
     return expectStatus(await client.post<{ taskId: string }>('/deployments', { application, version, environment }), 201).taskId;
   }
 
-  async function run(id: string, until: TaskWire['state'][] = ['EXECUTED']): Promise<TaskWire> {
+  async function run(id: string, until: ShownTaskState[] = ['EXECUTED']): Promise<TaskView> {
     expectStatus(await client.post(`/tasks/${id}/start`), 200);
     return waitForTask(master!.url, id, until);
   }
 
   async function archive(id: string): Promise<void> {
-    expect(expectStatus(await client.post<TaskWire>(`/tasks/${id}/archive`), 200).state).toBe('DONE');
+    expect(expectStatus(await client.post<TaskView>(`/tasks/${id}/archive`), 200).state).toBe('DONE');
   }
 
   beforeAll(async () => {
@@ -145,7 +130,7 @@ describe('integrity, against a real master', () => {
     // Cancelled, it blocks nothing any more.
     expectStatus(await client.post(`/tasks/${first}/cancel`), 200);
     const second = await createDeployment('locked', '1.0.0');
-    const current = expectStatus(await client.get<TaskWire[]>('/tasks'), 200).filter((t) => t.description.includes('locked'));
+    const current = expectStatus(await client.get<TaskView[]>('/tasks'), 200).filter((t) => t.description.includes('locked'));
     expect(current.map((t) => t.id)).toEqual([second]);
     await run(second);
     expect(lines(ledger)).toEqual(['ran']);
@@ -163,7 +148,7 @@ describe('integrity, against a real master', () => {
     expect(refused.message).toContain(`task ${v2} (EXECUTED: Update petclinic 2.0.0 to dev) is unfinished`);
     await archive(v2);
     const undeploy = expectStatus(
-      await client.post<{ taskId: string; task: TaskWire }>('/undeployments', { application: 'petclinic', environment: 'dev' }),
+      await client.post<{ taskId: string; task: TaskView }>('/undeployments', { application: 'petclinic', environment: 'dev' }),
       201,
     );
     expect(undeploy.task.description).toBe('Undeploy petclinic 2.0.0 from dev');
@@ -212,7 +197,7 @@ describe('integrity, against a real master', () => {
 });
 
 describe('the shutdown grace period of running steps (embedded master)', () => {
-  let master: MasterProcess | undefined;
+  let master: StandaloneMaster | undefined;
   let sandbox: string;
 
   beforeAll(() => {
@@ -239,7 +224,7 @@ describe('the shutdown grace period of running steps (embedded master)', () => {
 
   it(
     'SIGTERM lets the running step finish, then the task is STOPPED and continues after a restart',
-    withOutput(
+    withOutputOf(
       () => [master],
       async () => {
         const started = join(sandbox, 'started');
@@ -253,7 +238,7 @@ describe('the shutdown grace period of running steps (embedded master)', () => {
         );
         await pollUntil(() => existsSync(started), { timeoutMs: 20_000, describe: () => 'the first step never started' });
         const stopping = Date.now();
-        expect(await master!.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+        expect(await master!.kill('SIGTERM')).toEqual({ code: 0, signal: null });
         // It waited for the step (about 2 s), not for the whole grace period.
         expect(Date.now() - stopping).toBeLessThan(15_000);
         expect(master!.output()).toMatch(/waiting up to 20s \(task\.shutdownGracePeriod\) for 1 running step\(s\) to finish/);
@@ -261,7 +246,7 @@ describe('the shutdown grace period of running steps (embedded master)', () => {
         expect(lines(ledger)).toEqual(['first']);
 
         await master!.restart();
-        const stopped = expectStatus(await client.get<TaskWire>(`/tasks/${id}`), 200);
+        const stopped = expectStatus(await client.get<TaskView>(`/tasks/${id}`), 200);
         expect({ state: stopped.state, steps: stopped.steps.map((s) => s.state) }).toEqual({ state: 'STOPPED', steps: ['DONE', 'PENDING'] });
         expectStatus(await client.post(`/tasks/${id}/start`), 200);
         await waitForTask(master!.url, id, ['EXECUTED']);
@@ -273,14 +258,14 @@ describe('the shutdown grace period of running steps (embedded master)', () => {
 
   it(
     'a step still running when the grace period is over is interrupted: the task ends FAILED',
-    withOutput(
+    withOutputOf(
       () => [master],
       async () => {
         await master?.cleanup();
         const started = join(sandbox, 'started-long');
         const { client, id } = await setUp('1s', commands('stubborn', '1.0.0', [{ name: 'forever', create: `touch ${started}; sleep 60` }]));
         await pollUntil(() => existsSync(started), { timeoutMs: 20_000, describe: () => 'the step never started' });
-        expect(await master!.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+        expect(await master!.kill('SIGTERM')).toEqual({ code: 0, signal: null });
         expect(master!.output()).toContain('the grace period (task.shutdownGracePeriod, 1s) is over: interrupting the steps still running');
         await master!.restart();
         const failed = await waitForTask(master!.url, id, ['FAILED']);
@@ -292,31 +277,27 @@ describe('the shutdown grace period of running steps (embedded master)', () => {
   );
 });
 
-/** Runs `shipdeck master ARGS` until it exits (or `timeoutMs`), with the test master environment plus `env`. */
+/**
+ * Runs `shipdeck master ARGS` of a fresh installation directory until it exits (or `timeoutMs`),
+ * with the embedded test environment at info level (debug logging would add stack traces) plus `env`.
+ */
 async function masterToExit(
   args: string[],
   env: Record<string, string>,
   timeoutMs = 15_000,
 ): Promise<{ code: number | null; output: string; elapsedMs: number; home: string }> {
-  const home = makeHome();
-  const port = env['SHIPDECK_SERVER_PORT'] ? Number(env['SHIPDECK_SERVER_PORT']) : await freePort();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'shipdeck.js'), 'master', ...args], {
-    cwd: REPO_ROOT,
-    env: masterEnv(home, port, { SHIPDECK_LOG_LEVEL: 'info', ...env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const home = makeStandaloneHome();
+  const port = env['SHIPDECK_SERVER_PORT'] ?? String(await freePort());
+  const run = await runShipdeck(['master', ...args], {
+    env: embeddedEnv(home, { SHIPDECK_LOG_LEVEL: 'info', SHIPDECK_SERVER_PORT: port, ...env }),
+    timeoutMs,
   });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const started = Date.now();
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const code = await new Promise<number | null>((done) => child.once('close', (c) => done(c)));
-  clearTimeout(timer);
-  return { code, output, elapsedMs: Date.now() - started, home };
+  if (run.timedOut) throw new Error(`shipdeck master ${args.join(' ')} did not exit within ${timeoutMs} ms:\n${run.stdout}${run.stderr}`);
+  return { code: run.code, output: `${run.stdout}${run.stderr}`, elapsedMs: run.elapsedMs, home };
 }
 
-/** The lines a process wrote, without the first-run build notice. */
-const messages = (output: string) => output.split('\n').filter((l) => l.trim() !== '' && !l.includes('building'));
+/** The lines a process wrote. */
+const messages = (output: string) => output.split('\n').filter((l) => l.trim() !== '');
 
 describe('start-up problems: one clear line each', () => {
   const homes: string[] = [];

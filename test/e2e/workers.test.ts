@@ -4,37 +4,36 @@
  * that drained and exited is marked drained, can be removed by name with the real `shipdeck`
  * binary, and is otherwise pruned after `worker.pruneAfter`.
  */
-import { api } from '../support/api';
-import { WorkerProcess, ensureBundles, requireServices } from '../support/cluster';
-import { Lifecycle, listWorkers, runCli, waitForWorker, withDeadline, withLogs } from '../support/lifecycle-cluster';
-import { pollUntil } from '../support/poll';
+import type { Cluster } from '../support/cluster';
+import { useCluster } from '../support/cluster-tests';
+import { pollUntil, withDeadline } from '../support/poll';
+import { adminToken } from '../support/rest-actions';
+import { api } from '../support/rest-client';
+import { runShipdeck } from '../support/shipdeck-process';
+import { FAST_CHANNEL_ENV } from '../support/timings';
+import { listWorkers, waitForWorker } from '../support/workers-api';
+import type { WorkerProcess } from '../support/worker-process';
 
 /** Long enough for the removal by hand to come first, short enough to watch the pruning. */
 const PRUNE_AFTER_S = 20;
 
-beforeAll(async () => {
-  await requireServices();
-  ensureBundles();
-}, 120_000);
-
 describe('workers list: last seen, drained, removed, pruned', () => {
-  let lifecycle: Lifecycle | undefined;
-  const scenario = (name: string, body: (l: Lifecycle) => Promise<void>, timeoutMs = 60_000) =>
-    it(name, withLogs(() => lifecycle, () => body(lifecycle as Lifecycle)), timeoutMs);
+  let token: string | undefined;
+  const { scenario } = useCluster(
+    { masters: 1, workers: 2, env: { ...FAST_CHANNEL_ENV }, masterEnv: { SHIPDECK_WORKER_PRUNE_AFTER: `${PRUNE_AFTER_S}s` } },
+    async (cluster) => {
+      token = await adminToken(cluster.masters[0].url);
+    },
+  );
 
-  beforeAll(async () => {
-    lifecycle = await Lifecycle.start({ masters: 1, workers: 2, masterEnv: { SHIPDECK_WORKER_PRUNE_AFTER: `${PRUNE_AFTER_S}s` } });
-  }, 90_000);
+  /** The real `shipdeck` CLI with the test admin's API token. */
+  const shipdeck = async (args: string[]) => runShipdeck(args, { env: { SHIPDECK_TOKEN: token as string } });
 
-  afterAll(async () => {
-    await lifecycle?.stop();
-  }, 60_000);
+  const worker = (cluster: Cluster, name: string) => cluster.workers.find((w) => w.name === name) as WorkerProcess;
 
-  const worker = (l: Lifecycle, name: string) => l.cluster.workers.find((w) => w.name === name) as WorkerProcess;
-
-  scenario('LAST SEEN follows the heartbeats of a connected worker', async (l) => {
-    const url = l.cluster.masters[0].url;
-    const id = worker(l, 'worker-1').id as string;
+  scenario('LAST SEEN follows the heartbeats of a connected worker', async (cluster) => {
+    const url = cluster.masters[0].url;
+    const id = worker(cluster, 'worker-1').id as string;
     const first = (await listWorkers(url)).find((w) => w.id === id)?.lastSeen as string;
     expect(first).toEqual(expect.any(String));
     let latest = first;
@@ -45,16 +44,16 @@ describe('workers list: last seen, drained, removed, pruned', () => {
       },
       { timeoutMs: 10_000, describe: () => `LAST SEEN of ${id} stayed ${first} (last read ${latest})` },
     );
-    const listed = await runCli(['workers', 'list', '--server', url]);
+    const listed = await shipdeck(['workers', 'list', '--server', url]);
     expect(listed.code).toBe(0);
     expect(listed.stdout.split('\n').find((line) => line.includes(id))).toMatch(/\bworker-1\b.*\bCONNECTED\b.*\d{4}-\d\d-\d\dT/);
   });
 
-  scenario('a worker drained by name is marked drained once it exits, and `workers remove NAME` forgets it', async (l) => {
-    const url = l.cluster.masters[0].url;
-    const drained = worker(l, 'worker-1');
+  scenario('a worker drained by name is marked drained once it exits, and `workers remove NAME` forgets it', async (cluster) => {
+    const url = cluster.masters[0].url;
+    const drained = worker(cluster, 'worker-1');
     const id = drained.id as string;
-    const drain = await runCli(['workers', 'drain', 'worker-1', '--server', url]);
+    const drain = await shipdeck(['workers', 'drain', 'worker-1', '--server', url]);
     expect({ code: drain.code, stderr: drain.stderr }).toEqual({ code: 0, stderr: '' });
     expect(drain.stdout).toContain(id);
     expect(await withDeadline(drained.exited, 20_000, 'the drained worker did not exit')).toEqual({ code: 0, signal: null });
@@ -63,19 +62,19 @@ describe('workers list: last seen, drained, removed, pruned', () => {
     // The other worker, which left nothing behind, is not marked.
     const other = (await listWorkers(url)).find((w) => w.name === 'worker-2') as object;
     expect(other).not.toHaveProperty('drained');
-    const listed = await runCli(['workers', 'list', '--server', url]);
+    const listed = await shipdeck(['workers', 'list', '--server', url]);
     expect(listed.stdout.split('\n').find((line) => line.includes(id))).toMatch(/\bDISCONNECTED\(drained\)/);
 
-    const removed = await runCli(['workers', 'remove', 'worker-1', '--server', url]);
+    const removed = await shipdeck(['workers', 'remove', 'worker-1', '--server', url]);
     expect({ code: removed.code, stdout: removed.stdout, stderr: removed.stderr }).toEqual({ code: 0, stdout: `worker ${id} removed\n`, stderr: '' });
     await waitForWorker(url, id, ['ABSENT'], 5_000);
   });
 
   scenario(
     'a drained worker nobody removes is pruned after worker.pruneAfter, not before',
-    async (l) => {
-      const url = l.cluster.masters[0].url;
-      const drained = worker(l, 'worker-2');
+    async (cluster) => {
+      const url = cluster.masters[0].url;
+      const drained = worker(cluster, 'worker-2');
       const id = drained.id as string;
       expect((await api(url).post(`/workers/${id}/drain`)).status).toBe(200);
       expect(await withDeadline(drained.exited, 20_000, 'the drained worker did not exit')).toEqual({ code: 0, signal: null });
@@ -83,7 +82,7 @@ describe('workers list: last seen, drained, removed, pruned', () => {
       await waitForWorker(url, id, ['DISCONNECTED'], 10_000);
       await waitForWorker(url, id, ['ABSENT'], (PRUNE_AFTER_S + 15) * 1000);
       expect(Date.now() - gone).toBeGreaterThanOrEqual((PRUNE_AFTER_S - 3) * 1000);
-      expect(l.cluster.masters[0].output()).toMatch(/worker worker-2 pruned: drained and gone and not seen for over 20s \(worker\.pruneAfter\)/);
+      expect(cluster.masters[0].output()).toMatch(/worker worker-2 pruned: drained and gone and not seen for over 20s \(worker\.pruneAfter\)/);
     },
     90_000,
   );

@@ -7,13 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
-import { createLogger } from '@shipdeck/logging';
 import { Stores, openStores } from '@shipdeck/persistence';
 import { TaskRecord } from '@shipdeck/tasks';
-
-const BASE_URL = process.env.SHIPDECK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const logger = createLogger({ json: false, name: 'integrity-test', level: 'warn' });
+import { databaseUrlWithSchema, dropSchema } from '../support/services';
+import { testLogger as logger } from './stores-contract';
 
 function deploymentTask(application: string, environment: string): TaskRecord & { deployment: NonNullable<TaskRecord['deployment']> } {
   return {
@@ -82,11 +79,7 @@ function describeIntegrity(name: string, open: () => Promise<Stores[]>, close: (
 }
 
 const schema = `test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-const pgUrl = (() => {
-  const url = new URL(BASE_URL);
-  url.searchParams.set('schema', schema);
-  return url.toString();
-})();
+const pgUrl = databaseUrlWithSchema(schema);
 
 describeIntegrity(
   'on PostgreSQL, two stores as two masters would open them',
@@ -94,12 +87,7 @@ describeIntegrity(
     const first = await openStores({ url: pgUrl, logger, migrate: true });
     return [first, await openStores({ url: pgUrl, logger, migrate: true })];
   },
-  async () => {
-    const admin = new Client({ connectionString: BASE_URL });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  },
+  () => dropSchema(schema),
 );
 
 const dir = mkdtempSync(join(tmpdir(), 'shipdeck-integrity-sqlite-'));

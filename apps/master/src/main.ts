@@ -9,6 +9,7 @@ import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
 import { openTaskQueue } from '@shipdeck/queue';
 import { createRestApp } from '@shipdeck/rest-api';
+import { displayHost, startAuth } from './auth';
 import { StartFailure, brokerFailure, databaseFailure, ensurePortFree, portBusy, reportStartFailure } from './start-failure';
 import { startWorkerPool } from './worker-pool';
 
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   // The ports first: a busy port is the quickest problem to report, before any connection is made.
   // Until the services are ready the API answers 503, as /health/ready does.
   let handler: RequestListener = notReadyYet;
-  const server = await listenHttp((req, res) => handler(req, res), config.server.port).catch((error: unknown) => {
+  const server = await listenHttp((req, res) => handler(req, res), config.server.port, config.server.host).catch((error: unknown) => {
     throw portBusy(error, config.server.port, 'server.port');
   });
   if (!config.task.inProcessWorker) await ensurePortFree(config.server.workerPort, 'server.workerPort');
@@ -81,11 +82,22 @@ async function main(): Promise<void> {
   reconciler.start();
   shutdown.add('reconciler', () => reconciler.close());
 
-  handler = createRestApp({ services, logger });
+  const auth = await startAuth({ stores, logger, shutdown });
+  handler = createRestApp({
+    services,
+    logger,
+    auth: {
+      service: auth,
+      store: stores.auth,
+      clusterSecret: config.cluster.secret,
+      allowedHosts: config.server.allowedHosts,
+      secureCookies: config.server.secureCookies,
+    },
+  });
   shutdown.add('http server', () => server.close());
   // Runs first on shutdown, while the API still answers, so that clients following a task see it stop.
   if (inProcess) shutdown.add('running steps', () => letRunningStepsFinish(services, config, logger));
-  logger.info(`Shipdeck master ${SHIPDECK_VERSION} listening on http://localhost:${server.port}`, {
+  logger.info(`Shipdeck master ${SHIPDECK_VERSION} listening on http://${displayHost(config.server.host)}:${server.port}`, {
     mode: inProcess ? 'embedded (in-process worker)' : 'cluster',
     masterId,
     configHash,

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { ConfigError, NotReadyError } from '@shipdeck/errors';
 import { ShipdeckConfig, envVarName } from '@shipdeck/config';
+import { redactUrl } from '@shipdeck/logging';
 
 /** A start-up problem with one line that says what, where and what to do, and the exit code. */
 export class StartFailure extends Error {
@@ -39,7 +40,7 @@ export async function ensurePortFree(port: number, key: string): Promise<void> {
 /** The database could not be opened or migrated. */
 export function databaseFailure(error: unknown, config: ShipdeckConfig): unknown {
   if (error instanceof ConfigError) return error;
-  const where = config.db.file ?? redact(config.db.url);
+  const where = config.db.file ?? redactUrl(config.db.url);
   const reason = messageOf(error).replace(/^database not available \([^)]*\): /, '');
   const advice =
     config.db.file !== null
@@ -52,7 +53,7 @@ export function databaseFailure(error: unknown, config: ShipdeckConfig): unknown
 /** The broker stayed unreachable for the whole start-up wait. */
 export function brokerFailure(error: unknown, config: ShipdeckConfig, waitedMs: number): unknown {
   if (error instanceof ConfigError) return error;
-  const where = redact(config.task.queue.url ?? '(none)');
+  const where = redactUrl(config.task.queue.url ?? '(none)');
   return new StartFailure(
     `cannot reach the message broker at ${where} (task.queue.url) after ${waitedMs / 1000}s: ${messageOf(error)}; ` +
       'start the broker or fix task.queue.url (SHIPDECK_TASK_QUEUE_URL)',
@@ -89,9 +90,4 @@ export function reportStartFailure(error: unknown, env: NodeJS.ProcessEnv): neve
 function messageOf(error: unknown): string {
   const message = (error as { message?: unknown } | null)?.message;
   return typeof message === 'string' ? message : String(error);
-}
-
-/** A URL without its password. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
 }

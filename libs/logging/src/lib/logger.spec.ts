@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { createLogger, Logger, taskLogger } from './logger';
 
 function capture(json: boolean, level: 'info' | 'debug' = 'info'): { logger: Logger; lines: () => string[] } {
@@ -65,5 +65,20 @@ describe('taskLogger', () => {
     await flush();
     expect(JSON.parse(lines()[0]!)).toMatchObject({ taskId: 'abc', stepPath: '2-1', message: 'done' });
     expect(JSON.parse(lines()[1]!)).not.toHaveProperty('stepPath');
+  });
+});
+
+describe('Logger', () => {
+  it('is what createLogger makes: its children log through the interface, with their fields', () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger: Logger = createLogger({ json: true, name: 'test', stream });
+    logger.child({ workerId: 'w-1' }).info('hello');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', message: 'hello', name: 'test', workerId: 'w-1' });
   });
 });

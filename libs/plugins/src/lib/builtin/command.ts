@@ -1,6 +1,7 @@
 import { StepContext } from '@shipdeck/tasks';
 import { DeploymentOperation, ShipdeckPlugin, describeDeploymentStep } from '../plugin';
-import { PropertyReader, readStepProperties, validateProperties } from '../properties';
+import { PropertyReader } from '../properties';
+import { propertyCiType } from '../property-ci-type';
 import { runShell } from '../shell';
 
 const TYPE = 'cmd.Command';
@@ -15,7 +16,7 @@ interface CommandProperties {
 }
 
 function read(reader: PropertyReader): CommandProperties {
-  const props: CommandProperties = {
+  return {
     create: reader.string('create', true),
     modify: reader.string('modify'),
     destroy: reader.string('destroy'),
@@ -23,8 +24,6 @@ function read(reader: PropertyReader): CommandProperties {
     env: reader.stringMap('env'),
     timeoutMs: reader.duration('timeout', true),
   };
-  reader.rejectUnknown(TYPE);
-  return props;
 }
 
 function commandFor(operation: DeploymentOperation, props: CommandProperties): string | undefined {
@@ -33,8 +32,7 @@ function commandFor(operation: DeploymentOperation, props: CommandProperties): s
   return props.destroy;
 }
 
-async function execute(ctx: StepContext): Promise<void> {
-  const props = readStepProperties(TYPE, ctx.step.properties, read);
+async function execute(ctx: StepContext, props: CommandProperties): Promise<void> {
   const operation = ctx.step.operation as DeploymentOperation;
   const command = commandFor(operation, props);
   if (command === undefined) {
@@ -56,15 +54,15 @@ async function execute(ctx: StepContext): Promise<void> {
 export const plugin: ShipdeckPlugin = {
   name: 'builtin-cmd',
   ciTypes: [
-    {
+    propertyCiType({
       name: TYPE,
       defaultOrder: 70,
-      validate: (properties, fieldPrefix) => validateProperties(properties, fieldPrefix, read),
+      read,
       describeStep: (operation, subject) =>
         operation === 'DESTROY' && typeof subject.properties.destroy !== 'string'
           ? undefined
           : describeDeploymentStep(operation, subject),
       execute,
-    },
+    }),
   ],
 };

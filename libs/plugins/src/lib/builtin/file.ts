@@ -1,8 +1,9 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { StepContext } from '@shipdeck/tasks';
-import { ShipdeckPlugin, describeDeploymentStep } from '../plugin';
-import { PropertyReader, readStepProperties, validateProperties } from '../properties';
+import { ShipdeckPlugin } from '../plugin';
+import { PropertyReader } from '../properties';
+import { propertyCiType } from '../property-ci-type';
 
 const TYPE = 'file.File';
 
@@ -12,14 +13,11 @@ interface FileProperties {
 }
 
 function read(reader: PropertyReader): FileProperties {
-  const props = { targetPath: reader.absolutePath('targetPath', true), content: reader.string('content', true) };
-  reader.rejectUnknown(TYPE);
-  return props;
+  return { targetPath: reader.absolutePath('targetPath', true), content: reader.string('content', true) };
 }
 
-async function execute(ctx: StepContext): Promise<void> {
+async function execute(ctx: StepContext, { targetPath, content }: FileProperties): Promise<void> {
   ctx.signal.throwIfAborted();
-  const { targetPath, content } = readStepProperties(TYPE, ctx.step.properties, read);
   if (ctx.step.operation === 'DESTROY') {
     try {
       await rm(targetPath);
@@ -38,13 +36,5 @@ async function execute(ctx: StepContext): Promise<void> {
 /** `file.File`: writes `content` to `targetPath` (absolute; parent directories are created). Default order 60. */
 export const plugin: ShipdeckPlugin = {
   name: 'builtin-file',
-  ciTypes: [
-    {
-      name: TYPE,
-      defaultOrder: 60,
-      validate: (properties, fieldPrefix) => validateProperties(properties, fieldPrefix, read),
-      describeStep: describeDeploymentStep,
-      execute,
-    },
-  ],
+  ciTypes: [propertyCiType({ name: TYPE, defaultOrder: 60, read, execute })],
 };

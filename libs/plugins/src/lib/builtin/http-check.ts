@@ -1,8 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { backoffDelayMs } from '@shipdeck/lifecycle';
 import { StepContext } from '@shipdeck/tasks';
 import { ShipdeckPlugin, describeDeploymentStep } from '../plugin';
+import { propertyCiType } from '../property-ci-type';
 import { errorMessageWithCause } from '../error-text';
-import { PropertyReader, readStepProperties, validateProperties } from '../properties';
+import { PropertyReader } from '../properties';
 
 const TYPE = 'http.Check';
 const MAX_RETRY_DELAY_MS = 30_000;
@@ -16,19 +18,16 @@ interface CheckProperties {
 }
 
 function read(reader: PropertyReader): CheckProperties {
-  const props: CheckProperties = {
+  return {
     url: reader.url('url', true),
     expectStatus: reader.integer('expectStatus', 100, 599) ?? 200,
     retries: reader.integer('retries', 0, 1000) ?? 5,
     retryDelayMs: reader.duration('retryDelay', false) ?? 1_000,
     timeoutMs: reader.duration('timeout', true) ?? 10_000,
   };
-  reader.rejectUnknown(TYPE);
-  return props;
 }
 
-async function execute(ctx: StepContext): Promise<void> {
-  const props = readStepProperties(TYPE, ctx.step.properties, read);
+async function execute(ctx: StepContext, props: CheckProperties): Promise<void> {
   if (ctx.step.operation === 'DESTROY') return;
   try {
     await checkUntilExpected(props, ctx);
@@ -40,19 +39,23 @@ async function execute(ctx: StepContext): Promise<void> {
 
 async function checkUntilExpected(props: CheckProperties, ctx: StepContext): Promise<void> {
   const attempts = props.retries + 1;
-  let delayMs = props.retryDelayMs;
   let last = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
     ctx.signal.throwIfAborted();
     last = await tryOnce(props, ctx.signal);
     ctx.log(`attempt ${attempt}/${attempts}: GET ${props.url} → ${last}\n`);
     if (last === String(props.expectStatus)) return;
-    if (attempt < attempts) {
-      await delay(delayMs, undefined, { signal: ctx.signal });
-      delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS);
-    }
+    if (attempt < attempts) await delay(retryDelayMs(attempt, props.retryDelayMs), undefined, { signal: ctx.signal });
   }
   throw new Error(`${props.url} did not answer ${props.expectStatus} in ${attempts} attempt(s); last: ${last}`);
+}
+
+/**
+ * The wait after attempt `attempt` (1 for the first): `retryDelay` first, doubled after each
+ * further attempt up to 30 s; a `retryDelay` above 30 s is waited once as given.
+ */
+function retryDelayMs(attempt: number, retryDelay: number): number {
+  return attempt === 1 ? retryDelay : backoffDelayMs(attempt - 1, { initialDelayMs: retryDelay, maxDelayMs: MAX_RETRY_DELAY_MS });
 }
 
 /** One GET; answers the status, or what went wrong, as text. Rejects only when the step is aborted. */
@@ -90,13 +93,12 @@ async function tryOnce(props: CheckProperties, stepSignal: AbortSignal): Promise
 export const plugin: ShipdeckPlugin = {
   name: 'builtin-http',
   ciTypes: [
-    {
+    propertyCiType({
       name: TYPE,
       defaultOrder: 90,
-      validate: (properties, fieldPrefix) => validateProperties(properties, fieldPrefix, read),
-      describeStep: (operation, subject) =>
-        operation === 'DESTROY' ? undefined : describeDeploymentStep(operation, subject),
+      read,
+      describeStep: (operation, subject) => (operation === 'DESTROY' ? undefined : describeDeploymentStep(operation, subject)),
       execute,
-    },
+    }),
   ],
 };
