@@ -100,9 +100,9 @@ export const CONFIG_KEYS = {
     parse: integer(1),
   }),
   'task.queue.url': optionalKey({
-    description: 'Broker of the shared task queue (amqp://, amqps:// or stomp://); required when task.inProcessWorker is false.',
+    description: 'Broker of the shared task queue (amqp://, amqps://, stomp:// or stomp+ssl://); required when task.inProcessWorker is false.',
     default: null,
-    parse: url(['amqp', 'amqps', 'stomp']),
+    parse: url(['amqp', 'amqps', 'stomp', 'stomp+ssl']),
   }),
   'task.queue.name': key({
     description: 'Name of the shared task queue.',

@@ -238,7 +238,7 @@ describe('loadConfig refuses invalid configuration', () => {
     ['SHIPDECK_TASK_IN_PROCESS_WORKER', 'yes', 'task.inProcessWorker: must be true or false'],
     ['SHIPDECK_TASK_MAX_ACTIVE_TASKS', '0', 'task.maxActiveTasks: must be an integer of at least 1'],
     ['SHIPDECK_TASK_MAX_ACTIVE_TASKS', '2.5', 'task.maxActiveTasks: must be an integer of at least 1'],
-    ['SHIPDECK_TASK_QUEUE_URL', 'http://broker', 'task.queue.url: must be a URL starting with amqp://, amqps://, stomp://'],
+    ['SHIPDECK_TASK_QUEUE_URL', 'http://broker', 'task.queue.url: must be a URL starting with amqp://, amqps://, stomp://, stomp+ssl://'],
     ['SHIPDECK_TASK_QUEUE_URL', 'amqp://', 'task.queue.url: must be a URL'],
     ['SHIPDECK_TASK_QUEUE_NAME', 'a/b', 'task.queue.name: must be a queue name'],
     ['SHIPDECK_TASK_QUEUE_DIALECT', 'kafka', 'task.queue.dialect: must be one of auto, artemis, rabbitmq'],
