@@ -24,7 +24,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pollUntil } from '../support/poll';
-import type { TaskWire } from '../support/api';
+import type { TaskView as TaskWire } from '@shipdeck/tasks';
 import { Compose, inspect, sh } from './docker';
 
 const root = resolve(__dirname, '..', '..');

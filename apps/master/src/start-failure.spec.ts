@@ -19,6 +19,8 @@ const cluster = () =>
       SHIPDECK_TASK_IN_PROCESS_WORKER: 'false',
       SHIPDECK_DB_URL: 'postgres://shipdeck:secret@db.example:5432/shipdeck',
       SHIPDECK_TASK_QUEUE_URL: 'amqp://guest:hidden@broker.example:5672',
+      // A cluster needs a secret (or channel TLS); its value plays no part here.
+      SHIPDECK_CLUSTER_SECRET: 'start-failure-spec-cluster-secret-0123456789',
     },
   });
 

@@ -244,8 +244,8 @@ export type ConfigValues = {
 /**
  * `SHIPDECK_*` environment variables that are not configuration keys but are read elsewhere: the
  * installation directory, the CLI's master URL, API token and login password, the first admin's
- * password and the cluster secret. A shell that runs both the CLI and a master has them set: no
- * warning for them.
+ * password, the cluster secret, and what the Docker image's entrypoint reads for its workers
+ * (docker/entrypoint.sh). A shell that runs both the CLI and a master has them set: no warning for them.
  */
 export const OTHER_ENV_VARS: readonly string[] = [
   'SHIPDECK_HOME',
@@ -254,15 +254,21 @@ export const OTHER_ENV_VARS: readonly string[] = [
   'SHIPDECK_PASSWORD',
   'SHIPDECK_ADMIN_PASSWORD',
   'SHIPDECK_CLUSTER_SECRET',
+  'SHIPDECK_WORKER_HEALTH_PORT',
+  'SHIPDECK_WORKER_NAME_PREFIX',
 ];
 
-/** Prefixes of `SHIPDECK_*` variables of the test, benchmark and fault-injection tooling: never configuration. */
+/**
+ * Prefixes of `SHIPDECK_*` variables of the test, benchmark and fault-injection tooling, and of the
+ * broker URLs `artemis-broker/start-local env` prints for a shell to export: never configuration.
+ */
 export const TOOLING_ENV_PREFIXES: readonly string[] = [
   'SHIPDECK_TEST_',
   'SHIPDECK_E2E_',
   'SHIPDECK_BENCH_',
   'SHIPDECK_FAULT_',
   'SHIPDECK_SSH_TEST_',
+  'SHIPDECK_ARTEMIS_',
 ];
 
 /** The environment variable overriding `key`: `task.inProcessWorker` → `SHIPDECK_TASK_IN_PROCESS_WORKER`. */

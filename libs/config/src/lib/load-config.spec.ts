@@ -296,6 +296,9 @@ describe('loadConfig refuses invalid configuration', () => {
       SHIPDECK_PASSWORD: 'p',
       SHIPDECK_ADMIN_PASSWORD: 'a',
       SHIPDECK_CLUSTER_SECRET: SECRET,
+      // Read by the Docker image's entrypoint, and exported from artemis-broker/start-local env.
+      SHIPDECK_WORKER_HEALTH_PORT: '4517',
+      SHIPDECK_ARTEMIS_MASTER_AMQP_URL: 'amqp://x',
       SHIPDECK_TEST_DATABASE_URL: 'x',
       SHIPDECK_ZZZ_QQQ_WWW: '1',
     };
