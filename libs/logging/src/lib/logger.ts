@@ -75,7 +75,6 @@ function errorFields(error: Error): Record<string, unknown> {
  * return, escape sequences, NUL), DEL, bidi embeddings, overrides and isolates, and the Unicode
  * line and paragraph separators.
  */
-// eslint-disable-next-line no-control-regex
 const UNSAFE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
