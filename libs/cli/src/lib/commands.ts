@@ -66,7 +66,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     if (flags.type) query.set('type', flags.type);
     if (flags.worker) query.set('worker', flags.worker);
     const qs = query.size > 0 ? `?${query}` : '';
-    const { body } = await s.client.json<TaskView[]>('GET', `/tasks${qs}`);
+    const body = await s.client.list<TaskView>(`/tasks${qs}`);
     print(s, body, () =>
       body.length === 0 ? 'no tasks' : table(['ID', 'TYPE', 'STATE', 'DESCRIPTION'], body.map((t) => [t.id, t.type, t.state, t.description])),
     );
@@ -115,7 +115,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     putNamed<Host>(s, 'host', args['NAME'], { type: flags.type ?? 'local', tags: flags.tag ?? [] }),
 
   'hosts list': async (s) => {
-    const { body } = await s.client.json<Host[]>('GET', '/hosts');
+    const body = await s.client.list<Host>('/hosts');
     print(s, body, () =>
       body.length === 0 ? 'no hosts' : table(['NAME', 'TYPE', 'TAGS'], body.map((h) => [h.name, h.type, h.tags.join(',')])),
     );
@@ -137,7 +137,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   },
 
   'environments list': async (s) => {
-    const { body } = await s.client.json<Environment[]>('GET', '/environments');
+    const body = await s.client.list<Environment>('/environments');
     print(s, body, () =>
       body.length === 0
         ? 'no environments'
@@ -150,7 +150,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   },
 
   'workers list': async (s) => {
-    const { body } = await s.client.json<WorkerSummary[]>('GET', '/workers');
+    const body = await s.client.list<WorkerSummary>('/workers');
     const cell = (v: unknown): string => (Array.isArray(v) ? String(v.length) : v === undefined || v === null ? '-' : String(v));
     print(s, body, () =>
       body.length === 0

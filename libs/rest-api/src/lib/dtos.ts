@@ -11,6 +11,7 @@ import {
   stepPath,
   version,
 } from './validation';
+import { PageQuery } from './paging';
 
 /*
  * One class per request body or query (spec §6). Every property carries explicit validators:
@@ -131,7 +132,7 @@ export class ScheduleBody {
 }
 
 /** Query of `GET /tasks`. */
-export class TaskListQuery {
+export class TaskListQuery extends PageQuery {
   @IsOptional()
   @IsIn(TASK_STATE_FILTERS, MESSAGES.oneOf(TASK_STATE_FILTERS))
   state?: string;
@@ -146,7 +147,7 @@ export class TaskListQuery {
 }
 
 /** Query of `GET /archive/tasks`. */
-export class ArchiveQuery {
+export class ArchiveQuery extends PageQuery {
   @IsOptional()
   @IsIsoDateTime()
   from?: string;

@@ -155,3 +155,44 @@ describe('size limits', () => {
     expect(res.text.length).toBeLessThan(20_000);
   });
 });
+
+describe('paged lists (spec §6)', () => {
+  it('walks a list page by page with limit and cursor', async () => {
+    for (const n of [1, 2, 3, 4]) expect((await api('PUT', `/hosts/h${n}`, { json: { type: 'local' } })).status).toBe(201);
+    const names: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: TestResponse = await api('GET', `/hosts?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      const page = res.json as { items: { name: string }[]; nextCursor: string | null };
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      names.push(...page.items.map((h) => h.name));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== null);
+    expect(pages).toBe(3);
+    expect(names.sort()).toEqual(['h1', 'h2', 'h3', 'h4', 'local']);
+  });
+
+  it.each([['limit=0'], ['limit=1001'], ['limit=-1'], ['limit=x'], ['cursor=12'], ['cursor=c%0A'], ['limit=1&limit=2']])(
+    'refuses %s naming the parameter',
+    async (query) => {
+      const error = refused(await api('GET', `/tasks?${query}`));
+      expect(error.details[0].field).toBe(query.split('=')[0]);
+    },
+  );
+
+  it('lists tasks without their plans', async () => {
+    await master.services.catalog.importPackage(petclinicManifest());
+    const task = await master.services.deployments.createDeployment(deployment);
+    const res = await api('GET', '/tasks');
+    const page = res.json as { items: Record<string, unknown>[]; nextCursor: string | null };
+    expect(page.nextCursor).toBeNull();
+    expect(page.items).toHaveLength(1);
+    expect(page.items[0]).toMatchObject({ id: task.id, state: 'PENDING', stepCount: task.steps.length, stepsDone: 0 });
+    expect(page.items[0]).not.toHaveProperty('plan');
+    expect(page.items[0]).not.toHaveProperty('steps');
+    expect((await api('GET', `/tasks/${task.id}`)).json).toHaveProperty('plan');
+  });
+});

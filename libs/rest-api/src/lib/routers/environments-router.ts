@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { CatalogService } from '@shipdeck/master-services';
 import { EnvironmentBody } from '../dtos';
-import { getJson, namedCollection, route } from '../routing';
+import { getPage, namedCollection, route } from '../routing';
 import { param } from '../validation';
 
 /** `/environments`: named sets of hosts with a dictionary, and what is deployed to them. */
@@ -16,6 +16,6 @@ export function environmentsRouter(catalog: CatalogService): Router {
       return { created: result.created, value: result.environment };
     },
   });
-  route(router, '/environments/:name/deployed', { get: getJson((req) => catalog.getDeployed(param(req, 'name'))) });
+  route(router, '/environments/:name/deployed', { get: getPage((req) => catalog.getDeployed(param(req, 'name'))) });
   return router;
 }
