@@ -144,7 +144,8 @@ describe('embedded master', () => {
       expect({ version, placeholdersWithoutValue: unknown }).toEqual({ version, placeholdersWithoutValue: [] });
     }
 
-    const host = await client.put<{ name: string; type: string }>('/hosts/local-1', { type: 'local' });
+    // file.File writes only under the host's allowedRoots (issue 9).
+    const host = await client.put<{ name: string; type: string }>('/hosts/local-1', { type: 'local', properties: { allowedRoots: [sandbox] } });
     expect(expectStatus(host, 201)).toMatchObject({ name: 'local-1', type: 'local' });
     const env = await client.put<{ name: string; hosts: string[] }>('/environments/dev', {
       hosts: ['local-1'],

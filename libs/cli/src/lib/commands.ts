@@ -112,7 +112,12 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   },
 
   'hosts put': async (s, { args, flags }) =>
-    putNamed<Host>(s, 'host', args['NAME'], { type: flags.type ?? 'local', tags: flags.tag ?? [] }),
+    putNamed<Host>(s, 'host', args['NAME'], {
+      type: flags.type ?? 'local',
+      tags: flags.tag ?? [],
+      // The directories file.File may write under on this host (spec §1).
+      ...(flags['allowed-root'] ? { properties: { allowedRoots: flags['allowed-root'] } } : {}),
+    }),
 
   'hosts list': async (s) => {
     const body = await s.client.list<Host>('/hosts');

@@ -355,10 +355,12 @@ describe('hosts and environments', () => {
     });
     expect(await cli(['hosts', 'put', 'web1', '--tag', 'web', '--tag', 'db'])).toBe(0);
     expect(await cli(['hosts', 'put', 'web1', '--type', 'local'])).toBe(0);
-    expect(stdout.lines).toEqual(['host web1 created', 'host web1 updated']);
+    expect(await cli(['hosts', 'put', 'web1', '--allowed-root', '/opt/a', '--allowed-root', '/srv'])).toBe(0);
+    expect(stdout.lines).toEqual(['host web1 created', 'host web1 updated', 'host web1 updated']);
     expect(master!.requests.map((r) => [r.method, r.url, JSON.parse(r.body)])).toEqual([
       ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: ['web', 'db'] }],
       ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: [] }],
+      ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: [], properties: { allowedRoots: ['/opt/a', '/srv'] } }],
     ]);
   });
 
