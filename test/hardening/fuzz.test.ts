@@ -360,7 +360,6 @@ function checkAnswer(req: FuzzRequest, res: FuzzAnswer): void {
   for (const [name, raw] of Object.entries(res.headers)) {
     for (const value of Array.isArray(raw) ? raw : [raw ?? '']) {
       if (value.length > MAX_HEADER_LENGTH) throw new Error(`header ${name} is ${value.length} characters long: ${where}`);
-      // eslint-disable-next-line no-control-regex
       if (/[^\x20-\x7e]/.test(value)) throw new Error(`header ${name} holds a non-printable character: ${where}`);
       const echoed = req.needles.filter(significant).find((needle) => value.includes(needle));
       if (echoed !== undefined) throw new Error(`header ${name} repeats request input ${JSON.stringify(echoed)}: ${where}`);
