@@ -15,10 +15,10 @@
 import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
 import { startMaster, type MasterProcess } from '../support/master-process';
+import { ADMIN_PASSWORD, AUTHORIZATION, call as callApi } from './client';
 
 const SEED = Number(process.env.SHIPDECK_FUZZ_SEED ?? 20261201);
 const RUNS = Number(process.env.SHIPDECK_FUZZ_RUNS ?? 2_500);
-const ADMIN_PASSWORD = 'fuzz-admin-password-1';
 /** Headers longer than this would be a sign of echoed input; none of the API's own come close. */
 const MAX_HEADER_LENGTH = 512;
 
@@ -41,19 +41,8 @@ interface FuzzAnswer {
 
 let master: MasterProcess;
 
-const AUTHORIZATION = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
-
-/**
- * A JSON call to the API with the admin's credentials (sent already, for when the API requires
- * them; the master is started with that admin password).
- */
-async function call<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const headers: Record<string, string> = { accept: 'application/json', authorization: AUTHORIZATION };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${master.url}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
-}
+/** A JSON call to the master under test, with the admin's credentials. */
+const call = <T = unknown>(method: string, path: string, body?: unknown) => callApi<T>(master.url, method, path, body);
 
 /** Sends one request with node:http, which sends odd methods and raw paths unchanged. */
 function send(baseUrl: string, req: FuzzRequest): Promise<FuzzAnswer> {
