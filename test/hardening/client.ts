@@ -1,10 +1,11 @@
+import { ADMIN_AUTHORIZATION, TEST_ADMIN_PASSWORD } from '../support/credentials';
 import { pollUntil } from '../support/poll';
 
-/** The admin password the hardening tests start their masters with (`SHIPDECK_ADMIN_PASSWORD`). */
-export const ADMIN_PASSWORD = 'hardening-admin-password-1';
+/** The admin password every test master is started with (`SHIPDECK_ADMIN_PASSWORD`). */
+export const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
 
-/** Sent with every request: the API ignores it until it requires credentials, then it is the admin's. */
-export const AUTHORIZATION = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
+/** The admin's credentials, sent with every request. */
+export const AUTHORIZATION = ADMIN_AUTHORIZATION;
 
 /** A JSON answer. */
 export interface JsonAnswer<T> {

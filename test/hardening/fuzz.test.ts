@@ -14,8 +14,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
-import { startMaster, type MasterProcess } from '../support/master-process';
-import { ADMIN_PASSWORD, AUTHORIZATION, call as callApi } from './client';
+import { startMaster, type StandaloneMaster } from '../support/master-process';
+import { AUTHORIZATION, call as callApi } from './client';
 
 const SEED = Number(process.env.SHIPDECK_FUZZ_SEED ?? 20261201);
 const RUNS = Number(process.env.SHIPDECK_FUZZ_RUNS ?? 2_500);
@@ -39,7 +39,7 @@ interface FuzzAnswer {
   text: string;
 }
 
-let master: MasterProcess;
+let master: StandaloneMaster;
 
 /** A JSON call to the master under test, with the admin's credentials. */
 const call = <T = unknown>(method: string, path: string, body?: unknown) => callApi<T>(master.url, method, path, body);
@@ -377,7 +377,7 @@ function checkAnswer(req: FuzzRequest, res: FuzzAnswer): void {
 // ---- the suite ---------------------------------------------------------------------------------
 
 beforeAll(async () => {
-  master = await startMaster({ env: { SHIPDECK_ADMIN_PASSWORD: ADMIN_PASSWORD, SHIPDECK_LOG_LEVEL: 'info' } });
+  master = await startMaster({ env: { SHIPDECK_LOG_LEVEL: 'info' } });
   // Real objects for hostile requests to run into: a host, an environment, a package.
   expect((await call('PUT', '/hosts/local', { type: 'local', properties: { allowedRoots: [master.home] } })).status).toBe(201);
   expect((await call('PUT', '/environments/dev', { hosts: ['local'], dictionary: { V: 'v' } })).status).toBe(201);

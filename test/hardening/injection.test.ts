@@ -10,10 +10,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startMaster, type MasterProcess } from '../support/master-process';
+import { startMaster, type StandaloneMaster } from '../support/master-process';
 import { ADMIN_PASSWORD, call as callApi, waitForState } from './client';
 
-let master: MasterProcess;
+let master: StandaloneMaster;
 let sandbox: string;
 let outside: string;
 
@@ -41,7 +41,7 @@ beforeAll(async () => {
   outside = mkdtempSync(join(tmpdir(), 'shipdeck-outside-'));
   mkdirSync(join(sandbox, 'app'));
   symlinkSync(outside, join(sandbox, 'app', 'escape'));
-  master = await startMaster({ env: { SHIPDECK_ADMIN_PASSWORD: ADMIN_PASSWORD, SHIPDECK_CLUSTER_SECRET: 'cluster-secret-do-not-leak' } });
+  master = await startMaster({ env: { SHIPDECK_CLUSTER_SECRET: 'cluster-secret-do-not-leak-0123456789abcdef' } });
   const roots = { allowedRoots: [join(sandbox, 'app')] };
   expect((await call('PUT', '/hosts/local-1', { type: 'local', properties: roots })).status).toBe(201);
   expect((await call('PUT', '/hosts/bare-1', { type: 'local' })).status).toBe(201);

@@ -43,8 +43,11 @@ describe('decodeWorkerMessage', () => {
       { type: 'register', registration: { ...registration, tasks: [{ id: 't', type: 'DEPLOYMENT', state: 'NAPPING' }] } },
       'registration.tasks[0].state must be one of',
     ],
-    [{ type: 'heartbeat', state: 'RUNNING', runningTasks: [1] }, 'runningTasks[0] must be a non-empty string'],
+    [{ type: 'heartbeat', state: 'RUNNING', runningTasks: [1] }, 'runningTasks must be an array of non-empty strings'],
     [{ type: 'reply', requestId: 'r', reply: { ok: 'yes', message: '' } }, 'reply.ok must be true or false'],
+    [{ type: 'reply', requestId: 'r', reply: 'yes' }, 'invalid reply message: reply must be an object'],
+    [{ type: 'register', registration: { ...registration, tasks: [5] } }, 'registration.tasks[0] must be an object'],
+    [{ type: 'register', registration: { ...registration, tasks: 'none' } }, 'registration.tasks must be an array'],
   ])('refuses a known type with bad fields: %j', (frame, reason) => {
     const decoded = decodeWorkerMessage(frame);
     expect(decoded.kind).toBe('invalid');

@@ -1,4 +1,4 @@
-import { TaskState, TaskType } from '@shipdeck/tasks';
+import { TaskState, TaskType, isActive } from '@shipdeck/tasks';
 
 /**
  * The master ↔ worker command channel (spec §4): a worker opens one persistent connection to
@@ -79,3 +79,8 @@ export interface Goodbye {
  * longer than this (without its newline) closes the connection.
  */
 export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** Ids of the tasks a registration lists as executing (active). */
+export function activeTaskIds(registration: WorkerRegistration): string[] {
+  return registration.tasks.filter((task) => isActive(task.state)).map((task) => task.id);
+}

@@ -4,8 +4,8 @@ export interface ReconnectBackoff {
   maxDelayMs: number;
 }
 
-/** The client's delays are drawn within ±20 % of the nominal one. */
-const JITTER = 1.2;
+/** The client's reconnect delays are drawn within ±20 % of the nominal one (see `backoffDelayMs` of @shipdeck/lifecycle). */
+export const RECONNECT_JITTER = [0.8, 1.2] as const;
 const DEFAULT_INITIAL_MS = 500;
 const DEFAULT_MAX_MS = 10_000;
 
@@ -17,6 +17,6 @@ const DEFAULT_MAX_MS = 10_000;
  * wait, jitter included, is a third of the grace period (and never more than the default 10 s).
  */
 export function reconnectBackoffWithin(gracePeriodMs: number): ReconnectBackoff {
-  const maxDelayMs = Math.max(50, Math.min(DEFAULT_MAX_MS, Math.floor(gracePeriodMs / 3 / JITTER)));
+  const maxDelayMs = Math.max(50, Math.min(DEFAULT_MAX_MS, Math.floor(gracePeriodMs / 3 / RECONNECT_JITTER[1])));
   return { initialDelayMs: Math.min(DEFAULT_INITIAL_MS, maxDelayMs), maxDelayMs };
 }

@@ -8,9 +8,11 @@ import {
   directory,
   dnsServerList,
   duration,
+  hostList,
   file,
   integer,
   oneOf,
+  secretText,
   text,
   url,
 } from './parsers';
@@ -26,6 +28,8 @@ export interface KeySpec<T> {
   default: Exclude<RawValue, null> | (() => Exclude<RawValue, null>) | null;
   /** Validates a raw value and converts it, once, to its compiled form. */
   parse: Parser<T>;
+  /** The value is a secret: an error about it never shows it. */
+  secret?: boolean;
 }
 
 function key<T>(spec: KeySpec<T> & { default: Exclude<KeySpec<T>['default'], null> }): KeySpec<T> {
@@ -59,6 +63,24 @@ export const CONFIG_KEYS = {
     description: 'Port on which the master accepts the command channel of workers.',
     default: 8180,
     parse: integer(1, 65535),
+  }),
+  'server.host': key({
+    description:
+      'Interface the REST port listens on: 127.0.0.1 (this machine only) by default; 0.0.0.0 or :: to expose it.',
+    default: '127.0.0.1',
+    parse: text({ regex: /^[0-9A-Za-z.:-]+$/, rule: 'must be an IP address or a host name' }),
+  }),
+  'server.allowedHosts': key({
+    description:
+      'Host header values the REST port answers (comma-separated, e.g. shipdeck.example.com); empty: any. ' +
+      'Set it when the port is exposed, against DNS rebinding.',
+    default: [] as string[],
+    parse: hostList,
+  }),
+  'server.secureCookies': key({
+    description: 'Mark the session cookie Secure: set it when clients reach the REST port over HTTPS (e.g. through a TLS proxy).',
+    default: false,
+    parse: boolean,
   }),
   'server.hostname': key({
     description: 'Name under which this process is reachable by the others; default: the machine name.',
@@ -167,6 +189,23 @@ export const CONFIG_KEYS = {
     description: 'CA certificate(s) (PEM) the other side of the command channel must chain to.',
     default: null,
     parse: file,
+  }),
+  'cluster.secret': optionalKey({
+    description:
+      'Shared secret of a cluster (at least 32 characters; best from SHIPDECK_CLUSTER_SECRET rather than the file): ' +
+      'masters sign task messages with it and workers check the signatures; without channel.tls.* it also ' +
+      'authenticates workers and masters to each other on the command channel (HMAC challenge/response). Never logged.',
+    default: null,
+    parse: secretText(32),
+    secret: true,
+  }),
+  'cluster.insecure': key({
+    description:
+      'true: run a cluster with neither cluster.secret nor channel.tls.*: any client that reaches the worker port may ' +
+      'register as a worker and any message in the task queue is executed. For isolated test set-ups only; ' +
+      'a warning is logged at every start.',
+    default: false,
+    parse: boolean,
   }),
   'export.dir': key({
     description: 'Reports and exports; every master and worker must be able to read and write it.',

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, Document, Node as YamlNode } from 'yaml';
 import { ConfigError, FieldError } from '@shipdeck/errors';
-import { LogLevel } from '@shipdeck/logging';
+import { LogLevel, redactUrl } from '@shipdeck/logging';
 import { CONFIG_KEYS, ConfigKey, ConfigValues, QueueDialect, TakeoverMode, envVarName } from './keys';
 import { DatabaseLocation, InvalidValue, RawValue } from './parsers';
 
@@ -21,6 +21,12 @@ export interface ShipdeckConfig {
     readonly workerPort: number;
     /** `server.hostname` */
     readonly hostname: string;
+    /** `server.host`: the interface the REST port listens on. */
+    readonly host: string;
+    /** `server.allowedHosts` */
+    readonly allowedHosts: readonly string[];
+    /** `server.secureCookies` */
+    readonly secureCookies: boolean;
   };
   readonly task: {
     /** `task.inProcessWorker` */
@@ -65,6 +71,12 @@ export interface ShipdeckConfig {
   readonly channel: {
     /** `channel.tls.*`: mutual TLS on the command channel, or null for plain TCP. */
     readonly tls: Readonly<TlsFiles> | null;
+  };
+  readonly cluster: {
+    /** `cluster.secret`; null when not set. A secret: never log it. */
+    readonly secret: string | null;
+    /** `cluster.insecure` */
+    readonly insecure: boolean;
   };
   readonly export: {
     /** `export.dir`, absolute. */
@@ -137,7 +149,8 @@ export function loadConfig(options: LoadConfigOptions): ShipdeckConfig {
       values[key] = spec.parse(raw, { home });
     } catch (error) {
       if (!(error instanceof InvalidValue)) throw error;
-      problems.push({ field: key, message: `${error.message} (got ${show(raw)} ${origin})` });
+      const shown = 'secret' in spec && spec.secret ? 'a value that is not shown' : show(raw);
+      problems.push({ field: key, message: `${error.message} (got ${shown} ${origin})` });
     }
   }
   const invalid = new Set(problems.map((p) => p.field));
@@ -154,7 +167,14 @@ export function loadConfig(options: LoadConfigOptions): ShipdeckConfig {
 function compile(v: ConfigValues, home: string): ShipdeckConfig {
   return {
     home,
-    server: { port: v['server.port'], workerPort: v['server.workerPort'], hostname: v['server.hostname'] },
+    server: {
+      port: v['server.port'],
+      workerPort: v['server.workerPort'],
+      hostname: v['server.hostname'],
+      host: v['server.host'],
+      allowedHosts: v['server.allowedHosts'],
+      secureCookies: v['server.secureCookies'],
+    },
     task: {
       inProcessWorker: v['task.inProcessWorker'],
       maxActiveTasks: v['task.maxActiveTasks'],
@@ -176,6 +196,7 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
       dnsServers: v['worker.dnsServers'] ?? [],
     },
     channel: { tls: tlsFiles(v) },
+    cluster: { secret: v['cluster.secret'], insecure: v['cluster.insecure'] },
     export: { dir: v['export.dir'] },
     log: { level: v['log.level'] },
   };
@@ -222,6 +243,16 @@ function checkCombinations(
     problems.push({
       field: 'task.queue.url',
       message: `required when ${cluster}; set it in conf/shipdeck.yaml or ${envVarName('task.queue.url')}`,
+    });
+  }
+  const authenticated = tlsSet.length > 0 || invalid.has('cluster.secret') || v['cluster.secret'] !== null;
+  if (!authenticated && !invalid.has('cluster.insecure') && !v['cluster.insecure']) {
+    problems.push({
+      field: 'cluster.secret',
+      message:
+        `required when ${cluster} and channel.tls.* is not set: workers prove with it that they belong to the cluster ` +
+        `and masters sign task messages with it; set ${envVarName('cluster.secret')} (the same on every master and worker), ` +
+        'configure channel.tls.*, or set cluster.insecure: true to run without authentication',
     });
   }
   if (!invalid.has('db.url') && v['db.url'].file !== null) {
@@ -329,10 +360,7 @@ function levenshtein(a: string, b: string): number {
 
 /** A value as shown in a message: strings quoted, URL passwords hidden, long values cut. */
 function show(value: RawValue): string {
-  const s = (typeof value === 'string' || typeof value === 'object' ? JSON.stringify(value) : String(value)).replace(
-    /\/\/([^:/@\s"]+):[^@/\s"]*@/g,
-    '//$1:***@',
-  );
+  const s = redactUrl(typeof value === 'string' || typeof value === 'object' ? JSON.stringify(value) : String(value));
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 

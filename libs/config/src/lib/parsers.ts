@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseDuration } from './duration';
 
 /** A raw configuration value: a YAML scalar, an environment string, or what YAML gave for a leaf. */
 export type RawValue = string | number | boolean | null | object;
@@ -50,6 +51,18 @@ export function text(pattern?: { regex: RegExp; rule: string }): Parser<string> 
   };
 }
 
+/**
+ * A secret string of at least `minLength` characters. Its rule never quotes the value (the caller
+ * does not show secret values either).
+ */
+export function secretText(minLength: number): Parser<string> {
+  const rule = `must be a string of at least ${minLength} characters without leading or trailing blanks`;
+  return (value) => {
+    if (typeof value !== 'string' || value.length < minLength || value.trim() !== value) throw new InvalidValue(rule);
+    return value;
+  };
+}
+
 /** One of `values`. */
 export function oneOf<const V extends string>(values: readonly V[]): Parser<V> {
   return (value) => {
@@ -58,26 +71,16 @@ export function oneOf<const V extends string>(values: readonly V[]): Parser<V> {
   };
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /**
- * A positive duration, compiled to whole milliseconds: `500ms`, `30s`, `5m`, `2h`, or a plain
- * number of seconds (`30`, `1.5`).
+ * A positive duration (see {@link parseDuration}), compiled to whole milliseconds: `500ms`, `30s`,
+ * `5m`, `2h`, or a plain number of seconds (`30`, `1.5`).
  */
 export const duration: Parser<number> = (value) => {
-  const rule = 'must be a positive duration such as 500ms, 30s, 5m, 2h or a number of seconds';
-  let ms: number;
-  if (typeof value === 'number') {
-    ms = value * 1000;
-  } else if (typeof value === 'string') {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
-    if (!match) throw new InvalidValue(rule);
-    ms = Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!;
-  } else {
-    throw new InvalidValue(rule);
+  const parsed = parseDuration(value);
+  const ms = parsed === undefined ? undefined : Math.round(parsed);
+  if (ms === undefined || !Number.isFinite(ms) || ms < 1) {
+    throw new InvalidValue('must be a positive duration such as 500ms, 30s, 5m, 2h or a number of seconds');
   }
-  ms = Math.round(ms);
-  if (!Number.isFinite(ms) || ms < 1) throw new InvalidValue(rule);
   return ms;
 };
 
@@ -111,6 +114,18 @@ function isIpPort(address: string): boolean {
   const port = match[3] === undefined ? undefined : Number(match[3]);
   return port === undefined || (port >= 1 && port <= 65535);
 }
+
+/** Host names (with an optional :port), as a YAML sequence or one comma-separated string. */
+export const hostList: Parser<string[]> = (value) => {
+  const rule = 'must be a comma-separated list of host names, e.g. shipdeck.example.com,localhost:4516';
+  const items: unknown[] | null = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null;
+  if (items === null) throw new InvalidValue(rule);
+  return items.map((item) => {
+    const host = typeof item === 'string' ? item.trim() : '';
+    if (!/^[0-9A-Za-z.\[\]:-]{1,255}$/.test(host)) throw new InvalidValue(rule);
+    return host;
+  });
+};
 
 /** A URL whose scheme is one of `schemes` (without the colon) and that names a host. */
 export function url(schemes: readonly string[]): Parser<string> {

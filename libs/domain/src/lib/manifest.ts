@@ -1,6 +1,5 @@
-import { ValidationError as ShapeError, validateSync } from 'class-validator';
 import { LineCounter, parseDocument } from 'yaml';
-import { ErrorCode, FieldError, ValidationError } from '@shipdeck/errors';
+import { ErrorCode, FieldError, InputClass, ValidationError, inputErrors } from '@shipdeck/errors';
 import { COMMON_DEPLOYABLE_FIELDS, DeployableShape, ManifestShape } from './manifest-shape';
 import { Deployable, PackageVersion } from './model';
 
@@ -31,7 +30,7 @@ export function parseManifest(raw: unknown, types: CiTypeCatalog): PackageVersio
   if (!isRecord(raw)) {
     throw invalid([{ field: 'manifest', message: 'must be an object with application, version and deployables' }]);
   }
-  const errors = shapeErrors(Object.assign(new ManifestShape(), pick(raw, ['application', 'version', 'deployables'])));
+  const errors = shapeErrors(ManifestShape, pick(raw, ['application', 'version', 'deployables']));
   const deployables = Array.isArray(raw.deployables) ? parseDeployables(raw.deployables, types, errors) : [];
   if (errors.length > 0) throw invalid(errors);
   return { application: raw.application as string, version: raw.version as string, deployables };
@@ -110,8 +109,7 @@ function parseDeployables(items: unknown[], types: CiTypeCatalog, errors: FieldE
       errors.push({ field: prefix, message: 'must be an object with at least name and type' });
       return;
     }
-    const shape = Object.assign(new DeployableShape(), pick(item, COMMON_DEPLOYABLE_FIELDS));
-    errors.push(...shapeErrors(shape, `${prefix}.`));
+    errors.push(...shapeErrors(DeployableShape, pick(item, COMMON_DEPLOYABLE_FIELDS), prefix));
 
     if (typeof item.name === 'string' && item.name !== '') {
       const first = firstIndexOfName.get(item.name);
@@ -137,11 +135,9 @@ function parseDeployables(items: unknown[], types: CiTypeCatalog, errors: FieldE
   return deployables;
 }
 
-function shapeErrors(shape: object, fieldPrefix = ''): FieldError[] {
-  return validateSync(shape, { stopAtFirstError: true, forbidUnknownValues: false }).map((e: ShapeError) => ({
-    field: `${fieldPrefix}${e.property}`,
-    message: Object.values(e.constraints ?? {}).join('; ') || 'is invalid',
-  }));
+/** The common fields' problems; only the first of each field (the shapes order their rules for that). */
+function shapeErrors(shape: InputClass<object>, fields: Record<string, unknown>, field?: string): FieldError[] {
+  return inputErrors(shape, fields, { forbidUnknown: false, stopAtFirstError: true, field }).errors;
 }
 
 function invalid(details: FieldError[]): ValidationError {

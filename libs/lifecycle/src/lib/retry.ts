@@ -1,13 +1,11 @@
 import { isRetryable } from '@shipdeck/errors';
-
-interface RetryLogger {
-  warn(message: string, meta?: Record<string, unknown>): unknown;
-}
+import { Logger } from '@shipdeck/logging';
+import { backoffDelayMs } from './backoff';
 
 export interface RetryOptions {
   /** Give up after this long and throw the last error. */
   timeoutMs: number;
-  logger: RetryLogger;
+  logger: Pick<Logger, 'warn'>;
   /** Which errors are worth another attempt; default: those `isRetryable` recognizes. */
   retryable?: (error: unknown) => boolean;
   initialDelayMs?: number;
@@ -21,15 +19,15 @@ export interface RetryOptions {
 export async function retryUntil<T>(what: string, attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
   const retryable = options.retryable ?? isRetryable;
-  let delay = options.initialDelayMs ?? 250;
-  for (;;) {
+  const backoff = { initialDelayMs: options.initialDelayMs ?? 250, maxDelayMs: options.maxDelayMs ?? 5000 };
+  for (let retry = 0; ; retry++) {
+    const delay = backoffDelayMs(retry, backoff);
     try {
       return await attempt();
     } catch (error) {
       if (!retryable(error) || Date.now() + delay > deadline) throw error;
       options.logger.warn(`waiting for ${what}: ${error instanceof Error ? error.message : String(error)}`);
       await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, options.maxDelayMs ?? 5000);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { createLogger, Logger, taskLogger } from './logger';
 
 function capture(json: boolean, level: 'info' | 'debug' = 'info'): { logger: Logger; lines: () => string[] } {
@@ -101,5 +101,20 @@ describe('control characters (issue 9: no forged log lines)', () => {
     await flush();
     expect(lines()).toHaveLength(1);
     expect((JSON.parse(lines()[0]!) as { message: string }).message).toBe('a\nb');
+  });
+});
+
+describe('Logger', () => {
+  it('is what createLogger makes: its children log through the interface, with their fields', () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger: Logger = createLogger({ json: true, name: 'test', stream });
+    logger.child({ workerId: 'w-1' }).info('hello');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', message: 'hello', name: 'test', workerId: 'w-1' });
   });
 });

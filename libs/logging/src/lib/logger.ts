@@ -5,8 +5,31 @@ import winston from 'winston';
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** A Shipdeck logger: a winston logger. Children made with `child()` or `taskLogger()` keep its format. */
-export type Logger = winston.Logger;
+/** Structured fields of a log line (`taskId`, `error`, …). */
+export type LogMeta = Record<string, unknown>;
+
+/**
+ * The logging every library depends on: four levels and children that add fields to each of their
+ * lines. The implementation (winston, see {@link createLogger}) stays inside this library; a
+ * `winston.Logger` fits this interface, and so does any object with these methods (tests).
+ */
+export interface Logger {
+  error(message: string, meta?: LogMeta): unknown;
+  warn(message: string, meta?: LogMeta): unknown;
+  info(message: string, meta?: LogMeta): unknown;
+  debug(message: string, meta?: LogMeta): unknown;
+  /** A logger whose every line carries `meta` too, in the same format and at the same level. */
+  child(meta: LogMeta): Logger;
+}
+
+/**
+ * The levels of a {@link Logger} without `child`: what a component that never derives children
+ * asks for (the AMQP adapter, which tests hand plain objects with these four methods).
+ */
+export type LevelLogger = Omit<Logger, 'child'>;
+
+/** The root logger of a process as {@link createLogger} makes it (a winston logger). */
+export type ProcessLogger = winston.Logger;
 
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
@@ -28,7 +51,7 @@ export interface LoggerOptions {
 const RESERVED_KEYS = new Set(['level', 'message', 'name', 'taskId', 'stepPath', 'timestamp', 'stack', 'splat']);
 
 /** Creates the root logger of a process. */
-export function createLogger(options: LoggerOptions): Logger {
+export function createLogger(options: LoggerOptions): ProcessLogger {
   const format = options.json
     ? winston.format.combine(
         winston.format.errors({ stack: true }),

@@ -1,7 +1,8 @@
 import { IllegalTransitionError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
-import { Clock, StepLogStore, TaskStore, advanceTask } from '@shipdeck/persistence';
+import { Clock, StepLogStore, TaskStore } from '@shipdeck/persistence';
 import {
+  advanceTask,
   Plan,
   TaskOperation,
   TaskView,
@@ -65,6 +66,15 @@ export class TaskOperationsService {
   /** One current or archived task as clients see it; TASK_NOT_FOUND when there is none. */
   async getTask(id: string): Promise<TaskView> {
     return this.views.view(await this.views.load(id));
+  }
+
+  /**
+   * The environment a task deploys to (for access checks): null for a control task, and for an
+   * unknown task (whose route then answers TASK_NOT_FOUND).
+   */
+  async environmentOf(id: string): Promise<string | null> {
+    const task = await this.tasks.get(id);
+    return task?.deployment?.environment ?? null;
   }
 
   /** The log of one step; STEP_NOT_FOUND when the plan has no such step. */

@@ -3,7 +3,8 @@ import { dirname, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource, EntityManager, Logger as TypeOrmLogger } from 'typeorm';
 import { ConfigError, NotReadyError } from '@shipdeck/errors';
-import { Logger } from '@shipdeck/logging';
+import type { Logger } from '@shipdeck/logging';
+import { createAuthEntities } from './auth';
 import { Dialect, Entities, createEntities } from './entities';
 import { translateError } from './errors';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations';
@@ -108,7 +109,7 @@ export async function connect(options: ConnectOptions): Promise<Database> {
   const target = parseDatabaseUrl(options.url);
   const entities = createEntities(target.dialect);
   const common = {
-    entities: Object.values(entities),
+    entities: [...Object.values(entities), ...Object.values(createAuthEntities(target.dialect))],
     migrations: MIGRATIONS,
     migrationsTableName: MIGRATIONS_TABLE,
     migrationsRun: false,
@@ -216,15 +217,14 @@ async function requireMigrated(database: Database, where: string): Promise<void>
 }
 
 /**
- * TypeORM's log calls, on the Shipdeck logger: every statement at `silly`, failed ones at `debug`
- * (the error reaches the caller, who decides), slow ones at `warn`.
+ * TypeORM's log calls, on the Shipdeck logger: failed statements at `debug` (the error reaches
+ * the caller, who decides), slow ones at `warn`. Successful statements are not logged: one line
+ * per query would cost more than the query on the hot path.
  */
 class TypeOrmLoggerAdapter implements TypeOrmLogger {
   constructor(private readonly logger: Logger) {}
 
-  logQuery(query: string): void {
-    if (this.logger.isLevelEnabled('silly')) this.logger.silly('sql', { query });
-  }
+  logQuery(): void {}
 
   logQueryError(error: string | Error, query: string): void {
     this.logger.debug('database query failed', { error: String(error), query });
@@ -243,6 +243,7 @@ class TypeOrmLoggerAdapter implements TypeOrmLogger {
   }
 
   log(level: 'log' | 'info' | 'warn', message: unknown): void {
-    this.logger.log(level === 'warn' ? 'warn' : 'debug', String(message));
+    if (level === 'warn') this.logger.warn(String(message));
+    else this.logger.debug(String(message));
   }
 }

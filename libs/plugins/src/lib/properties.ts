@@ -1,22 +1,8 @@
 import { isAbsolute } from 'node:path';
+import { parseDuration } from '@shipdeck/config';
 import { FieldError } from '@shipdeck/errors';
 
 const PLACEHOLDER = /\{\{[^}]*\}\}/;
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * A duration in milliseconds from `300s`, `5m`, `2h`, `250ms` or a number of seconds (also as a
- * string); undefined when the value is none of these.
- */
-export function parseDuration(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
-  if (typeof value !== 'string') return undefined;
-  const match = DURATION.exec(value.trim());
-  if (!match) return undefined;
-  return Number(match[1]) * UNIT_MS[match[2] ?? 's'];
-}
-
 /**
  * Reads the type-specific properties of one deployable or step and collects one error per bad
  * field. In `lenient` mode (validation of a manifest, whose placeholders are not resolved yet) a
@@ -67,7 +53,7 @@ export class PropertyReader {
     return number;
   }
 
-  /** A duration in milliseconds (see {@link parseDuration}); `positive` refuses zero. */
+  /** A duration in milliseconds (`parseDuration` of @shipdeck/config); `positive` refuses zero. */
   duration(name: string, positive: boolean): number | undefined {
     const value = this.take(name);
     if (value === undefined) return undefined;

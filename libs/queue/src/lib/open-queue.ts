@@ -1,6 +1,6 @@
 import { ConfigError } from '@shipdeck/errors';
 import { createAmqpTaskQueue } from './amqp';
-import { AmqpLogger } from './amqp/options';
+import { LevelLogger } from '@shipdeck/logging';
 import { InProcessTaskQueue } from './in-process-queue';
 import { TaskQueue } from './port';
 
@@ -11,7 +11,7 @@ export interface OpenTaskQueueOptions {
   name: string;
   /** `task.queue.dialect` */
   dialect: 'auto' | 'artemis' | 'rabbitmq';
-  logger: AmqpLogger;
+  logger: LevelLogger;
 }
 
 /** The queue adapter `task.queue.url` asks for: in-process (none), AMQP 1.0 (`amqp://`, `amqps://`). */

@@ -1,5 +1,6 @@
 import { FieldError } from '@shipdeck/errors';
 import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '@shipdeck/master-services/testing';
+import { bearerFor, testAuth } from '../test-support/auth';
 import { startTestServer, TestResponse, TestServer } from '../test-support/http';
 import { memoryLogger } from '../test-support/memory-logger';
 import { createRestApp } from './app';
@@ -19,9 +20,12 @@ let master: InMemoryMaster;
 let server: TestServer;
 
 beforeEach(async () => {
-  master = await startInMemoryMaster({ logger: memoryLogger().logger });
+  const { logger } = memoryLogger();
+  master = await startInMemoryMaster({ logger });
   await master.seedCatalog();
-  server = await startTestServer(createRestApp({ services: master.services, logger: memoryLogger().logger }));
+  const auth = testAuth(master.stores, logger);
+  const authorization = await bearerFor(auth.service, 'admin', 'admin');
+  server = await startTestServer(createRestApp({ services: master.services, logger, auth }), { headers: { authorization } });
 });
 
 afterEach(async () => {

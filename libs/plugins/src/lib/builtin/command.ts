@@ -1,7 +1,8 @@
 import { StepContext } from '@shipdeck/tasks';
 import { DeploymentOperation, ShipdeckPlugin, describeDeploymentStep } from '../plugin';
 import { PLACEHOLDER_PATTERN, PlaceholderLookup, substitutePlaceholders } from '../placeholders';
-import { PropertyReader, readStepProperties, validateProperties } from '../properties';
+import { PropertyReader } from '../properties';
+import { propertyCiType } from '../property-ci-type';
 import { cappedLog, runShell, shellVariableReference } from '../shell';
 
 const TYPE = 'cmd.Command';
@@ -28,7 +29,7 @@ interface CommandProperties {
 }
 
 function read(reader: PropertyReader): CommandProperties {
-  const props: CommandProperties = {
+  return {
     create: reader.string('create', true),
     modify: reader.string('modify'),
     destroy: reader.string('destroy'),
@@ -36,8 +37,6 @@ function read(reader: PropertyReader): CommandProperties {
     env: reader.stringMap('env'),
     timeoutMs: reader.duration('timeout', true),
   };
-  reader.rejectUnknown(TYPE);
-  return props;
 }
 
 function commandFor(operation: DeploymentOperation, props: CommandProperties): string | undefined {
@@ -46,8 +45,7 @@ function commandFor(operation: DeploymentOperation, props: CommandProperties): s
   return props.destroy;
 }
 
-async function execute(ctx: StepContext): Promise<void> {
-  const props = readStepProperties(TYPE, ctx.step.properties, read);
+async function execute(ctx: StepContext, props: CommandProperties): Promise<void> {
   const operation = ctx.step.operation as DeploymentOperation;
   const command = commandFor(operation, props);
   if (command === undefined) {
@@ -111,6 +109,7 @@ export function placeholderVariable(key: string): string {
   return `${PLACEHOLDER_VARIABLE_PREFIX.slice(0, -1)}X_${Buffer.from(key, 'utf8').toString('hex')}`;
 }
 
+
 /**
  * `cmd.Command`: runs a shell command on the host. `create` (required), `modify` (defaults to
  * `create`), `destroy` (no DESTROY step without it), `cwd` (absolute; the worker's work directory
@@ -122,14 +121,16 @@ export const plugin: ShipdeckPlugin = {
   name: 'builtin-cmd',
   ciTypes: [
     {
-      name: TYPE,
-      defaultOrder: 70,
-      validate: (properties, fieldPrefix) => validateProperties(properties, fieldPrefix, read),
-      describeStep: (operation, subject) =>
-        operation === 'DESTROY' && typeof subject.properties.destroy !== 'string'
-          ? undefined
-          : describeDeploymentStep(operation, subject),
-      execute,
+      ...propertyCiType({
+        name: TYPE,
+        defaultOrder: 70,
+        read,
+        describeStep: (operation, subject) =>
+          operation === 'DESTROY' && typeof subject.properties.destroy !== 'string'
+            ? undefined
+            : describeDeploymentStep(operation, subject),
+        execute,
+      }),
       resolvePlaceholders,
     },
   ],

@@ -2,8 +2,9 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, realpath, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, sep } from 'node:path';
 import { StepContext } from '@shipdeck/tasks';
-import { ShipdeckPlugin, describeDeploymentStep } from '../plugin';
-import { PropertyReader, readStepProperties, validateProperties } from '../properties';
+import { ShipdeckPlugin } from '../plugin';
+import { PropertyReader } from '../properties';
+import { propertyCiType } from '../property-ci-type';
 
 const TYPE = 'file.File';
 
@@ -16,14 +17,11 @@ interface FileProperties {
 }
 
 function read(reader: PropertyReader): FileProperties {
-  const props = { targetPath: reader.absolutePath('targetPath', true), content: reader.string('content', true) };
-  reader.rejectUnknown(TYPE);
-  return props;
+  return { targetPath: reader.absolutePath('targetPath', true), content: reader.string('content', true) };
 }
 
-async function execute(ctx: StepContext): Promise<void> {
+async function execute(ctx: StepContext, { targetPath, content }: FileProperties): Promise<void> {
   ctx.signal.throwIfAborted();
-  const { targetPath, content } = readStepProperties(TYPE, ctx.step.properties, read);
   const roots = await allowedRoots(ctx);
   if (targetPath.split(/[\\/]/).includes('..')) throw new Error(`targetPath ${targetPath} must not contain ".."`);
   if (ctx.step.operation === 'DESTROY') {
@@ -116,13 +114,5 @@ async function writeNoFollow(path: string, content: string): Promise<void> {
  */
 export const plugin: ShipdeckPlugin = {
   name: 'builtin-file',
-  ciTypes: [
-    {
-      name: TYPE,
-      defaultOrder: 60,
-      validate: (properties, fieldPrefix) => validateProperties(properties, fieldPrefix, read),
-      describeStep: describeDeploymentStep,
-      execute,
-    },
-  ],
+  ciTypes: [propertyCiType({ name: TYPE, defaultOrder: 60, read, execute })],
 };

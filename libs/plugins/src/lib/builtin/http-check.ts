@@ -1,10 +1,12 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import { backoffDelayMs } from '@shipdeck/lifecycle';
 import { StepContext } from '@shipdeck/tasks';
 import { ShipdeckPlugin, describeDeploymentStep } from '../plugin';
+import { propertyCiType } from '../property-ci-type';
 import { errorMessageWithCause } from '../error-text';
-import { PropertyReader, readStepProperties, validateProperties } from '../properties';
+import { PropertyReader } from '../properties';
 
 const TYPE = 'http.Check';
 const MAX_RETRY_DELAY_MS = 30_000;
@@ -56,6 +58,7 @@ export function addressKind(address: string): AddressKind | undefined {
 /** A check that must not be made: failing the step at once, without retries. */
 class RefusedUrlError extends Error {}
 
+
 interface CheckProperties {
   url: string;
   expectStatus: number;
@@ -65,19 +68,16 @@ interface CheckProperties {
 }
 
 function read(reader: PropertyReader): CheckProperties {
-  const props: CheckProperties = {
+  return {
     url: reader.url('url', true),
     expectStatus: reader.integer('expectStatus', 100, 599) ?? 200,
     retries: reader.integer('retries', 0, 1000) ?? 5,
     retryDelayMs: reader.duration('retryDelay', false) ?? 1_000,
     timeoutMs: reader.duration('timeout', true) ?? 10_000,
   };
-  reader.rejectUnknown(TYPE);
-  return props;
 }
 
-async function execute(ctx: StepContext): Promise<void> {
-  const props = readStepProperties(TYPE, ctx.step.properties, read);
+async function execute(ctx: StepContext, props: CheckProperties): Promise<void> {
   if (ctx.step.operation === 'DESTROY') return;
   const allowed = allowedKinds(ctx);
   try {
@@ -131,19 +131,23 @@ async function refuseForbiddenAddress(url: URL, allowed: ReadonlySet<AddressKind
 
 async function checkUntilExpected(props: CheckProperties, ctx: StepContext, allowed: ReadonlySet<AddressKind>): Promise<void> {
   const attempts = props.retries + 1;
-  let delayMs = props.retryDelayMs;
   let last = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
     ctx.signal.throwIfAborted();
     last = await tryOnce(props, ctx.signal, (url) => refuseForbiddenAddress(url, allowed, ctx.step.target.name));
     ctx.log(`attempt ${attempt}/${attempts}: GET ${props.url} → ${last}\n`);
     if (last === String(props.expectStatus)) return;
-    if (attempt < attempts) {
-      await delay(delayMs, undefined, { signal: ctx.signal });
-      delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS);
-    }
+    if (attempt < attempts) await delay(retryDelayMs(attempt, props.retryDelayMs), undefined, { signal: ctx.signal });
   }
   throw new Error(`${props.url} did not answer ${props.expectStatus} in ${attempts} attempt(s); last: ${last}`);
+}
+
+/**
+ * The wait after attempt `attempt` (1 for the first): `retryDelay` first, doubled after each
+ * further attempt up to 30 s; a `retryDelay` above 30 s is waited once as given.
+ */
+function retryDelayMs(attempt: number, retryDelay: number): number {
+  return attempt === 1 ? retryDelay : backoffDelayMs(attempt - 1, { initialDelayMs: retryDelay, maxDelayMs: MAX_RETRY_DELAY_MS });
 }
 
 /**
@@ -193,13 +197,12 @@ async function tryOnce(props: CheckProperties, stepSignal: AbortSignal, vet: (ur
 export const plugin: ShipdeckPlugin = {
   name: 'builtin-http',
   ciTypes: [
-    {
+    propertyCiType({
       name: TYPE,
       defaultOrder: 90,
-      validate: (properties, fieldPrefix) => validateProperties(properties, fieldPrefix, read),
-      describeStep: (operation, subject) =>
-        operation === 'DESTROY' ? undefined : describeDeploymentStep(operation, subject),
+      read,
+      describeStep: (operation, subject) => (operation === 'DESTROY' ? undefined : describeDeploymentStep(operation, subject)),
       execute,
-    },
+    }),
   ],
 };

@@ -4,7 +4,8 @@ import { ConsumeOptions, Delivery, DeliveryHandler, TaskConsumer } from '../port
 import { AmqpDialect } from './dialects/dialect';
 import { decodeTaskMessage } from './envelope';
 import { describeAmqpError } from './errors';
-import { AmqpLogger, CompiledAmqpOptions } from './options';
+import { LevelLogger } from '@shipdeck/logging';
+import { CompiledAmqpOptions } from './options';
 import { Wire } from './wire';
 
 /** What a consumer needs from the queue that owns it. */
@@ -48,7 +49,7 @@ export class AmqpConsumer implements TaskConsumer {
   private held = 0;
   private link?: ConsumerLink;
   private closing?: Promise<void>;
-  private readonly logger: AmqpLogger;
+  private readonly logger: LevelLogger;
 
   constructor(
     private readonly host: ConsumerHost,

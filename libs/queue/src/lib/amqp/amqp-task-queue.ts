@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { create_container, type Container, type EventContext, type SenderOptions } from 'rhea';
 import { ConfigError, NotReadyError } from '@shipdeck/errors';
+import { backoffDelayMs } from '@shipdeck/lifecycle';
+import { LevelLogger } from '@shipdeck/logging';
 import { TaskMessage } from '../message';
 import { ConsumeOptions, DeliveryHandler, TaskConsumer, TaskQueue } from '../port';
 import { AmqpConsumer, ConsumerHost } from './amqp-consumer';
@@ -8,7 +10,7 @@ import { AmqpDialect } from './dialects/dialect';
 import { brokerIdentity, detectDialect, dialectByName } from './dialects/detect';
 import { encodeTaskMessage } from './envelope';
 import { describeAmqpError, TaskPublishError } from './errors';
-import { AmqpLogger, AmqpTaskQueueOptions, CompiledAmqpOptions, compileAmqpOptions, reconnectDelayMs } from './options';
+import { AmqpTaskQueueOptions, CompiledAmqpOptions, RECONNECT_JITTER, compileAmqpOptions } from './options';
 import { closeWire, discardWire, openWire, PendingSend, Wire } from './wire';
 
 /**
@@ -75,7 +77,7 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
   private closing?: Promise<void>;
   /** While start() waits for the publishing link of the first wire. */
   private firstSender?: { wire: Wire; resolve: () => void; reject: (error: Error) => void };
-  private readonly logger: AmqpLogger;
+  private readonly logger: LevelLogger;
 
   constructor(
     readonly options: CompiledAmqpOptions,
@@ -306,7 +308,11 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
   }
 
   private scheduleReconnect(): void {
-    const delay = reconnectDelayMs(this.reconnectAttempt, this.options);
+    const delay = backoffDelayMs(this.reconnectAttempt, {
+      initialDelayMs: this.options.reconnectInitialDelayMs,
+      maxDelayMs: this.options.reconnectMaxDelayMs,
+      jitter: RECONNECT_JITTER,
+    });
     this.reconnectAttempt++;
     this.logger.info(`reconnecting in ${delay} ms`, { attempt: this.reconnectAttempt });
     this.reconnectTimer = setTimeout(() => {

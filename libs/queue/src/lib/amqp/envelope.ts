@@ -1,4 +1,6 @@
 import type { Message } from 'rhea';
+import { IsIn, IsNumber, IsString, MinLength } from 'class-validator';
+import { ValidationError, validateInput } from '@shipdeck/errors';
 import { TASK_TYPES } from '@shipdeck/tasks';
 import { MessageProperty, TASK_MESSAGE_VERSION, TaskMessage } from '../message';
 
@@ -49,13 +51,13 @@ export function decodeTaskMessage(amqp: Pick<Message, 'body'>): DecodedTaskMessa
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { ok: false, reason: 'body is not a JSON object' };
   }
-  const fields = parsed as Record<string, unknown>;
-  if (typeof fields.version !== 'number') return { ok: false, reason: 'field version is not a number' };
-  for (const name of ['taskId', 'taskType', 'configHash', 'publishedBy', 'publishedAt'] as const) {
-    if (typeof fields[name] !== 'string' || fields[name] === '') return { ok: false, reason: `field ${name} is not a non-empty string` };
-  }
-  if (fields.version === TASK_MESSAGE_VERSION && !(TASK_TYPES as readonly unknown[]).includes(fields.taskType)) {
-    return { ok: false, reason: `field taskType "${String(fields.taskType)}" is not one of ${TASK_TYPES.join(', ')}` };
+  const shape = (parsed as { version?: unknown }).version === TASK_MESSAGE_VERSION ? CurrentTaskMessageShape : TaskMessageShape;
+  let fields: TaskMessageShape;
+  try {
+    fields = validateInput(shape, parsed, { what: 'task message', forbidUnknown: false });
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    return { ok: false, reason: error.message };
   }
   const message = {
     version: fields.version,
@@ -66,6 +68,43 @@ export function decodeTaskMessage(amqp: Pick<Message, 'body'>): DecodedTaskMessa
     publishedAt: fields.publishedAt,
   } as TaskMessage;
   return { ok: true, message };
+}
+
+const NON_EMPTY = { message: 'is not a non-empty string' };
+
+/**
+ * The fields of a task message of any envelope version: a message of an unknown version is
+ * passed on as long as they are there (see {@link decodeTaskMessage}). Other fields are dropped.
+ */
+class TaskMessageShape {
+  @IsNumber({}, { message: 'is not a number' })
+  version!: number;
+
+  @IsString(NON_EMPTY)
+  @MinLength(1, NON_EMPTY)
+  taskId!: string;
+
+  @IsString(NON_EMPTY)
+  @MinLength(1, NON_EMPTY)
+  taskType!: string;
+
+  @IsString(NON_EMPTY)
+  @MinLength(1, NON_EMPTY)
+  configHash!: string;
+
+  @IsString(NON_EMPTY)
+  @MinLength(1, NON_EMPTY)
+  publishedBy!: string;
+
+  @IsString(NON_EMPTY)
+  @MinLength(1, NON_EMPTY)
+  publishedAt!: string;
+}
+
+/** A task message of this version: its task type must be one this version knows. */
+class CurrentTaskMessageShape extends TaskMessageShape {
+  @IsIn(TASK_TYPES, { message: ({ value }) => `"${String(value)}" is not one of ${TASK_TYPES.join(', ')}` })
+  declare taskType: string;
 }
 
 function bodyText(body: unknown): string | undefined {

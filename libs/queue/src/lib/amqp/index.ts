@@ -1,7 +1,7 @@
 export { createAmqpTaskQueue, AmqpTaskQueue } from './amqp-task-queue';
 export type { AmqpTaskQueueState } from './amqp-task-queue';
 export type { AmqpConsumerState } from './amqp-consumer';
-export type { AmqpTaskQueueOptions, AmqpLogger, AmqpDialectName } from './options';
+export type { AmqpTaskQueueOptions, AmqpDialectName } from './options';
 export { TaskPublishError } from './errors';
 export type { PublishFailure } from './errors';
 export { RABBITMQ_QUEUE_ARGUMENTS } from './dialects/rabbitmq-queue';

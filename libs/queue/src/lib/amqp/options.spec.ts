@@ -1,11 +1,11 @@
-import type { Logger } from 'winston';
 import { ConfigError } from '@shipdeck/errors';
-import { AmqpLogger, compileAmqpOptions, parseAmqpUrl, reconnectDelayMs } from './options';
+import type { LevelLogger, ProcessLogger } from '@shipdeck/logging';
+import { AMQP_DEFAULTS, compileAmqpOptions, parseAmqpUrl } from './options';
 
-/** Compile-time check: a winston logger is an AmqpLogger. */
-export const winstonLoggerFits = (logger: Logger): AmqpLogger => logger;
+/** Compile-time check: a winston logger is what the adapter logs to. */
+export const winstonLoggerFits = (logger: ProcessLogger): LevelLogger => logger;
 
-const logger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
+const logger: LevelLogger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
 
 describe('parseAmqpUrl', () => {
   it('takes host, port, credentials and virtual host apart and redacts the password', () => {
@@ -32,18 +32,10 @@ describe('parseAmqpUrl', () => {
 });
 
 describe('compileAmqpOptions', () => {
-  it('applies every default in one place', () => {
+  it('applies every default, and a given value instead of its default', () => {
     const compiled = compileAmqpOptions({ url: 'amqp://h', queueName: 'q', dialect: 'auto', logger });
-    expect(compiled).toMatchObject({
-      queueName: 'q',
-      dialect: 'auto',
-      reconnectInitialDelayMs: 200,
-      reconnectMaxDelayMs: 30_000,
-      publishTimeoutMs: 30_000,
-      connectTimeoutMs: 10_000,
-      idleTimeoutMs: 60_000,
-      closeTimeoutMs: 5_000,
-    });
+    expect(compiled).toEqual({ url: 'amqp://h', endpoint: parseAmqpUrl('amqp://h'), queueName: 'q', dialect: 'auto', logger, ...AMQP_DEFAULTS });
+    expect(compileAmqpOptions({ url: 'amqp://h', queueName: 'q', dialect: 'auto', logger, idleTimeoutMs: 5 }).idleTimeoutMs).toBe(5);
   });
 
   it('names the option that is wrong', () => {
@@ -52,19 +44,5 @@ describe('compileAmqpOptions', () => {
     expect(() => compileAmqpOptions({ ...base, dialect: 'kafka' as never })).toThrow(/unknown AMQP dialect "kafka"/);
     expect(() => compileAmqpOptions({ ...base, publishTimeoutMs: 0 })).toThrow(/publishTimeoutMs/);
     expect(() => compileAmqpOptions({ ...base, reconnect: { initialDelayMs: 500, maxDelayMs: 100 } })).toThrow(/maxDelayMs/);
-  });
-});
-
-describe('reconnectDelayMs', () => {
-  const options = { reconnectInitialDelayMs: 100, reconnectMaxDelayMs: 1000 };
-
-  it('doubles from the initial delay up to the cap', () => {
-    const top = () => 1; // jitter at its maximum
-    expect([0, 1, 2, 3, 4, 10, 100].map((attempt) => reconnectDelayMs(attempt, options, top))).toEqual([100, 200, 400, 800, 1000, 1000, 1000]);
-  });
-
-  it('jitters down to half of it', () => {
-    expect(reconnectDelayMs(2, options, () => 0)).toBe(200);
-    expect(reconnectDelayMs(2, options, () => 0.5)).toBe(300);
   });
 });

@@ -1,18 +1,8 @@
 import { ConfigError } from '@shipdeck/errors';
+import { LevelLogger, redactUrl } from '@shipdeck/logging';
 
 /** The AMQP 1.0 brokers the adapter knows; `auto` asks the broker at start. */
 export type AmqpDialectName = 'artemis' | 'rabbitmq';
-
-/**
- * The logging the adapter needs: a winston `Logger` (`import type { Logger } from 'winston'`) fits,
- * and so does any object with these four methods.
- */
-export interface AmqpLogger {
-  info(message: string, meta?: Record<string, unknown>): unknown;
-  warn(message: string, meta?: Record<string, unknown>): unknown;
-  error(message: string, meta?: Record<string, unknown>): unknown;
-  debug(message: string, meta?: Record<string, unknown>): unknown;
-}
 
 /** Options of {@link createAmqpTaskQueue}. */
 export interface AmqpTaskQueueOptions {
@@ -26,7 +16,7 @@ export interface AmqpTaskQueueOptions {
   queueName: string;
   /** Which broker's dialect to speak; `auto` reads the product from the broker's open frame. */
   dialect: AmqpDialectName | 'auto';
-  logger: AmqpLogger;
+  logger: LevelLogger;
   /** Backoff between reconnect attempts: doubles from `initialDelayMs` up to `maxDelayMs`. Defaults 200 ms, 30 s. */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /**
@@ -65,7 +55,7 @@ export interface CompiledAmqpOptions {
   endpoint: AmqpEndpoint;
   queueName: string;
   dialect: AmqpDialectName | 'auto';
-  logger: AmqpLogger;
+  logger: LevelLogger;
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
   publishTimeoutMs: number;
@@ -74,7 +64,8 @@ export interface CompiledAmqpOptions {
   closeTimeoutMs: number;
 }
 
-const DEFAULTS = {
+/** The default of every optional {@link AmqpTaskQueueOptions} value, under its compiled name. */
+export const AMQP_DEFAULTS = {
   reconnectInitialDelayMs: 200,
   reconnectMaxDelayMs: 30_000,
   publishTimeoutMs: 30_000,
@@ -100,12 +91,12 @@ export function compileAmqpOptions(options: AmqpTaskQueueOptions): CompiledAmqpO
     queueName: options.queueName,
     dialect: options.dialect,
     logger: options.logger,
-    reconnectInitialDelayMs: positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, DEFAULTS.reconnectInitialDelayMs),
-    reconnectMaxDelayMs: positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, DEFAULTS.reconnectMaxDelayMs),
-    publishTimeoutMs: positive('publishTimeoutMs', options.publishTimeoutMs, DEFAULTS.publishTimeoutMs),
-    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULTS.connectTimeoutMs),
-    idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs, DEFAULTS.idleTimeoutMs),
-    closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs, DEFAULTS.closeTimeoutMs),
+    reconnectInitialDelayMs: positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, AMQP_DEFAULTS.reconnectInitialDelayMs),
+    reconnectMaxDelayMs: positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, AMQP_DEFAULTS.reconnectMaxDelayMs),
+    publishTimeoutMs: positive('publishTimeoutMs', options.publishTimeoutMs, AMQP_DEFAULTS.publishTimeoutMs),
+    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, AMQP_DEFAULTS.connectTimeoutMs),
+    idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs, AMQP_DEFAULTS.idleTimeoutMs),
+    closeTimeoutMs: positive('closeTimeoutMs', options.closeTimeoutMs, AMQP_DEFAULTS.closeTimeoutMs),
   };
   if (compiled.reconnectMaxDelayMs < compiled.reconnectInitialDelayMs) {
     throw new ConfigError('reconnect.maxDelayMs is smaller than reconnect.initialDelayMs', [
@@ -128,8 +119,6 @@ export function parseAmqpUrl(url: string): AmqpEndpoint {
   }
   const tls = parsed.protocol === 'amqps:';
   const path = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  const redacted = new URL(parsed.href);
-  if (redacted.password) redacted.password = '***';
   return {
     transport: tls ? 'tls' : 'tcp',
     host: parsed.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost',
@@ -137,24 +126,16 @@ export function parseAmqpUrl(url: string): AmqpEndpoint {
     username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
     password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
     vhost: path === '' ? undefined : path,
-    redactedUrl: redacted.href,
+    redactedUrl: redactUrl(parsed.href),
   };
 }
 
 /**
- * The wait before reconnect attempt `attempt` (0 for the first): exponential from the initial
- * delay, capped, with jitter in [50 %, 100 %] so that many workers cut off together do not
+ * Jitter of the reconnect backoff (see `backoffDelayMs` of @shipdeck/lifecycle): each wait is
+ * drawn in [50 %, 100 %] of the nominal one, so that many workers cut off together do not
  * reconnect in lockstep.
  */
-export function reconnectDelayMs(
-  attempt: number,
-  options: Pick<CompiledAmqpOptions, 'reconnectInitialDelayMs' | 'reconnectMaxDelayMs'>,
-  random: () => number = Math.random,
-): number {
-  const exponential = options.reconnectInitialDelayMs * 2 ** Math.min(attempt, 30);
-  const capped = Math.min(options.reconnectMaxDelayMs, exponential);
-  return Math.round(capped * (0.5 + random() / 2));
-}
+export const RECONNECT_JITTER = [0.5, 1] as const;
 
 function positive(field: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;

@@ -1,5 +1,6 @@
 import type { Delivery as RheaDelivery, Source, TargetTerminusOptions } from 'rhea';
-import type { AmqpDialectName, AmqpEndpoint, AmqpLogger } from '../options';
+import type { LevelLogger } from '@shipdeck/logging';
+import type { AmqpDialectName, AmqpEndpoint } from '../options';
 
 /** What a dialect's start-up preparation gets to work with. */
 export interface DialectContext {
@@ -7,7 +8,7 @@ export interface DialectContext {
   url: string;
   endpoint: AmqpEndpoint;
   queueName: string;
-  logger: AmqpLogger;
+  logger: LevelLogger;
 }
 
 /**

@@ -1,0 +1,48 @@
+import type { TlsFiles } from '@shipdeck/config';
+import { Logger } from '@shipdeck/logging';
+import type { WorkerSession } from './worker-session';
+
+/** Options of {@link CommandChannelServer}; every default is applied in {@link compileServerOptions}. */
+export interface CommandChannelServerOptions {
+  /** `server.workerPort`; 0 = any free port (see the port `start()` answers). */
+  port: number;
+  /** Interface to listen on; default: all. */
+  host?: string;
+  /** Mutual TLS (`channel.tls.*`): only workers whose certificate chains to the CA get in. Null/absent: plain TCP. */
+  tls?: TlsFiles | null;
+  /** This master's id, told to every worker in `welcome`. */
+  masterId: string;
+  /** This master's configuration hash, told to every worker in `welcome`. */
+  configHash: string;
+  /** A registered worker silent this long (no frame at all) is gone or frozen: its session is closed. */
+  heartbeatTimeoutMs: number;
+  /** How long `WorkerSession.send` waits for the reply. Default 10 s. */
+  commandTimeoutMs?: number;
+  /** How long a new connection may take to register. Default 10 s. */
+  registerTimeoutMs?: number;
+  logger: Logger;
+  /** A worker registered on a new connection (a reconnecting worker replaces its old session first). */
+  onRegister(session: WorkerSession): void | Promise<void>;
+  /** A registered worker re-registered (e.g. now DRAINING), or its heartbeat changed its state or running tasks. */
+  onUpdate?(session: WorkerSession): void | Promise<void>;
+  /** A registered worker's session ended; `reason` says why (`replaced` when the worker reconnected). */
+  onClose?(session: WorkerSession, reason: string): void | Promise<void>;
+}
+
+/** {@link CommandChannelServerOptions} with every default applied. */
+export type CompiledServerOptions = Required<Omit<CommandChannelServerOptions, 'host' | 'tls'>> &
+  Pick<CommandChannelServerOptions, 'host'> & { tls: TlsFiles | null };
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+export const DEFAULT_REGISTER_TIMEOUT_MS = 10_000;
+
+export function compileServerOptions(options: CommandChannelServerOptions): CompiledServerOptions {
+  return {
+    ...options,
+    tls: options.tls ?? null,
+    commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    registerTimeoutMs: options.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS,
+    onUpdate: options.onUpdate ?? (() => undefined),
+    onClose: options.onClose ?? (() => undefined),
+  };
+}
