@@ -187,6 +187,17 @@ describe('paged lists (spec §6)', () => {
     },
   );
 
+  it('pages users and tokens too', async () => {
+    for (const path of ['/users', '/tokens', '/workers', '/applications', '/environments', '/archive/tasks']) {
+      const res = await api('GET', `${path}?limit=1`);
+      expect({ path, status: res.status }).toEqual({ path, status: 200 });
+      const page = res.json as { items: unknown; nextCursor: unknown };
+      expect(Object.keys(page).sort()).toEqual(['items', 'nextCursor']);
+      expect(Array.isArray(page.items)).toBe(true);
+      expect(page.nextCursor === null || typeof page.nextCursor === 'string').toBe(true);
+    }
+  });
+
   it('lists tasks without their plans', async () => {
     await master.services.catalog.importPackage(petclinicManifest());
     const task = await master.services.deployments.createDeployment(deployment);
