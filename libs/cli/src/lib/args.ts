@@ -17,6 +17,7 @@ export const FLAGS = {
   type: { type: 'string' },
   worker: { type: 'string' },
   tag: { type: 'string', multiple: true },
+  'allowed-root': { type: 'string', multiple: true },
   host: { type: 'string', multiple: true },
   set: { type: 'string', multiple: true },
 } as const;
@@ -42,6 +43,7 @@ export interface Flags {
   type?: string;
   worker?: string;
   tag?: string[];
+  'allowed-root'?: string[];
   host?: string[];
   set?: string[];
 }
@@ -103,8 +105,8 @@ export const COMMANDS = [
   {
     words: ['hosts', 'put'],
     args: ['NAME'],
-    flags: ['type', 'tag'],
-    flagsUsage: '[--type local] [--tag TAG]...',
+    flags: ['type', 'tag', 'allowed-root'],
+    flagsUsage: '[--type local] [--tag TAG]... [--allowed-root DIR]...',
     summary: 'create or replace a host',
   },
   { words: ['hosts', 'list'], args: [], flags: [], summary: 'list hosts' },

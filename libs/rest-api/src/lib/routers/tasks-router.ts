@@ -4,6 +4,7 @@ import { TaskOperation, TaskState, TaskType } from '@shipdeck/tasks';
 import { readBody } from '../body';
 import { ScheduleBody, TaskListQuery } from '../dtos';
 import { getJson, noContent, route } from '../routing';
+import { pageOf, pageRequest, summarizeTask } from '../paging';
 import { bodyOf, param, queryOf, stepPathParam, toDate } from '../validation';
 
 /** The operations without a body; `schedule` has its own route. */
@@ -13,11 +14,14 @@ const PLAIN_OPERATIONS = ['start', 'stop', 'abort', 'cancel', 'archive'] as cons
 export function tasksRouter(tasks: TaskOperationsService): Router {
   const router = Router();
   route(router, '/tasks', {
-    get: getJson((req) => {
+    get: getJson(async (req) => {
       const query = queryOf(req, TaskListQuery);
       // The DTO admits only task states (and UNKNOWN) and task types.
       const state = query.state as TaskState | 'UNKNOWN' | undefined;
-      return tasks.listTasks({ state, type: query.type as TaskType | undefined, worker: query.worker });
+      const all = await tasks.listTasks({ state, type: query.type as TaskType | undefined, worker: query.worker });
+      const page = pageOf(all, pageRequest(query));
+      // A list carries no plans: a task's plan may hold thousands of steps; GET /tasks/{id} has it.
+      return { items: page.items.map(summarizeTask), nextCursor: page.nextCursor };
     }),
   });
   route(router, '/tasks/:id', {
