@@ -1,6 +1,8 @@
 import { CommandSpec, COMMANDS, parseCommandLine, usage, UsageError } from './args';
+import { authorizationFor } from './auth-commands';
 import { ApiClient, ApiError, UnreachableError } from './client';
 import { HANDLERS } from './commands';
+import type { PromptInput } from './prompt';
 import { CliError, messageOf, Session, TextSink } from './session';
 
 /** Exit codes of the CLI. */
@@ -22,16 +24,12 @@ export interface CliContext {
   stdout: TextSink;
   stderr: TextSink;
   env: Readonly<Record<string, string | undefined>>;
+  /** Standard input, for `login` and `users add` (a prompt on a terminal, else a piped password). */
+  stdin?: PromptInput;
   /** Period of the task polling of `--wait`; 500 ms. */
   pollIntervalMs?: number;
   /** How long `--wait` keeps retrying while the master cannot be reached; 60 s. */
   reconnectTimeoutMs?: number;
-}
-
-/** The credentials the CLI presents: the API token in `SHIPDECK_TOKEN` (see docs/security.md). */
-function authorizationOf(env: CliContext['env']): string | undefined {
-  const token = env['SHIPDECK_TOKEN']?.trim();
-  return token ? `Bearer ${token}` : undefined;
 }
 
 /**
@@ -51,12 +49,16 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
     }
     server = serverUrl(invocation.flags.server ?? context.env['SHIPDECK_SERVER'] ?? DEFAULT_SERVER);
     const session: Session = {
-      client: new ApiClient(server, authorizationOf(context.env)),
+      // SHIPDECK_TOKEN, else the token `shipdeck login` stored for this server (docs/security.md).
+      client: new ApiClient(server, await authorizationFor(context.env, server)),
       json: invocation.flags.json === true,
       out: (line) => void context.stdout.write(`${line}\n`),
       err,
       pollIntervalMs: context.pollIntervalMs ?? 500,
       reconnectTimeoutMs: context.reconnectTimeoutMs ?? 60_000,
+      env: context.env,
+      stdin: context.stdin,
+      stderr: context.stderr,
     };
     return await HANDLERS[invocation.command](session, invocation);
   } catch (error) {
@@ -78,7 +80,7 @@ function reportError(error: unknown, err: (line: string) => void, stderr: TextSi
   if (error instanceof ApiError) {
     err(`error: ${error.code}: ${error.message}`);
     for (const d of error.details) err(`  ${d.field}: ${d.message}`);
-    if (error.status === 401) err('  create an API token (POST /api/v1/tokens, see docs/security.md) and set SHIPDECK_TOKEN to it');
+    if (error.status === 401) err('  log in with: shipdeck login --user NAME (or set SHIPDECK_TOKEN to an API token; see docs/security.md)');
     return EXIT.FAILED;
   }
   if (error instanceof CliError) {
