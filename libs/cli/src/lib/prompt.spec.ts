@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { PromptInput, isTerminal, prompt, readFirstLine } from './prompt';
 
 /** A terminal stand-in: a stream with raw mode, recording the raw-mode switches. */
-function fakeTerminal(): { input: PromptInput & { setRawMode(mode: boolean): unknown }; rawModes: boolean[] } {
+function fakeTerminal(): { input: PassThrough & PromptInput & { setRawMode(mode: boolean): unknown }; rawModes: boolean[] } {
   const rawModes: boolean[] = [];
   const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: (mode: boolean) => rawModes.push(mode) });
   return { input, rawModes };
