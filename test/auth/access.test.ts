@@ -7,11 +7,12 @@
  */
 import { ROLE_PERMISSIONS, type AuditEntry, type Permission } from '@shipdeck/auth';
 import { ROUTE_POLICIES } from '@shipdeck/rest-api';
-import type { TaskView } from '@shipdeck/tasks';
+import type { TaskActors, TaskView } from '@shipdeck/tasks';
 import { StandaloneMaster, cleanupAllMasters, startMaster } from '../support/master-process';
 import { withOutputOf } from '../support/output-log';
 import { importCommands, localEnvironments } from '../support/rest-actions';
-import { api } from '../support/rest-client';
+import { pollUntil } from '../support/poll';
+import { api, waitForTask } from '../support/rest-client';
 import { Answer, TestToken, TestUser, basic, bearer, createToken, createUser, login, readAudit, send, waitForAuditEntry } from './support';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -35,6 +36,8 @@ beforeAll(async () => {
   const admin = api(url);
   await localEnvironments(admin, 'local-1', ['dev', 'prod']);
   await importCommands(admin, 'hello', [['say-hello', 'true']]);
+  // A step that runs until it is aborted.
+  await importCommands(admin, 'waiter', [['wait', 'sleep 120']]);
 }, TEST_TIMEOUT_MS);
 
 afterAll(async () => {
@@ -158,6 +161,55 @@ describe('per-environment deploy permission', () => {
     expect((await send(url, 'POST', '/api/v1/deployments', { authorization: bearer(dans.token), json: deployment('prod') })).status).toBe(201);
     const viewer = await send(url, 'POST', '/api/v1/deployments', { authorization: bearer(tokens.viewer!.token), json: deployment('dev') });
     expectErrorShape(viewer, 403, 'FORBIDDEN');
+  });
+});
+
+describe('who acted on a task', () => {
+  /** Polls the task view until its actors match (audit entries are written once the answer has been sent). */
+  async function waitForActors(id: string, expected: Record<keyof TaskActors, string | null>): Promise<TaskActors> {
+    let actors: TaskActors | undefined;
+    const users = (a: TaskActors) => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v?.user ?? null]));
+    await pollUntil(
+      async () => {
+        const answer = await send<TaskView>(url, 'GET', `/api/v1/tasks/${id}`, { authorization: bearer(tokens.viewer!.token) });
+        expect(answer.status).toBe(200);
+        actors = answer.body.actors;
+        return actors !== undefined && JSON.stringify(users(actors)) === JSON.stringify(expected);
+      },
+      { timeoutMs: 10_000, describe: () => `task ${id}: actors ${JSON.stringify(actors)}, expected users ${JSON.stringify(expected)}` },
+    );
+    return actors!;
+  }
+
+  test('the task view shows who created, started, aborted and archived a task', async () => {
+    const dora = bearer(tokens.deployer!.token);
+    const ada = bearer(tokens.admin!.token);
+    const created = await send<{ taskId: string }>(url, 'POST', '/api/v1/deployments', {
+      authorization: dora,
+      json: { application: 'hello', version: '1.0.0', environment: 'dev' },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.taskId;
+    await waitForActors(id, { createdBy: 'dora', startedBy: null, stoppedBy: null, cancelledBy: null, archivedBy: null });
+    expect((await send(url, 'POST', `/api/v1/tasks/${id}/start`, { authorization: dora, json: {} })).status).toBe(200);
+    await waitForTask(url, id, ['EXECUTED']);
+    expect((await send(url, 'POST', `/api/v1/tasks/${id}/archive`, { authorization: ada, json: {} })).status).toBe(200);
+    const actors = await waitForActors(id, { createdBy: 'dora', startedBy: 'dora', stoppedBy: null, cancelledBy: null, archivedBy: 'ada' });
+    expect(Date.parse(actors.createdBy!.at)).toBeLessThanOrEqual(Date.parse(actors.startedBy!.at));
+    expect(Date.parse(actors.startedBy!.at)).toBeLessThanOrEqual(Date.parse(actors.archivedBy!.at));
+
+    // Aborted while executing, by the deployer; a refused operation does not count.
+    const waiting = await send<{ taskId: string }>(url, 'POST', '/api/v1/deployments', {
+      authorization: ada,
+      json: { application: 'waiter', version: '1.0.0', environment: 'dev' },
+    });
+    const waiter = waiting.body.taskId;
+    expect((await send(url, 'POST', `/api/v1/tasks/${waiter}/start`, { authorization: ada, json: {} })).status).toBe(200);
+    await waitForTask(url, waiter, ['EXECUTING']);
+    expect((await send(url, 'POST', `/api/v1/tasks/${waiter}/abort`, { authorization: bearer(tokens.viewer!.token), json: {} })).status).toBe(403);
+    expect((await send(url, 'POST', `/api/v1/tasks/${waiter}/abort`, { authorization: dora, json: {} })).status).toBe(200);
+    await waitForTask(url, waiter, ['ABORTED']);
+    await waitForActors(waiter, { createdBy: 'ada', startedBy: 'ada', stoppedBy: 'dora', cancelledBy: null, archivedBy: null });
   });
 });
 

@@ -81,6 +81,8 @@ export interface NewAuditEntry {
   sourceIp: string | null;
   /** A short explanation (an error code, a refusal reason); never a secret. */
   detail: string | null;
+  /** The task the request created or acted on, if any: what the task view's actors are read by. */
+  taskId: string | null;
 }
 
 /** A recorded audit entry; `seq` increases with every entry and is the paging cursor. */
@@ -100,6 +102,8 @@ export interface AuditQuery {
   /** Inclusive ISO time bounds. */
   from?: string;
   to?: string;
+  /** Only entries of this task. */
+  taskId?: string;
 }
 
 /**

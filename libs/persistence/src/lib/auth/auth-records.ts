@@ -59,6 +59,7 @@ export interface AuthNewAuditEntry {
   status: number | null;
   sourceIp: string | null;
   detail: string | null;
+  taskId: string | null;
 }
 
 export interface AuthAuditEntry extends AuthNewAuditEntry {
@@ -73,4 +74,5 @@ export interface AuthAuditQuery {
   outcome?: AuthAuditOutcome;
   from?: string;
   to?: string;
+  taskId?: string;
 }
