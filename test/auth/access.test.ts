@@ -221,11 +221,17 @@ describe('the cross-site guard of cookie sessions', () => {
     expect((forged.body as { error: { message: string } }).error.message).toMatch(/application\/json/);
     const form = await send(url, 'PUT', '/api/v1/hosts/forged', { cookie, raw: { text: 'type=local', contentType: 'application/x-www-form-urlencoded' } });
     expectErrorShape(form, 403, 'FORBIDDEN');
+    const plainPost = await send(url, 'POST', '/api/v1/tokens', { cookie, raw: { text: '{"name":"forged"}', contentType: 'text/plain' } });
+    expectErrorShape(plainPost, 403, 'FORBIDDEN');
     const bodiless = await send(url, 'POST', '/api/v1/workers/restore-ghost-tasks', { cookie, raw: { text: '', contentType: null } });
     expectErrorShape(bodiless, 403, 'FORBIDDEN');
     // Nothing was created by the refused requests.
     expect((await send(url, 'GET', '/api/v1/hosts/forged', { cookie })).status).toBe(404);
 
+    const listed = await send<{ name: string }[]>(url, 'GET', '/api/v1/tokens', { cookie });
+    expect(listed.body.map((t) => t.name)).not.toContain('forged');
+    const jsonPost = await send(url, 'POST', '/api/v1/tokens', { cookie, json: { name: 'from-browser' } });
+    expect(jsonPost.status).toBe(201);
     const json = await send(url, 'PUT', '/api/v1/hosts/from-browser', { cookie, json: { type: 'local' } });
     expect({ status: json.status, text: json.text }).toEqual({ status: 201, text: expect.any(String) });
     // Reads need no content type; a header credential is not a cookie and cannot be forged cross-site.
