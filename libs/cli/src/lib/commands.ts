@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import type { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
 import type { TaskView } from '@shipdeck/tasks';
 import { COMMANDS, CommandName, CommandSpec, Invocation, UsageError } from './args';
+import { AUTH_HANDLERS } from './auth-commands';
 import { ApiError } from './client';
 import { table, taskDetails } from './format';
 import { followStepLog, followTask, reportOutcome, taskLine } from './follow';
@@ -249,6 +250,8 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     print(s, body ?? {}, () => 'asked every worker to re-register its ghost tasks');
     return 0;
   },
+
+  ...AUTH_HANDLERS,
 };
 
 /** Creates a deployment or undeployment task, starts it, and follows it with `--wait`. */

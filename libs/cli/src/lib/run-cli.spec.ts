@@ -415,7 +415,7 @@ describe('ids by prefix and workers by name', () => {
 
   it('resolves a unique task id prefix among current and archived tasks', async () => {
     await serve((req) => {
-      if (is(req, 'GET', '/api/v1/tasks')) return json([task('PENDING', [], { id: A })]);
+      if (is(req, 'GET', '/api/v1/tasks')) return page([task('PENDING', [], { id: A })]);
       if (is(req, 'GET', '/api/v1/archive/tasks')) return json({ items: [task('DONE', [], { id: C })], nextCursor: null });
       return json(task('DONE', [], { id: req.url.split('/')[4] }));
     });
@@ -426,7 +426,7 @@ describe('ids by prefix and workers by name', () => {
   });
 
   it('refuses an ambiguous prefix, listing the candidates, and sends nothing', async () => {
-    await serve((req) => (is(req, 'GET', '/api/v1/tasks') ? json([task('PENDING', [], { id: A }), task('FAILED', [], { id: B })]) : json([])));
+    await serve((req) => (is(req, 'GET', '/api/v1/tasks') ? page([task('PENDING', [], { id: A }), task('FAILED', [], { id: B })]) : page([])));
     expect(await cli(['tasks', 'cancel', 'ee666bea'])).toBe(1);
     expect(stderr.lines).toEqual([
       'error: task id prefix ee666bea is ambiguous; it matches:',
@@ -443,7 +443,7 @@ describe('ids by prefix and workers by name', () => {
       { id: 'w-456', name: 'box', state: 'DISCONNECTED' },
       { id: 'w-789', name: 'box', state: 'CONNECTED' },
     ];
-    await serve((req) => (is(req, 'GET', '/api/v1/workers') ? json(workers) : req.method === 'DELETE' ? { status: 204 } : json({ id: 'w-123', state: 'DRAINING' })));
+    await serve((req) => (is(req, 'GET', '/api/v1/workers') ? page(workers) : req.method === 'DELETE' ? { status: 204 } : json({ id: 'w-123', state: 'DRAINING' })));
     expect(await cli(['workers', 'drain', 'local-1'])).toBe(0);
     expect(await cli(['workers', 'remove', 'w-45'])).toBe(0);
     expect(stdout.lines).toEqual(['worker w-123 DRAINING', 'worker w-456 removed']);
@@ -527,7 +527,7 @@ describe('workers', () => {
 
   it('marks a worker that left after draining', async () => {
     await serve(() =>
-      json([{ id: 'w2', name: 'old', address: 'old:1', state: 'DISCONNECTED', deploymentTasks: 0, controlTasks: 0, capacity: 1, lastSeen: '2030-01-01T00:00:00Z', drained: true }]),
+      page([{ id: 'w2', name: 'old', address: 'old:1', state: 'DISCONNECTED', deploymentTasks: 0, controlTasks: 0, capacity: 1, lastSeen: '2030-01-01T00:00:00Z', drained: true }]),
     );
     expect(await cli(['workers', 'list'])).toBe(0);
     expect(stdout.lines[1].split(/\s+/)).toEqual(['w2', 'old', 'old:1', 'DISCONNECTED(drained)', '0', '0', '1', '2030-01-01T00:00:00Z']);

@@ -287,7 +287,10 @@ describe('deployments and control tasks', () => {
       ['PENDING', true],
     ]);
     expect(res.headers.get('location')).toBe(`/api/v1/tasks/${body.taskId}`);
-    expect((await api('GET', `/tasks/${body.taskId}`)).json).toEqual(body.task);
+    // The task view adds who acted on the task, from the audit trail (written as the creation was answered).
+    const nobody = { startedBy: null, stoppedBy: null, cancelledBy: null, archivedBy: null };
+    const createdBy = { user: expect.any(String), at: expect.any(String) };
+    expect((await api('GET', `/tasks/${body.taskId}`)).json).toEqual({ ...body.task, actors: { createdBy, ...nobody } });
   });
 
   it('reports each missing field once', async () => {

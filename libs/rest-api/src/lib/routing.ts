@@ -1,4 +1,5 @@
 import { Request, RequestHandler, Response, Router } from 'express';
+import { AUDIT_TASK_ID } from '@shipdeck/auth';
 import { FieldError } from '@shipdeck/errors';
 import type { TaskView } from '@shipdeck/tasks';
 import { guardOf } from './access-policy';
@@ -97,6 +98,8 @@ export function created(res: Response, location: string, body: unknown): void {
 
 /** Answers 201 with the {@link CreatedTask} of a new task. */
 export function taskCreated(res: Response, task: TaskView): void {
+  // The audit entry of the creation names the task, for the task view's actors.
+  res.locals[AUDIT_TASK_ID] = task.id;
   created(res, `${API_BASE_PATH}/tasks/${encodeURIComponent(task.id)}`, { taskId: task.id, task } satisfies CreatedTask);
 }
 

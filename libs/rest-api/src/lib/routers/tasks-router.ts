@@ -1,17 +1,19 @@
 import { Router } from 'express';
+import type { AuthService } from '@shipdeck/auth';
 import type { TaskOperationsService } from '@shipdeck/master-services';
 import { TaskOperation, TaskState, TaskType } from '@shipdeck/tasks';
 import { readBody } from '../body';
 import { ScheduleBody, TaskListQuery } from '../dtos';
 import { getJson, noContent, route } from '../routing';
 import { pageOf, pageRequest, summarizeTask } from '../paging';
+import { taskActors } from '../task-actors';
 import { bodyOf, param, queryOf, stepPathParam, toDate } from '../validation';
 
 /** The operations without a body; `schedule` has its own route. */
 const PLAIN_OPERATIONS = ['start', 'stop', 'abort', 'cancel', 'archive'] as const satisfies readonly TaskOperation[];
 
 /** `/tasks`: listing, the state machine's operations, plan changes between runs, step logs. */
-export function tasksRouter(tasks: TaskOperationsService): Router {
+export function tasksRouter(tasks: TaskOperationsService, auth: AuthService): Router {
   const router = Router();
   route(router, '/tasks', {
     get: getJson(async (req) => {
@@ -25,7 +27,10 @@ export function tasksRouter(tasks: TaskOperationsService): Router {
     }),
   });
   route(router, '/tasks/:id', {
-    get: getJson((req) => tasks.getTask(param(req, 'id'))),
+    get: getJson(async (req) => {
+      const task = await tasks.getTask(param(req, 'id'));
+      return { ...task, actors: await taskActors(auth, task.id) };
+    }),
     delete: noContent((req) => tasks.removeTask(param(req, 'id'))),
   });
   route(router, '/tasks/:id/steps/:path/log', {
