@@ -11,6 +11,7 @@ import {
   file,
   integer,
   oneOf,
+  secretText,
   text,
   url,
 } from './parsers';
@@ -26,6 +27,8 @@ export interface KeySpec<T> {
   default: Exclude<RawValue, null> | (() => Exclude<RawValue, null>) | null;
   /** Validates a raw value and converts it, once, to its compiled form. */
   parse: Parser<T>;
+  /** The value is a secret: an error about it never shows it. */
+  secret?: boolean;
 }
 
 function key<T>(spec: KeySpec<T> & { default: Exclude<KeySpec<T>['default'], null> }): KeySpec<T> {
@@ -167,6 +170,23 @@ export const CONFIG_KEYS = {
     description: 'CA certificate(s) (PEM) the other side of the command channel must chain to.',
     default: null,
     parse: file,
+  }),
+  'cluster.secret': optionalKey({
+    description:
+      'Shared secret of a cluster (at least 32 characters; best from SHIPDECK_CLUSTER_SECRET rather than the file): ' +
+      'masters sign task messages with it and workers check the signatures; without channel.tls.* it also ' +
+      'authenticates workers and masters to each other on the command channel (HMAC challenge/response). Never logged.',
+    default: null,
+    parse: secretText(32),
+    secret: true,
+  }),
+  'cluster.insecure': key({
+    description:
+      'true: run a cluster with neither cluster.secret nor channel.tls.*: any client that reaches the worker port may ' +
+      'register as a worker and any message in the task queue is executed. For isolated test set-ups only; ' +
+      'a warning is logged at every start.',
+    default: false,
+    parse: boolean,
   }),
   'export.dir': key({
     description: 'Reports and exports; every master and worker must be able to read and write it.',

@@ -19,6 +19,9 @@ function writeYaml(text: string): string {
 }
 
 /** The ConfigError thrown by loading, for assertions on its message. */
+/** A cluster secret long enough for the rule (tests only). */
+const SECRET = 'test-cluster-secret-0123456789abcdef';
+
 function failure(env: Record<string, string> = {}): ConfigError {
   try {
     loadConfig({ home, env });
@@ -47,6 +50,7 @@ describe('loadConfig defaults', () => {
       db: { url: `file:${join(home, 'data', 'shipdeck.db')}`, file: join(home, 'data', 'shipdeck.db') },
       worker: { connectIntervalMs: 30_000, heartbeatIntervalMs: 2_000, gracePeriodMs: 10_000, dnsServers: [] },
       channel: { tls: null },
+      cluster: { secret: null, insecure: false },
       export: { dir: join(home, 'export') },
       log: { level: 'info' },
     });
@@ -129,6 +133,7 @@ describe('loadConfig from YAML and the environment', () => {
         SHIPDECK_TASK_LEASE_DURATION: '45',
         SHIPDECK_TASK_MAX_ACTIVE_TASKS: '7',
         SHIPDECK_TASK_RECOVERY_DIR: 'other-work',
+        SHIPDECK_CLUSTER_SECRET: SECRET,
       },
     });
     expect(config.server.port).toBe(9090);
@@ -139,6 +144,7 @@ describe('loadConfig from YAML and the environment', () => {
     expect(config.task.leaseDurationMs).toBe(45_000);
     expect(config.task.maxActiveTasks).toBe(7);
     expect(config.task.recovery.dir).toBe(join(home, 'other-work'));
+    expect(config.cluster).toEqual({ secret: SECRET, insecure: false });
   });
 
   it('derives every variable name from the key path', () => {
@@ -325,6 +331,42 @@ describe('loadConfig refuses invalid configuration', () => {
       'invalid configuration: channel.tls.ca: required when channel.tls.cert, channel.tls.key are set: ' +
         'mutual TLS needs a certificate, its key and a CA (set all three or none)',
     );
+  });
+
+  describe('cluster authentication', () => {
+    const cluster = {
+      SHIPDECK_TASK_IN_PROCESS_WORKER: 'false',
+      SHIPDECK_TASK_QUEUE_URL: 'amqp://broker:5672',
+      SHIPDECK_DB_URL: 'postgres://db/shipdeck',
+    };
+
+    it('refuses a cluster with neither a secret nor TLS unless it is explicitly insecure', () => {
+      const error = failure(cluster);
+      expect(error.details.map((d) => d.field)).toEqual(['cluster.secret']);
+      expect(error.message).toContain('cluster.secret: required when task.inProcessWorker is false');
+      expect(error.message).toContain('SHIPDECK_CLUSTER_SECRET');
+      expect(error.message).toContain('cluster.insecure: true');
+      expect(loadConfig({ home, env: { ...cluster, SHIPDECK_CLUSTER_INSECURE: 'true' } }).cluster).toEqual({ secret: null, insecure: true });
+    });
+
+    it('accepts a cluster authenticated by a secret or by mutual TLS', () => {
+      expect(loadConfig({ home, env: { ...cluster, SHIPDECK_CLUSTER_SECRET: SECRET } }).cluster.secret).toBe(SECRET);
+      const tls = { SHIPDECK_CHANNEL_TLS_CERT: 'a.crt', SHIPDECK_CHANNEL_TLS_KEY: 'a.key', SHIPDECK_CHANNEL_TLS_CA: 'ca.crt' };
+      expect(loadConfig({ home, env: { ...cluster, ...tls } }).cluster).toEqual({ secret: null, insecure: false });
+    });
+
+    it('does not need a secret in the embedded default', () => {
+      expect(loadConfig({ home, env: {} }).cluster).toEqual({ secret: null, insecure: false });
+    });
+
+    it('refuses a short secret without ever showing it', () => {
+      const short = 'hunter2-is-not-long-enough';
+      const error = failure({ SHIPDECK_CLUSTER_SECRET: short });
+      expect(error.message).toContain('cluster.secret: must be a string of at least 32 characters');
+      expect(error.message).toContain('got a value that is not shown from SHIPDECK_CLUSTER_SECRET');
+      expect(error.message).not.toContain(short);
+      expect(JSON.stringify(error.details)).not.toContain(short);
+    });
   });
 
   it('refuses a grace period that is not longer than the heartbeat interval', () => {

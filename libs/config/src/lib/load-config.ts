@@ -66,6 +66,12 @@ export interface ShipdeckConfig {
     /** `channel.tls.*`: mutual TLS on the command channel, or null for plain TCP. */
     readonly tls: Readonly<TlsFiles> | null;
   };
+  readonly cluster: {
+    /** `cluster.secret`; null when not set. A secret: never log it. */
+    readonly secret: string | null;
+    /** `cluster.insecure` */
+    readonly insecure: boolean;
+  };
   readonly export: {
     /** `export.dir`, absolute. */
     readonly dir: string;
@@ -137,7 +143,8 @@ export function loadConfig(options: LoadConfigOptions): ShipdeckConfig {
       values[key] = spec.parse(raw, { home });
     } catch (error) {
       if (!(error instanceof InvalidValue)) throw error;
-      problems.push({ field: key, message: `${error.message} (got ${show(raw)} ${origin})` });
+      const shown = 'secret' in spec && spec.secret ? 'a value that is not shown' : show(raw);
+      problems.push({ field: key, message: `${error.message} (got ${shown} ${origin})` });
     }
   }
   const invalid = new Set(problems.map((p) => p.field));
@@ -176,6 +183,7 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
       dnsServers: v['worker.dnsServers'] ?? [],
     },
     channel: { tls: tlsFiles(v) },
+    cluster: { secret: v['cluster.secret'], insecure: v['cluster.insecure'] },
     export: { dir: v['export.dir'] },
     log: { level: v['log.level'] },
   };
@@ -222,6 +230,16 @@ function checkCombinations(
     problems.push({
       field: 'task.queue.url',
       message: `required when ${cluster}; set it in conf/shipdeck.yaml or ${envVarName('task.queue.url')}`,
+    });
+  }
+  const authenticated = tlsSet.length > 0 || invalid.has('cluster.secret') || v['cluster.secret'] !== null;
+  if (!authenticated && !invalid.has('cluster.insecure') && !v['cluster.insecure']) {
+    problems.push({
+      field: 'cluster.secret',
+      message:
+        `required when ${cluster} and channel.tls.* is not set: workers prove with it that they belong to the cluster ` +
+        `and masters sign task messages with it; set ${envVarName('cluster.secret')} (the same on every master and worker), ` +
+        'configure channel.tls.*, or set cluster.insecure: true to run without authentication',
     });
   }
   if (!invalid.has('db.url') && v['db.url'].file !== null) {

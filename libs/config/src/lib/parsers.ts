@@ -51,6 +51,18 @@ export function text(pattern?: { regex: RegExp; rule: string }): Parser<string> 
   };
 }
 
+/**
+ * A secret string of at least `minLength` characters. Its rule never quotes the value (the caller
+ * does not show secret values either).
+ */
+export function secretText(minLength: number): Parser<string> {
+  const rule = `must be a string of at least ${minLength} characters without leading or trailing blanks`;
+  return (value) => {
+    if (typeof value !== 'string' || value.length < minLength || value.trim() !== value) throw new InvalidValue(rule);
+    return value;
+  };
+}
+
 /** One of `values`. */
 export function oneOf<const V extends string>(values: readonly V[]): Parser<V> {
   return (value) => {
