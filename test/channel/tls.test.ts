@@ -15,6 +15,8 @@ interface Pki {
   dir: string;
   master: TlsFiles;
   worker: TlsFiles;
+  /** Another worker's certificate from the same CA (CN=worker-2). */
+  otherWorker: TlsFiles;
   /** A worker certificate from another CA (trusting the right CA, so only its own certificate is wrong). */
   foreignWorker: TlsFiles;
   /** A master certificate from another CA, valid for localhost. */
@@ -51,6 +53,7 @@ async function makePki(): Promise<Pki> {
   await Promise.all([
     makeCert(dir, 'ca', 'master', serverExt),
     makeCert(dir, 'ca', 'worker-1', clientExt),
+    makeCert(dir, 'ca', 'worker-2', clientExt),
     makeCert(dir, 'foreign-ca', 'foreign-worker', clientExt),
     makeCert(dir, 'foreign-ca', 'foreign-master', serverExt),
   ]);
@@ -63,6 +66,7 @@ async function makePki(): Promise<Pki> {
     dir,
     master: files('master', 'ca'),
     worker: files('worker-1', 'ca'),
+    otherWorker: files('worker-2', 'ca'),
     foreignWorker: files('foreign-worker', 'ca'),
     foreignMaster: files('foreign-master', 'ca'),
   };
@@ -89,8 +93,8 @@ async function master(tls: TlsFiles): Promise<TestMaster> {
   return m;
 }
 
-async function worker(masters: string[], tls: TlsFiles): Promise<TestWorker> {
-  const w = await startWorker(masters, { tls });
+async function worker(masters: string[], tls: TlsFiles, workerId?: string): Promise<TestWorker> {
+  const w = await startWorker(masters, { tls }, workerId);
   cleanups.push(() => w.client.close());
   return w;
 }
@@ -106,6 +110,28 @@ describe('command channel with mutual TLS', () => {
 
     const byAddress = await worker([`127.0.0.1:${m.port}`], pki.worker);
     await sessionOf(m, byAddress.workerId);
+  });
+
+  it('binds a worker id to its certificate: another certificate of the same CA cannot take the session over', async () => {
+    const m = await master(pki.master);
+    const real = await worker([`localhost:${m.port}`], pki.worker);
+    const session = await sessionOf(m, real.workerId);
+    const impostor = await worker([`localhost:${m.port}`], pki.otherWorker, real.workerId);
+    const refusal = `worker id ${real.workerId} belongs to the certificate O=Shipdeck tests, CN=worker-1, not to O=Shipdeck tests, CN=worker-2`;
+    await pollUntil(() => m.log.has(new RegExp(`refused the registration of worker ${real.workerId} .*${refusal}`), 'warn'), {
+      timeoutMs: 5_000,
+      describe: () => m.log.dump(),
+    });
+    await pollUntil(() => impostor.log.has(new RegExp(`registration refused: ${refusal}`)), { timeoutMs: 5_000, describe: () => impostor.log.dump() });
+    await holdsFor(() => m.server.session(real.workerId) === session && session.open && m.closed.length === 0, 1_000, () => m.log.dump());
+    await expect(session.send({ kind: 'drain' })).resolves.toEqual({ ok: true, message: 'done drain' });
+    expect(impostor.welcomes).toEqual([]);
+
+    // The same worker with its own certificate may come back on a new connection (a reconnect).
+    await real.client.close();
+    const back = await worker([`localhost:${m.port}`], pki.worker, real.workerId);
+    await pollUntil(() => m.server.session(real.workerId)?.open === true && m.registered.length === 2, { timeoutMs: 5_000, describe: () => m.log.dump() });
+    expect(back.workerId).toBe(real.workerId);
   });
 
   it('refuses a worker whose certificate comes from another CA; the worker logs the refused handshake', async () => {
