@@ -41,3 +41,4 @@ if [ -z "${SHIPDECK_TEST_AMQP_URL:-}" ]; then
     echo "RabbitMQ: not reachable on 127.0.0.1:5672; start RabbitMQ 3.10+ with the AMQP 1.0 plugin or set SHIPDECK_TEST_AMQP_URL"
   fi
 fi
+bash "$(dirname "$0")/ssh-test-server.sh" || echo "SSH test server: setup failed; see tools/ssh-test-server.sh"

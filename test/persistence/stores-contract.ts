@@ -277,6 +277,19 @@ export function describeStoresContract(target: ContractTarget): void {
       expect((await stores.tasks.get(theirs.id))?.leaseUntil).toBe(old);
     });
 
+    it('statesOf answers state and owner of the listed tasks that exist, in one call', async () => {
+      const running = await insertIn(stores, 'EXECUTING', { workerId: 'me' });
+      const queued = await insertIn(stores, 'QUEUED');
+      const answer = await stores.tasks.statesOf([running.id, queued.id, 'no-such-task']);
+      expect([...answer].sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+        [
+          { id: running.id, state: 'EXECUTING', workerId: 'me' },
+          { id: queued.id, state: 'QUEUED', workerId: null },
+        ].sort((a, b) => a.id.localeCompare(b.id)),
+      );
+      expect(await stores.tasks.statesOf([])).toEqual([]);
+    });
+
     it('compareAndSet with an owner changes only a task that worker still owns', async () => {
       const task = await insertIn(stores, 'EXECUTING', { workerId: 'me' });
       expect(await stores.tasks.compareAndSet(task.id, 'EXECUTING', { state: 'EXECUTED' }, 'other')).toBeNull();

@@ -6,7 +6,7 @@ import { ClusterWorkers, InProcessWorkers, WorkerPool } from '@shipdeck/master-s
 import { Stores } from '@shipdeck/persistence';
 import { PluginRegistry } from '@shipdeck/plugins';
 import { TaskQueue } from '@shipdeck/queue';
-import { WorkerRuntime, loadOrCreateWorkerId, lockWorkDir, workerRuntimeOptions } from '@shipdeck/worker-runtime';
+import { WorkerRuntime, loadOrCreateWorkerId, lockWorkDir } from '@shipdeck/worker-runtime';
 
 /** What the master has opened that its workers need. */
 export interface WorkerPoolContext {
@@ -43,9 +43,14 @@ async function startInProcessWorker({ config, queue, stores, registry, configHas
   const workDir = config.task.recovery.dir;
   shutdown.add('work directory lock', lockWorkDir(workDir));
   const workerId = loadOrCreateWorkerId(workDir);
-  const worker = new WorkerRuntime(
-    workerRuntimeOptions(config, { workerId, workDir, queue, stores, executors: registry.executorFor, configHash, logger }),
-  );
+  const { recovery } = config.task;
+  const worker = new WorkerRuntime({
+    workerId, workDir, queue, stores, configHash, logger,
+    executors: registry.executorFor,
+    capacity: config.task.maxActiveTasks,
+    leaseMs: config.task.leaseDurationMs,
+    takeover: { enabled: recovery.takeover === 'auto', afterMs: recovery.takeoverAfterMs },
+  });
   await worker.start();
   shutdown.add('in-process worker', () => worker.close());
   return new InProcessWorkers({ worker, configHash, capacity: config.task.maxActiveTasks });

@@ -8,16 +8,10 @@ import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
 import { openTaskQueue } from '@shipdeck/queue';
 import { CommandChannelClient, reconnectBackoffWithin } from '@shipdeck/command-channel';
-import {
-  WorkerRuntime,
-  checkMasterAcceptsWorkers,
-  executeWorkerCommand,
-  registrationOf,
-  workerRuntimeOptions,
-  loadOrCreateWorkerId,
-  lockWorkDir,
-  parseWorkerFlags,
-} from '@shipdeck/worker-runtime';
+import { WorkerRuntime, loadOrCreateWorkerId, lockWorkDir } from '@shipdeck/worker-runtime';
+import { checkMasterAcceptsWorkers } from './master-check';
+import { executeWorkerCommand, registrationOf } from './worker-commands';
+import { parseWorkerFlags } from './worker-flags';
 
 declare const SHIPDECK_VERSION: string;
 
@@ -95,8 +89,11 @@ async function main(): Promise<void> {
     logger,
   });
   const worker: WorkerRuntime = new WorkerRuntime({
-    ...workerRuntimeOptions(config, { workerId, workDir, queue, stores, executors: registry.executorFor, configHash, logger }),
-    claimDelayMs: Number(process.env.SHIPDECK_FAULT_CLAIM_DELAY_MS ?? 0),
+    workerId, workDir, queue, stores, configHash, logger,
+    executors: registry.executorFor,
+    capacity: config.task.maxActiveTasks,
+    leaseMs: config.task.leaseDurationMs,
+    takeover: { enabled: config.task.recovery.takeover === 'auto', afterMs: config.task.recovery.takeoverAfterMs },
     // Masters learn at once that the worker drains (it also says so in every heartbeat).
     onStateChange: () => channel.announce(),
     // After a drain (requested, a configuration mismatch, SIGTERM) the worker leaves.

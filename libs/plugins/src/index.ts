@@ -3,3 +3,4 @@ export * from './lib/registry';
 export * from './lib/loader';
 export * from './lib/shell';
 export { BUILTIN_PLUGINS } from './lib/builtin';
+export { SSH_HOST_TYPE, SshHostConfig, readSshHost, sshConnections, fingerprintOf } from './lib/ssh';

@@ -1,5 +1,6 @@
 export * from './lib/states';
 export * from './lib/state-machine';
+export * from './lib/advance-task';
 export * from './lib/plan';
 export * from './lib/plan-ops';
 export * from './lib/task';

@@ -1,5 +1,6 @@
 import { Logger } from '@shipdeck/logging';
-import { TaskStore, advanceTask } from '@shipdeck/persistence';
+import { TaskStore } from '@shipdeck/persistence';
+import { advanceTask } from '@shipdeck/tasks';
 import { TaskAnnouncer } from './task-announcer';
 
 /** What a {@link Reconciler} needs, and how often it looks. */

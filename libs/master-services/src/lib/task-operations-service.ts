@@ -1,7 +1,8 @@
 import { IllegalTransitionError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
-import { Clock, StepLogStore, TaskStore, advanceTask } from '@shipdeck/persistence';
+import { Clock, StepLogStore, TaskStore } from '@shipdeck/persistence';
 import {
+  advanceTask,
   Plan,
   TaskOperation,
   TaskView,

@@ -1,5 +1,6 @@
 import { EntitySchema } from 'typeorm';
 import { Deployable, Deployed } from '@shipdeck/domain';
+import { isoTime } from './row-mapping';
 import { ControlInfo, DeploymentInfo, Plan } from '@shipdeck/tasks';
 
 /** The SQL dialects Shipdeck stores data in. */
@@ -7,8 +8,10 @@ export type Dialect = 'postgres' | 'sqlite';
 
 /*
  * Row shapes: property names are the column names, so that rows read by TypeORM and rows
- * answered by `RETURNING *` have the same shape. Times are Dates here and ISO strings in the
- * domain records; the conversion happens in the stores, at the boundary.
+ * answered by `RETURNING *` have the same shape. Task times are Dates here and ISO strings in the
+ * domain records, converted by the task store (raw `RETURNING *` rows bypass TypeORM's
+ * transformers); the other rows are only read through entities, so a column transformer makes
+ * their times ISO strings already.
  */
 
 /** A row of `tasks`. `application` and `environment` repeat the deployment's, for archive queries. */
@@ -62,7 +65,8 @@ export interface PackageRow {
   application: string;
   version: string;
   deployables: Deployable[];
-  imported_at: Date;
+  /** ISO time (column transformer). */
+  imported_at: string;
   seq?: number;
 }
 
@@ -72,8 +76,10 @@ export interface WorkerRow {
   address: string;
   config_hash: string;
   capacity: number;
-  registered_at: Date;
-  last_seen: Date;
+  /** ISO time (column transformer). */
+  registered_at: string;
+  /** ISO time (column transformer). */
+  last_seen: string;
 }
 
 export interface DeployedApplicationRow {
@@ -81,7 +87,8 @@ export interface DeployedApplicationRow {
   application: string;
   version: string;
   deployeds: Deployed[];
-  updated_at: Date;
+  /** ISO time (column transformer). */
+  updated_at: string;
 }
 
 /** The entity schemas of one data source. */
@@ -167,7 +174,7 @@ export function createEntities(dialect: Dialect): Entities {
         application: { type: 'text', primary: true },
         version: { type: 'text', primary: true },
         deployables: { type: json },
-        imported_at: { type: time },
+        imported_at: { type: time, transformer: isoTime },
         seq: { type: 'integer', insert: false, update: false, select: false, nullable: true },
       },
     }),
@@ -179,7 +186,7 @@ export function createEntities(dialect: Dialect): Entities {
         application: { type: 'text', primary: true },
         version: { type: 'text' },
         deployeds: { type: json },
-        updated_at: { type: time },
+        updated_at: { type: time, transformer: isoTime },
       },
     }),
     worker: new EntitySchema<WorkerRow>({
@@ -191,8 +198,8 @@ export function createEntities(dialect: Dialect): Entities {
         address: { type: 'text' },
         config_hash: { type: 'text' },
         capacity: { type: 'integer' },
-        registered_at: { type: time },
-        last_seen: { type: time },
+        registered_at: { type: time, transformer: isoTime },
+        last_seen: { type: time, transformer: isoTime },
       },
     }),
   };

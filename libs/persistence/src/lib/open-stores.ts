@@ -1,16 +1,11 @@
 import type { Logger } from '@shipdeck/logging';
 import { connect } from './database';
 import { Stores } from './stores';
-import {
-  Clock,
-  TypeOrmDeployedStore,
-  TypeOrmEnvironmentStore,
-  TypeOrmHostStore,
-  TypeOrmPackageStore,
-  TypeOrmStepLogStore,
-  TypeOrmTaskStore,
-  TypeOrmWorkerStore,
-} from './typeorm-stores';
+import { Clock } from './row-mapping';
+import { TypeOrmDeployedStore, TypeOrmEnvironmentStore, TypeOrmHostStore, TypeOrmPackageStore } from './typeorm-catalog-stores';
+import { TypeOrmStepLogStore } from './typeorm-step-log-store';
+import { TypeOrmTaskStore } from './typeorm-task-store';
+import { TypeOrmWorkerStore } from './typeorm-worker-store';
 
 /** Options of {@link openStores}. */
 export interface OpenStoresOptions {

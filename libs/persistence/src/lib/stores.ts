@@ -1,5 +1,5 @@
 import { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
-import { Plan, TaskRecord, TaskState, TaskType } from '@shipdeck/tasks';
+import { Plan, TaskPatch, TaskRecord, TaskState, TaskStateStore, TaskType } from '@shipdeck/tasks';
 
 /** Filter of current (not archived) tasks. */
 export interface TaskFilter {
@@ -16,26 +16,44 @@ export interface ArchiveFilter {
   environment?: string;
 }
 
-/** Fields a state change may set along with the state. */
-export type TaskPatch = Partial<Omit<TaskRecord, 'id' | 'type' | 'createdAt'>>;
+export type { TaskPatch };
 
-/** Tasks, shared by masters and workers. Every state change is a compare-and-set on the state. */
-export interface TaskStore {
+/** A task's state and owner, as the worker's maintenance reads them for many tasks at once. */
+export interface TaskStateOf {
+  id: string;
+  state: TaskState;
+  workerId: string | null;
+}
+
+/**
+ * Reading and changing tasks, shared by masters and workers. Every state change is a
+ * compare-and-set on the state.
+ */
+export interface TaskRepository extends TaskStateStore {
   insert(task: TaskRecord): Promise<void>;
   get(id: string): Promise<TaskRecord | null>;
   /** Current tasks (every state but DONE and CANCELLED), oldest first. */
   list(filter?: TaskFilter): Promise<TaskRecord[]>;
-  /** DONE and CANCELLED tasks, newest first. */
-  listArchived(filter?: ArchiveFilter): Promise<TaskRecord[]>;
   /**
    * Applies `patch` only if the task is still in `expected` state. Answers the updated task, or
    * null when the state was not `expected` any more (someone else changed it first). A patch that
-   * carries `state`, even the same one, also stamps the state-change time {@link queuedBefore}
+   * carries `state`, even the same one, also stamps the state-change time {@link TaskSweeps.queuedBefore}
    * compares (that is how the reconciler marks a QUEUED task it republished).
    * With `owner`, the task must also still be owned by that worker (a worker never changes a
    * task another worker adopted).
    */
   compareAndSet(id: string, expected: TaskState, patch: TaskPatch, owner?: string): Promise<TaskRecord | null>;
+  /**
+   * State and owner of each listed task that exists, in one query (a task missing from the answer
+   * was removed). Order is not specified.
+   */
+  statesOf(ids: string[]): Promise<TaskStateOf[]>;
+  /** Deletes a task and its step logs (a task removed from the monitor); false when there was none. */
+  remove(id: string): Promise<boolean>;
+}
+
+/** Ownership of tasks by workers: the claim, leases, checkpoints of the plan, takeover. */
+export interface TaskLeases {
   /**
    * The claim: QUEUED → EXECUTING with `workerId` as owner and a lease until `leaseUntil`, only if the
    * task is QUEUED. Exactly one of any number of concurrent claims wins; the others get null.
@@ -53,25 +71,36 @@ export interface TaskStore {
    * one wins, and an owner that renewed meanwhile keeps it). Null when someone else won.
    */
   adopt(id: string, from: { workerId: string; leaseUntil: string }, workerId: string, leaseUntil: Date): Promise<TaskRecord | null>;
+  /** Tasks owned by `workerId` in an active state (EXECUTING, STOPPING, FAILING, ABORTING). */
+  activeOwnedBy(workerId: string): Promise<TaskRecord[]>;
+}
+
+/** What the masters' reconciler sweeps for. */
+export interface TaskSweeps {
   /** QUEUED tasks whose last state change is older than `before` (the reconciler republishes them). */
   queuedBefore(before: Date): Promise<TaskRecord[]>;
   /** SCHEDULED tasks due at or before `now`. */
   scheduledDue(now: Date): Promise<TaskRecord[]>;
-  /** Tasks owned by `workerId` in an active state (EXECUTING, STOPPING, FAILING, ABORTING). */
-  activeOwnedBy(workerId: string): Promise<TaskRecord[]>;
+}
+
+/** Finished tasks: archiving them, and listing the archive. */
+export interface TaskArchive {
+  /** DONE and CANCELLED tasks, newest first. */
+  listArchived(filter?: ArchiveFilter): Promise<TaskRecord[]>;
   /**
    * EXECUTED → DONE, and in the same transaction the environment's deployed state: `deployed` is
    * upserted, or removed when `undeploy` names (environment, application). Null when the task was
    * not EXECUTED any more.
    */
-  /** Deletes a task and its step logs (a task removed from the monitor); false when there was none. */
-  remove(id: string): Promise<boolean>;
   archive(
     id: string,
     change: { deployed?: DeployedApplication; undeploy?: { environment: string; application: string } },
     completedAt: Date,
   ): Promise<TaskRecord | null>;
 }
+
+/** Every role of the task store, over one table; components should depend on the roles they use. */
+export type TaskStore = TaskRepository & TaskLeases & TaskSweeps & TaskArchive;
 
 /** Step logs: append-only text per (task, step path). */
 export interface StepLogStore {

@@ -54,7 +54,7 @@ describe('planControl', () => {
   });
 
   it('refuses a host whose type is not registered', () => {
-    const error = thrown(() => planControl({ host: { ...host, type: 'ssh' }, control: 'checkConnection', parameters: {}, types }));
+    const error = thrown(() => planControl({ host: { ...host, type: 'winrm' }, control: 'checkConnection', parameters: {}, types }));
     expect(error.code).toBe(ErrorCode.UNKNOWN_CI_TYPE);
   });
 });

@@ -84,7 +84,7 @@ describe('createRegistry', () => {
     writeFileSync(join(dir.path, 'extra.js'), pluginSource('extra', 'extra.Thing'));
     const registry = createRegistry({ pluginDir: dir.path });
     expect(registry.ciTypeNames()).toEqual(['cmd.Command', 'extra.Thing', 'file.File', 'http.Check']);
-    expect(registry.pluginNames()).toEqual(['builtin-file', 'builtin-cmd', 'builtin-http', 'builtin-local-host', 'extra']);
+    expect(registry.pluginNames()).toEqual(['builtin-file', 'builtin-cmd', 'builtin-http', 'builtin-local-host', 'builtin-ssh-host', 'extra']);
   });
 
   it('names the file of an external plugin that clashes with a built-in type', () => {

@@ -47,6 +47,11 @@ export type ControlExecutor = (ctx: StepContext) => Promise<void>;
 export interface HostTypeDefinition {
   name: string;
   controls: Record<string, ControlExecutor>;
+  /**
+   * Checks a host's type-specific properties (`address`, `username`… for `ssh`); each error's
+   * field is `fieldPrefix` + `.` + the property. Optional: host types without properties need none.
+   */
+  validate?(properties: Record<string, unknown>, fieldPrefix: string): FieldError[];
 }
 
 /** What a plugin module exports as `plugin`; built-in and external plugins alike. */

@@ -33,21 +33,21 @@ describe('PluginRegistry', () => {
 
   it('knows the built-in types', () => {
     expect(registry.ciTypeNames()).toEqual(['cmd.Command', 'file.File', 'http.Check']);
-    expect(registry.hostTypeNames()).toEqual(['local']);
+    expect(registry.hostTypeNames()).toEqual(['local', 'ssh']);
     expect(registry.hasCiType('file.File')).toBe(true);
     expect(registry.has('file.File')).toBe(true);
     expect(registry.has('nope.Nope')).toBe(false);
     expect(registry.hasHostType('local')).toBe(true);
-    expect(registry.hasHostType('ssh')).toBe(false);
+    expect(registry.hasHostType('winrm')).toBe(false);
   });
 
   it('refuses an unknown CI type or host type with UNKNOWN_CI_TYPE', () => {
     const ci = thrown(() => registry.ciType('nope.Nope'));
     expect(ci).toBeInstanceOf(ValidationError);
     expect(ci).toMatchObject({ code: ErrorCode.UNKNOWN_CI_TYPE, message: expect.stringContaining('"nope.Nope"') });
-    expect(thrown(() => registry.hostType('ssh'))).toMatchObject({ code: ErrorCode.UNKNOWN_CI_TYPE });
+    expect(thrown(() => registry.hostType('winrm'))).toMatchObject({ code: ErrorCode.UNKNOWN_CI_TYPE });
     expect(thrown(() => registry.executorFor('nope.Nope'))).toMatchObject({ code: ErrorCode.UNKNOWN_CI_TYPE });
-    expect(thrown(() => registry.executorFor('host.ssh'))).toMatchObject({ code: ErrorCode.UNKNOWN_CI_TYPE });
+    expect(thrown(() => registry.executorFor('host.winrm'))).toMatchObject({ code: ErrorCode.UNKNOWN_CI_TYPE });
   });
 
   it('registers an external plugin like a built-in, and dispatches its steps', async () => {

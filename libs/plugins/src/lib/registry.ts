@@ -194,6 +194,7 @@ function hostTypeProblems(type: unknown, at: string): string[] {
   const t = type as Record<string, unknown>;
   const problems: string[] = [];
   if (typeof t.name !== 'string' || !TYPE_NAME.test(t.name)) problems.push(`${at}.name must be a type name like local`);
+  if (t.validate !== undefined && typeof t.validate !== 'function') problems.push(`${at}.validate must be a function`);
   if (typeof t.controls !== 'object' || t.controls === null) problems.push(`${at}.controls must be an object`);
   else {
     for (const [name, fn] of Object.entries(t.controls)) {

@@ -31,3 +31,9 @@ export function interruptionAction(task: TaskRecord, plan: Plan): TaskAction {
   if (steps.every((s) => s.state === 'DONE' || s.state === 'SKIPPED') && task.state !== 'FAILING') return 'completed';
   return 'interrupted';
 }
+
+/** A task's one-line failure from its first FAILED step, or null when no step failed. */
+export function stepFailure(plan: Plan): string | null {
+  const failed = flattenSteps(plan).find((s) => s.state === 'FAILED');
+  return failed ? `step ${failed.path} failed: ${failed.failure ?? 'unknown reason'}` : null;
+}

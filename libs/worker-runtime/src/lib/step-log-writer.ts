@@ -1,9 +1,10 @@
 import { isRetryable } from '@shipdeck/errors';
+import { Logger } from '@shipdeck/logging';
 import { StepLogStore } from '@shipdeck/persistence';
+import { Cancel, Clock, systemClock } from './clock';
 
 /** How soon a step log write that failed for a retryable reason is tried again. */
 const RETRY_MS = 1000;
-import { Logger } from '@shipdeck/logging';
 
 /**
  * Buffers step output and writes it to the step log store in order, in chunks, so that a chatty
@@ -13,24 +14,25 @@ import { Logger } from '@shipdeck/logging';
 export class StepLogWriter {
   private readonly buffers = new Map<string, string[]>();
   private chain: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Cancel | undefined;
 
   constructor(
     private readonly store: StepLogStore,
     private readonly taskId: string,
     private readonly logger: Logger,
     private readonly flushEveryMs = 250,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   write(path: string, text: string): void {
     const buffer = this.buffers.get(path) ?? [];
     buffer.push(text);
     this.buffers.set(path, buffer);
-    this.timer ??= setTimeout(() => void this.flush(), this.flushEveryMs);
+    this.timer ??= this.clock.after(this.flushEveryMs, () => void this.flush());
   }
 
   flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.();
     this.timer = undefined;
     const entries = [...this.buffers.entries()];
     this.buffers.clear();
@@ -41,7 +43,7 @@ export class StepLogWriter {
           if (isRetryable(error)) {
             // The database is away: keep the text, in order, for the next flush.
             this.buffers.set(path, [text, ...(this.buffers.get(path) ?? [])]);
-            this.timer ??= setTimeout(() => void this.flush(), RETRY_MS);
+            this.timer ??= this.clock.after(RETRY_MS, () => void this.flush());
             this.logger.warn('could not write step log yet; keeping it for later', { taskId: this.taskId, stepPath: path });
             return;
           }

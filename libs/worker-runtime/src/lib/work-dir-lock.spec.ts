@@ -26,6 +26,9 @@ describe('lockWorkDir', () => {
   it('takes over the lock of a dead process', () => {
     const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout.toString().trim();
     writeFileSync(join(dir, 'worker.pid'), `${dead}\n`);
-    lockWorkDir(dir)();
+    const release = lockWorkDir(dir);
+    expect(readFileSync(join(dir, 'worker.pid'), 'utf8').trim()).toBe(String(process.pid));
+    release();
+    expect(existsSync(join(dir, 'worker.pid'))).toBe(false);
   });
 });

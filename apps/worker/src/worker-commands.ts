@@ -1,5 +1,5 @@
 import { CHANNEL_PROTOCOL_VERSION, CommandReply, MasterInfo, WorkerCommand, WorkerRegistration } from '@shipdeck/command-channel';
-import { WorkerRuntime } from './worker-runtime';
+import { WorkerRuntime } from '@shipdeck/worker-runtime';
 
 /** What a worker tells masters about itself besides what its runtime knows. */
 export interface WorkerIdentity {

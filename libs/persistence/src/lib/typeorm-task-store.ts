@@ -1,0 +1,280 @@
+import { EntityManager, In, Not } from 'typeorm';
+import { DeployedApplication } from '@shipdeck/domain';
+import { ACTIVE_STATES, FINAL_STATES, Plan, TaskPatch, TaskRecord, TaskState } from '@shipdeck/tasks';
+import { Database } from './database';
+import { DeployedApplicationRow, TaskRow } from './entities';
+import { Clock, ColumnValues, parseBound, patchToColumns, taskFromRow, toDate, values } from './row-mapping';
+import { ArchiveFilter, TaskFilter, TaskStateOf, TaskStore } from './stores';
+
+/** Tasks, with every state change a single conditional UPDATE. */
+export class TypeOrmTaskStore implements TaskStore {
+  constructor(
+    private readonly db: Database,
+    private readonly now: Clock,
+  ) {}
+
+  private get entity() {
+    return this.db.entities.task;
+  }
+
+  insert(task: TaskRecord): Promise<void> {
+    return this.db.run(`inserting task ${task.id}`, async (m) => {
+      const row: TaskRow = {
+        id: task.id,
+        type: task.type,
+        description: task.description,
+        state: task.state,
+        plan: task.plan,
+        worker_id: task.workerId,
+        lease_until: toDate(task.leaseUntil),
+        attempt: task.attempt,
+        deployment: task.deployment,
+        control: task.control,
+        application: task.deployment?.application ?? null,
+        environment: task.deployment?.environment ?? null,
+        scheduled_at: toDate(task.scheduledAt),
+        created_at: new Date(task.createdAt),
+        queued_at: toDate(task.queuedAt),
+        claimed_at: toDate(task.claimedAt),
+        started_at: toDate(task.startedAt),
+        completed_at: toDate(task.completedAt),
+        state_changed_at: this.now(),
+        failure: task.failure,
+      };
+      await m.insert(this.entity, values<TaskRow>(row));
+    });
+  }
+
+  get(id: string): Promise<TaskRecord | null> {
+    return this.db.run(`reading task ${id}`, async (m) => {
+      const row = await m.findOneBy(this.entity, { id });
+      return row ? taskFromRow(row) : null;
+    });
+  }
+
+  list(filter: TaskFilter = {}): Promise<TaskRecord[]> {
+    return this.db.run('listing tasks', async (m) => {
+      const rows = await m.find(this.entity, {
+        where: {
+          state: filter.state === undefined ? Not(In([...FINAL_STATES])) : filter.state,
+          ...(filter.type === undefined ? {} : { type: filter.type }),
+          ...(filter.workerId === undefined ? {} : { worker_id: filter.workerId }),
+        },
+        order: { created_at: 'ASC', id: 'ASC' },
+      });
+      // A state filter naming a final state still answers only current tasks.
+      return rows.filter((row) => !FINAL_STATES.includes(row.state as TaskState)).map(taskFromRow);
+    });
+  }
+
+  async listArchived(filter: ArchiveFilter = {}): Promise<TaskRecord[]> {
+    const from = parseBound(filter.from, 'from');
+    const to = parseBound(filter.to, 'to');
+    return this.db.run('listing archived tasks', async (m) => {
+      // A task cancelled without a completion time counts from its last state change.
+      const completed = 'COALESCE(t.completed_at, t.state_changed_at)';
+      const query = m
+        .createQueryBuilder(this.entity, 't')
+        .where('t.state IN (:...final)', { final: [...FINAL_STATES] });
+      if (from) query.andWhere(`${completed} >= :from`, { from });
+      if (to) query.andWhere(`${completed} <= :to`, { to });
+      if (filter.application !== undefined) query.andWhere('t.application = :application', { application: filter.application });
+      if (filter.environment !== undefined) query.andWhere('t.environment = :environment', { environment: filter.environment });
+      const rows = await query.orderBy(completed, 'DESC').addOrderBy('t.id', 'DESC').getMany();
+      return rows.map(taskFromRow);
+    });
+  }
+
+  compareAndSet(id: string, expected: TaskState, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> {
+    return this.db.run(`updating task ${id}`, async (m) => {
+      const columns = patchToColumns(patch, this.now());
+      // An empty patch still answers whether the task is in the expected state.
+      const set = Object.keys(columns).length > 0 ? columns : { state: expected };
+      const condition = owner === undefined ? 'id = :id AND state = :expected' : 'id = :id AND state = :expected AND worker_id = :owner';
+      const row = await this.conditionalUpdate(m, set, condition, { id, expected, owner });
+      return row ? taskFromRow(row) : null;
+    });
+  }
+
+  adopt(id: string, from: { workerId: string; leaseUntil: string }, workerId: string, leaseUntil: Date): Promise<TaskRecord | null> {
+    return this.db.run(`adopting task ${id}`, async (m) => {
+      const row = await this.conditionalUpdate(
+        m,
+        { worker_id: workerId, lease_until: leaseUntil },
+        `id = :id AND worker_id = :previous AND lease_until = :previousLease AND state IN (:...active)`,
+        { id, previous: from.workerId, previousLease: new Date(from.leaseUntil), active: [...ACTIVE_STATES] },
+      );
+      return row ? taskFromRow(row) : null;
+    });
+  }
+
+  leaseExpiredBefore(before: Date): Promise<TaskRecord[]> {
+    return this.db.run('listing tasks whose owner stopped renewing its lease', async (m) => {
+      const rows = await m
+        .createQueryBuilder()
+        .select()
+        .from(this.entity, 't')
+        .where('t.state IN (:...active) AND t.lease_until < :before', { active: [...ACTIVE_STATES], before })
+        .orderBy('t.lease_until', 'ASC')
+        .getRawMany<TaskRow>();
+      return rows.map(taskFromRow);
+    });
+  }
+
+  claim(id: string, workerId: string, leaseUntil: Date): Promise<TaskRecord | null> {
+    return this.db.run(`claiming task ${id}`, async (m) => {
+      const now = this.now();
+      const row = await this.conditionalUpdate(
+        m,
+        {
+          state: 'EXECUTING',
+          worker_id: workerId,
+          lease_until: leaseUntil,
+          started_at: () => 'COALESCE(started_at, :now)',
+          claimed_at: now,
+          state_changed_at: now,
+        },
+        "id = :id AND state = 'QUEUED'",
+        { id, now },
+      );
+      return row ? taskFromRow(row) : null;
+    });
+  }
+
+  savePlan(id: string, workerId: string, plan: Plan): Promise<boolean> {
+    return this.db.run(`saving the plan of task ${id}`, async (m) => {
+      const result = await m
+        .createQueryBuilder()
+        .update(this.entity)
+        .set(values<TaskRow>({ plan }))
+        .where('id = :id AND worker_id = :workerId', { id, workerId })
+        .execute();
+      return (result.affected ?? 0) > 0;
+    });
+  }
+
+  renewLeases(workerId: string, ids: string[], leaseUntil: Date): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.db.run(`renewing the leases of worker ${workerId}`, async (m) => {
+      await m
+        .createQueryBuilder()
+        .update(this.entity)
+        .set({ lease_until: leaseUntil })
+        .where('worker_id = :workerId AND id IN (:...ids)', { workerId, ids })
+        .execute();
+      const owned = await m
+        .createQueryBuilder()
+        .select('t.id', 'id')
+        .from(this.entity, 't')
+        .where('t.worker_id = :workerId AND t.id IN (:...ids)', { workerId, ids })
+        .getRawMany<{ id: string }>();
+      return owned.map((r) => r.id);
+    });
+  }
+
+  queuedBefore(before: Date): Promise<TaskRecord[]> {
+    return this.listWhere('listing stale queued tasks', "t.state = 'QUEUED' AND t.state_changed_at < :at", before, 't.state_changed_at');
+  }
+
+  scheduledDue(now: Date): Promise<TaskRecord[]> {
+    return this.listWhere('listing due scheduled tasks', "t.state = 'SCHEDULED' AND t.scheduled_at <= :at", now, 't.scheduled_at');
+  }
+
+  /** Tasks matching a condition on one time `:at`, in ascending order of `orderBy`. */
+  private listWhere(what: string, condition: string, at: Date, orderBy: string): Promise<TaskRecord[]> {
+    return this.db.run(what, async (m) => {
+      const rows = await m.createQueryBuilder(this.entity, 't').where(condition, { at }).orderBy(orderBy, 'ASC').getMany();
+      return rows.map(taskFromRow);
+    });
+  }
+
+  remove(id: string): Promise<boolean> {
+    return this.db.transaction(`removing task ${id}`, async (m) => {
+      await m.delete(this.db.entities.stepLog, { task_id: id });
+      const result = await m.delete(this.entity, { id });
+      return (result.affected ?? 0) > 0;
+    });
+  }
+
+  statesOf(ids: string[]): Promise<TaskStateOf[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.db.run(`reading the states of ${ids.length} task(s)`, async (m) => {
+      const rows = await m.find(this.entity, { select: { id: true, state: true, worker_id: true }, where: { id: In(ids) } });
+      return rows.map((row) => ({ id: row.id, state: row.state as TaskState, workerId: row.worker_id }));
+    });
+  }
+
+  activeOwnedBy(workerId: string): Promise<TaskRecord[]> {
+    return this.db.run(`listing the tasks of worker ${workerId}`, async (m) => {
+      const rows = await m.find(this.entity, {
+        where: { worker_id: workerId, state: In([...ACTIVE_STATES]) },
+        order: { created_at: 'ASC', id: 'ASC' },
+      });
+      return rows.map(taskFromRow);
+    });
+  }
+
+  async archive(
+    id: string,
+    change: { deployed?: DeployedApplication; undeploy?: { environment: string; application: string } },
+    completedAt: Date,
+  ): Promise<TaskRecord | null> {
+    try {
+      return await this.db.transaction(`archiving task ${id}`, async (m) => {
+        const row = await this.conditionalUpdate(
+          m,
+          { state: 'DONE', completed_at: completedAt, state_changed_at: this.now() },
+          "id = :id AND state = 'EXECUTED'",
+          { id },
+        );
+        if (!row) throw new NothingToArchive();
+        const deployedEntity = this.db.entities.deployed;
+        if (change.deployed) {
+          const deployed: DeployedApplicationRow = {
+            environment: change.deployed.environment,
+            application: change.deployed.application,
+            version: change.deployed.version,
+            deployeds: change.deployed.deployeds,
+            updated_at: completedAt.toISOString(),
+          };
+          await m.upsert(deployedEntity, values(deployed), ['environment', 'application']);
+        }
+        if (change.undeploy) {
+          await m.delete(deployedEntity, {
+            environment: change.undeploy.environment,
+            application: change.undeploy.application,
+          });
+        }
+        return taskFromRow(row);
+      });
+    } catch (error) {
+      if (error instanceof NothingToArchive) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * One `UPDATE tasks SET … WHERE <condition>`: answers the updated row, or null when no row
+   * matched. PostgreSQL answers the row with RETURNING; on SQLite, whose operations run one at a
+   * time on its single connection, the row read right after is the one just written.
+   */
+  private async conditionalUpdate(
+    m: EntityManager,
+    set: ColumnValues<TaskRow>,
+    condition: string,
+    parameters: Record<string, unknown>,
+  ): Promise<TaskRow | null> {
+    const update = m.createQueryBuilder().update(this.entity).set(values(set)).where(condition, parameters);
+    if (this.db.dialect === 'postgres') {
+      const result = await update.returning('*').execute();
+      const rows = (result.raw ?? []) as TaskRow[];
+      return rows[0] ?? null;
+    }
+    const result = await update.execute();
+    if ((result.affected ?? 0) === 0) return null;
+    return m.findOneBy(this.entity, { id: parameters['id'] as string });
+  }
+}
+
+/** Rolls the archive transaction back: the task was not EXECUTED any more. */
+class NothingToArchive extends Error {}

@@ -1,0 +1,115 @@
+import { IllegalTransitionError } from '@shipdeck/errors';
+import { TaskPatch, TaskStateStore, advanceTask, allows } from './advance-task';
+import { TASK_EVENTS, TASK_OPERATIONS, nextState } from './state-machine';
+import { TASK_STATES, TaskState } from './states';
+import { TaskRecord } from './task';
+
+const task = (state: TaskState, workerId: string | null = null): TaskRecord => ({
+  id: 't1',
+  type: 'CONTROL',
+  description: 'd',
+  state,
+  plan: { phases: [] },
+  workerId,
+  leaseUntil: null,
+  attempt: 1,
+  deployment: null,
+  control: null,
+  scheduledAt: null,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  queuedAt: null,
+  claimedAt: null,
+  startedAt: null,
+  completedAt: null,
+  failure: null,
+});
+
+/** One task in memory; `interfere` changes it between a read and the next compare-and-set. */
+class MemoryTasks implements TaskStateStore {
+  readonly writes: { expected: TaskState; patch: TaskPatch; owner?: string }[] = [];
+  interfere: (() => void) | undefined;
+
+  constructor(public current: TaskRecord | null) {}
+
+  async get(): Promise<TaskRecord | null> {
+    const answer = this.current && { ...this.current };
+    const interfere = this.interfere;
+    this.interfere = undefined;
+    interfere?.();
+    return answer;
+  }
+
+  async compareAndSet(_id: string, expected: TaskState, patch: TaskPatch, owner?: string): Promise<TaskRecord | null> {
+    this.writes.push({ expected, patch, owner });
+    if (!this.current || this.current.state !== expected) return null;
+    if (owner !== undefined && this.current.workerId !== owner) return null;
+    this.current = { ...this.current, ...patch };
+    return { ...this.current };
+  }
+}
+
+describe('advanceTask', () => {
+  it('sets the next state and the patch with one compare-and-set on the state read', async () => {
+    const tasks = new MemoryTasks(task('EXECUTING', 'w1'));
+    const done = await advanceTask(tasks, 't1', 'completed', (_current, next) => ({ failure: `now ${next}` }));
+    expect(done).toMatchObject({ state: 'EXECUTED', failure: 'now EXECUTED' });
+    expect(tasks.writes).toEqual([{ expected: 'EXECUTING', patch: { failure: 'now EXECUTED', state: 'EXECUTED' }, owner: undefined }]);
+  });
+
+  it('decides the action from the current state', async () => {
+    const tasks = new MemoryTasks(task('ABORTING', 'w1'));
+    const decided = await advanceTask(tasks, 't1', (current) => (current.state === 'ABORTING' ? 'aborted' : 'failed'));
+    expect(decided?.state).toBe('ABORTED');
+  });
+
+  it('reads again and retries when another process changed the state in between', async () => {
+    const tasks = new MemoryTasks(task('EXECUTING', 'w1'));
+    tasks.interfere = () => (tasks.current = { ...tasks.current!, state: 'STOPPING' });
+    const stopped = await advanceTask(tasks, 't1', 'halted');
+    expect(stopped?.state).toBe('STOPPED');
+    expect(tasks.writes.map((w) => w.expected)).toEqual(['EXECUTING', 'STOPPING']);
+  });
+
+  it('leaves a task alone that is gone or owned by another worker', async () => {
+    expect(await advanceTask(new MemoryTasks(null), 't1', 'completed')).toBeNull();
+    const adopted = new MemoryTasks(task('EXECUTING', 'w2'));
+    expect(await advanceTask(adopted, 't1', 'completed', undefined, 'w1')).toBeNull();
+    expect(adopted.writes).toEqual([]);
+  });
+
+  it('passes the owner on, so a task adopted between read and write is not changed', async () => {
+    const tasks = new MemoryTasks(task('EXECUTING', 'w1'));
+    tasks.interfere = () => (tasks.current = { ...tasks.current!, workerId: 'w2' });
+    expect(await advanceTask(tasks, 't1', 'completed', undefined, 'w1')).toBeNull();
+    expect(tasks.current?.state).toBe('EXECUTING');
+    expect(tasks.writes).toHaveLength(1);
+  });
+
+  it('throws IllegalTransitionError for an action the current state does not allow', async () => {
+    const tasks = new MemoryTasks(task('QUEUED'));
+    await expect(advanceTask(tasks, 't1', 'completed')).rejects.toBeInstanceOf(IllegalTransitionError);
+    expect(tasks.writes).toEqual([]);
+  });
+
+  it('gives up when the task keeps changing', async () => {
+    const tasks = new MemoryTasks(task('EXECUTING', 'w1'));
+    tasks.compareAndSet = async (...args) => {
+      tasks.writes.push({ expected: args[1], patch: args[2] });
+      return null;
+    };
+    await expect(advanceTask(tasks, 't1', 'completed')).rejects.toThrow(/kept changing under 20 attempts/);
+    expect(tasks.writes).toHaveLength(20);
+  });
+});
+
+describe('allows', () => {
+  it('agrees with the state machine for every state and action, without throwing', () => {
+    for (const state of TASK_STATES) {
+      for (const action of [...TASK_OPERATIONS, ...TASK_EVENTS]) {
+        expect({ state, action, allowed: allows(state, action) }).toEqual({ state, action, allowed: nextState(state, action) !== undefined });
+      }
+    }
+    expect(allows('EXECUTING', 'stepFailed')).toBe(true);
+    expect(allows('ABORTING', 'stepFailed')).toBe(false);
+  });
+});

@@ -1,0 +1,115 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { flattenSteps } from '@shipdeck/tasks';
+import { ManualClock } from '../testing/manual-clock';
+import { RuntimeHarness, until } from '../testing/runtime-harness';
+import { INTERRUPTED_STEP } from './interruption';
+import { parseRecoveryFile } from './recovery-files';
+
+describe('TaskRecovery and ghost tasks (in-process: SQLite, in-process queue, manual clock)', () => {
+  let world: RuntimeHarness;
+  beforeEach(async () => (world = await RuntimeHarness.open()));
+  afterEach(() => world.close());
+
+  const stepStates = async (id: string) => flattenSteps((await world.task(id)).plan).map((s) => s.state);
+  const fileOf = (workerId: string, taskId: string) => join(world.workDirOf(workerId), `${taskId}.task`);
+
+  /** A runtime executing a task whose second step waits; the runtime is then left for dead (never closed). */
+  async function crashedWhileExecuting(workerId: string): Promise<string> {
+    world.steps.gated.add('second');
+    const crashed = world.runtime(workerId);
+    await crashed.start();
+    const task = await world.queuedTask(['first', 'second', 'third']);
+    await until(() => world.steps.isWaiting(task.id, 'second'), 'the second step runs');
+    return task.id;
+  }
+
+  it('a restart fails the step that was executing, quarantines an unreadable recovery file, and holds the task', async () => {
+    const id = await crashedWhileExecuting('w');
+    writeFileSync(fileOf('w', 'damaged'), '{"format":"shipdeck-task-recov');
+
+    const restarted = world.runtime('w');
+    const report = await restarted.start();
+
+    expect(report).toEqual({ recovered: [id], quarantined: ['damaged'], ghosts: [] });
+    expect(readdirSync(join(world.workDirOf('w'), 'quarantine'))).toEqual([expect.stringMatching(/^damaged\.task\.\d+$/)]);
+    const recovered = await world.task(id);
+    expect(recovered).toMatchObject({ state: 'FAILED', workerId: 'w', failure: `step 1-1-2 failed: ${INTERRUPTED_STEP}` });
+    expect(await stepStates(id)).toEqual(['DONE', 'FAILED', 'PENDING']);
+    expect(parseRecoveryFile(readFileSync(fileOf('w', id), 'utf8'), id).task.state).toBe('FAILED');
+    expect(restarted.heldTasks).toEqual([{ id, type: 'CONTROL', state: 'FAILED' }]);
+    await restarted.close();
+  });
+
+  it('a restart finds a task removed from the monitor meanwhile: a ghost, FAILED locally, registered again on request', async () => {
+    const id = await crashedWhileExecuting('w');
+    expect(await world.stores.tasks.remove(id)).toBe(true);
+
+    const restarted = world.runtime('w');
+    expect(await restarted.start()).toEqual({ recovered: [], quarantined: [], ghosts: [id] });
+    expect(restarted.heldTasks).toEqual([]);
+    expect(restarted.stats.ghosts).toBe(1);
+    const ghost = parseRecoveryFile(readFileSync(fileOf('w', id), 'utf8'), id).task;
+    expect(ghost).toMatchObject({ state: 'FAILED', failure: `step 1-1-2 failed: ${INTERRUPTED_STEP}` });
+
+    expect(await restarted.restoreGhostTasks()).toEqual([id]);
+    expect(await world.task(id)).toMatchObject({ state: 'FAILED', workerId: 'w' });
+    expect(await stepStates(id)).toEqual(['DONE', 'FAILED', 'PENDING']);
+    expect(restarted.heldTasks).toEqual([{ id, type: 'CONTROL', state: 'FAILED' }]);
+    expect(await restarted.restoreGhostTasks()).toEqual([]);
+    await restarted.close();
+  });
+
+  it('housekeeping spots a held task removed from the monitor, and forgets it once archived', async () => {
+    const clock = new ManualClock();
+    const runtime = world.runtime('w', { clock, housekeepingIntervalMs: 5000 });
+    await runtime.start();
+    const task = await world.queuedTask(['first']);
+    await until(() => runtime.stats.running === 0 && runtime.stats.held === 1, 'the task is executed and held');
+    expect(runtime.heldTasks).toEqual([{ id: task.id, type: 'CONTROL', state: 'EXECUTED' }]);
+
+    await world.stores.tasks.remove(task.id);
+    await clock.advance(5000);
+    expect(runtime.heldTasks).toEqual([]);
+    expect(runtime.stats).toMatchObject({ held: 1, ghosts: 1 });
+
+    expect(await runtime.restoreGhostTasks()).toEqual([task.id]);
+    expect(runtime.heldTasks).toEqual([{ id: task.id, type: 'CONTROL', state: 'EXECUTED' }]);
+    expect(await world.stores.tasks.compareAndSet(task.id, 'EXECUTED', { state: 'DONE' })).not.toBeNull();
+    await clock.advance(5000);
+    expect(runtime.stats).toMatchObject({ held: 0, ghosts: 0 });
+    expect(existsSync(fileOf('w', task.id))).toBe(false);
+    await runtime.close();
+  });
+
+  it('a runtime whose lease expired loses the task to a takeover and records nothing more of it', async () => {
+    world.steps.gated.add('first');
+    const slowClock = new ManualClock();
+    const adopterClock = new ManualClock();
+    const slow = world.runtime('slow', { clock: slowClock, leaseMs: 30_000 });
+    const adopter = world.runtime('adopter', { clock: adopterClock, leaseMs: 30_000, takeover: { enabled: true, afterMs: 10_000 } });
+    await slow.start();
+    const task = await world.queuedTask(['first', 'second']);
+    await until(() => world.steps.isWaiting(task.id, 'first'), 'the first step runs on the slow runtime');
+    await adopter.start();
+
+    // The slow runtime stands still (a long pause) while time goes on for the adopter.
+    await adopterClock.advance(40_000);
+    expect(adopter.stats.takeovers).toBe(0);
+    await adopterClock.advance(5000);
+    expect(adopter.stats.takeovers).toBe(1);
+    const adopted = await world.task(task.id);
+    expect(adopted).toMatchObject({ state: 'FAILED', workerId: 'adopter', failure: `step 1-1-1 failed: ${INTERRUPTED_STEP}` });
+
+    // Its next lease renewal tells the slow runtime the task is not its own any more.
+    await slowClock.advance(10_000);
+    await until(() => slow.stats.running === 0, 'the slow run has ended');
+    expect(world.steps.killed.map((s) => s.workDir)).toEqual([world.workDirOf('slow')]);
+    expect(await world.task(task.id)).toEqual(adopted);
+    expect(slow.heldTasks).toEqual([]);
+    expect(existsSync(fileOf('slow', task.id))).toBe(false);
+    expect(adopter.heldTasks).toEqual([{ id: task.id, type: 'CONTROL', state: 'FAILED' }]);
+    await slow.close();
+    await adopter.close();
+  });
+});

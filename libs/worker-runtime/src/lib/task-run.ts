@@ -1,0 +1,198 @@
+import { taskLogger } from '@shipdeck/logging';
+import {
+  ExecutionOutcome,
+  PlanExecution,
+  PlanStep,
+  TaskAction,
+  TaskRecord,
+  TaskState,
+  advanceTask,
+  allows,
+  nextState,
+} from '@shipdeck/tasks';
+import { RuntimeContext, nowIso, retryWrite } from './runtime-context';
+import { stepFailure } from './interruption';
+import { StepLogWriter } from './step-log-writer';
+
+/**
+ * One execution of a claimed task on this worker: runs the plan, checkpoints every step change
+ * (recovery file first, then the database), applies stop and abort requests at step boundaries,
+ * and records how the run ended. A run that learns another worker adopted its task stops without
+ * writing anything more of it.
+ */
+export class TaskRun {
+  readonly execution: PlanExecution;
+  /** Another worker adopted the task: this run must not write anything of it any more. */
+  lost = false;
+  private readonly stepLog: StepLogWriter;
+
+  constructor(
+    private readonly context: RuntimeContext,
+    readonly task: TaskRecord,
+  ) {
+    const { options } = context;
+    this.stepLog = new StepLogWriter(options.logs, task.id, context.logger, options.stepLogFlushMs, options.clock);
+    this.execution = new PlanExecution({
+      taskId: task.id,
+      plan: task.plan,
+      executors: options.executors,
+      workDir: options.workDir,
+      now: () => new Date(options.clock.now()),
+      hooks: {
+        stepChanged: (step) => this.stepChanged(step),
+        firstFailure: (step) => this.firstFailure(step),
+        log: (step, text) => {
+          this.stepLog.write(step.path, text);
+          taskLogger(context.logger, task.id, step.path).debug(text.trimEnd());
+        },
+      },
+    });
+  }
+
+  /** Executes the task; resolves when the run has ended and is recorded (or left for recovery). */
+  async run(): Promise<void> {
+    const { held, files } = this.context;
+    const log = taskLogger(this.context.logger, this.task.id);
+    held.running.set(this.task.id, this);
+    log.info(`executing task: ${this.task.description}`, { attempt: this.task.attempt });
+    try {
+      await files.write(this.task);
+      // A stop or abort requested between the claim and now.
+      await this.applyRequests();
+      const outcome = await this.execution.run();
+      await this.stepLog.flush();
+      await this.finish(outcome);
+    } catch (error) {
+      log.error('task execution broke down; the task is left for recovery', { error: String(error) });
+    } finally {
+      held.running.delete(this.task.id);
+      if (!this.lost) held.finished.set(this.task.id, this.task);
+    }
+  }
+
+  /** Applies a stop or abort the master recorded in the task's state. */
+  applyState(state: TaskState | undefined): void {
+    if (state === 'STOPPING') this.execution.requestStop();
+    if (state === 'ABORTING') this.execution.requestAbort();
+  }
+
+  /** Reads the task's state and applies a stop or abort the master recorded there. */
+  async applyRequests(): Promise<void> {
+    try {
+      const [current] = await this.context.options.tasks.statesOf([this.task.id]);
+      this.applyState(current?.state);
+    } catch (error) {
+      this.context.logger.debug('could not read task state; trying again at the next tick', { taskId: this.task.id, error: String(error) });
+    }
+  }
+
+  /** Writes the recovery file between step transitions. */
+  async checkpoint(): Promise<void> {
+    if (this.lost) return;
+    await this.context.files.write(this.task).catch((error: unknown) =>
+      this.context.logger.warn('could not write recovery file', { taskId: this.task.id, error: String(error) }),
+    );
+  }
+
+  /** The database says the task is not ours: adopted by another worker, or removed (a ghost). */
+  async noLongerOwned(): Promise<void> {
+    const { options, held, files } = this.context;
+    const current = await options.tasks.get(this.task.id).catch(() => undefined);
+    if (current === null) {
+      held.ghosts.add(this.task.id);
+      return;
+    }
+    if (current && current.workerId !== options.workerId && !this.lost) {
+      this.lost = true;
+      taskLogger(this.context.logger, this.task.id).warn(
+        `worker ${current.workerId} adopted this task: stopping it here without recording anything`,
+      );
+      this.execution.requestAbort('another worker adopted this task');
+      await files.remove(this.task.id);
+    }
+  }
+
+  private async stepChanged(step: PlanStep): Promise<void> {
+    taskLogger(this.context.logger, this.task.id, step.path).info(`step ${step.state}: ${step.description}`);
+    const ended = step.state === 'DONE' || step.state === 'FAILED';
+    if (ended) await this.stepLog.flush();
+    await this.savePlan();
+    // At a step boundary, a stop or abort requested through any master takes effect before the next step.
+    if (ended) await this.applyRequests();
+  }
+
+  /** FAILING shows that parallel siblings are finishing; an ABORTING task stays ABORTING. */
+  private async firstFailure(step: PlanStep): Promise<void> {
+    const { options } = this.context;
+    const current = await options.tasks.get(this.task.id).catch(() => null);
+    if (!current || !allows(current.state, 'stepFailed') || this.lost) return;
+    const failing = await advanceTask(options.tasks, this.task.id, 'stepFailed', undefined, options.workerId).catch(
+      (error: unknown) => {
+        taskLogger(this.context.logger, this.task.id).debug('task moved on before it could show FAILING', {
+          step: step.path,
+          error: String(error),
+        });
+        return null;
+      },
+    );
+    if (failing) this.task.state = failing.state;
+  }
+
+  /** Checkpoints the running task: recovery file first (always possible), then the database. */
+  private async savePlan(): Promise<void> {
+    if (this.lost) return;
+    const { options, files } = this.context;
+    await files.write(this.task);
+    const owned = await retryWrite(this.context, `saving the plan of task ${this.task.id}`, () =>
+      options.tasks.savePlan(this.task.id, options.workerId, this.task.plan),
+    );
+    if (!owned) await this.noLongerOwned();
+  }
+
+  /** Records how the run ended, retrying while the database is unreachable. */
+  private async finish(outcome: ExecutionOutcome): Promise<void> {
+    const { options, files, held } = this.context;
+    const { task } = this;
+    const log = taskLogger(this.context.logger, task.id);
+    if (this.lost) {
+      log.warn(`run ended (${outcome}) after another worker adopted the task; nothing recorded`);
+      return;
+    }
+    const failure = stepFailure(task.plan);
+    const final = await retryWrite(this.context, `recording the end of task ${task.id}`, () =>
+      advanceTask(
+        options.tasks,
+        task.id,
+        (current) => finishingAction(current, outcome),
+        () => ({ plan: task.plan, failure, completedAt: nowIso(this.context) }),
+        options.workerId,
+      ),
+    );
+    if (final) {
+      Object.assign(task, final);
+      await files.write(task);
+    } else if (!(await options.tasks.get(task.id))) {
+      // The monitor cannot record how the run ended; the ghost itself must, or restoring it would
+      // show an EXECUTING task that nothing executes any more.
+      Object.assign(task, {
+        state: nextState(task.state, finishingAction(task, outcome)) ?? task.state,
+        failure,
+        completedAt: nowIso(this.context),
+      });
+      held.ghosts.add(task.id);
+      await files.write(task);
+      log.warn(`the task was removed from the monitor while it ran here: it is a ghost task on this worker now (${task.state})`);
+    } else {
+      this.lost = true;
+      await files.remove(task.id);
+    }
+    log.info(`task ${final?.state ?? 'not recorded'} (run ${outcome})`);
+  }
+}
+
+/** The event that ends a run, given what the master asked meanwhile (the task's current state). */
+function finishingAction(current: TaskRecord, outcome: ExecutionOutcome): TaskAction {
+  if (current.state === 'ABORTING') return 'aborted';
+  if (outcome === 'aborted') return 'failed';
+  return outcome;
+}
