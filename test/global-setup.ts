@@ -6,7 +6,7 @@
  * 3. Otherwise, when a Docker engine answers, they are started with testcontainers and their URLs
  *    exported for the tests (and stopped by the global tear-down).
  * 4. Otherwise nothing is set: every test that needs a service fails with a message saying what to
- *    start or set (test/support/cluster.ts `requireServices`); tests that need none still run.
+ *    start or set (test/support/services.ts `requireServices`); tests that need none still run.
  */
 import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';

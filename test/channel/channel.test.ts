@@ -1,6 +1,6 @@
 import { AddressInfo, Socket, createServer } from 'node:net';
 import { CommandChannelError, CommandChannelServer, WorkerCommand } from '@shipdeck/command-channel';
-import { holdsFor, pollUntil } from '../support/poll';
+import { holdsFor, pollUntil, withDeadline } from '../support/poll';
 import {
   TestMaster,
   TestWorker,
@@ -10,7 +10,6 @@ import {
   sessionOf,
   startMaster,
   startWorker,
-  within,
 } from './support';
 
 /** Everything a test started, closed after it whatever happened. */
@@ -154,7 +153,7 @@ describe('command channel over TCP', () => {
     const live = await worker([`127.0.0.1:${m.port}`]);
     await sessionOf(m, live.workerId);
 
-    await within(frozen.ended, 5_000, () => `the master did not close the frozen worker's channel\n${m.log.dump()}`);
+    await withDeadline(frozen.ended, 5_000, () => `the master did not close the frozen worker's channel\n${m.log.dump()}`);
     const lastSeen = session.lastSeen.getTime();
     await pollUntil(() => m.closed.length === 1, { timeoutMs: 2_000, describe: () => m.log.dump() });
     expect(m.closed[0]!.session).toBe(session);
@@ -175,17 +174,17 @@ describe('command channel over TCP', () => {
 
     const garbage = await rawSocket(m.port);
     garbage.write('{"type":"register", this is not JSON\n');
-    await within(garbage.ended, 5_000, () => `malformed frame did not close the connection\n${m.log.dump()}`);
+    await withDeadline(garbage.ended, 5_000, () => `malformed frame did not close the connection\n${m.log.dump()}`);
     expect(m.log.has(/closing the channel with worker 127\.0\.0\.1:\d+: invalid JSON frame/, 'warn')).toBe(true);
 
     const huge = await rawSocket(m.port);
     huge.write(`{"type":"register","padding":"${'x'.repeat(1024 * 1024 + 10)}`);
-    await within(huge.ended, 5_000, () => `oversized frame did not close the connection\n${m.log.dump()}`);
+    await withDeadline(huge.ended, 5_000, () => `oversized frame did not close the connection\n${m.log.dump()}`);
     expect(m.log.has(/frame longer than 1048576 bytes/, 'warn')).toBe(true);
 
     const badRegister = await rawSocket(m.port);
     badRegister.write(`${JSON.stringify({ type: 'register', registration: { workerId: 'x' } })}\n`);
-    await within(badRegister.ended, 5_000, () => `invalid register did not close the connection\n${m.log.dump()}`);
+    await withDeadline(badRegister.ended, 5_000, () => `invalid register did not close the connection\n${m.log.dump()}`);
     expect(badRegister.received).toContain('"type":"goodbye"');
     expect(m.log.has(/invalid register message: registration\.protocolVersion/, 'warn')).toBe(true);
 
@@ -211,7 +210,7 @@ describe('command channel over TCP', () => {
   it('closes a connection that does not register in time', async () => {
     const m = await master({ registerTimeoutMs: 300 });
     const silent = await rawSocket(m.port);
-    await within(silent.ended, 5_000, () => `unregistered connection was not closed\n${m.log.dump()}`);
+    await withDeadline(silent.ended, 5_000, () => `unregistered connection was not closed\n${m.log.dump()}`);
     expect(m.log.has(/no register within 300 ms/, 'warn')).toBe(true);
     expect(m.registered).toEqual([]);
   });
@@ -230,7 +229,7 @@ describe('command channel over TCP', () => {
     expect(m.closed).toEqual([{ session: oldSession, reason: 'replaced' }]);
     expect(m.server.sessions()).toEqual([m.registered[1]]);
     expect(m.server.session('worker-r')!.registration.capacity).toBe(5);
-    await within(old.ended, 5_000, () => 'the replaced connection stayed open');
+    await withDeadline(old.ended, 5_000, () => 'the replaced connection stayed open');
     expect(old.received).toContain('{"type":"goodbye","reason":"replaced"}');
   });
 

@@ -171,18 +171,3 @@ export async function rawSocket(port: number): Promise<Socket & { received: stri
   });
   return socket;
 }
-
-/** Resolves when `promise` does, failing with `what` after `timeoutMs`. */
-export async function within<T>(promise: Promise<T>, timeoutMs: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(what())), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -10,7 +10,7 @@
  *   long enough for another worker to take its tasks over: takeover is on),
  * - SIGKILLs a master and starts it again (same ports, database, queue),
  * - drops every broker connection of the virtual host (`rabbitmqctl close_all_connections`).
- * Each step of the chaos-ledger fixture plugin appends a `begin` and a `done` line to a ledger.
+ * Each step of the ledger test plugin appends a `begin` and a `done` line to a ledger.
  * A task that ends FAILED must have been interrupted: exactly its interrupted step FAILED (the
  * worker stopped while it executed), the steps before it DONE, the ones after it PENDING; or, for
  * a worker killed between two steps, no step FAILED and DONE steps followed by PENDING ones. The
@@ -28,24 +28,16 @@ import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { StepWire, TaskState, TaskWire } from '../support/api';
-import { summarize } from '../support/api';
-import {
-  ActionLog,
-  Answer,
-  CHAOS_LEDGER_PLUGIN_DIR,
-  ChaosWorker,
-  MasterPool,
-  NoAnswerError,
-  Vhost,
-  clusterWorkerEnv,
-  createVhost,
-  dropBrokerConnections,
-  readChaosLedger,
-  seededRandom,
-} from '../support/chaos-cluster';
-import { Cluster, mapLimit, queueStatus, requireServices, startCluster } from '../support/cluster';
+import type { ShownTaskState, StepView, TaskView } from '@shipdeck/tasks';
+import { Cluster, startCluster } from '../support/cluster';
+import { readLedgerLines } from '../support/ledger';
+import { mapLimit } from '../support/map-limit';
+import { Answer, MasterPool } from '../support/master-pool';
 import { pollUntil } from '../support/poll';
+import { NoAnswerError, summarize } from '../support/rest-client';
+import { Vhost, createVhost, queueStatus, requireServices } from '../support/services';
+import { ActionLog, seededRandom } from './action-log';
+import { ChaosWorker } from './chaos-worker';
 
 // ---- the workload
 
@@ -101,7 +93,7 @@ const ERROR_LINE = /^\d\d:\d\d:\d\d\.\d{3} error/;
 const DUPLICATE_LINE = /task message without a claimable task, dropped/;
 
 /** States a task of this test may be seen in while it runs (UNKNOWN: its worker is away). */
-const EXPECTED_STATES: readonly TaskState[] = ['PENDING', 'QUEUED', 'EXECUTING', 'UNKNOWN', 'EXECUTED', 'FAILED'];
+const EXPECTED_STATES: readonly ShownTaskState[] = ['PENDING', 'QUEUED', 'EXECUTING', 'UNKNOWN', 'EXECUTED', 'FAILED'];
 
 interface Created {
   taskId: string;
@@ -143,7 +135,7 @@ function plural(n: number, word: string): string {
  * that died between two steps (or between its claim and the first step), no FAILED step at all,
  * DONE steps followed by PENDING ones. Answers a problem otherwise.
  */
-function interruptionOf(task: TaskWire): { step: StepWire } | { between: true } | { problem: string } {
+function interruptionOf(task: TaskView): { step: StepView } | { between: true } | { problem: string } {
   const steps = task.steps;
   const failed = steps.filter((s) => s.state === 'FAILED');
   if (failed.length > 1) return { problem: `${failed.length} steps FAILED, expected only the interrupted one` };
@@ -222,7 +214,6 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
         masters: 2,
         workers: 0,
         amqpUrl: (vhost as Vhost).url,
-        extraPlugins: [CHAOS_LEDGER_PLUGIN_DIR],
         env: SETTINGS,
       });
       const c = cluster;
@@ -237,16 +228,7 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
       };
       try {
         const pool = new MasterPool(c.masters);
-        const env = clusterWorkerEnv(c, { ...SETTINGS, SHIPDECK_LOG_LEVEL: 'debug' });
-        for (let i = 1; i <= WORKERS; i++) {
-          workers.push(
-            new ChaosWorker(`worker-${i}`, join(c.root, 'work', `worker-${i}`), join(c.logDir, `worker-${i}.log`), {
-              home: c.home,
-              env,
-              masters: () => c.masters.map((m) => `localhost:${m.workerPort}`),
-            }),
-          );
-        }
+        for (let i = 1; i <= WORKERS; i++) workers.push(new ChaosWorker(c, `worker-${i}`, { SHIPDECK_LOG_LEVEL: 'debug' }));
         await Promise.all(workers.map((w, i) => w.start(pool.liveUrl(i))));
 
         // ---- data: one ledger host, one environment per deployment, applications of 2–4 steps
@@ -256,14 +238,14 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
           if (a.status !== status) throw new Error(`${what}: expected HTTP ${status}, got ${a.status}: ${a.text}`);
           return a.body;
         };
-        await expectCode(pool.once('PUT', '/hosts/chaos-host', { type: 'chaos-ledger', properties: { ledgerFile } }), 201, 'PUT /hosts/chaos-host');
+        await expectCode(pool.once('PUT', '/hosts/chaos-host', { type: 'ledger', properties: { ledgerFile } }), 201, 'PUT /hosts/chaos-host');
         const stepsOf = new Map<string, number>();
         for (let k = 1; k <= APPLICATIONS; k++) {
           const steps = 2 + (k % 3);
           stepsOf.set(`chaos-app-${k}`, steps);
           const deployables = Array.from({ length: steps }, (_, s) => ({
             name: `part-${s + 1}`,
-            type: 'chaos.Ledger',
+            type: 'test.Ledger',
             order: 10 * (s + 1),
             ledgerFile,
             sleepMs: data.between(0, MAX_STEP_SLEEP_MS),
@@ -294,8 +276,8 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
         let startsUnanswered = 0;
         const outstanding = () => [...tracked.values()].filter((t) => t.starts > 0 && !t.archived).length;
 
-        const getTask = async (id: string): Promise<TaskWire | undefined> => {
-          const answer = await pool.get<TaskWire>(`/tasks/${id}`);
+        const getTask = async (id: string): Promise<TaskView | undefined> => {
+          const answer = await pool.get<TaskView>(`/tasks/${id}`);
           if (answer.status === 200) return answer.body;
           violation(`task ${id}: GET /tasks/${id} answered HTTP ${answer.status}: ${answer.text}`);
           return undefined;
@@ -305,9 +287,9 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
         const start = async (t: Tracked, prefer: number): Promise<void> => {
           const attempt = t.starts + 1;
           for (let i = 0; i < 30 && !over; i++) {
-            let answer: Answer<TaskWire> | undefined;
+            let answer: Answer<TaskView> | undefined;
             try {
-              answer = await pool.once<TaskWire>('POST', `/tasks/${t.id}/start`, undefined, prefer + i);
+              answer = await pool.once<TaskView>('POST', `/tasks/${t.id}/start`, undefined, prefer + i);
             } catch (error) {
               if (!(error instanceof NoAnswerError)) throw error;
               startsUnanswered++;
@@ -339,9 +321,9 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
 
         const archive = async (t: Tracked, prefer: number): Promise<void> => {
           for (let i = 0; i < 30 && !over; i++) {
-            let answer: Answer<TaskWire> | undefined;
+            let answer: Answer<TaskView> | undefined;
             try {
-              answer = await pool.once<TaskWire>('POST', `/tasks/${t.id}/archive`, undefined, prefer + i);
+              answer = await pool.once<TaskView>('POST', `/tasks/${t.id}/archive`, undefined, prefer + i);
             } catch (error) {
               if (!(error instanceof NoAnswerError)) throw error;
             }
@@ -376,7 +358,7 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
         };
 
         /** Interrupted tasks are checked and started again; executed ones archived. */
-        const handleFailed = async (task: TaskWire, prefer: number): Promise<void> => {
+        const handleFailed = async (task: TaskView, prefer: number): Promise<void> => {
           const t = tracked.get(task.id);
           if (!t || t.busy || (task.attempt ?? 0) <= t.handledAttempt) return;
           t.handledAttempt = task.attempt ?? 0;
@@ -396,7 +378,7 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
           restarts++;
           await busy(t, start(t, prefer));
         };
-        const handleExecuted = async (task: TaskWire, prefer: number): Promise<void> => {
+        const handleExecuted = async (task: TaskView, prefer: number): Promise<void> => {
           const t = tracked.get(task.id);
           if (!t || t.busy || t.archived) return;
           const notDone = task.steps.filter((s) => s.state !== 'DONE');
@@ -407,12 +389,12 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
           await busy(t, archive(t, prefer));
         };
 
-        let snapshot = new Map<string, TaskWire>();
+        let snapshot = new Map<string, TaskView>();
         let lastSweep = 0;
         /** A full look: every task listed in a state it may be in, none missing. */
         const sweep = async (): Promise<void> => {
           const fetchedAt = Date.now();
-          const answer = await pool.get<TaskWire[]>('/tasks');
+          const answer = await pool.get<TaskView[]>('/tasks');
           if (answer.status !== 200) {
             violation(`GET /tasks answered HTTP ${answer.status}: ${answer.text}`);
             return;
@@ -441,8 +423,8 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
             turn++;
             try {
               const [failed, executed] = await Promise.all([
-                pool.get<TaskWire[]>('/tasks?state=FAILED', 30_000, turn),
-                pool.get<TaskWire[]>('/tasks?state=EXECUTED', 30_000, turn + 1),
+                pool.get<TaskView[]>('/tasks?state=FAILED', 30_000, turn),
+                pool.get<TaskView[]>('/tasks?state=EXECUTED', 30_000, turn + 1),
               ]);
               const work: Promise<void>[] = [];
               if (failed.status === 200) work.push(...failed.body.map((task, i) => handleFailed(task, turn + i)));
@@ -558,7 +540,7 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
           while (!over && !chaosOver()) {
             await delay(brokerFaults.between(...BROKER_DROP_EVERY_MS));
             if (over || chaosOver()) break;
-            const closed = await dropBrokerConnections((vhost as Vhost).name, 'chaos');
+            const closed = await (vhost as Vhost).dropConnections('chaos');
             counts.brokerDrops++;
             counts.connectionsClosed += closed;
             log.record('broker-drop', `rabbitmqctl close_all_connections -p ${vhost?.name} chaos: closed ${plural(closed, 'connection')}`);
@@ -635,13 +617,13 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
         const ids = [...tracked.keys()];
         expect(new Set(ids).size).toBe(TOTAL);
         for (const [index] of c.masters.entries()) {
-          const current = await pool.get<TaskWire[]>('/tasks', 30_000, index);
+          const current = await pool.get<TaskView[]>('/tasks', 30_000, index);
           expect({ master: current.master, status: current.status, left: current.status === 200 ? current.body.map(summarize) : current.text }).toEqual({
             master: index,
             status: 200,
             left: [],
           });
-          const archived = await pool.get<TaskWire[]>('/archive/tasks', 30_000, index);
+          const archived = await pool.get<TaskView[]>('/archive/tasks', 30_000, index);
           expect({ master: archived.master, status: archived.status }).toEqual({ master: index, status: 200 });
           expect(archived.body.map((t) => t.id).sort()).toEqual([...ids].sort());
           const wrong = archived.body
@@ -653,9 +635,9 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
             .map((task) => `${summarize(task)} (started ${tracked.get(task.id)?.starts} times by the test)`);
           expect(wrong).toEqual([]);
         }
-        const finalViews = new Map((await pool.get<TaskWire[]>('/archive/tasks')).body.map((t) => [t.id, t]));
+        const finalViews = new Map((await pool.get<TaskView[]>('/archive/tasks')).body.map((t) => [t.id, t]));
 
-        const ledger = readChaosLedger(ledgerFile);
+        const ledger = readLedgerLines(ledgerFile);
         const begins = new Map<string, number>();
         const dones = new Map<string, number>();
         for (const line of ledger) {
@@ -667,7 +649,7 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
         const known = new Set<string>();
         let steps = 0;
         for (const t of tracked.values()) {
-          for (const step of (finalViews.get(t.id) as TaskWire).steps) {
+          for (const step of (finalViews.get(t.id) as TaskView).steps) {
             steps++;
             const key = `${t.id} ${step.path}`;
             known.add(key);

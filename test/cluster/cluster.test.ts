@@ -15,142 +15,53 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeConfigHash } from '@shipdeck/config';
 import { TASK_MESSAGE_VERSION, TaskMessage, TaskQueue, createAmqpTaskQueue } from '@shipdeck/queue';
-import { Api, ApiResponse, TaskState, TaskWire, api, stepOf, summarize, waitForTask } from '../support/api';
-import {
-  Cluster,
-  TEST_AMQP_URL,
-  WorkerProcess,
-  databaseUrlWithSchema,
-  deleteQueue,
-  dropSchema,
-  ensureBundles,
-  makeClusterHome,
-  mapLimit,
-  queueCounts,
-  queueStatus,
-  requireServices,
-  startCluster,
-  startWorker,
-  withProcessOutput,
-} from '../support/cluster';
-import { MasterProcess, freePort, startMaster } from '../support/master-process';
-import { holdsFor, pollUntil } from '../support/poll';
+import type { ServerInfo } from '@shipdeck/master-services';
+import type { ShownTaskState, TaskView } from '@shipdeck/tasks';
+import { Cluster, requireClusterPrerequisites, startCluster, withClusterOutput as withCluster } from '../support/cluster';
+import { useCluster } from '../support/cluster-tests';
+import { LEDGER_PLUGIN_DIR, readLedger, readLedgerLines } from '../support/ledger';
+import { mapLimit } from '../support/map-limit';
+import { StandaloneMaster, startMaster } from '../support/master-process';
+import { holdsFor, pollUntil, withDeadline } from '../support/poll';
 import { isProcessAlive, killTrackedProcesses, trackProcesses, waitForPidFile, waitForProcessesGone } from '../support/processes';
+import { createControl, createDeployment, getTask, importPackage, listTasks, startTask } from '../support/rest-actions';
+import { Api, api, expectStatus, stepOf, summarize, waitForTask } from '../support/rest-client';
+import { TEST_AMQP_URL, databaseUrlWithSchema, deleteQueue, dropSchema, queueCounts, queueStatus } from '../support/services';
+import { freePort, makeHome } from '../support/shipdeck-process';
+import { WorkerProcess, startWorker } from '../support/worker-process';
 
-/** What the task views of this suite look at besides the shared wire type. */
-type Task = TaskWire & { kind: string | null; claimedAt: string | null; queuedAt: string | null };
+const RESTING: readonly ShownTaskState[] = ['EXECUTED', 'FAILED', 'STOPPED', 'ABORTED', 'CANCELLED', 'DONE'];
 
-interface Created {
-  taskId: string;
-}
-
-interface LedgerLine {
-  taskId: string;
-  step: string;
-  pid: number;
-}
-
-interface ServerInfo {
-  configHash: string;
-  inProcessWorker: boolean;
-}
-
-const RESTING: readonly TaskState[] = ['EXECUTED', 'FAILED', 'STOPPED', 'ABORTED', 'CANCELLED', 'DONE'];
-
-function expectStatus<T>(response: ApiResponse<T>, status: number, what = ''): T {
-  if (response.status !== status) throw new Error(`${what}expected HTTP ${status}, got ${response.status}: ${response.text}`);
-  return response.body;
-}
-
-function readLedger(file: string): LedgerLine[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((line) => {
-      const [taskId, step, pid, ...rest] = line.split(' ');
-      if (!taskId || !step || !/^\d+$/.test(pid ?? '') || rest.length > 0) throw new Error(`malformed ledger line in ${file}: "${line}"`);
-      return { taskId, step, pid: Number(pid) };
-    });
-}
-
+/** The lines of a file some `cmd.Command` steps append to. */
 function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : [];
-}
-
-async function getTask(client: Api, id: string): Promise<Task> {
-  return expectStatus(await client.get<Task>(`/tasks/${id}`), 200, `GET /tasks/${id}: `);
-}
-
-async function listTasks(client: Api): Promise<Map<string, Task>> {
-  const tasks = expectStatus(await client.get<Task[]>('/tasks'), 200, 'GET /tasks: ');
-  return new Map(tasks.map((t) => [t.id, t]));
-}
-
-async function createControl(client: Api, target: string, parameters: Record<string, unknown> = {}): Promise<string> {
-  const created = expectStatus(await client.post<Created>('/control-tasks', { target, control: 'record', parameters }), 201, 'POST /control-tasks: ');
-  return created.taskId;
-}
-
-async function createDeployment(client: Api, application: string, version: string, environment: string): Promise<string> {
-  const body = { application, version, environment };
-  return expectStatus(await client.post<Created>('/deployments', body), 201, 'POST /deployments: ').taskId;
-}
-
-/** POST /tasks/{id}/start: 200 and QUEUED (spec §2). */
-async function startTask(client: Api, id: string): Promise<Task> {
-  const task = expectStatus(await client.post<Task>(`/tasks/${id}/start`), 200, `POST /tasks/${id}/start: `);
-  if (task.state !== 'QUEUED') throw new Error(`task ${id} started, but answered ${task.state}, not QUEUED:\n${summarize(task)}`);
-  return task;
-}
-
-async function importPackage(client: Api, manifest: Record<string, unknown>): Promise<void> {
-  expectStatus(await client.post('/packages', manifest), 201, 'POST /packages: ');
 }
 
 /**
  * Polls `GET /tasks` on `client` until every task of `ids` is in one of `states`; fails early
  * when one rests in another state, and at the deadline with the count per state.
  */
-async function waitForAll(client: Api, ids: string[], states: TaskState[], timeoutMs: number): Promise<Map<string, Task>> {
-  let seen = new Map<string, Task>();
+async function waitForAll(client: Api, ids: string[], states: ShownTaskState[], timeoutMs: number): Promise<Map<string, TaskView>> {
+  let seen = new Map<string, TaskView>();
   const progress = () => {
     const byState = new Map<string, number>();
     for (const id of ids) {
       const state = seen.get(id)?.state ?? '(missing)';
       byState.set(state, (byState.get(state) ?? 0) + 1);
     }
-    const late = ids.map((id) => seen.get(id)).filter((t): t is Task => t !== undefined && !states.includes(t.state));
+    const late = ids.map((id) => seen.get(id)).filter((t): t is TaskView => t !== undefined && !states.includes(t.state));
     return `${JSON.stringify(Object.fromEntries(byState))}; e.g.\n${late.slice(0, 3).map(summarize).join('\n')}`;
   };
   await pollUntil(
     async () => {
       seen = await listTasks(client);
-      const resting = ids.map((id) => seen.get(id)).filter((t): t is Task => !!t && !states.includes(t.state) && RESTING.includes(t.state));
+      const resting = ids.map((id) => seen.get(id)).filter((t): t is TaskView => !!t && !states.includes(t.state) && RESTING.includes(t.state));
       if (resting.length > 0) throw new Error(`waiting for ${states.join('/')}, but ${resting.length} task(s) rest elsewhere: ${progress()}`);
-      return ids.every((id) => states.includes(seen.get(id)?.state as TaskState));
+      return ids.every((id) => states.includes(seen.get(id)?.state as ShownTaskState));
     },
     { timeoutMs, intervalMs: 300, describe: () => `not every task reached ${states.join('/')} within ${timeoutMs} ms: ${progress()}` },
   );
   return seen;
-}
-
-/** Rejects after `ms` unless `promise` settled. */
-async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms))),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Appends the cluster's process output to a failure. */
-function withCluster(cluster: () => Cluster | undefined, body: () => Promise<void>): () => Promise<void> {
-  return withProcessOutput(() => cluster()?.describe(60), body);
 }
 
 /** The worker whose process wrote a ledger line, by pid. */
@@ -160,33 +71,22 @@ function workerByPid(workers: WorkerProcess[], pid: number): WorkerProcess | und
 
 const silentLogger = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
 
-beforeAll(async () => {
-  await requireServices();
-  ensureBundles();
-}, 120_000);
+beforeAll(requireClusterPrerequisites, 120_000);
 
 afterAll(() => killTrackedProcesses());
 
 describe('a cluster of 2 masters and 3 workers', () => {
-  let cluster: Cluster | undefined;
   let a: Api;
   let b: Api;
-  const scenario = (name: string, body: () => Promise<void>, timeoutMs = 60_000) => it(name, withCluster(() => cluster, body), timeoutMs);
-
-  beforeAll(async () => {
-    cluster = await startCluster({ masters: 2, workers: 3, env: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: '4' } });
-    [a, b] = cluster.masters.map((m) => api(m.url));
-  }, 90_000);
-
-  afterAll(async () => {
-    killTrackedProcesses();
-    await cluster?.stop();
-  }, 60_000);
+  const shared = useCluster({ masters: 2, workers: 3, env: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: '4' } }, async (cluster) => {
+    [a, b] = cluster.clients;
+  });
+  const { scenario } = shared;
 
   scenario(
     '1. 200 control tasks and 20 deployments through both masters: each step executed exactly once, spread over all workers',
     async () => {
-      const c = cluster as Cluster;
+      const c = shared.cluster;
       const clients = [a, b];
       const ledger = join(c.sandbox, 'ledger-1.txt');
       expectStatus(await a.put('/hosts/ledger-1', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
@@ -230,7 +130,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
       // Exactly one ledger line per (task, step), nothing else.
       const expected = new Set<string>();
       for (const { id, kind } of created) {
-        const task = views.get(id) as Task;
+        const task = views.get(id) as TaskView;
         expect({ id, steps: task.steps.length }).toEqual({ id, steps: kind === 'control' ? 1 : 2 });
         for (const step of task.steps) {
           expect({ id, step: step.path, state: step.state }).toEqual({ id, step: step.path, state: 'DONE' });
@@ -278,7 +178,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
   );
 
   scenario('3. the same task message published twice, before and after execution: executed once', async () => {
-    const c = cluster as Cluster;
+    const c = shared.cluster;
     const ledger = join(c.sandbox, 'ledger-3.txt');
     expectStatus(await a.put('/hosts/ledger-3', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
     const infoA = expectStatus(await a.get<ServerInfo>('/server/info'), 200);
@@ -329,11 +229,11 @@ describe('a cluster of 2 masters and 3 workers', () => {
         },
         { timeoutMs: 30_000, intervalMs: 200, describe: () => `queue ${c.queueName} not settled: ${JSON.stringify(counts)}` },
       );
-      let now: Task | undefined;
+      let now: TaskView | undefined;
       await holdsFor(
-        async () => lines(ledger).length === 1 && (now = await getTask(b, id)).state === 'EXECUTED',
+        async () => readLedger(ledger).length === 1 && (now = await getTask(b, id)).state === 'EXECUTED',
         1_000,
-        () => `a duplicate ran the task again: ledger ${JSON.stringify(lines(ledger))}, task ${now && summarize(now)}`,
+        () => `a duplicate ran the task again: ledger ${JSON.stringify(readLedgerLines(ledger))}, task ${now && summarize(now)}`,
       );
       const ledgerLines = readLedger(ledger);
       expect(ledgerLines.map((l) => `${l.taskId} ${l.step}`)).toEqual([`${id} ${executed.steps[0].path}`]);
@@ -345,7 +245,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
   });
 
   scenario('6a. abort in cluster mode: started through master A, aborted through master B', async () => {
-    const c = cluster as Cluster;
+    const c = shared.cluster;
     const pidFile = join(c.sandbox, 'sleeper-6a.pid');
     expectStatus(await a.put('/hosts/local-6', { type: 'local' }), 201);
     expectStatus(await b.put('/environments/env-6', { hosts: ['local-6'], dictionary: {} }), 201);
@@ -363,7 +263,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
     expect(c.workers.map((w) => w.id)).toContain(executing.worker);
     expect(pids.filter(isProcessAlive)).toEqual(pids);
 
-    const aborting = expectStatus(await b.post<Task>(`/tasks/${id}/abort`), 200);
+    const aborting = expectStatus(await b.post<TaskView>(`/tasks/${id}/abort`), 200);
     expect(['ABORTING', 'ABORTED']).toContain(aborting.state);
     const aborted = await waitForTask(c.masters[0].url, id, ['ABORTED'], 20_000);
     expect(stepOf(aborted, 'nap').state).toBe('FAILED');
@@ -377,7 +277,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
   });
 
   scenario('6b. stop in cluster mode: the current step finishes, the next one does not start; start continues', async () => {
-    const c = cluster as Cluster;
+    const c = shared.cluster;
     const ledger = join(c.sandbox, 'ledger-6b.txt');
     const startedFile = join(c.sandbox, 'stopper-6b.started');
     const releaseFile = join(c.sandbox, 'stopper-6b.release');
@@ -402,7 +302,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
     await pollUntil(() => existsSync(startedFile), { timeoutMs: 20_000, describe: () => `step "held" of ${id} never started` });
     await waitForTask(c.masters[0].url, id, ['EXECUTING']);
 
-    const stopping = expectStatus(await a.post<Task>(`/tasks/${id}/stop`), 200);
+    const stopping = expectStatus(await a.post<TaskView>(`/tasks/${id}/stop`), 200);
     expect(stopping.state).toBe('STOPPING');
     expect((await getTask(b, id)).state).toBe('STOPPING');
     writeFileSync(releaseFile, '');
@@ -417,7 +317,7 @@ describe('a cluster of 2 masters and 3 workers', () => {
   });
 
   scenario('7. step logs and states written by workers are visible through every master', async () => {
-    const c = cluster as Cluster;
+    const c = shared.cluster;
     const ledger = join(c.sandbox, 'ledger-7.txt');
     const marker = `marker-${randomUUID()}`;
     expectStatus(await a.put('/hosts/ledger-7', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
@@ -491,7 +391,7 @@ describe('4. a worker whose plugins/ differs from the masters', () => {
         const exit = await withDeadline(mismatched.exited, 30_000, 'the mismatched worker did not exit');
         expect({ exit, output: mismatched.output() }).toEqual({ exit: { code: 0, signal: null }, output: expect.stringContaining('configuration mismatch') });
         expect(mismatched.output()).toContain(id);
-        expect(lines(ledger)).toEqual([]);
+        expect(readLedgerLines(ledger)).toEqual([]);
         const handedBack = await getTask(client, id);
         expect({ state: handedBack.state, worker: handedBack.worker }).toEqual({ state: 'QUEUED', worker: null });
 
@@ -507,7 +407,7 @@ describe('4. a worker whose plugins/ differs from the masters', () => {
 });
 
 describe('5. a worker pointed at a master that runs its in-process worker', () => {
-  let master: MasterProcess | undefined;
+  let master: StandaloneMaster | undefined;
   let root: string | undefined;
   const schema = `refused_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
   const queueName = `test-${randomUUID()}`;
@@ -524,7 +424,7 @@ describe('5. a worker pointed at a master that runs its in-process worker', () =
     const info = expectStatus(await api(master.url).get<ServerInfo>('/server/info'), 200);
     expect(info.inProcessWorker).toBe(true);
     root = mkdtempSync(join(tmpdir(), 'shipdeck-refused-'));
-    const home = makeClusterHome(root);
+    const home = makeHome(root, [LEDGER_PLUGIN_DIR]);
     const worker = await startWorker({
       home,
       api: master.url,

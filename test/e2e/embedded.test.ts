@@ -6,24 +6,15 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  Api,
-  ApiResponse,
-  ErrorWire,
-  MasterProcess,
-  TaskWire,
-  api,
-  cleanupAllMasters,
-  runMasterToExit,
-  startMaster,
-  stepOf,
-  summarize,
-  waitForTask,
-  withOutput,
-} from '../support/master-process';
+import type { ErrorBody } from '@shipdeck/rest-api';
+import type { TaskView } from '@shipdeck/tasks';
 import { Manifest, manifestYaml, petclinic, placeholdersOf, resolvePlaceholders, sameDeployable } from '../support/fixtures';
+import { StandaloneMaster, cleanupAllMasters, runMasterToExit, startMaster } from '../support/master-process';
+import { withOutputOf } from '../support/output-log';
 import { holdsFor } from '../support/poll';
 import { isProcessAlive, killTrackedProcesses, trackProcesses, waitForPidFile, waitForProcessesGone } from '../support/processes';
+import { getTask } from '../support/rest-actions';
+import { Api, ApiResponse, api, expectStatus, stepOf, summarize, waitForTask } from '../support/rest-client';
 
 const TEST_TIMEOUT_MS = 60_000;
 const YAML = 'application/yaml';
@@ -41,28 +32,20 @@ interface DeployedWire {
 interface PreviewWire {
   kind: string;
   delta: { operation: string; previous?: { deployable: string }; next?: { deployable: string } }[];
-  plan: TaskWire['plan'];
+  plan: TaskView['plan'];
 }
 
 /** Asserts the error shape of spec §6, the status and (when given) the code; answers the error. */
-function expectError(response: ApiResponse, status: number, code?: string): ErrorWire['error'] {
+function expectError(response: ApiResponse, status: number, code?: string): ErrorBody['error'] {
   const context = `HTTP ${response.status} ${response.text}`;
   expect({ status: response.status, context }).toEqual({ status, context });
-  const body = response.body as ErrorWire;
+  const body = response.body as ErrorBody;
   expect(body).toEqual({
     error: { code: expect.any(String), message: expect.any(String), details: expect.any(Array) },
   });
   expect(body.error.message.length).toBeGreaterThan(0);
   if (code) expect(body.error.code).toBe(code);
   return body.error;
-}
-
-/** Asserts a 2xx-or-other expected status and shows the answer when it differs. */
-function expectStatus<T>(response: ApiResponse<T>, status: number): T {
-  if (response.status !== status) {
-    throw new Error(`expected HTTP ${status}, got ${response.status}: ${response.text}`);
-  }
-  return response.body;
 }
 
 function lines(path: string): string[] {
@@ -79,24 +62,20 @@ async function importPackage(client: Api, manifest: Manifest | string): Promise<
 async function deploy(client: Api, body: Record<string, unknown>): Promise<string> {
   const created = expectStatus(await client.post<Created>('/deployments', body), 201);
   expect(created.taskId).toEqual(expect.any(String));
-  const task = expectStatus(await client.get<TaskWire>(`/tasks/${created.taskId}`), 200);
+  const task = expectStatus(await client.get<TaskView>(`/tasks/${created.taskId}`), 200);
   expect(task.state).toBe('PENDING');
   return created.taskId;
 }
 
 /** POST /tasks/{id}/start; expects 200 and QUEUED (spec §2: start → QUEUED). */
 async function start(client: Api, id: string): Promise<void> {
-  const task = expectStatus(await client.post<TaskWire>(`/tasks/${id}/start`), 200);
+  const task = expectStatus(await client.post<TaskView>(`/tasks/${id}/start`), 200);
   expect(task.state).toBe('QUEUED');
 }
 
 async function archive(client: Api, id: string): Promise<void> {
-  const task = expectStatus(await client.post<TaskWire>(`/tasks/${id}/archive`), 200);
+  const task = expectStatus(await client.post<TaskView>(`/tasks/${id}/archive`), 200);
   expect(task.state).toBe('DONE');
-}
-
-async function getTask(client: Api, id: string): Promise<TaskWire> {
-  return expectStatus(await client.get<TaskWire>(`/tasks/${id}`), 200);
 }
 
 afterAll(async () => {
@@ -105,14 +84,14 @@ afterAll(async () => {
 });
 
 describe('embedded master', () => {
-  let master: MasterProcess | undefined;
+  let master: StandaloneMaster | undefined;
   let client: Api;
   let sandbox: string;
   let dictionary: Record<string, string>;
   let url: string;
 
   const e2e = (name: string, body: () => Promise<void>) =>
-    it(name, withOutput(() => [master], body), TEST_TIMEOUT_MS);
+    it(name, withOutputOf(() => [master], body), TEST_TIMEOUT_MS);
 
   beforeAll(async () => {
     sandbox = mkdtempSync(join(tmpdir(), 'shipdeck-e2e-sandbox-'));
@@ -201,9 +180,9 @@ describe('embedded master', () => {
       petclinic('1.0.0').manifest.deployables.map((d) => d.name).sort(),
     );
 
-    const archived = expectStatus(await client.get<TaskWire[]>('/archive/tasks'), 200);
+    const archived = expectStatus(await client.get<TaskView[]>('/archive/tasks'), 200);
     expect(archived.map((t) => t.id)).toContain(id);
-    const current = expectStatus(await client.get<TaskWire[]>('/tasks'), 200);
+    const current = expectStatus(await client.get<TaskView[]>('/tasks'), 200);
     expect(current.map((t) => t.id)).not.toContain(id);
   });
 
@@ -224,7 +203,7 @@ describe('embedded master', () => {
     for (const name of unchanged) expect({ name, operations: operationOf(name) }).toEqual({ name, operations: ['NOOP'] });
     expect(preview.delta).toHaveLength(v2.length);
     // The preview creates nothing.
-    expect(expectStatus(await client.get<TaskWire[]>('/tasks'), 200).filter((t) => t.description.includes('2.0.0'))).toEqual([]);
+    expect(expectStatus(await client.get<TaskView[]>('/tasks'), 200).filter((t) => t.description.includes('2.0.0'))).toEqual([]);
 
     const id = await deploy(client, request);
     const task = await getTask(client, id);
@@ -325,7 +304,7 @@ describe('embedded master', () => {
       trackProcesses(pids);
       await waitForTask(url, id, ['EXECUTING']);
       expect(pids.filter(isProcessAlive)).toEqual(pids);
-      const aborting = expectStatus(await client.post<TaskWire>(`/tasks/${id}/abort`), 200);
+      const aborting = expectStatus(await client.post<TaskView>(`/tasks/${id}/abort`), 200);
       expect(['ABORTING', 'ABORTED']).toContain(aborting.state);
       const aborted = await waitForTask(url, id, ['ABORTED']);
       expect(stepOf(aborted, 'nap').state).toBe('FAILED');
@@ -340,7 +319,7 @@ describe('embedded master', () => {
     await start(client, id);
     await abortAndCheck();
 
-    const cancelled = expectStatus(await client.post<TaskWire>(`/tasks/${id}/cancel`), 200);
+    const cancelled = expectStatus(await client.post<TaskView>(`/tasks/${id}/cancel`), 200);
     expect(['CANCELLING', 'CANCELLED']).toContain(cancelled.state);
     await waitForTask(url, id, ['CANCELLED']);
   });
@@ -397,7 +376,7 @@ describe('embedded master', () => {
       await importPackage(client, threeSteps('pause-app', ledger));
       const request = { application: 'pause-app', version: '1.0.0', environment: 'dev' };
       const preview = expectStatus(await client.post<PreviewWire>('/deployments/preview', request), 200);
-      const previewTask = { steps: preview.plan.phases.flatMap((p) => p.blocks.flatMap((b) => b.steps)) } as TaskWire;
+      const previewTask = { steps: preview.plan.phases.flatMap((p) => p.blocks.flatMap((b) => b.steps)) } as TaskView;
       const bravoPath = stepOf(previewTask, 'bravo').path;
 
       const id = await deploy(client, { ...request, pauseBefore: [bravoPath] });
@@ -421,13 +400,13 @@ describe('embedded master', () => {
       const planned = await getTask(client, id);
       const [bravo, charlie] = [stepOf(planned, 'bravo').path, stepOf(planned, 'charlie').path];
 
-      let task = expectStatus(await client.post<TaskWire>(`/tasks/${id}/steps/${bravo}/skip`), 200);
+      let task = expectStatus(await client.post<TaskView>(`/tasks/${id}/steps/${bravo}/skip`), 200);
       expect(stepOf(task, 'bravo').state).toBe('SKIPPED');
-      task = expectStatus(await client.post<TaskWire>(`/tasks/${id}/steps/${charlie}/skip`), 200);
+      task = expectStatus(await client.post<TaskView>(`/tasks/${id}/steps/${charlie}/skip`), 200);
       expect(stepOf(task, 'charlie').state).toBe('SKIPPED');
-      task = expectStatus(await client.post<TaskWire>(`/tasks/${id}/steps/${charlie}/unskip`), 200);
+      task = expectStatus(await client.post<TaskView>(`/tasks/${id}/steps/${charlie}/unskip`), 200);
       expect(stepOf(task, 'charlie').state).toBe('PENDING');
-      task = expectStatus(await client.post<TaskWire>(`/tasks/${id}/steps/${charlie}/pause-before`), 200);
+      task = expectStatus(await client.post<TaskView>(`/tasks/${id}/steps/${charlie}/pause-before`), 200);
       expect(stepOf(task, 'charlie').pauseBefore).toBe(true);
       expect(task.state).toBe('PENDING');
       expect((await getTask(client, id)).steps.map((s) => s.state)).toEqual(['PENDING', 'SKIPPED', 'PENDING']);
@@ -464,7 +443,7 @@ describe('embedded master', () => {
       expectError(res, 409, 'ILLEGAL_TRANSITION');
       expect({ operation, after: await getTask(client, pendingId) }).toEqual({ operation, after: before });
     }
-    expect(expectStatus(await client.get<TaskWire[]>('/archive/tasks'), 200).map((t) => t.id)).not.toContain(pendingId);
+    expect(expectStatus(await client.get<TaskView[]>('/archive/tasks'), 200).map((t) => t.id)).not.toContain(pendingId);
 
     const doneId = expectStatus(
       await client.post<Created>('/control-tasks', { target: 'local-1', control: 'checkConnection' }),
@@ -480,7 +459,7 @@ describe('embedded master', () => {
       expect({ operation, after: await getTask(client, doneId) }).toEqual({ operation, after: done });
     }
 
-    const cancelled = expectStatus(await client.post<TaskWire>(`/tasks/${pendingId}/cancel`), 200);
+    const cancelled = expectStatus(await client.post<TaskView>(`/tasks/${pendingId}/cancel`), 200);
     expect(['CANCELLING', 'CANCELLED']).toContain(cancelled.state);
     await waitForTask(url, pendingId, ['CANCELLED']);
   });
@@ -530,14 +509,14 @@ describe('embedded master', () => {
     });
 
     e2e('a deployment to an unknown environment → 404', async () => {
-      const before = expectStatus(await client.get<TaskWire[]>('/tasks'), 200).length;
+      const before = expectStatus(await client.get<TaskView[]>('/tasks'), 200).length;
       const error = expectError(
         await client.post('/deployments', { application: 'petclinic', version: '1.0.0', environment: 'nowhere' }),
         404,
       );
       expect(error.code).toBe('ENVIRONMENT_NOT_FOUND');
       expect(error.message).toContain('nowhere');
-      expect(expectStatus(await client.get<TaskWire[]>('/tasks'), 200)).toHaveLength(before);
+      expect(expectStatus(await client.get<TaskView[]>('/tasks'), 200)).toHaveLength(before);
     });
 
     e2e('an unresolved placeholder → 400 PLANNING_FAILED naming it', async () => {
@@ -548,19 +527,19 @@ describe('embedded master', () => {
           { name: 'conf', type: 'file.File', targetPath: join(sandbox, 'ph.conf'), content: 'x={{NOT_IN_DICTIONARY}}\n' },
         ],
       });
-      const before = expectStatus(await client.get<TaskWire[]>('/tasks'), 200).length;
+      const before = expectStatus(await client.get<TaskView[]>('/tasks'), 200).length;
       const request = { application: 'placeholder-app', version: '1.0.0', environment: 'dev' };
       for (const path of ['/deployments/preview', '/deployments']) {
         const error = expectError(await client.post(path, request), 400, 'PLANNING_FAILED');
         expect({ path, names: JSON.stringify(error).includes('NOT_IN_DICTIONARY') }).toEqual({ path, names: true });
       }
-      expect(expectStatus(await client.get<TaskWire[]>('/tasks'), 200)).toHaveLength(before);
+      expect(expectStatus(await client.get<TaskView[]>('/tasks'), 200)).toHaveLength(before);
     });
   });
 });
 
 describe('12. a SIGKILLed master restarts with its tasks', () => {
-  let master: MasterProcess | undefined;
+  let master: StandaloneMaster | undefined;
   let sandbox: string;
 
   beforeAll(() => {
@@ -575,7 +554,7 @@ describe('12. a SIGKILLed master restarts with its tasks', () => {
 
   it(
     'keeps pending and queued tasks, fails the interrupted one',
-    withOutput(
+    withOutputOf(
       () => [master],
       async () => {
         master = await startMaster({ env: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: '1' } });
@@ -605,7 +584,7 @@ describe('12. a SIGKILLed master restarts with its tasks', () => {
         await start(client, bId);
         const cId = await deploy(client, { application: 'task-c', version: '1.0.0', environment: 'dev' });
         // The only slot is taken: B stays QUEUED across several reconciler passes (500 ms each).
-        let seen: TaskWire | undefined;
+        let seen: TaskView | undefined;
         await holdsFor(
           async () => (seen = await getTask(client, bId)).state === 'QUEUED',
           2_000,
@@ -614,8 +593,7 @@ describe('12. a SIGKILLed master restarts with its tasks', () => {
         expect(lines(ledger)).toEqual([]);
 
         const killedPid = master.pid;
-        // master.kill() is process.kill(pid, 'SIGKILL'), then waits for the exit.
-        expect(await master.kill()).toEqual({ code: null, signal: 'SIGKILL' });
+        expect(await master.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
         // A SIGKILLed master cannot clean up its commands, which run in their own process group.
         for (const pid of pids) {
           try {

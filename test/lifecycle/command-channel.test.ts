@@ -6,56 +6,42 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Api, TaskWire, api, stepOf, waitForTask } from '../support/api';
-import { ensureBundles, requireServices } from '../support/cluster';
-import {
-  Lifecycle,
-  deploy,
-  getTask,
-  heldScript,
-  importCommands,
-  localEnvironments,
-  withLogs,
-} from '../support/lifecycle-cluster';
+import type { TaskView } from '@shipdeck/tasks';
+import { requireClusterPrerequisites } from '../support/cluster';
+import { useCluster } from '../support/cluster-tests';
 import { pollUntil } from '../support/poll';
-import { isProcessAlive, killTrackedProcesses, trackProcesses, waitForPidFile, waitForProcessesGone } from '../support/processes';
+import { isProcessAlive, trackProcesses, waitForPidFile, waitForProcessesGone } from '../support/processes';
+import { deploy, getTask, heldScript, importCommands, localEnvironments } from '../support/rest-actions';
+import { Api, stepOf, waitForTask } from '../support/rest-client';
+import { FAST_CHANNEL_ENV } from '../support/timings';
 
-beforeAll(async () => {
-  await requireServices();
-  ensureBundles();
-}, 120_000);
+beforeAll(requireClusterPrerequisites, 120_000);
 
 describe('1. command channel: stop and abort through the master that did not start the task', () => {
-  let lifecycle: Lifecycle | undefined;
   let a: Api;
   let b: Api;
-  const scenario = (name: string, body: (l: Lifecycle) => Promise<void>) =>
-    it(name, withLogs(() => lifecycle, () => body(lifecycle as Lifecycle)), 40_000);
-
-  beforeAll(async () => {
-    lifecycle = await Lifecycle.start({ masters: 2, workers: 1 });
-    [a, b] = lifecycle.cluster.masters.map((m) => api(m.url));
-    await localEnvironments(a, 'local-1', ['env-abort', 'env-stop']);
-  }, 90_000);
-
-  afterAll(async () => {
-    killTrackedProcesses();
-    await lifecycle?.stop();
-  }, 60_000);
+  const { scenario } = useCluster(
+    { masters: 2, workers: 1, env: FAST_CHANNEL_ENV },
+    async (l) => {
+      [a, b] = l.clients;
+      await localEnvironments(a, 'local-1', ['env-abort', 'env-stop']);
+    },
+    40_000,
+  );
 
   scenario('abort through B of a task started through A: 200 with the task, the command is killed, ABORTED', async (l) => {
-    const [masterA, masterB] = l.cluster.masters;
-    const pidFile = join(l.cluster.sandbox, 'abort.pid');
+    const [masterA, masterB] = l.masters;
+    const pidFile = join(l.sandbox, 'abort.pid');
     // The shell writes its own pid and its sleep's, then waits for the sleep.
     await importCommands(a, 'sleeper', [['nap', `sleep 300 & echo "$$ $!" > ${pidFile}; wait`]]);
     const id = await deploy(a, a, 'sleeper', 'env-abort');
     const pids = await waitForPidFile(pidFile, 2);
     trackProcesses(pids);
     const executing = await waitForTask(masterB.url, id, ['EXECUTING']);
-    expect(executing.worker).toBe(l.cluster.workers[0].id);
+    expect(executing.worker).toBe(l.workers[0].id);
 
     const started = Date.now();
-    const answer = await b.post<TaskWire>(`/tasks/${id}/abort`);
+    const answer = await b.post<TaskView>(`/tasks/${id}/abort`);
     expect({ status: answer.status, id: answer.body.id }).toEqual({ status: 200, id });
     expect(['ABORTING', 'ABORTED']).toContain(answer.body.state);
     // B pushed the abort over its own command channel and the worker applied it.
@@ -73,10 +59,10 @@ describe('1. command channel: stop and abort through the master that did not sta
   });
 
   scenario('stop through B of a task started through A: STOPPED after its current step', async (l) => {
-    const [masterA, masterB] = l.cluster.masters;
-    const started = join(l.cluster.sandbox, 'stop.started');
-    const release = join(l.cluster.sandbox, 'stop.release');
-    const after = join(l.cluster.sandbox, 'stop.after');
+    const [masterA, masterB] = l.masters;
+    const started = join(l.sandbox, 'stop.started');
+    const release = join(l.sandbox, 'stop.release');
+    const after = join(l.sandbox, 'stop.after');
     await importCommands(a, 'stopper', [
       ['held', heldScript(started, release)],
       ['after', `echo after > ${after}`],
@@ -85,7 +71,7 @@ describe('1. command channel: stop and abort through the master that did not sta
     await pollUntil(() => existsSync(started), { timeoutMs: 20_000, describe: () => `step "held" of ${id} never started` });
     await waitForTask(masterB.url, id, ['EXECUTING']);
 
-    const answer = await b.post<TaskWire>(`/tasks/${id}/stop`);
+    const answer = await b.post<TaskView>(`/tasks/${id}/stop`);
     expect({ status: answer.status, id: answer.body.id, state: answer.body.state }).toEqual({ status: 200, id, state: 'STOPPING' });
     await pollUntil(() => masterB.output().includes(`worker answered stop: stop of task ${id} applied`), {
       timeoutMs: 5_000,

@@ -55,6 +55,10 @@ describe('Stores on PostgreSQL', () => {
       [schema],
     );
     expect(rows.map((r) => r.table_name)).toEqual([
+      'audit_entries',
+      'auth_api_tokens',
+      'auth_sessions',
+      'auth_users',
       'deployed_applications',
       'environments',
       'hosts',

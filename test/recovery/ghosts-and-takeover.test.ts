@@ -8,77 +8,51 @@
  * Needs PostgreSQL and RabbitMQ with its AMQP 1.0 plugin (see test/support/cluster.ts).
  */
 import { join } from 'node:path';
-import { Api } from '../support/api';
-import { WorkerProcess } from '../support/cluster';
+import type { TaskView } from '@shipdeck/tasks';
+import { useCluster } from '../support/cluster-tests';
+import { ledgerCounts, readLedger } from '../support/ledger';
 import { holdsFor, pollUntil } from '../support/poll';
-import {
-  RecoveryCluster,
-  Task,
-  createControl,
-  createDeployment,
-  expectStatus,
-  getTask,
-  importLedgerPackage,
-  ledgerCounts,
-  listTasks,
-  pollTask,
-  pollTaskState,
-  putEnvironment,
-  putLedgerHost,
-  readLedger,
-  startRecoveryCluster,
-  startTask,
-  withOutput,
-} from '../support/recovery-kit';
+import { createControl, createDeployment, getTask, importLedgerPackage, listTasks, putEnvironment, putLedgerHost, startTask } from '../support/rest-actions';
+import { Api, expectStatus, waitForTask } from '../support/rest-client';
+import { FAST_LEASE_ENV } from '../support/timings';
+import type { WorkerProcess } from '../support/worker-process';
 
-const FAST = {
-  SHIPDECK_WORKER_HEARTBEAT_INTERVAL: '300ms',
-  SHIPDECK_WORKER_GRACE_PERIOD: '2s',
-  SHIPDECK_TASK_LEASE_DURATION: '2s',
-};
 const TAKEOVER = { SHIPDECK_TASK_RECOVERY_TAKEOVER: 'auto', SHIPDECK_TASK_RECOVERY_TAKEOVER_AFTER: '2s' };
 /** Lease (2 s) + takeoverAfter (2 s) + a takeover pass (every 500 ms): an adopter would have acted by then. */
 const WOULD_HAVE_ADOPTED_MS = 5_500;
 
-let rc: RecoveryCluster | undefined;
 let client: Api;
 let ledger: string;
 
-const scenario = (name: string, body: () => Promise<void>, timeoutMs = 60_000) => it(name, withOutput(() => rc, body), timeoutMs);
-
-beforeAll(async () => {
-  // Takeover off (the default) for the first workers; scenario 4a replaces them.
-  rc = await startRecoveryCluster({ masters: 1, workers: 2, env: FAST });
+// Takeover off (the default) for the first workers; scenario 4a replaces them.
+const shared = useCluster({ masters: 1, workers: 2, env: FAST_LEASE_ENV }, async (rc) => {
   client = rc.clients[0];
-  ledger = join(rc.cluster.sandbox, 'ledger.txt');
+  ledger = join(rc.sandbox, 'ledger.txt');
   await putLedgerHost(client, 'ledger-1', ledger);
   await importLedgerPackage(client, 'steps-app', ledger, [1000, 1000, 1000, 1000]);
-}, 90_000);
-
-afterAll(async () => {
-  await rc?.stop();
-}, 60_000);
+});
+const { scenario } = shared;
 
 /** The running worker whose id is `id`. */
 function workerWithId(id: string | null): WorkerProcess {
-  const found = (rc as RecoveryCluster).allWorkers().find((w) => w.id === id && w.status === undefined);
+  const found = shared.cluster.workers.find((w) => w.id === id && w.status === undefined);
   if (!found) throw new Error(`no running worker has id ${id}`);
   return found;
 }
 
 /** Starts a deployment of steps-app to a new environment; answers it once step `step` (1-based) executes. */
-async function deployUntilStep(env: string, step: number): Promise<Task> {
+async function deployUntilStep(env: string, step: number): Promise<TaskView> {
   await putEnvironment(client, env, ['ledger-1']);
   const id = await createDeployment(client, 'steps-app', '1.0.0', env);
   await startTask(client, id);
-  return pollTask(client, id, (t) => t.state === 'EXECUTING' && t.steps[step - 1].state === 'EXECUTING', 15_000, `step ${step} EXECUTING`);
+  return waitForTask(client, id, (t) => t.state === 'EXECUTING' && t.steps[step - 1].state === 'EXECUTING', 15_000, true);
 }
 
 scenario('3. ghost tasks: an UNKNOWN task removed from the monitor finishes on its worker and comes back with restore-ghost-tasks', async () => {
-  const r = rc as RecoveryCluster;
+  const r = shared.cluster;
   const id = await createControl(client, 'ledger-1', { sleepMs: 6_000 });
   await startTask(client, id);
-  const executing = await pollTask(client, id, (t) => t.state === 'EXECUTING' && t.steps[0].state === 'EXECUTING', 15_000, 'step EXECUTING');
+  const executing = await waitForTask(client, id, (t) => t.state === 'EXECUTING' && t.steps[0].state === 'EXECUTING', 15_000, true);
   const owner = workerWithId(executing.worker);
 
   // Only an UNKNOWN task can be removed: an executing one and a pending one cannot.
@@ -91,7 +65,7 @@ scenario('3. ghost tasks: an UNKNOWN task removed from the monitor finishes on i
 
   r.freeze(owner);
   const frozenAt = Date.now();
-  await pollTaskState(client, id, ['UNKNOWN'], 10_000);
+  await waitForTask(client, id, ['UNKNOWN'], 10_000, true);
   const unknownAfterMs = Date.now() - frozenAt;
   const removed = await client.delete(`/tasks/${id}`);
   expect({ status: removed.status, body: removed.text }).toEqual({ status: 204, body: '' });
@@ -126,17 +100,17 @@ scenario('3. ghost tasks: an UNKNOWN task removed from the monitor finishes on i
   // A second restore finds nothing more to restore.
   expect(expectStatus(await client.post<{ tasks: string[] }>('/workers/restore-ghost-tasks'), 200).tasks).toEqual([]);
   // Shown again, it is an ordinary task: it can be archived.
-  expect(expectStatus(await client.post<Task>(`/tasks/${id}/archive`), 200, 'archive: ').state).toBe('DONE');
+  expect(expectStatus(await client.post<TaskView>(`/tasks/${id}/archive`), 200, 'archive: ').state).toBe('DONE');
   console.info(`scenario 3: UNKNOWN ${unknownAfterMs} ms after SIGSTOP; restored ${JSON.stringify(restored.tasks)}`);
 });
 
 scenario('3b. a ghost task of a worker that crashed: restarted on its work directory, it restores the task FAILED at the interrupted step', async () => {
-  const r = rc as RecoveryCluster;
+  const r = shared.cluster;
   const executing = await deployUntilStep('env-3b', 2);
   const id = executing.id;
   const owner = workerWithId(executing.worker);
   r.freeze(owner);
-  await pollTaskState(client, id, ['UNKNOWN'], 10_000);
+  await waitForTask(client, id, ['UNKNOWN'], 10_000, true);
   const checkpoint = await getTask(client, id);
   expect(checkpoint.steps.map((s) => s.state)).toEqual(['DONE', 'EXECUTING', 'PENDING', 'PENDING']);
   // Frozen in step 2: before its line, or just after it (then step 2 has run, partly as far as anyone knows).
@@ -159,7 +133,7 @@ scenario('3b. a ghost task of a worker that crashed: restarted on its work direc
     steps: ['DONE', 'FAILED', 'PENDING', 'PENDING'],
   });
   await startTask(client, id);
-  const executed = await pollTaskState(client, id, ['EXECUTED'], 15_000);
+  const executed = await waitForTask(client, id, ['EXECUTED'], 15_000, true);
   expect(executed.steps.map((s) => s.state)).toEqual(['DONE', 'DONE', 'DONE', 'DONE']);
   // DONE steps ran once; the interrupted step 2 ran again.
   expect(ledgerCounts(readLedger(ledger), id)).toEqual(
@@ -168,18 +142,18 @@ scenario('3b. a ghost task of a worker that crashed: restarted on its work direc
 });
 
 scenario('4b. takeover off (default): a frozen owner keeps its task; thawed, it completes it', async () => {
-  const r = rc as RecoveryCluster;
+  const r = shared.cluster;
   const executing = await deployUntilStep('env-4b', 2);
   const id = executing.id;
   const owner = workerWithId(executing.worker);
-  const other = r.allWorkers().find((w) => w !== owner && w.status === undefined) as WorkerProcess;
+  const other = r.workers.find((w) => w !== owner && w.status === undefined) as WorkerProcess;
   expect(other).toBeDefined();
 
   r.freeze(owner);
-  await pollTaskState(client, id, ['UNKNOWN'], 10_000);
+  await waitForTask(client, id, ['UNKNOWN'], 10_000, true);
   const frozen = await getTask(client, id);
   // Nobody adopts it, for longer than lease + takeoverAfter would take.
-  let now: Task | undefined;
+  let now: TaskView | undefined;
   await holdsFor(
     async () => {
       now = await getTask(client, id);
@@ -192,7 +166,7 @@ scenario('4b. takeover off (default): a frozen owner keeps its task; thawed, it 
   expect(other.output()).not.toMatch(/took over task/);
 
   r.thaw(owner);
-  const executed = await pollTaskState(client, id, ['EXECUTED'], 15_000);
+  const executed = await waitForTask(client, id, ['EXECUTED'], 15_000, true);
   expect({ worker: executed.worker, steps: executed.steps.map((s) => s.state) }).toEqual({ worker: owner.id, steps: ['DONE', 'DONE', 'DONE', 'DONE'] });
   const lines = readLedger(ledger).filter((l) => l.taskId === id);
   expect(ledgerCounts(lines, id)).toEqual(Object.fromEntries(executed.steps.map((s) => [s.path, 1])));
@@ -200,11 +174,11 @@ scenario('4b. takeover off (default): a frozen owner keeps its task; thawed, it 
 });
 
 scenario('4a. takeover auto: the other worker adopts the task of a frozen owner (interrupted step FAILED); the thawed owner leaves it alone', async () => {
-  const r = rc as RecoveryCluster;
+  const r = shared.cluster;
   // Replace the workers (idle) with two that take over after 2 s.
   const [, workers] = await Promise.all([
-    Promise.all(r.allWorkers().filter((w) => w.status === undefined).map((w) => w.kill('SIGTERM'))),
-    Promise.all([r.cluster.addWorker({ name: 'auto-1', env: TAKEOVER }), r.cluster.addWorker({ name: 'auto-2', env: TAKEOVER })]),
+    Promise.all(r.workers.filter((w) => w.status === undefined).map((w) => w.kill('SIGTERM'))),
+    Promise.all([r.addWorker({ name: 'auto-1', env: TAKEOVER }), r.addWorker({ name: 'auto-2', env: TAKEOVER })]),
   ]);
 
   const executing = await deployUntilStep('env-4a', 2);
@@ -222,7 +196,7 @@ scenario('4a. takeover auto: the other worker adopts the task of a frozen owner 
   expect(interrupted).toHaveLength(1);
   const expectedSteps = checkpoint.steps.map((s) => `${s.path}:${s.state === 'EXECUTING' ? 'FAILED' : s.state}`);
 
-  const adopted = await pollTask(client, id, (t) => t.worker === adopter.id && t.state === 'FAILED', 15_000, `adoption by ${adopter.name}`);
+  const adopted = await waitForTask(client, id, (t) => t.worker === adopter.id && t.state === 'FAILED', 15_000, true);
   const adoptedAfterMs = Date.now() - frozenAt;
   expect({ state: adopted.state, worker: adopted.worker, steps: adopted.steps.map((s) => `${s.path}:${s.state}`) }).toEqual({
     state: 'FAILED',
@@ -240,7 +214,7 @@ scenario('4a. takeover auto: the other worker adopts the task of a frozen owner 
   // Thawed, the old owner notices and touches nothing: state, worker and plan stay as adopted.
   r.thaw(owner);
   await owner.waitForOutput(new RegExp(`\\[task ${id}\\].*adopted this task`), 10_000);
-  let now: Task | undefined;
+  let now: TaskView | undefined;
   await holdsFor(
     async () => {
       now = await getTask(client, id);
@@ -259,7 +233,7 @@ scenario('4a. takeover auto: the other worker adopts the task of a frozen owner 
 
   // Started again, it completes: every step DONE, the DONE ones not run again.
   await startTask(client, id);
-  const executed = await pollTaskState(client, id, ['EXECUTED'], 15_000);
+  const executed = await waitForTask(client, id, ['EXECUTED'], 15_000, true);
   expect(executed.steps.map((s) => s.state)).toEqual(['DONE', 'DONE', 'DONE', 'DONE']);
   expect(workers.map((w) => w.id)).toContain(executed.worker);
   const counts = ledgerCounts(readLedger(ledger), id);

@@ -11,44 +11,30 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Api } from '../support/api';
-import { TEST_DATABASE_URL, mapLimit, requireServices } from '../support/cluster';
+import type { TaskView } from '@shipdeck/tasks';
+import { Cluster, startCluster, withClusterOutput } from '../support/cluster';
+import { ledgerCounts, readLedger } from '../support/ledger';
+import { mapLimit } from '../support/map-limit';
 import { pollUntil } from '../support/poll';
 import { isProcessAlive, killTrackedProcesses, readPidFile, trackProcesses } from '../support/processes';
-import {
-  RecoveryCluster,
-  Task,
-  closeAllConnections,
-  createControl,
-  createDeployment,
-  createVhost,
-  deleteVhost,
-  expectStatus,
-  importPackage,
-  ledgerCounts,
-  putEnvironment,
-  putLedgerHost,
-  readLedger,
-  startRecoveryCluster,
-  startTask,
-  withOutput,
-} from '../support/recovery-kit';
+import { createControl, createDeployment, importPackage, putEnvironment, putLedgerHost, startTask } from '../support/rest-actions';
+import { Api, expectStatus } from '../support/rest-client';
+import { TEST_DATABASE_URL, Vhost, createVhost, requireServices } from '../support/services';
 import { TcpProxy, startTcpProxy } from '../support/tcp-proxy';
+import { FAST_LEASE_ENV } from '../support/timings';
 
 const FAST = {
-  SHIPDECK_WORKER_HEARTBEAT_INTERVAL: '300ms',
-  SHIPDECK_WORKER_GRACE_PERIOD: '2s',
-  SHIPDECK_TASK_LEASE_DURATION: '2s',
+  ...FAST_LEASE_ENV,
   SHIPDECK_TASK_MAX_ACTIVE_TASKS: '4',
 };
 
-let rc: RecoveryCluster | undefined;
+let rc: Cluster | undefined;
 let proxy: TcpProxy | undefined;
-let vhost: string | undefined;
+let vhost: Vhost | undefined;
 let a: Api;
 let b: Api;
 
-const scenario = (name: string, body: () => Promise<void>, timeoutMs = 60_000) => it(name, withOutput(() => rc, body), timeoutMs);
+const scenario = (name: string, body: () => Promise<void>, timeoutMs = 60_000) => it(name, withClusterOutput(() => rc, body), timeoutMs);
 
 beforeAll(async () => {
   // Before the proxy and the virtual host: says what to start when a service is missing.
@@ -56,10 +42,9 @@ beforeAll(async () => {
   const database = new URL(TEST_DATABASE_URL);
   proxy = await startTcpProxy({ targetHost: database.hostname, targetPort: Number(database.port || 5432) });
   database.host = `${proxy.host}:${proxy.port}`;
-  const broker = await createVhost();
-  vhost = broker.vhost;
+  vhost = await createVhost();
   // Every master and worker reaches PostgreSQL through the proxy and RabbitMQ on the test's own virtual host.
-  rc = await startRecoveryCluster({ masters: 2, workers: 2, env: FAST, databaseUrl: database.toString(), amqpUrl: broker.url });
+  rc = await startCluster({ masters: 2, workers: 2, env: FAST, databaseUrl: database.toString(), amqpUrl: vhost.url });
   [a, b] = rc.clients;
 }, 90_000);
 
@@ -68,20 +53,20 @@ afterAll(async () => {
   const failures: string[] = [];
   await rc?.stop().catch((e: unknown) => failures.push(String(e)));
   await proxy?.close().catch((e: unknown) => failures.push(String(e)));
-  if (vhost) await deleteVhost(vhost).catch((e: unknown) => failures.push(String(e)));
+  await vhost?.drop().catch((e: unknown) => failures.push(String(e)));
   if (failures.length > 0) throw new Error(failures.join('; '));
 }, 60_000);
 
 /** How many times each master and worker process logged that its broker connection is reconnecting. */
-function reconnects(r: RecoveryCluster): Map<string, number> {
-  const outputs = [...r.cluster.masters.map((m) => [m.name, m.output()]), ...r.allWorkers().map((w) => [w.name, w.output()])];
+function reconnects(r: Cluster): Map<string, number> {
+  const outputs = [...r.masters.map((m) => [m.name, m.output()]), ...r.workers.map((w) => [w.name, w.output()])];
   return new Map(outputs.map(([name, text]) => [name, (text.match(/AMQP task queue \S+ -> reconnecting/g) ?? []).length]));
 }
 
 /** Closes every connection of the virtual host and waits until every process noticed (and reconnects). */
-async function dropBrokerConnections(r: RecoveryCluster): Promise<void> {
+async function dropBrokerConnections(r: Cluster): Promise<void> {
   const before = reconnects(r);
-  await closeAllConnections(vhost as string, 'test');
+  await (vhost as Vhost).dropConnections('test');
   let now = before;
   await pollUntil(
     () => {
@@ -93,12 +78,12 @@ async function dropBrokerConnections(r: RecoveryCluster): Promise<void> {
 }
 
 /** Polls GET /tasks until every task is in `state`; answers that are not 200 (database away) count as not yet. */
-async function waitForAll(client: Api, ids: string[], state: Task['state'], timeoutMs: number): Promise<Map<string, Task>> {
-  let seen = new Map<string, Task>();
+async function waitForAll(client: Api, ids: string[], state: TaskView['state'], timeoutMs: number): Promise<Map<string, TaskView>> {
+  let seen = new Map<string, TaskView>();
   let last = '';
   await pollUntil(
     async () => {
-      const response = await client.get<Task[]>('/tasks').catch((e: unknown) => ({ status: 0, body: [] as Task[], text: String(e) }));
+      const response = await client.get<TaskView[]>('/tasks').catch((e: unknown) => ({ status: 0, body: [] as TaskView[], text: String(e) }));
       if (response.status !== 200) {
         last = `HTTP ${response.status} ${response.text}`;
         return false;
@@ -115,8 +100,8 @@ async function waitForAll(client: Api, ids: string[], state: Task['state'], time
 }
 
 scenario('6. the broker drops every connection twice, while 40 tasks are published and while they run: each executed exactly once', async () => {
-  const r = rc as RecoveryCluster;
-  const ledger = join(r.cluster.sandbox, 'ledger-6.txt');
+  const r = rc as Cluster;
+  const ledger = join(r.sandbox, 'ledger-6.txt');
   await putLedgerHost(a, 'ledger-6', ledger);
   const clients = [a, b];
   const ids: string[] = [];
@@ -150,21 +135,21 @@ scenario('6. the broker drops every connection twice, while 40 tasks are publish
   expect(ids).toHaveLength(40);
 
   // The second drop at once, while they run: some executing, some not yet.
-  let views = new Map(expectStatus(await a.get<Task[]>('/tasks'), 200).map((t) => [t.id, t]));
+  let views = new Map(expectStatus(await a.get<TaskView[]>('/tasks'), 200).map((t) => [t.id, t]));
   expect(ids.filter((id) => views.get(id)?.state === 'EXECUTING').length).toBeGreaterThan(0);
   await dropBrokerConnections(r);
-  views = new Map(expectStatus(await a.get<Task[]>('/tasks'), 200).map((t) => [t.id, t]));
+  views = new Map(expectStatus(await a.get<TaskView[]>('/tasks'), 200).map((t) => [t.id, t]));
   const executedAtSecondDrop = ids.filter((id) => views.get(id)?.state === 'EXECUTED').length;
   // Checked once every process noticed the drop, i.e. after it happened.
   expect(executedAtSecondDrop).toBeLessThan(40);
 
   const final = await waitForAll(a, ids, 'EXECUTED', 60_000);
   const lines = readLedger(ledger);
-  const expected = ids.map((id) => `${id} ${(final.get(id) as Task).steps[0].path}`).sort();
+  const expected = ids.map((id) => `${id} ${(final.get(id) as TaskView).steps[0].path}`).sort();
   expect(lines.map((l) => `${l.taskId} ${l.step}`).sort()).toEqual(expected);
-  const workerPids = r.allWorkers().map((w) => w.pid);
+  const workerPids = r.workers.map((w) => w.pid);
   expect(lines.filter((l) => !workerPids.includes(l.pid))).toEqual([]);
-  const fromB = new Map(expectStatus(await b.get<Task[]>('/tasks'), 200).map((t) => [t.id, t]));
+  const fromB = new Map(expectStatus(await b.get<TaskView[]>('/tasks'), 200).map((t) => [t.id, t]));
   expect(ids.filter((id) => fromB.get(id)?.state !== 'EXECUTED')).toEqual([]);
   console.info(
     `scenario 6: 40 tasks, first drop after ${startedAtFirstDrop} were started, second drop with ${executedAtSecondDrop} executed; ` +
@@ -173,11 +158,11 @@ scenario('6. the broker drops every connection twice, while 40 tasks are publish
 });
 
 scenario('7. PostgreSQL unreachable for 4 s while steps run: running steps go on, writes are retried, every task EXECUTED with each step once', async () => {
-  const r = rc as RecoveryCluster;
+  const r = rc as Cluster;
   const p = proxy as TcpProxy;
-  const ledger = join(r.cluster.sandbox, 'ledger-7.txt');
-  const commands = join(r.cluster.sandbox, 'commands-7.txt');
-  const pidDir = r.cluster.sandbox;
+  const ledger = join(r.sandbox, 'ledger-7.txt');
+  const commands = join(r.sandbox, 'commands-7.txt');
+  const pidDir = r.sandbox;
   expectStatus(await a.put('/hosts/local-7', { type: 'local' }), 201);
   await importPackage(b, {
     application: 'outage-app',
@@ -241,7 +226,7 @@ scenario('7. PostgreSQL unreachable for 4 s while steps run: running steps go on
   expect(commandLines).toEqual(envs.map((env, i) => `${env} ${pids[i]}`).sort());
   const lines = readLedger(ledger);
   for (const id of ids) {
-    const task = final.get(id) as Task;
+    const task = final.get(id) as TaskView;
     expect({ id, steps: task.steps.map((s) => s.state) }).toEqual({ id, steps: ['DONE', 'DONE', 'DONE'] });
     const ledgerSteps = [task.steps[0].path, task.steps[2].path];
     expect({ id, counts: ledgerCounts(lines, id) }).toEqual({ id, counts: Object.fromEntries(ledgerSteps.map((s) => [s, 1])) });
@@ -251,7 +236,7 @@ scenario('7. PostgreSQL unreachable for 4 s while steps run: running steps go on
   const retried = ids
     .filter((_, i) => finishedDuringCut.has(pids[i]))
     .map((id) => {
-      const owner = r.allWorkers().find((w) => w.id === final.get(id)?.worker);
+      const owner = r.workers.find((w) => w.id === final.get(id)?.worker);
       return { id, retried: new RegExp(`waiting for saving the plan of task ${id}`).test(owner?.output() ?? '') };
     });
   expect(retried.filter((t) => !t.retried)).toEqual([]);

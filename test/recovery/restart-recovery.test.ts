@@ -8,79 +8,65 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Api } from '../support/api';
-import { WorkerProcess } from '../support/cluster';
+import type { TaskView } from '@shipdeck/tasks';
+import type { RecoveryFile } from '@shipdeck/worker-runtime';
+import { useCluster } from '../support/cluster-tests';
+import { ledgerCounts, readLedger } from '../support/ledger';
 import { pollUntil } from '../support/poll';
-import {
-  RecoveryCluster,
-  RecoveryFileShape,
-  Task,
-  createControl,
-  createDeployment,
-  expectStatus,
-  getTask,
-  importLedgerPackage,
-  importPackage,
-  ledgerCounts,
-  planSteps,
-  pollTask,
-  pollTaskState,
-  putEnvironment,
-  putLedgerHost,
-  quarantined,
-  randomBetween,
-  readLedger,
-  readRecoveryFile,
-  recoveryFilePath,
-  startRecoveryCluster,
-  startTask,
-  stepStates,
-  withOutput,
-  workerHealth,
-} from '../support/recovery-kit';
+import { planSteps, quarantined, readRecoveryFile, recoveryFilePath, stepStates } from '../support/recovery-files';
+import { createControl, createDeployment, getTask, importLedgerPackage, importPackage, putEnvironment, putLedgerHost, startTask } from '../support/rest-actions';
+import { Api, expectStatus, waitForTask } from '../support/rest-client';
+import { FAST_LEASE_ENV } from '../support/timings';
+import type { WorkerProcess } from '../support/worker-process';
+import { workerHealth } from '../support/workers-api';
 
 /** Short intervals, so that every wait in this file is a few seconds at most. */
 const FAST = {
-  SHIPDECK_WORKER_HEARTBEAT_INTERVAL: '300ms',
-  SHIPDECK_WORKER_GRACE_PERIOD: '2s',
-  SHIPDECK_TASK_LEASE_DURATION: '2s',
+  ...FAST_LEASE_ENV,
   SHIPDECK_TASK_MAX_ACTIVE_TASKS: '3',
 };
+/** Polls a task's recovery file until it shows `state`; answers it. */
+async function recoveryFileIn(workDir: string, taskId: string, state: string): Promise<RecoveryFile> {
+  let file: RecoveryFile | undefined;
+  await pollUntil(() => (file = readRecoveryFile(workDir, taskId))?.task.state === state, {
+    timeoutMs: 5_000,
+    intervalMs: 20,
+    describe: () => `${recoveryFilePath(workDir, taskId)} does not show ${state}: ${JSON.stringify(file?.task.state)}`,
+  });
+  return file as RecoveryFile;
+}
+
+/** A random integer in [min, max]. */
+function randomBetween(min: number, max: number): number {
+  return min + Math.floor(Math.random() * (max - min + 1));
+}
+
 /** A worker forgets archived and cancelled tasks (and removes their files) every 5 s. */
 const HOUSEKEEPING_MS = 5_000;
 
-let rc: RecoveryCluster | undefined;
 let a: Api;
 let b: Api;
 /** The one worker, replaced by its next process at each restart. */
 let worker: WorkerProcess;
 
+const shared = useCluster({ masters: 2, workers: 1, env: FAST }, async (rc) => {
+  [a, b] = rc.clients;
+  worker = rc.workers[0];
+});
+
 /** Each scenario starts with the worker running, whatever happened to it in the one before. */
 const scenario = (name: string, body: () => Promise<void>, timeoutMs = 60_000) =>
-  it(
+  shared.scenario(
     name,
-    withOutput(
-      () => rc,
-      async () => {
-        if (worker.status !== undefined) worker = await (rc as RecoveryCluster).restartWorker(worker);
-        await body();
-      },
-    ),
+    async (rc) => {
+      if (worker.status !== undefined) worker = await rc.restartWorker(worker);
+      await body();
+    },
     timeoutMs,
   );
 
-beforeAll(async () => {
-  rc = await startRecoveryCluster({ masters: 2, workers: 1, env: FAST });
-  [a, b] = rc.clients;
-  worker = rc.cluster.workers[0];
-}, 90_000);
-
-afterAll(async () => {
-  await rc?.stop();
-}, 60_000);
-
 scenario('1. recovery files: the plan with the current step EXECUTING while a task runs; removed after archive, and after cancel of a FAILED task', async () => {
-  const c = (rc as RecoveryCluster).cluster;
+  const c = shared.cluster;
   const ledger = join(c.sandbox, 'ledger-1.txt');
   await putLedgerHost(a, 'ledger-1', ledger);
   expectStatus(await a.put('/hosts/local-1', { type: 'local' }), 201);
@@ -103,7 +89,7 @@ scenario('1. recovery files: the plan with the current step EXECUTING while a ta
   // Each step in turn is the executing one in the file: the ones before DONE, the ones after PENDING.
   const seen: string[][] = [];
   for (let current = 0; current < 3; current++) {
-    let last: RecoveryFileShape | undefined;
+    let last: RecoveryFile | undefined;
     await pollUntil(
       () => {
         last = readRecoveryFile(worker.workDir, id);
@@ -112,7 +98,7 @@ scenario('1. recovery files: the plan with the current step EXECUTING while a ta
       },
       { timeoutMs: 10_000, intervalMs: 20, describe: () => `${file} never showed step ${current + 1} EXECUTING; last: ${JSON.stringify(last)}` },
     );
-    const content = last as RecoveryFileShape;
+    const content = last as RecoveryFile;
     expect({ format: content.format, version: content.version, workerId: content.workerId }).toEqual({
       format: 'shipdeck-task-recovery',
       version: 1,
@@ -124,26 +110,27 @@ scenario('1. recovery files: the plan with the current step EXECUTING while a ta
     seen.push(states);
   }
 
-  const executed = await pollTaskState(a, id, ['EXECUTED'], 15_000);
+  const executed = await waitForTask(a, id, ['EXECUTED'], 15_000, true);
   expect(executed.steps.map((s) => s.state)).toEqual(['DONE', 'DONE', 'DONE']);
-  // Kept, with the final state, until the task is archived.
-  const final = readRecoveryFile(worker.workDir, id);
+  // Kept, with the final state, until the task is archived. The worker records the end in the
+  // database first and in the file right after: the file may lag the REST view for a moment.
+  const final = await recoveryFileIn(worker.workDir, id, 'EXECUTED');
   expect({ state: final?.task.state, steps: final && stepStates(final.task.plan) }).toEqual({
     state: 'EXECUTED',
     steps: executed.steps.map((s) => `${s.path}:DONE`),
   });
-  expect(expectStatus(await b.post<Task>(`/tasks/${id}/archive`), 200, 'archive: ').state).toBe('DONE');
+  expect(expectStatus(await b.post<TaskView>(`/tasks/${id}/archive`), 200, 'archive: ').state).toBe('DONE');
   const archivedAt = Date.now();
 
   // A FAILED task keeps its file until it is cancelled.
-  const failed = await pollTaskState(b, failing, ['FAILED'], 15_000);
+  const failed = await waitForTask(b, failing, ['FAILED'], 15_000, true);
   expect(failed.steps.map((s) => s.state)).toEqual(['FAILED']);
-  const failedFile = readRecoveryFile(worker.workDir, failing);
+  const failedFile = await recoveryFileIn(worker.workDir, failing, 'FAILED');
   expect({ state: failedFile?.task.state, steps: failedFile && stepStates(failedFile.task.plan) }).toEqual({
     state: 'FAILED',
     steps: [`${failed.steps[0].path}:FAILED`],
   });
-  expect(['CANCELLING', 'CANCELLED']).toContain(expectStatus(await a.post<Task>(`/tasks/${failing}/cancel`), 200, 'cancel: ').state);
+  expect(['CANCELLING', 'CANCELLED']).toContain(expectStatus(await a.post<TaskView>(`/tasks/${failing}/cancel`), 200, 'cancel: ').state);
   const cancelledAt = Date.now();
   await pollUntil(() => readRecoveryFile(worker.workDir, failing) === undefined, {
     timeoutMs: HOUSEKEEPING_MS * 3,
@@ -164,8 +151,8 @@ scenario('1. recovery files: the plan with the current step EXECUTING while a ta
 scenario(
   '2. restart recovery after SIGKILL at random points: the interrupted step FAILED, DONE steps stay DONE, start continues',
   async () => {
-    const r = rc as RecoveryCluster;
-    const ledger = join(r.cluster.sandbox, 'ledger-2.txt');
+    const r = shared.cluster;
+    const ledger = join(r.sandbox, 'ledger-2.txt');
     const sleeps = [1000, 1200, 1000, 1100];
     const runMs = sleeps.reduce((x, y) => x + y, 0);
     await putLedgerHost(a, 'ledger-2', ledger);
@@ -181,7 +168,7 @@ scenario(
       await putEnvironment(a, env, ['ledger-2']);
       const id = await createDeployment(a, 'restart-app', '1.0.0', env);
       await startTask(b, id);
-      await pollTaskState(a, id, ['EXECUTING'], 15_000);
+      await waitForTask(a, id, ['EXECUTING'], 15_000, true);
       const executingAt = Date.now();
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, executingAt + delay - Date.now())));
 
@@ -202,7 +189,7 @@ scenario(
       // Recovered: exactly the interrupted step FAILED, or EXECUTED when every step was done.
       const allDone = stepsAtDeath.every((s) => s.state === 'DONE');
       const expectedSteps = stepsAtDeath.map((s) => `${s.path}:${s.state === 'EXECUTING' ? 'FAILED' : s.state}`);
-      const recovered = await pollTaskState(a, id, ['FAILED', 'EXECUTED'], 15_000);
+      const recovered = await waitForTask(a, id, ['FAILED', 'EXECUTED'], 15_000, true);
       expect({ round, state: recovered.state, steps: recovered.steps.map((s) => `${s.path}:${s.state}`), worker: recovered.worker }).toEqual({
         round,
         state: allDone ? 'EXECUTED' : 'FAILED',
@@ -218,10 +205,10 @@ scenario(
       const failedStep = recovered.steps.find((s) => s.state === 'FAILED');
       if (failedStep) expect(failedStep.failure).toMatch(/\S/);
 
-      let final: Task = recovered;
+      let final: TaskView = recovered;
       if (recovered.state === 'FAILED') {
         await startTask(b, id);
-        final = await pollTaskState(a, id, ['EXECUTED'], 15_000);
+        final = await waitForTask(a, id, ['EXECUTED'], 15_000, true);
       }
       expect(final.steps.map((s) => s.state)).toEqual(sleeps.map(() => 'DONE'));
 
@@ -250,13 +237,13 @@ scenario(
 );
 
 scenario('5. corrupt recovery files (truncated, not JSON, unknown version) are quarantined; the worker runs; the tasks are FAILED saying why', async () => {
-  const r = rc as RecoveryCluster;
-  const ledger = join(r.cluster.sandbox, 'ledger-5.txt');
+  const r = shared.cluster;
+  const ledger = join(r.sandbox, 'ledger-5.txt');
   await putLedgerHost(a, 'ledger-5', ledger);
   const ids = [await createControl(a, 'ledger-5', { sleepMs: 20_000 }), await createControl(a, 'ledger-5', { sleepMs: 20_000 }), await createControl(a, 'ledger-5', { sleepMs: 20_000 })];
   for (const id of ids) await startTask(b, id);
   // The step runs (the database says so, which the worker writes before the step begins) and the file exists.
-  for (const id of ids) await pollTask(a, id, (t) => t.state === 'EXECUTING' && t.steps[0].state === 'EXECUTING', 15_000, 'step EXECUTING');
+  for (const id of ids) await waitForTask(a, id, (t) => t.state === 'EXECUTING' && t.steps[0].state === 'EXECUTING', 15_000, true);
   await pollUntil(() => ids.every((id) => readRecoveryFile(worker.workDir, id)?.task.state === 'EXECUTING'), {
     timeoutMs: 10_000,
     describe: () => `not every task has a recovery file in ${worker.workDir}`,
@@ -286,7 +273,7 @@ scenario('5. corrupt recovery files (truncated, not JSON, unknown version) are q
   }
   // Each task FAILED with its interrupted step FAILED and a failure naming the recovery file.
   for (const id of ids) {
-    const task = await pollTaskState(b, id, ['FAILED'], 10_000);
+    const task = await waitForTask(b, id, ['FAILED'], 10_000, true);
     expect({ id, steps: task.steps.map((s) => s.state), failure: task.failure }).toEqual({
       id,
       steps: ['FAILED'],
@@ -298,7 +285,7 @@ scenario('5. corrupt recovery files (truncated, not JSON, unknown version) are q
   // And it executes new work.
   const fresh = await createControl(b, 'ledger-5');
   await startTask(a, fresh);
-  const done = await pollTaskState(a, fresh, ['EXECUTED'], 15_000);
+  const done = await waitForTask(a, fresh, ['EXECUTED'], 15_000, true);
   expect(done.worker).toBe(worker.id);
   expect(readLedger(ledger).filter((l) => l.taskId === fresh)).toEqual([{ taskId: fresh, step: done.steps[0].path, pid: worker.pid }]);
   expect(worker.status).toBeUndefined();
@@ -307,11 +294,11 @@ scenario('5. corrupt recovery files (truncated, not JSON, unknown version) are q
 });
 
 /** SIGKILLs the worker, reads what `snapshot` sees right after its death, restarts it on its work directory. */
-async function killAndRestartAfter(snapshot: () => RecoveryFileShape | undefined): Promise<{ killed: { pid: number; file: RecoveryFileShape | undefined } }> {
+async function killAndRestartAfter(snapshot: () => RecoveryFile | undefined): Promise<{ killed: { pid: number; file: RecoveryFile | undefined } }> {
   const killed = worker;
   expect(await killed.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
   const file = snapshot();
-  worker = await (rc as RecoveryCluster).restartWorker(killed);
+  worker = await shared.cluster.restartWorker(killed);
   expect(worker.id).toBe(killed.id);
   return { killed: { pid: killed.pid, file } };
 }

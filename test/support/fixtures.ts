@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { REPO_ROOT } from './master-process';
+import { REPO_ROOT } from './shipdeck-process';
 
 /** A deployable as a manifest writes it (only what the tests look at). */
 export interface ManifestDeployable {

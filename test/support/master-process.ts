@@ -1,106 +1,143 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+/**
+ * `shipdeck master` processes: the one wrapper every suite uses (clusters and the embedded
+ * end-to-end tests alike), and {@link startMaster} for a master with an installation directory of
+ * its own and the embedded defaults (SQLite, in-process worker).
+ */
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { HasOutput, OutputLog, messageOf } from './output-log';
 import { pollUntil } from './poll';
+import { ExitStatus, ShipdeckProcess, ShipdeckRun, freePort, makeHome, runShipdeck } from './shipdeck-process';
 
-export { api, stepOf, summarize, waitForTask } from './api';
-export type { Api, ApiResponse, ErrorWire, StepWire, TaskState, TaskWire } from './api';
+const READY_TIMEOUT_MS = 30_000;
 
-/** The repository (installation directory) the master runs from. */
-export const REPO_ROOT = resolve(__dirname, '..', '..');
-
-const READY_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 15_000;
-const OUTPUT_LINES = 600;
-
-export interface StartMasterOptions {
-  /** Installation directory (SHIPDECK_HOME); a new temp dir with plugins/ and conf/ when omitted. */
-  home?: string;
-  /** Extra environment, on top of the test defaults (they may be overridden). */
-  env?: Record<string, string>;
-  /** HTTP port; a free one when omitted. */
+/** Options of {@link startMasterProcess}. */
+export interface MasterProcessOptions {
+  /** Names it in messages and names its log file. */
+  name: string;
+  /** Its SHIPDECK_* environment but the ports, which are chosen here (free ones unless given). */
+  env: Record<string, string>;
+  /** `server.port` (REST API, health); a free one when omitted. */
   port?: number;
+  /** `server.workerPort` (command channel); a free one when omitted. */
+  workerPort?: number;
+  /** Where its full output goes (appended across restarts); none when omitted. */
+  logFile?: string;
 }
 
-/** How a master process ended. */
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** A running `shipdeck master` process, started by {@link startMaster}. */
-export interface MasterProcess {
+/** A running `shipdeck master` process, started by {@link startMasterProcess}. */
+export interface MasterProcess extends HasOutput {
+  readonly name: string;
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
   readonly port: number;
+  /** `server.workerPort`, what workers get as `-master localhost:<workerPort>`. */
+  readonly workerPort: number;
+  /** Its installation directory (SHIPDECK_HOME). */
   readonly home: string;
   /** Pid of the current process (changes on restart). */
   readonly pid: number;
-  /** Sends `signal` (SIGTERM by default) and waits for the exit; SIGKILL when it takes too long. */
-  stop(signal?: NodeJS.Signals): Promise<ExitStatus>;
-  /** SIGKILL, and waits until the process is gone. */
-  kill(): Promise<ExitStatus>;
-  /** Starts a new master on the same home, port and database; the previous one must have exited. */
+  /** Resolves when the current process ended. */
+  readonly exited: Promise<ExitStatus>;
+  /** The current process's exit status once ended, else undefined. */
+  readonly status: ExitStatus | undefined;
+  /** Sends `signal` (default SIGTERM) and waits for the exit (SIGKILL after 10 s for other signals). */
+  kill(signal?: NodeJS.Signals): Promise<ExitStatus>;
+  /** Starts it again (same ports, home, environment) and waits until it is ready; it must have exited. */
   restart(): Promise<void>;
-  /** The last lines the process (and the previous ones of this master) wrote. */
+  /** Its output so far, across restarts (stderr lines prefixed `[err]`). */
   output(): string;
-  /** Kills the process if alive and removes the home directory when this harness created it. */
+  /** Flushes and closes its log file (after the last exit). */
+  closeLog(): Promise<void>;
+}
+
+/** Starts a master and waits until `GET /health/ready` answers 200; kills it when it never does. */
+export async function startMasterProcess(options: MasterProcessOptions): Promise<MasterProcess> {
+  const port = options.port ?? (await freePort());
+  const workerPort = options.workerPort ?? (await freePort());
+  const url = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = { ...options.env, SHIPDECK_SERVER_PORT: String(port), SHIPDECK_SERVER_WORKER_PORT: String(workerPort) };
+  const log = new OutputLog(options.logFile);
+  let current = new ShipdeckProcess(['master'], env, log);
+  const master: MasterProcess = {
+    name: options.name,
+    url,
+    port,
+    workerPort,
+    home: env.SHIPDECK_HOME ?? '',
+    get label() {
+      return `${options.name} ${url} pid ${current.pid}`;
+    },
+    get pid() {
+      return current.pid;
+    },
+    get exited() {
+      return current.exited;
+    },
+    get status() {
+      return current.status;
+    },
+    kill: (signal) => current.kill(signal),
+    async restart() {
+      if (current.status === undefined) throw new Error(`${options.name} (pid ${current.pid}) is still running; kill it first`);
+      current = new ShipdeckProcess(['master'], env, log);
+      await waitReady(master, current);
+    },
+    output: () => log.text(),
+    closeLog: () => log.close(),
+  };
+  try {
+    await waitReady(master, current);
+  } catch (error) {
+    await current.kill('SIGKILL');
+    await log.close();
+    throw error;
+  }
+  return master;
+}
+
+/** Waits until `GET /health/ready` answers 200; fails at once when the process exits first. */
+async function waitReady(master: MasterProcess, spawned: ShipdeckProcess): Promise<void> {
+  let last = 'no answer yet';
+  await pollUntil(
+    async () => {
+      if (spawned.status) {
+        throw new Error(
+          `${master.name} exited before it was ready (code=${spawned.status.code} signal=${spawned.status.signal}):\n${master.output()}`,
+        );
+      }
+      try {
+        const response = await fetch(`${master.url}/health/ready`, { signal: AbortSignal.timeout(2_000) });
+        last = `HTTP ${response.status} ${await response.text()}`;
+        return response.status === 200;
+      } catch (error) {
+        last = messageOf((error as Error).cause ?? error);
+        return false;
+      }
+    },
+    {
+      timeoutMs: READY_TIMEOUT_MS,
+      describe: () => `${master.name} not ready at ${master.url}/health/ready within ${READY_TIMEOUT_MS} ms (last: ${last}):\n${master.output()}`,
+    },
+  );
+}
+
+// ---- a master of its own (the embedded default)
+
+/** A master from {@link startMaster}: it owns its installation directory. */
+export interface StandaloneMaster extends MasterProcess {
+  /** Kills the process if alive and removes the installation directory (`SHIPDECK_E2E_KEEP=1` keeps it). */
   cleanup(): Promise<void>;
 }
 
-/** Every master not yet cleaned up, so that nothing outlives the test file. */
-const live = new Set<MasterProcess>();
-const children = new Set<ChildProcess>();
-
-/** Cleans up every master this harness started (for `afterAll`). */
-export async function cleanupAllMasters(): Promise<void> {
-  await Promise.all([...live].map((m) => m.cleanup()));
-}
-
-process.once('exit', () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null && child.pid) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  }
-});
-
-/** A TCP port nobody listens on right now: listen on 0, read it, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** A fresh installation directory: the repository's plugins/ and an empty conf/. */
-export function makeHome(): string {
-  const home = mkdtempSync(join(tmpdir(), 'shipdeck-e2e-'));
-  const plugins = join(REPO_ROOT, 'plugins');
-  if (existsSync(plugins)) cpSync(plugins, join(home, 'plugins'), { recursive: true });
-  else mkdirSync(join(home, 'plugins'));
-  mkdirSync(join(home, 'conf'));
-  return home;
-}
-
-/** The environment of a test master: only the SHIPDECK_* variables given here count. */
-export function masterEnv(home: string, port: number, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHIPDECK_')));
+/**
+ * The environment of a master of its own: the embedded defaults (SQLite in the home, in-process
+ * worker), debug logs, a fast reconciler, then `extra`.
+ */
+export function embeddedEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    ...inherited,
     SHIPDECK_HOME: home,
-    SHIPDECK_SERVER_PORT: String(port),
     SHIPDECK_DB_URL: `file:${join(home, 'data', 'shipdeck.db')}`,
     SHIPDECK_TASK_RECOVERY_DIR: join(home, 'work'),
     SHIPDECK_TASK_RECONCILE_INTERVAL: '500ms',
@@ -109,263 +146,53 @@ export function masterEnv(home: string, port: number, extra: Record<string, stri
   };
 }
 
-/** Output of a process, the last lines only. */
-class RingBuffer {
-  private lines: string[] = [];
-  private partial: Record<string, string> = {};
+/** Every standalone master not yet cleaned up, so that nothing outlives the test file. */
+const standalone = new Set<StandaloneMaster>();
 
-  constructor(private readonly capacity: number) {}
-
-  write(stream: string, chunk: Buffer | string): void {
-    const text = (this.partial[stream] ?? '') + chunk.toString();
-    const parts = text.split('\n');
-    this.partial[stream] = parts.pop() ?? '';
-    for (const line of parts) this.push(`[${stream}] ${line}`);
-  }
-
-  mark(text: string): void {
-    this.push(`---- ${text}`);
-  }
-
-  toString(): string {
-    const pending = Object.entries(this.partial)
-      .filter(([, v]) => v !== '')
-      .map(([stream, v]) => `[${stream}] ${v}`);
-    return [...this.lines, ...pending].join('\n');
-  }
-
-  private push(line: string): void {
-    this.lines.push(line);
-    if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
-  }
+/** Cleans up every master {@link startMaster} started (for `afterAll`). */
+export async function cleanupAllMasters(): Promise<void> {
+  await Promise.all([...standalone].map((m) => m.cleanup()));
 }
 
-interface Spawned {
-  child: ChildProcess;
-  exited: Promise<ExitStatus>;
-  status: ExitStatus | undefined;
-}
-
-/** Spawns `node bin/shipdeck.js master` from the repository, feeding its output to `sink`. */
-function spawnMaster(env: NodeJS.ProcessEnv, sink: RingBuffer): Spawned {
-  ensureBuilt();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'shipdeck.js'), 'master'], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.stdout?.on('data', (chunk: Buffer) => sink.write('out', chunk));
-  child.stderr?.on('data', (chunk: Buffer) => sink.write('err', chunk));
-  const spawned: Spawned = {
-    child,
-    status: undefined,
-    exited: new Promise((resolveExit) => {
-      child.once('exit', (code, signal) => {
-        spawned.status = { code, signal };
-        children.delete(child);
-        sink.mark(`process ${child.pid} exited: code=${code} signal=${signal}`);
-        resolveExit(spawned.status);
-      });
-      child.once('error', (error) => {
-        spawned.status = { code: null, signal: null };
-        children.delete(child);
-        sink.mark(`process could not start: ${error.message}`);
-        resolveExit(spawned.status);
-      });
-    }),
-  };
-  sink.mark(`started process ${child.pid}`);
-  return spawned;
-}
-
-/** Starts a master and waits until `GET /health/ready` answers 200. */
-export async function startMaster(options: StartMasterOptions = {}): Promise<MasterProcess> {
-  ensureBuilt();
-  const ownsHome = options.home === undefined;
-  const home = options.home ?? makeHome();
-  const port = options.port ?? (await freePort());
-  const url = `http://127.0.0.1:${port}`;
-  const env = masterEnv(home, port, options.env);
-  const sink = new RingBuffer(OUTPUT_LINES);
-  let current: Spawned = spawnMaster(env, sink);
-
-  const waitGone = async (): Promise<ExitStatus> => {
-    const timer = setTimeout(() => {
-      if (current.child.pid && current.status === undefined) current.child.kill('SIGKILL');
-    }, STOP_TIMEOUT_MS);
-    try {
-      return await current.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-
-  const master: MasterProcess = {
-    url,
-    port,
-    home,
-    get pid() {
-      return current.child.pid ?? -1;
-    },
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (current.status) return current.status;
-      current.child.kill(signal);
-      return waitGone();
-    },
-    async kill() {
-      if (current.status) return current.status;
-      process.kill(current.child.pid as number, 'SIGKILL');
-      return waitGone();
-    },
-    async restart() {
-      if (current.status === undefined) throw new Error(`master ${current.child.pid} is still running; stop it first`);
-      current = spawnMaster(env, sink);
-      await waitReady(url, current, sink);
-    },
-    output: () => sink.toString(),
-    async cleanup() {
-      live.delete(master);
-      if (current.status === undefined) await master.kill();
-      if (ownsHome && !process.env.SHIPDECK_E2E_KEEP) rmSync(home, { recursive: true, force: true });
-    },
-  };
-  live.add(master);
-  try {
-    await waitReady(url, current, sink);
-  } catch (error) {
-    await master.cleanup();
-    throw error;
-  }
-  return master;
-}
-
-async function waitReady(url: string, spawned: Spawned, sink: RingBuffer): Promise<void> {
-  let last = 'no answer yet';
-  await pollUntil(
-    async () => {
-      if (spawned.status) {
-        throw new Error(
-          `master exited before it was ready (code=${spawned.status.code} signal=${spawned.status.signal})\n${sink}`,
-        );
-      }
-      try {
-        const response = await fetch(`${url}/health/ready`);
-        last = `HTTP ${response.status} ${await response.text()}`;
-        return response.status === 200;
-      } catch (error) {
-        last = String((error as Error).cause ?? error);
-        return false;
-      }
-    },
-    {
-      timeoutMs: READY_TIMEOUT_MS,
-      intervalMs: 100,
-      describe: () => `master not ready at ${url}/health/ready within ${READY_TIMEOUT_MS} ms (last: ${last})\n${sink}`,
-    },
-  );
+/** A fresh temporary installation directory for a master of its own. */
+export function makeStandaloneHome(): string {
+  const parent = join(tmpdir(), 'shipdeck-e2e');
+  mkdirSync(parent, { recursive: true });
+  return makeHome(parent);
 }
 
 /**
- * Runs a process to its end with a deadline (e.g. a master that must refuse to start), answering
- * its exit status and output.
+ * Starts a master with an installation directory of its own (see {@link embeddedEnv}) and
+ * waits until it is ready.
  */
-export async function runMasterToExit(
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<ExitStatus & { stdout: string; stderr: string; elapsedMs: number; timedOut: boolean }> {
-  ensureBuilt();
-  const home = makeHome();
+export async function startMaster(options: { env?: Record<string, string> } = {}): Promise<StandaloneMaster> {
+  const home = makeStandaloneHome();
+  let master: MasterProcess;
   try {
-    const port = await freePort();
-    const env = masterEnv(home, port, options.env);
-    const started = Date.now();
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'shipdeck.js'), 'master'], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs ?? 10_000);
-    const status = await new Promise<ExitStatus>((done) =>
-      child.once('close', (code, signal) => done({ code, signal })),
-    );
-    clearTimeout(timer);
-    children.delete(child);
-    return { ...status, stdout, stderr, elapsedMs: Date.now() - started, timedOut };
+    master = await startMasterProcess({ name: 'master', env: embeddedEnv(home, options.env) });
+  } catch (error) {
+    rmSync(home, { recursive: true, force: true });
+    throw error;
+  }
+  const own: StandaloneMaster = Object.assign(master, {
+    async cleanup() {
+      standalone.delete(own);
+      if (master.status === undefined) await master.kill('SIGKILL');
+      await master.closeLog();
+      if (!process.env.SHIPDECK_E2E_KEEP) rmSync(home, { recursive: true, force: true });
+    },
+  });
+  standalone.add(own);
+  return own;
+}
+
+/** Runs a master of its own to its end with a deadline (e.g. one that must refuse to start). */
+export async function runMasterToExit(options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ShipdeckRun> {
+  const home = makeStandaloneHome();
+  try {
+    const env = embeddedEnv(home, { SHIPDECK_SERVER_PORT: String(await freePort()), ...options.env });
+    return await runShipdeck(['master'], { env, timeoutMs: options.timeoutMs ?? 10_000 });
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
-}
-
-let built = false;
-
-/**
- * Builds dist/ when it is missing or older than a source file, so that the tests never run a
- * stale bundle. `SHIPDECK_E2E_SKIP_BUILD=1` trusts dist/ as it is.
- */
-function ensureBuilt(): void {
-  if (built || process.env.SHIPDECK_E2E_SKIP_BUILD) return;
-  const bundle = join(REPO_ROOT, 'dist', 'master.js');
-  const bundleTime = existsSync(bundle) ? statSync(bundle).mtimeMs : 0;
-  const newest = Math.max(...['apps', 'libs'].map((d) => newestMtime(join(REPO_ROOT, d))));
-  if (newest > bundleTime) {
-    const started = Date.now();
-    try {
-      execFileSync(process.execPath, [join(REPO_ROOT, 'tools', 'build.mjs')], { cwd: REPO_ROOT, stdio: 'pipe' });
-    } catch (error) {
-      // build.mjs bundles every app; only the master's bundle matters here.
-      const fresh = existsSync(bundle) && statSync(bundle).mtimeMs >= started - 1000;
-      if (!fresh) throw new Error(`building dist/master.js failed: ${(error as Error).message}`);
-      const firstLines = (error as Error).message.split('\n').slice(0, 4).join('\n');
-      console.warn(`tools/build.mjs failed, but dist/master.js was rebuilt; going on:\n${firstLines}`);
-    }
-  }
-  built = true;
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  if (!existsSync(dir)) return newest;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules') continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * Wraps a test body so that a failure carries the output of the given masters: the log lines
- * are what explains a failed end-to-end test.
- */
-export function withOutput(masters: () => (MasterProcess | undefined)[], body: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    try {
-      await body();
-    } catch (error) {
-      const logs = masters()
-        .filter((m): m is MasterProcess => m !== undefined)
-        .map((m) => `\n==== output of master ${m.url} (home ${m.home}) ====\n${tail(m.output(), 150)}`)
-        .join('\n');
-      if (error instanceof Error) {
-        error.message += logs;
-        throw error;
-      }
-      throw new Error(`${String(error)}${logs}`);
-    }
-  };
-}
-
-function tail(text: string, lines: number): string {
-  const all = text.split('\n');
-  return all.slice(Math.max(0, all.length - lines)).join('\n');
 }

@@ -40,3 +40,19 @@ export async function holdsFor(
     await delay(intervalMs);
   }
 }
+
+/**
+ * Rejects after `ms` unless `promise` settled first; `what` names what did not happen (a function
+ * when it should show the state at the deadline, e.g. a log).
+ */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${typeof what === 'function' ? what() : what}: not within ${ms} ms`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -58,6 +58,20 @@ export async function waitForPidFile(path: string, expected: number, timeoutMs =
   return pids;
 }
 
+/** SIGSTOP: the process freezes (timers, sockets, child processes it waits for keep their state). */
+export function freeze(pid: number): void {
+  process.kill(pid, 'SIGSTOP');
+}
+
+/** SIGCONT: a frozen process runs on; nothing happens when it is gone. */
+export function thaw(pid: number): void {
+  try {
+    process.kill(pid, 'SIGCONT');
+  } catch {
+    // Gone: nothing to thaw.
+  }
+}
+
 /**
  * Processes a test started indirectly (commands run by a master) that must not outlive the test
  * run; {@link killTrackedProcesses} ends the ones still alive, by pid.

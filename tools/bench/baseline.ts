@@ -1,7 +1,7 @@
 import { connect as connect091 } from 'amqplib';
 import { create_container, type Connection, type EventContext } from 'rhea';
 import { RABBITMQ_QUEUE_ARGUMENTS } from '@shipdeck/queue';
-import { deleteQueue } from '../../test/support/cluster';
+import { deleteQueue } from '../../test/support/services';
 import { amqp10Endpoint, describe } from './services';
 
 export interface BaselineOptions {

@@ -8,7 +8,7 @@
  * directories) is removed at the end, on an error and on Ctrl-C.
  */
 import { randomUUID } from 'node:crypto';
-import { deleteQueue } from '../../test/support/cluster';
+import { deleteQueue } from '../../test/support/services';
 import { parseBenchArgs, USAGE, UsageError } from './args';
 import { BaselineResult, measureBrokerBaseline } from './baseline';
 import { Cleanup } from './cleanup';

@@ -1,4 +1,4 @@
-import { requireServices as requireClusterServices, TEST_AMQP_URL, TEST_DATABASE_URL } from '../../test/support/cluster';
+import { requireServices as requireClusterServices, TEST_AMQP_URL, TEST_DATABASE_URL } from '../../test/support/services';
 
 /** The services the bench runs against: the integration tests' variables and defaults. */
 export const DATABASE_URL = TEST_DATABASE_URL;

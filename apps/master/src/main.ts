@@ -8,6 +8,7 @@ import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
 import { SignedTaskQueue, TaskQueue, openTaskQueue } from '@shipdeck/queue';
 import { createRestApp } from '@shipdeck/rest-api';
+import { displayHost, startAuth } from './auth';
 import { startWorkerPool } from './worker-pool';
 
 declare const SHIPDECK_VERSION: string;
@@ -61,9 +62,21 @@ async function main(): Promise<void> {
   reconciler.start();
   shutdown.add('reconciler', () => reconciler.close());
 
-  const server = await listenHttp(createRestApp({ services, logger }), config.server.port);
+  const auth = await startAuth({ stores, logger, shutdown });
+  const app = createRestApp({
+    services,
+    logger,
+    auth: {
+      service: auth,
+      store: stores.auth,
+      clusterSecret: config.cluster.secret,
+      allowedHosts: config.server.allowedHosts,
+      secureCookies: config.server.secureCookies,
+    },
+  });
+  const server = await listenHttp(app, config.server.port, config.server.host);
   shutdown.add('http server', () => server.close());
-  logger.info(`Shipdeck master ${SHIPDECK_VERSION} listening on http://localhost:${server.port}`, {
+  logger.info(`Shipdeck master ${SHIPDECK_VERSION} listening on http://${displayHost(config.server.host)}:${server.port}`, {
     mode: inProcess ? 'embedded (in-process worker)' : 'cluster',
     masterId,
     configHash,

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   // A local worker (same installation as its master) finds the master on this machine by default.
   const api = flags.api ?? `http://localhost:${config.server.port}`;
   const masters = flags.masters.length > 0 ? flags.masters : [`localhost:${config.server.workerPort}`];
-  await checkMasterAcceptsWorkers(api, logger);
+  await checkMasterAcceptsWorkers(api, config.cluster.secret, logger);
 
   const shutdown = new Shutdown(logger);
   const workDir = flags.workDir ? resolve(flags.workDir) : config.task.recovery.dir;

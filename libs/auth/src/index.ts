@@ -8,3 +8,4 @@ export * from './lib/audit';
 export * from './lib/auth-service';
 export * from './lib/cookies';
 export * from './lib/middleware';
+export * from './lib/cluster-credential';

@@ -16,10 +16,10 @@ import {
 import { Role, Subject, isRole } from './permissions';
 import { LoginRateLimiter } from './rate-limit';
 import { generateSessionId, generateToken, hashSecret, looksLikeSessionId, looksLikeToken } from './secrets';
-import { ApiTokenRecord, AuthStore, UserPatch, UserRecord } from './store';
+import { ApiTokenRecord, AuditEntry, AuditQuery, AuthStore, UserPatch, UserRecord } from './store';
 
 /** How a request proved who it is. */
-export type CredentialKind = 'token' | 'basic' | 'session';
+export type CredentialKind = 'token' | 'basic' | 'session' | 'cluster';
 
 /** The authenticated caller of a request: a user, possibly acting through one of their tokens. */
 export interface Principal extends Subject {
@@ -172,6 +172,18 @@ export class AuthService {
 
   async getUser(id: string): Promise<UserView> {
     return viewOfUser(await this.requireUser(id));
+  }
+
+  /** The user named `username`; UserNotFound (404) when there is none. */
+  async getUserByName(username: string): Promise<UserView> {
+    const user = await this.store.getUserByName(username);
+    if (!user) throw userNotFound(username);
+    return viewOfUser(user);
+  }
+
+  /** Audit entries matching `query`, newest first. */
+  listAudit(query: AuditQuery): Promise<AuditEntry[]> {
+    return this.store.listAudit(query);
   }
 
   /** Changes role, environments or disabled; disabling ends the user's sessions. */

@@ -4,7 +4,18 @@ import { AuditRecorder, outcomeOfStatus, recordSafely } from './audit';
 import { AuthService, Principal } from './auth-service';
 import { readCookie, SESSION_COOKIE } from './cookies';
 import { AuthError, AuthErrorCode, authErrorAnswer } from './errors';
+import { CLUSTER_SCHEME, verifyClusterCredential } from './cluster-credential';
 import { Permission, authorize } from './permissions';
+
+/** Who a worker calling the master API with the cluster credential is: a reader, nothing more. */
+export const WORKER_PRINCIPAL: Principal = Object.freeze({
+  userId: 'cluster-worker',
+  username: 'cluster-worker',
+  role: 'viewer',
+  environments: null,
+  via: 'cluster',
+  tokenId: null,
+});
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -19,6 +30,11 @@ declare global {
 /** Options of {@link authenticate}. */
 export interface AuthenticateOptions {
   auth: AuthService;
+  /**
+   * The cluster secret: when set, workers may call with `Authorization: Cluster …`
+   * ({@link clusterAuthorization}) and act as the read-only {@link WORKER_PRINCIPAL}.
+   */
+  clusterSecret?: string | null;
   /** Default {@link SESSION_COOKIE}. */
   cookieName?: string;
 }
@@ -34,7 +50,7 @@ export interface AuthenticateOptions {
 export function authenticate(options: AuthenticateOptions): RequestHandler {
   const cookieName = options.cookieName ?? SESSION_COOKIE;
   return (req, res, next) => {
-    principalFromRequest(req, options.auth, cookieName).then(
+    principalFromRequest(req, options, cookieName).then(
       (principal) => {
         req.principal = principal;
         next();
@@ -47,7 +63,8 @@ export function authenticate(options: AuthenticateOptions): RequestHandler {
   };
 }
 
-async function principalFromRequest(req: Request, auth: AuthService, cookieName: string): Promise<Principal> {
+async function principalFromRequest(req: Request, options: AuthenticateOptions, cookieName: string): Promise<Principal> {
+  const { auth } = options;
   const header = req.headers.authorization;
   if (header !== undefined) {
     const [scheme, value, ...rest] = header.trim().split(/\s+/);
@@ -61,8 +78,11 @@ async function principalFromRequest(req: Request, auth: AuthService, cookieName:
         if (colon <= 0) throw unauthenticated('malformed basic credentials');
         return auth.verifyPassword(decoded.slice(0, colon), decoded.slice(colon + 1), clientAddress(req));
       }
+      case CLUSTER_SCHEME.toLowerCase():
+        if (options.clusterSecret && verifyClusterCredential(options.clusterSecret, value, Date.now())) return WORKER_PRINCIPAL;
+        throw unauthenticated('cluster credential refused: the worker needs the masters\' cluster.secret');
       default:
-        throw unauthenticated(`unsupported authorization scheme ${scheme}; use Bearer or Basic`);
+        throw unauthenticated(`unsupported authorization scheme ${scheme!.slice(0, 32)}; use Bearer or Basic`);
     }
   }
   const sessionId = readCookie(req.headers.cookie, cookieName);

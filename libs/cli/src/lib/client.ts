@@ -48,7 +48,11 @@ export class ApiClient {
   /** The master's URL without a trailing slash, as the user gave it. */
   readonly server: string;
 
-  constructor(server: string) {
+  constructor(
+    server: string,
+    /** The `Authorization` header sent with every request (`Bearer TOKEN`), if any. */
+    private readonly authorization?: string,
+  ) {
     this.server = server.replace(/\/+$/, '');
   }
 
@@ -82,6 +86,7 @@ export class ApiClient {
   private async fetch(method: string, path: string, body: RequestBody | undefined, accept: string): Promise<Response> {
     const headers: Record<string, string> = { accept };
     if (body) headers['content-type'] = body.contentType;
+    if (this.authorization) headers['authorization'] = this.authorization;
     try {
       return await fetch(`${this.server}${API_PREFIX}${path}`, { method, headers, body: body?.text });
     } catch (error) {

@@ -28,6 +28,12 @@ export interface CliContext {
   reconnectTimeoutMs?: number;
 }
 
+/** The credentials the CLI presents: the API token in `SHIPDECK_TOKEN` (see docs/security.md). */
+function authorizationOf(env: CliContext['env']): string | undefined {
+  const token = env['SHIPDECK_TOKEN']?.trim();
+  return token ? `Bearer ${token}` : undefined;
+}
+
 /**
  * Runs one CLI command line (without the node and script names) and answers the exit code
  * ({@link EXIT}). Never rejects: every failure is printed on stderr.
@@ -45,7 +51,7 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
     }
     server = serverUrl(invocation.flags.server ?? context.env['SHIPDECK_SERVER'] ?? DEFAULT_SERVER);
     const session: Session = {
-      client: new ApiClient(server),
+      client: new ApiClient(server, authorizationOf(context.env)),
       json: invocation.flags.json === true,
       out: (line) => void context.stdout.write(`${line}\n`),
       err,
@@ -72,6 +78,7 @@ function reportError(error: unknown, err: (line: string) => void, stderr: TextSi
   if (error instanceof ApiError) {
     err(`error: ${error.code}: ${error.message}`);
     for (const d of error.details) err(`  ${d.field}: ${d.message}`);
+    if (error.status === 401) err('  create an API token (POST /api/v1/tokens, see docs/security.md) and set SHIPDECK_TOKEN to it');
     return EXIT.FAILED;
   }
   if (error instanceof CliError) {

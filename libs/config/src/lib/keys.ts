@@ -8,6 +8,7 @@ import {
   directory,
   dnsServerList,
   duration,
+  hostList,
   file,
   integer,
   oneOf,
@@ -62,6 +63,24 @@ export const CONFIG_KEYS = {
     description: 'Port on which the master accepts the command channel of workers.',
     default: 8180,
     parse: integer(1, 65535),
+  }),
+  'server.host': key({
+    description:
+      'Interface the REST port listens on: 127.0.0.1 (this machine only) by default; 0.0.0.0 or :: to expose it.',
+    default: '127.0.0.1',
+    parse: text({ regex: /^[0-9A-Za-z.:-]+$/, rule: 'must be an IP address or a host name' }),
+  }),
+  'server.allowedHosts': key({
+    description:
+      'Host header values the REST port answers (comma-separated, e.g. shipdeck.example.com); empty: any. ' +
+      'Set it when the port is exposed, against DNS rebinding.',
+    default: [] as string[],
+    parse: hostList,
+  }),
+  'server.secureCookies': key({
+    description: 'Mark the session cookie Secure: set it when clients reach the REST port over HTTPS (e.g. through a TLS proxy).',
+    default: false,
+    parse: boolean,
   }),
   'server.hostname': key({
     description: 'Name under which this process is reachable by the others; default: the machine name.',

@@ -37,7 +37,7 @@ describe('loadConfig defaults', () => {
     const config = loadConfig({ home, env: {} });
     expect(config).toEqual({
       home,
-      server: { port: 4516, workerPort: 8180, hostname: hostname() },
+      server: { port: 4516, workerPort: 8180, hostname: hostname(), host: '127.0.0.1', allowedHosts: [], secureCookies: false },
       task: {
         inProcessWorker: true,
         maxActiveTasks: 10,
@@ -103,7 +103,7 @@ describe('loadConfig from YAML and the environment', () => {
       ].join('\n'),
     );
     const config = loadConfig({ home, env: {} });
-    expect(config.server).toEqual({ port: 8080, workerPort: 8180, hostname: 'master-1.example.com' });
+    expect(config.server).toMatchObject({ port: 8080, workerPort: 8180, hostname: 'master-1.example.com' });
     expect(config.task.maxActiveTasks).toBe(3);
     expect(config.task.leaseDurationMs).toBe(500);
     expect(config.task.reconcileIntervalMs).toBe(300_000);

@@ -21,6 +21,12 @@ export interface ShipdeckConfig {
     readonly workerPort: number;
     /** `server.hostname` */
     readonly hostname: string;
+    /** `server.host`: the interface the REST port listens on. */
+    readonly host: string;
+    /** `server.allowedHosts` */
+    readonly allowedHosts: readonly string[];
+    /** `server.secureCookies` */
+    readonly secureCookies: boolean;
   };
   readonly task: {
     /** `task.inProcessWorker` */
@@ -161,7 +167,14 @@ export function loadConfig(options: LoadConfigOptions): ShipdeckConfig {
 function compile(v: ConfigValues, home: string): ShipdeckConfig {
   return {
     home,
-    server: { port: v['server.port'], workerPort: v['server.workerPort'], hostname: v['server.hostname'] },
+    server: {
+      port: v['server.port'],
+      workerPort: v['server.workerPort'],
+      hostname: v['server.hostname'],
+      host: v['server.host'],
+      allowedHosts: v['server.allowedHosts'],
+      secureCookies: v['server.secureCookies'],
+    },
     task: {
       inProcessWorker: v['task.inProcessWorker'],
       maxActiveTasks: v['task.maxActiveTasks'],

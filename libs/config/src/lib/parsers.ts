@@ -115,6 +115,18 @@ function isIpPort(address: string): boolean {
   return port === undefined || (port >= 1 && port <= 65535);
 }
 
+/** Host names (with an optional :port), as a YAML sequence or one comma-separated string. */
+export const hostList: Parser<string[]> = (value) => {
+  const rule = 'must be a comma-separated list of host names, e.g. shipdeck.example.com,localhost:4516';
+  const items: unknown[] | null = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null;
+  if (items === null) throw new InvalidValue(rule);
+  return items.map((item) => {
+    const host = typeof item === 'string' ? item.trim() : '';
+    if (!/^[0-9A-Za-z.\[\]:-]{1,255}$/.test(host)) throw new InvalidValue(rule);
+    return host;
+  });
+};
+
 /** A URL whose scheme is one of `schemes` (without the colon) and that names a host. */
 export function url(schemes: readonly string[]): Parser<string> {
   const rule = `must be a URL starting with ${schemes.map((s) => `${s}://`).join(', ')}`;

@@ -68,6 +68,15 @@ export class TaskOperationsService {
     return this.views.view(await this.views.load(id));
   }
 
+  /**
+   * The environment a task deploys to (for access checks): null for a control task, and for an
+   * unknown task (whose route then answers TASK_NOT_FOUND).
+   */
+  async environmentOf(id: string): Promise<string | null> {
+    const task = await this.tasks.get(id);
+    return task?.deployment?.environment ?? null;
+  }
+
   /** The log of one step; STEP_NOT_FOUND when the plan has no such step. */
   async readStepLog(id: string, path: string): Promise<string> {
     const task = await this.views.load(id);

@@ -3,8 +3,8 @@ import { dirname, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource, EntityManager, Logger as TypeOrmLogger } from 'typeorm';
 import { ConfigError, NotReadyError } from '@shipdeck/errors';
-// TypeOrmLoggerAdapter needs winston's isLevelEnabled/silly/log, which the Logger interface leaves out.
 import type { Logger } from '@shipdeck/logging';
+import { createAuthEntities } from './auth';
 import { Dialect, Entities, createEntities } from './entities';
 import { translateError } from './errors';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations';
@@ -109,7 +109,7 @@ export async function connect(options: ConnectOptions): Promise<Database> {
   const target = parseDatabaseUrl(options.url);
   const entities = createEntities(target.dialect);
   const common = {
-    entities: Object.values(entities),
+    entities: [...Object.values(entities), ...Object.values(createAuthEntities(target.dialect))],
     migrations: MIGRATIONS,
     migrationsTableName: MIGRATIONS_TABLE,
     migrationsRun: false,

@@ -1,5 +1,6 @@
 import type { Logger } from '@shipdeck/logging';
 import { connect } from './database';
+import { TypeormAuthStore } from './auth';
 import { Stores } from './stores';
 import { Clock } from './row-mapping';
 import { TypeOrmDeployedStore, TypeOrmEnvironmentStore, TypeOrmHostStore, TypeOrmPackageStore } from './typeorm-catalog-stores';
@@ -41,6 +42,7 @@ export async function openStores(options: OpenStoresOptions): Promise<Stores> {
     packages: new TypeOrmPackageStore(db, now),
     deployed: new TypeOrmDeployedStore(db),
     workers: new TypeOrmWorkerStore(db),
+    auth: new TypeormAuthStore(db),
     ping: () => db.run('checking the database', async (m) => void (await m.query('SELECT 1'))),
     close: () => db.close(),
   };

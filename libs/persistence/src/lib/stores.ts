@@ -1,5 +1,6 @@
 import { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
 import { Plan, TaskPatch, TaskRecord, TaskState, TaskStateStore, TaskType } from '@shipdeck/tasks';
+import type { TypeormAuthStore } from './auth';
 
 /** Filter of current (not archived) tasks. */
 export interface TaskFilter {
@@ -168,6 +169,8 @@ export interface Stores {
   packages: PackageStore;
   deployed: DeployedStore;
   workers: WorkerStore;
+  /** Users, API tokens, sessions and the audit trail. */
+  auth: TypeormAuthStore;
   /** Answers once the database answers a trivial query (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

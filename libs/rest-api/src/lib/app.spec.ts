@@ -8,6 +8,7 @@ import {
 } from '@shipdeck/master-services/testing';
 import { TaskState, TaskView } from '@shipdeck/tasks';
 import { startTestServer, TestResponse, TestServer, waitFor } from '../test-support/http';
+import { bearerFor, testAuth } from '../test-support/auth';
 import { LogEntry, memoryLogger } from '../test-support/memory-logger';
 import { createRestApp } from './app';
 
@@ -29,7 +30,9 @@ async function serve(mode: 'embedded' | 'cluster' = 'embedded'): Promise<void> {
   logs = entries;
   master = await startInMemoryMaster({ mode, logger });
   await master.seedCatalog();
-  server = await startTestServer(createRestApp({ services: master.services, logger }));
+  const auth = testAuth(master.stores, logger);
+  const authorization = await bearerFor(auth.service, 'admin', 'admin');
+  server = await startTestServer(createRestApp({ services: master.services, logger, auth }), { headers: { authorization } });
 }
 
 afterEach(async () => {

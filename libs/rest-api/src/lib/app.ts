@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import express, { Application, RequestHandler } from 'express';
+import helmet from 'helmet';
+import { AuthService, StoreAuditRecorder, AuthStore, auditTrail, authErrorHandler, authenticate } from '@shipdeck/auth';
 import type { Logger } from '@shipdeck/logging';
 import type { MasterServices } from '@shipdeck/master-services';
+import { setAccessContext } from './access-policy';
 import { apiRouter } from './api-router';
 import { errorHandler, notFoundHandler } from './http-errors';
+import { refuseCrossSiteRequests, refuseUnknownHosts } from './request-guards';
+import { authRouter } from './routers/auth-router';
 import { healthRouter } from './routers/health-router';
 import { API_BASE_PATH } from './routing';
 
@@ -13,6 +18,18 @@ export interface RestAppOptions {
   services: MasterServices;
   /** Receives the access log (debug) and every failed request (5xx at error, the rest at debug). */
   logger: Logger;
+  /** Who may do what: every route but health and login needs credentials (docs/security.md). */
+  auth: {
+    service: AuthService;
+    /** Where the audit trail is written. */
+    store: AuthStore;
+    /** Workers present it (as `Authorization: Cluster …`) when they call the API; null: no worker access. */
+    clusterSecret: string | null;
+    /** Host header values accepted; empty: any. */
+    allowedHosts: readonly string[];
+    /** Mark the session cookie `Secure`. */
+    secureCookies: boolean;
+  };
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -22,14 +39,21 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * probes under `/health`, JSON errors for everything else (unknown path 404, wrong method 405).
  * The caller owns the listening server.
  */
-export function createRestApp({ services, logger }: RestAppOptions): Application {
+export function createRestApp({ services, logger, auth }: RestAppOptions): Application {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  setAccessContext(app.locals, { taskEnvironment: (id) => services.tasks.environmentOf(id) });
+  app.use(helmet());
+  app.use(refuseUnknownHosts(auth.allowedHosts));
   app.use(requestContext(logger));
   app.use('/health', healthRouter(services.server, logger));
-  app.use(API_BASE_PATH, apiRouter(services));
+  app.use(auditTrail({ recorder: new StoreAuditRecorder(auth.store), logger }));
+  app.use(API_BASE_PATH, authRouter({ auth: auth.service, secureCookies: auth.secureCookies }));
+  app.use(API_BASE_PATH, authenticate({ auth: auth.service, clusterSecret: auth.clusterSecret }), refuseCrossSiteRequests());
+  app.use(API_BASE_PATH, apiRouter(services, auth.service));
   app.use(notFoundHandler());
+  app.use(authErrorHandler());
   app.use(errorHandler(logger));
   return app;
 }

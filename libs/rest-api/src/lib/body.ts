@@ -18,6 +18,14 @@ const MEDIA_TYPES: Readonly<Record<BodyFormat, readonly string[]>> = {
 
 const readRaw = express.raw({ type: () => true, limit: BODY_LIMIT_BYTES });
 
+/** The handlers {@link readBody} made: access checks that look into the body run after them. */
+const bodyReaders = new WeakSet<RequestHandler>();
+
+/** Whether `handler` is a body reader made by {@link readBody}. */
+export function isBodyReader(handler: RequestHandler): boolean {
+  return bodyReaders.has(handler);
+}
+
 /**
  * Reads the request body, checks its media type against `formats`, parses it and leaves the
  * parsed JSON object in `req.body`. Failures: 415 UNSUPPORTED_MEDIA_TYPE for another media
@@ -26,7 +34,7 @@ const readRaw = express.raw({ type: () => true, limit: BODY_LIMIT_BYTES });
  */
 export function readBody(formats: readonly BodyFormat[] = ['json']): RequestHandler {
   const accepted = formats.flatMap((f) => MEDIA_TYPES[f]);
-  return (req, res, next) => {
+  const reader: RequestHandler = (req, res, next) => {
     readRaw(req, res, (err?: unknown) => {
       if (err) {
         next(bodyReadError(err));
@@ -46,6 +54,8 @@ export function readBody(formats: readonly BodyFormat[] = ['json']): RequestHand
       }
     });
   };
+  bodyReaders.add(reader);
+  return reader;
 }
 
 function formatOf(header: string | undefined, formats: readonly BodyFormat[], accepted: readonly string[]): BodyFormat {

@@ -1,7 +1,8 @@
 import { Request, RequestHandler, Response, Router } from 'express';
 import { FieldError } from '@shipdeck/errors';
 import type { TaskView } from '@shipdeck/tasks';
-import { readBody } from './body';
+import { guardOf } from './access-policy';
+import { isBodyReader, readBody } from './body';
 import { methodNotAllowed } from './http-errors';
 import { DtoClass, bodyOf, invalid, param } from './validation';
 
@@ -21,7 +22,9 @@ export type MethodHandlers = Partial<Record<Method, RequestHandler[]>>;
 
 /**
  * Registers the handlers of `path` and answers any other method with 405 (and OPTIONS with the
- * allowed methods), so that a wrong method is told apart from an unknown path.
+ * allowed methods), so that a wrong method is told apart from an unknown path. Each method's chain
+ * gets the route's access check (access-policy.ts), after the body reader when there is one so
+ * that a check may look into the body.
  */
 export function route(router: Router, path: string, handlers: MethodHandlers): void {
   const r = router.route(path);
@@ -29,7 +32,9 @@ export function route(router: Router, path: string, handlers: MethodHandlers): v
   for (const method of ['get', 'put', 'post', 'delete'] as const) {
     const chain = handlers[method];
     if (!chain) continue;
-    r[method](...chain);
+    const readers = chain.findIndex((handler) => !isBodyReader(handler));
+    const split = readers === -1 ? chain.length : readers;
+    r[method](...chain.slice(0, split), ...guardOf(method, path), ...chain.slice(split));
     allowed.push(method.toUpperCase());
   }
   r.all(methodNotAllowed(allowed));

@@ -27,8 +27,8 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Listens on port 0 and answers a client for it. */
-export async function startTestServer(app: Application): Promise<TestServer> {
+/** Listens on port 0 and answers a client for it; `defaults.headers` go with every request (credentials). */
+export async function startTestServer(app: Application, defaults: { headers?: Record<string, string> } = {}): Promise<TestServer> {
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (error?: Error) => (error ? reject(error) : resolve(s)));
   });
@@ -36,7 +36,7 @@ export async function startTestServer(app: Application): Promise<TestServer> {
   return {
     baseUrl,
     async request(method, path, options = {}) {
-      const headers: Record<string, string> = { ...options.headers };
+      const headers: Record<string, string> = { ...defaults.headers, ...options.headers };
       let body: string | Uint8Array | undefined = options.body;
       if (options.json !== undefined) {
         body = JSON.stringify(options.json);

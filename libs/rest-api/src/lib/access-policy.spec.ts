@@ -1,0 +1,78 @@
+import { authorize } from '@shipdeck/auth';
+import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '@shipdeck/master-services/testing';
+import { bearerFor, testAuth } from '../test-support/auth';
+import { memoryLogger } from '../test-support/memory-logger';
+import { TestServer, startTestServer } from '../test-support/http';
+import { ROUTE_POLICIES, guardedRoutes } from './access-policy';
+import { createRestApp } from './app';
+
+/*
+ * Every route of ROUTE_POLICIES, generated from the table: without credentials 401, with a role
+ * that lacks the permission 403, with one that has it neither. A route added without a policy
+ * cannot even be registered, and a policy without its route fails the first test.
+ */
+
+let master: InMemoryMaster;
+let server: TestServer;
+const tokens: Record<string, string> = {};
+
+beforeAll(async () => {
+  const { logger } = memoryLogger();
+  master = await startInMemoryMaster({ logger });
+  await master.seedCatalog();
+  const auth = testAuth(master.stores, logger);
+  server = await startTestServer(createRestApp({ services: master.services, logger, auth }));
+  tokens['viewer'] = await bearerFor(auth.service, 'vera', 'viewer');
+  tokens['deployer'] = await bearerFor(auth.service, 'dora', 'deployer', ['dev']);
+  tokens['admin'] = await bearerFor(auth.service, 'ada', 'admin');
+});
+
+afterAll(async () => {
+  await server.close();
+  await master.close();
+});
+
+/** A request for the route: path parameters filled in, a JSON body for methods that take one. */
+function call(key: string, authorization?: string) {
+  const [method, pattern] = key.split(' ') as [string, string];
+  const path = pattern.replace(':path', '1-1-1').replace(/:[a-z]+/g, 'x1');
+  const base = pattern === '/live' || pattern === '/ready' ? '/health' : '/api/v1';
+  const json = method === 'POST' || method === 'PUT' ? { environment: 'dev' } : undefined;
+  return server.request(method, base + path, { json, headers: authorization ? { authorization } : {} });
+}
+
+const protectedRoutes = Object.entries(ROUTE_POLICIES).filter(([, policy]) => policy.permission !== 'public');
+
+it('has a registered route for every policy and a policy for every route', () => {
+  expect([...guardedRoutes()].sort()).toEqual(Object.keys(ROUTE_POLICIES).sort());
+});
+
+it.each(protectedRoutes.map(([key]) => key))('%s answers 401 without credentials', async (key) => {
+  const res = await call(key);
+  expect(res.status).toBe(401);
+  expect(res.json).toEqual({ error: { code: 'UNAUTHENTICATED', message: expect.any(String), details: [] } });
+});
+
+describe.each(['viewer', 'deployer', 'admin'] as const)('as a %s', (role) => {
+  it.each(protectedRoutes)('%s is refused (403) exactly when the role lacks the permission', async (key, policy) => {
+    const res = await call(key, tokens[role]);
+    const subject = { role, environments: role === 'deployer' ? ['dev'] : null };
+    const allowed = authorize(subject, policy.permission as Exclude<typeof policy.permission, 'public'>, { environment: null }).allowed;
+    if (allowed) expect([401, 403]).not.toContain(res.status);
+    else expect(res.status).toBe(403);
+  });
+});
+
+it('refuses a deployer limited to dev a deployment to prod, and lets it deploy to dev', async () => {
+  const prod = await server.request('POST', '/api/v1/deployments', {
+    json: { application: 'petclinic', version: '1.0.0', environment: 'prod' },
+    headers: { authorization: tokens['deployer']! },
+  });
+  expect(prod.status).toBe(403);
+  await master.services.catalog.importPackage(petclinicManifest());
+  const dev = await server.request('POST', '/api/v1/deployments', {
+    json: { application: 'petclinic', version: '1.0.0', environment: 'dev' },
+    headers: { authorization: tokens['deployer']! },
+  });
+  expect(dev.status).toBe(201);
+});
