@@ -43,9 +43,8 @@ async function main(): Promise<void> {
   // In a cluster, every task message is signed with the cluster secret (issue 10).
   const queue: TaskQueue = !inProcess && config.cluster.secret ? new SignedTaskQueue(opened, { secret: config.cluster.secret, logger }) : opened;
   if (!inProcess) warnAboutClusterSecurity(config, logger);
-  const announcer = new TaskAnnouncer(queue, masterId, configHash, logger);
-
   const { pool: workers, isCurrent } = await startWorkerPool({ config, masterId, configHash, queue, stores, registry, logger, shutdown });
+  const announcer = new TaskAnnouncer(queue, masterId, configHash, logger, isCurrent);
   const info = { version: SHIPDECK_VERSION, role: 'master' as const, id: masterId, configHash, inProcessWorker: inProcess };
   const services = createMasterServices({ stores, registry, announcer, workers, logger, info });
 

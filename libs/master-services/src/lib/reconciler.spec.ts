@@ -53,4 +53,20 @@ describe('Reconciler', () => {
     await r.tick();
     expect(master.queue.published.filter((m) => m.taskId === id)).toHaveLength(2);
   });
+
+  it('publishes every queued task at once when it becomes current, what it held back included', async () => {
+    const id = await queuedTask();
+    let current = false;
+    const held = new TaskAnnouncer(master.queue, 'master-test', 'hash', master.logger, () => current);
+    expect(await held.announce((await master.stores.tasks.get(id))!)).toBe(false);
+    const r = reconciler(() => current);
+    await r.tick();
+    expect(master.queue.published.filter((m) => m.taskId === id)).toHaveLength(1);
+    current = true;
+    // No reconcile period has passed: published because the master just became current.
+    await r.tick();
+    expect(master.queue.published.filter((m) => m.taskId === id)).toHaveLength(2);
+    await r.tick();
+    expect(master.queue.published.filter((m) => m.taskId === id)).toHaveLength(2);
+  });
 });

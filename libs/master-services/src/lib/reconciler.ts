@@ -71,12 +71,17 @@ export class Reconciler {
       }
       if (!(this.options.isCurrent?.() ?? true)) {
         // Another master, whose configuration the live workers share, republishes these.
-        if (!this.skipping) logger.info('no live worker shares this master\'s configuration: leaving the republishing of queued tasks to masters it has');
+        if (!this.skipping) logger.info("no live worker shares this master's configuration: leaving the republishing of queued tasks to masters it has");
         this.skipping = true;
         return;
       }
+      // Current again (a worker of this configuration connected): what this master held back
+      // while it was not, or what other configurations left behind, is published now, not a
+      // reconcile period later.
+      const becameCurrent = this.skipping;
       this.skipping = false;
-      const cutoff = republishBefore ?? new Date(now().getTime() - this.options.republishAfterMs);
+      if (becameCurrent) logger.info("a live worker shares this master's configuration: publishing every queued task");
+      const cutoff = republishBefore ?? new Date(now().getTime() + (becameCurrent ? 1 : -this.options.republishAfterMs));
       for (const stale of await tasks.queuedBefore(cutoff)) {
         // Touch the task so that it is not republished again at every pass while no worker takes it.
         const touched = await tasks.compareAndSet(stale.id, 'QUEUED', { state: 'QUEUED' });

@@ -60,6 +60,12 @@ export class TaskIntake {
       logger.debug('task message without a claimable task, dropped', { taskId: message.taskId });
       return;
     }
+    // Which master's message (and configuration) this execution answers: what an upgrade's audit reads.
+    logger.info(`claimed task ${task.id} from the message of ${message.publishedBy}`, {
+      taskId: task.id,
+      publishedBy: message.publishedBy,
+      configHash: message.configHash,
+    });
     this.context.held.finished.delete(task.id);
     await this.target.execute(task);
   }
