@@ -14,11 +14,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeConfigHash } from '@shipdeck/config';
-import { TASK_MESSAGE_VERSION, TaskMessage, TaskQueue, createAmqpTaskQueue } from '@shipdeck/queue';
+import { SignedTaskQueue, TASK_MESSAGE_VERSION, TaskMessage, TaskQueue, createAmqpTaskQueue } from '@shipdeck/queue';
 import type { ServerInfo } from '@shipdeck/master-services';
 import type { ShownTaskState, TaskView } from '@shipdeck/tasks';
 import { Cluster, requireClusterPrerequisites, startCluster, withClusterOutput as withCluster } from '../support/cluster';
 import { useCluster } from '../support/cluster-tests';
+import { TEST_CLUSTER_SECRET } from '../support/credentials';
 import { LEDGER_PLUGIN_DIR, readLedger, readLedgerLines } from '../support/ledger';
 import { mapLimit } from '../support/map-limit';
 import { StandaloneMaster, startMaster } from '../support/master-process';
@@ -187,15 +188,19 @@ describe('a cluster of 2 masters and 3 workers', () => {
     expect(infoB.configHash).toBe(infoA.configHash);
     expect(computeConfigHash(c.home)).toBe(infoA.configHash);
 
-    const publisher: TaskQueue = await createAmqpTaskQueue({
-      url: c.amqpUrl,
-      queueName: c.queueName,
-      dialect: 'auto',
-      logger: silentLogger,
-      // close() leaves rhea's idle timers (2 × idleTimeoutMs) running, which keeps Jest from
-      // exiting; a short idle timeout bounds that (see the report on libs/queue's closeWire).
-      idleTimeoutMs: 5_000,
-    });
+    // Signed with the cluster secret, as a master signs: the duplicates reach the claim.
+    const publisher: TaskQueue = new SignedTaskQueue(
+      await createAmqpTaskQueue({
+        url: c.amqpUrl,
+        queueName: c.queueName,
+        dialect: 'auto',
+        logger: silentLogger,
+        // close() leaves rhea's idle timers (2 × idleTimeoutMs) running, which keeps Jest from
+        // exiting; a short idle timeout bounds that (see the report on libs/queue's closeWire).
+        idleTimeoutMs: 5_000,
+      }),
+      { secret: TEST_CLUSTER_SECRET, logger: silentLogger },
+    );
     try {
       const duplicate = (taskId: string): TaskMessage => ({
         version: TASK_MESSAGE_VERSION,
