@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the local services the integration tests use reachable, where this machine allows it.
-# Tests take their URLs from SHIPDECK_TEST_DATABASE_URL / SHIPDECK_TEST_AMQP_URL; when those are
+# Tests take their URLs from SHIPDECK_TEST_DATABASE_URL / SHIPDECK_TEST_AMQP_URL (and the Artemis ones below); when those are
 # set, nothing is started here. Nothing here is fatal: a test that cannot reach a service fails
 # with a message saying what to start or set.
 set -uo pipefail
@@ -42,3 +42,15 @@ if [ -z "${SHIPDECK_TEST_AMQP_URL:-}" ]; then
   fi
 fi
 bash "$(dirname "$0")/ssh-test-server.sh" || echo "SSH test server: setup failed; see tools/ssh-test-server.sh"
+
+# ActiveMQ Artemis for the Artemis transports (AMQP 1.0 and STOMP). Tests take its URLs from
+# SHIPDECK_TEST_ARTEMIS_AMQP_URL / SHIPDECK_TEST_ARTEMIS_STOMP_URL; without them, from the
+# instance start-local creates (fetched through Maven once, then reused). Left running afterwards,
+# like the other services: concurrent test runs on this machine share it.
+if [ -z "${SHIPDECK_TEST_ARTEMIS_AMQP_URL:-}" ] || [ -z "${SHIPDECK_TEST_ARTEMIS_STOMP_URL:-}" ]; then
+  if command -v java >/dev/null 2>&1; then
+    bash "$(dirname "$0")/../artemis-broker/start-local" start || echo "Artemis: could not start it (see above); set SHIPDECK_TEST_ARTEMIS_AMQP_URL and SHIPDECK_TEST_ARTEMIS_STOMP_URL"
+  else
+    echo "Artemis: no Java here to run it; set SHIPDECK_TEST_ARTEMIS_AMQP_URL and SHIPDECK_TEST_ARTEMIS_STOMP_URL"
+  fi
+fi

@@ -26,8 +26,17 @@ export interface BenchArgs {
    * bench itself, and for measuring a cluster set up by hand.
    */
   attach: string[] | null;
+  /**
+   * `--transport T`: the broker and protocol of the task queue: `rabbitmq-amqp` (default),
+   * `artemis-amqp` or `artemis-stomp` (the local Artemis of artemis-broker/start-local, or
+   * SHIPDECK_TEST_ARTEMIS_AMQP_URL / _STOMP_URL). The baseline measures the same transport.
+   */
+  transport: BenchTransport;
   help: boolean;
 }
+
+export const BENCH_TRANSPORTS = ['rabbitmq-amqp', 'artemis-amqp', 'artemis-stomp'] as const;
+export type BenchTransport = (typeof BENCH_TRANSPORTS)[number];
 
 export const USAGE = `Usage: npm run bench -- --masters M --workers N --tasks K [options]
 
@@ -48,11 +57,15 @@ Options:
   --log-level L          log.level of the cluster processes: info (default), http, verbose, debug, silly
   --skip-baseline        do not measure the raw broker throughput
   --attach URL[,URL…]    drive masters that are already running instead of starting a cluster
+  --transport T          rabbitmq-amqp (default), artemis-amqp or artemis-stomp; the baseline
+                         measures the same broker and protocol
   --help                 this text
 
 Services (environment):
   SHIPDECK_TEST_DATABASE_URL  PostgreSQL (default postgres://postgres@127.0.0.1:5432/test)
   SHIPDECK_TEST_AMQP_URL      RabbitMQ 3.10+ with rabbitmq_amqp1_0 (default amqp://guest:guest@127.0.0.1:5672)
+  SHIPDECK_TEST_ARTEMIS_AMQP_URL, SHIPDECK_TEST_ARTEMIS_STOMP_URL
+                              ActiveMQ Artemis (default: the instance of artemis-broker/start-local)
 `;
 
 /** Thrown for a bad command line; the message says which argument and why. */
@@ -86,13 +99,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     logLevel: 'info',
     skipBaseline: false,
     attach: null,
+    transport: 'rabbitmq-amqp',
     help: false,
   };
   const problems: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const match = /^--?([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
     const name = match?.[1] ?? '';
-    if (!match || !(name in OPTIONS || ['log-level', 'attach', 'reconcile-after'].includes(name))) {
+    if (!match || !(name in OPTIONS || ['log-level', 'attach', 'reconcile-after', 'transport'].includes(name))) {
       problems.push(`${argv[i]}: unknown argument`);
       continue;
     }
@@ -119,6 +133,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     if (name === 'reconcile-after') {
       if (!/^\d+(ms|s|m|h)?$/.test(value)) problems.push(`--reconcile-after: not a duration like 500ms, 10s, 5m (got ${value})`);
       args.reconcileAfter = value;
+      continue;
+    }
+    if (name === 'transport') {
+      if (!(BENCH_TRANSPORTS as readonly string[]).includes(value)) problems.push(`--transport: must be ${BENCH_TRANSPORTS.join(', ')} (got ${value})`);
+      args.transport = value as BenchTransport;
       continue;
     }
     if (name === 'attach') {

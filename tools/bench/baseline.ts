@@ -1,11 +1,16 @@
 import { connect as connect091 } from 'amqplib';
 import { create_container, type Connection, type EventContext } from 'rhea';
-import { RABBITMQ_QUEUE_ARGUMENTS } from '@shipdeck/queue';
+import { connect as connectStomp } from 'stompit';
+import { parseStompUrl, RABBITMQ_QUEUE_ARGUMENTS } from '@shipdeck/queue';
+import { artemisDeleteQueue } from '../../test/queue/artemis';
 import { deleteQueue } from '../../test/support/services';
+import type { BenchTransport } from './args';
 import { amqp10Endpoint, describe } from './services';
 
 export interface BaselineOptions {
-  /** RabbitMQ URL (`amqp://user:password@host:port[/vhost]`), AMQP 1.0 plugin enabled. */
+  /** Which broker and protocol to measure. */
+  transport: BenchTransport;
+  /** The broker URL of that transport (`amqp://…` or `stomp://…`). */
   url: string;
   /** A queue name nobody uses; the queue is created, and deleted afterwards. */
   queue: string;
@@ -21,8 +26,10 @@ export interface BaselineOptions {
 
 export interface BaselineResult {
   queue: string;
-  /** What the broker says it is (open frame), e.g. `RabbitMQ 3.10.8`. */
+  /** What the broker says it is (open frame, CONNECTED frame), e.g. `RabbitMQ 3.10.8`. */
   broker: string;
+  /** How it was measured, for the report. */
+  method: string;
   messages: number;
   /** First send to last accept. */
   elapsedMs: number;
@@ -38,13 +45,31 @@ export interface BaselineResult {
  * the first send to the last accept. The queue is deleted afterwards, whatever happened.
  */
 export async function measureBrokerBaseline(options: BaselineOptions): Promise<BaselineResult> {
-  const { queue } = options;
-  await declareQueue(options.url, queue);
+  const { queue, transport } = options;
+  const result = (measured: { elapsedMs: number; broker: string }, method: string): BaselineResult => ({
+    queue,
+    ...measured,
+    method,
+    messages: options.messages,
+    msgsPerSec: (options.messages * 1000) / measured.elapsedMs,
+  });
+  const window = `credit window ${options.creditWindow}, manual accept`;
+  if (transport === 'rabbitmq-amqp') {
+    await declareQueue(options.url, queue);
+    try {
+      return result(await pumpThrough(queue, `/amq/queue/${queue}`, options), `rhea, one connection, quorum queue, ${window}`);
+    } finally {
+      await deleteQueue(queue, options.url).catch(() => undefined);
+    }
+  }
   try {
-    const { elapsedMs, broker } = await pumpThrough(queue, options);
-    return { queue, broker, messages: options.messages, elapsedMs, msgsPerSec: (options.messages * 1000) / elapsedMs };
+    // Artemis creates the durable ANYCAST queue on the first attach or SEND.
+    if (transport === 'artemis-amqp') {
+      return result(await pumpThrough(queue, queue, options), `rhea, one connection, anycast queue, ${window}`);
+    }
+    return result(await pumpThroughStomp(queue, options), 'stompit, one connection, persistent SENDs with receipts, client-individual ACK');
   } finally {
-    await deleteQueue(queue, options.url).catch(() => undefined);
+    await artemisDeleteQueue(queue).catch(() => undefined);
   }
 }
 
@@ -59,8 +84,8 @@ async function declareQueue(url: string, queue: string): Promise<void> {
   }
 }
 
-function pumpThrough(queue: string, options: BaselineOptions): Promise<{ elapsedMs: number; broker: string }> {
-  const address = `/amq/queue/${queue}`;
+function pumpThrough(queue: string, address: string, options: BaselineOptions): Promise<{ elapsedMs: number; broker: string }> {
+  const capabilities = options.transport === 'artemis-amqp' ? { capabilities: ['queue'] } : {};
   const body = 'x'.repeat(options.bodyBytes);
   const container = create_container({ id: `shipdeck-bench-${queue}` });
   container.on('error', () => undefined);
@@ -97,7 +122,7 @@ function pumpThrough(queue: string, options: BaselineOptions): Promise<{ elapsed
       const properties = (connection.properties ?? {}) as Record<string, unknown>;
       broker = [properties.product, properties.version].filter((v) => v !== undefined).map(String).join(' ') || broker;
     });
-    const sender = connection.open_sender({ target: { address } });
+    const sender = connection.open_sender({ target: { address, ...capabilities } });
     const pump = () => {
       if (!senderOpen || !receiverOpen || finished) return;
       while (sent < options.messages && sender.sendable()) {
@@ -118,7 +143,7 @@ function pumpThrough(queue: string, options: BaselineOptions): Promise<{ elapsed
       );
     }
 
-    const receiver = connection.open_receiver({ source: { address }, credit_window: options.creditWindow, autoaccept: false });
+    const receiver = connection.open_receiver({ source: { address, ...capabilities }, credit_window: options.creditWindow, autoaccept: false });
     receiver.on('receiver_open', () => {
       receiverOpen = true;
       pump();
@@ -154,6 +179,75 @@ function closeConnection(connection: Connection): Promise<void> {
       connection.close();
     } catch {
       done();
+    }
+  });
+}
+
+/**
+ * The STOMP counterpart on Artemis: persistent SENDs each asking for a RECEIPT (at most
+ * `creditWindow` unanswered), one client-individual subscription with Artemis's default window
+ * acknowledging every message. Timed from the first SEND to the RECEIPT of a final frame sent
+ * after the last ACK (so every ACK reached the broker).
+ */
+function pumpThroughStomp(queue: string, options: BaselineOptions): Promise<{ elapsedMs: number; broker: string }> {
+  const endpoint = parseStompUrl(options.url);
+  const body = 'x'.repeat(options.bodyBytes);
+  return new Promise((resolve, reject) => {
+    let finished = false;
+    let sent = 0;
+    let confirmed = 0;
+    let received = 0;
+    let startedAt = 0;
+    const timer = setTimeout(
+      () => finish(new Error(`broker baseline: not done within ${options.timeoutMs} ms (sent ${sent}, confirmed ${confirmed}, received ${received})`)),
+      options.timeoutMs,
+    );
+    const client = connectStomp(
+      {
+        host: endpoint.host,
+        port: endpoint.port,
+        connectHeaders: { host: endpoint.host, login: endpoint.username ?? '', passcode: endpoint.password ?? '', 'heart-beat': '0,0' },
+      },
+      (error) => {
+        if (error) return finish(error);
+        client.subscribe({ destination: queue, 'destination-type': 'ANYCAST', ack: 'client-individual' }, (messageError, frame) => {
+          if (messageError) return finish(messageError);
+          frame.readString('utf-8', () => {
+            client.ack(frame);
+            received++;
+            if (received === options.messages) {
+              // The UNSUBSCRIBE's receipt comes after the broker processed every ACK before it.
+              client.sendFrame('UNSUBSCRIBE', { id: String(frame.headers.subscription) }, { onReceipt: () => finish() }).end();
+            }
+          });
+        });
+        pump();
+      },
+    );
+    client.on('error', (error: Error) => finish(error));
+    const broker = () => client.headers?.server ?? 'ActiveMQ Artemis';
+    function pump() {
+      while (sent < options.messages && sent - confirmed < options.creditWindow) {
+        if (sent === 0) startedAt = performance.now();
+        sent++;
+        const frame = client.send({ destination: queue, 'destination-type': 'ANYCAST', persistent: 'true' }, { onReceipt: () => {
+          confirmed++;
+          pump();
+        } });
+        frame.write(body);
+        frame.end();
+      }
+    }
+    function finish(error?: Error) {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      const elapsedMs = performance.now() - startedAt;
+      const name = broker();
+      client.disconnect(() => undefined);
+      setTimeout(() => client.destroy(), 2000).unref();
+      if (error) reject(new Error(`broker baseline: ${describe(error)}`));
+      else resolve({ elapsedMs, broker: name });
     }
   });
 }

@@ -17,7 +17,7 @@ import { cpuBetween, sampleCpu } from './cpu';
 import { createBenchHost, Progress, PushResult, pushTasks, waitUntilExecuted, WaitResult } from './driver';
 import { humanReport, summarize } from './report';
 import { RestError } from './rest';
-import { AMQP_URL, requireServices, ServiceUnavailableError } from './services';
+import { AMQP_URL, queueUrl, requireServices, ServiceUnavailableError } from './services';
 import { peakBacklog, taskFigures } from './stats';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -40,15 +40,16 @@ async function main(): Promise<number> {
   cleanup.onSignals();
   let cluster: BenchCluster | undefined;
   try {
-    await requireServices();
+    await requireServices(args.transport);
 
     let baseline: BaselineResult | null = null;
     if (!args.skipBaseline) {
-      log(`broker baseline: ${args.baselineMessages} durable messages through a fresh quorum queue, rhea, one connection`);
+      log(`broker baseline (${args.transport}): ${args.baselineMessages} durable messages through a fresh queue, one connection`);
       const queue = `shipdeck-bench-baseline-${randomUUID()}`;
-      cleanup.add(`delete queue ${queue}`, () => deleteQueue(queue, AMQP_URL));
+      if (args.transport === 'rabbitmq-amqp') cleanup.add(`delete queue ${queue}`, () => deleteQueue(queue, AMQP_URL));
       baseline = await measureBrokerBaseline({
-        url: AMQP_URL,
+        transport: args.transport,
+        url: queueUrl(args.transport),
         queue,
         messages: args.baselineMessages,
         creditWindow: 100,

@@ -1,9 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { artemisDeleteQueue } from '../../test/queue/artemis';
 import { startCluster, type Cluster } from '../../test/support/cluster';
 import { BenchArgs } from './args';
 import { Cleanup } from './cleanup';
-import { AMQP_URL, DATABASE_URL } from './services';
+import { AMQP_URL, DATABASE_URL, queueUrl } from './services';
 
 /** The cluster the bench drives. */
 export interface BenchCluster {
@@ -45,6 +46,9 @@ export async function startBenchCluster(args: BenchArgs, cleanup: Cleanup): Prom
     amqpUrl: AMQP_URL,
     extraPlugins: [],
     env: {
+      // The launcher knows RabbitMQ only: on Artemis its queue URL is replaced for the processes
+      // (the launcher's RabbitMQ check and queue removal then concern a queue that never existed there).
+      ...(args.transport === 'rabbitmq-amqp' ? {} : { SHIPDECK_TASK_QUEUE_URL: queueUrl(args.transport), SHIPDECK_TASK_QUEUE_DIALECT: 'auto' }),
       SHIPDECK_LOG_LEVEL: args.logLevel,
       SHIPDECK_TASK_RECONCILE_INTERVAL: '5s',
       SHIPDECK_TASK_RECONCILE_AFTER: args.reconcileAfter,
@@ -54,6 +58,7 @@ export async function startBenchCluster(args: BenchArgs, cleanup: Cleanup): Prom
   cleanup.add('stop the cluster (processes, schema, queue, temporary directory)', async () => {
     const cluster = await starting.catch(() => undefined);
     await cluster?.stop();
+    if (cluster && args.transport !== 'rabbitmq-amqp') await artemisDeleteQueue(cluster.queueName);
   });
   const cluster: Cluster = await starting;
   return {
@@ -64,7 +69,7 @@ export async function startBenchCluster(args: BenchArgs, cleanup: Cleanup): Prom
     workerPids: () => cluster.workers.map((w) => w.pid),
     describe: (lines) => cluster.describe(lines),
     republished: () => countInLogs(cluster.logDir, /^master-/, REPUBLISHED),
-    label: `schema ${cluster.schema}, queue ${cluster.queueName}, logs in ${cluster.logDir}`,
+    label: `${args.transport}, schema ${cluster.schema}, queue ${cluster.queueName}, logs in ${cluster.logDir}`,
   };
 }
 

@@ -6,6 +6,8 @@ import { Distribution, distribution, TaskFigures } from './stats';
 
 /** The last line of stdout: one JSON object (the issue's contract plus a few fields). */
 export interface BenchSummary {
+  /** The task queue's broker and protocol (`--transport`). */
+  transport: string;
   masters: number;
   workers: number;
   tasks: number;
@@ -43,6 +45,7 @@ export function summarize(facts: RunFacts): BenchSummary {
   const { args, baseline, figures } = facts;
   const broker = baseline ? round(baseline.msgsPerSec, 0) : null;
   return {
+    transport: args.transport,
     masters: args.masters,
     workers: facts.workers,
     tasks: figures.tasks,
@@ -73,8 +76,8 @@ export function humanReport(facts: RunFacts, summary: BenchSummary): string[] {
   ];
   lines.push(
     baseline
-      ? `broker baseline     ${fmt(baseline.msgsPerSec)} msg/s  (rhea, one connection, ${baseline.broker}, quorum queue, ` +
-          `${baseline.messages} durable msgs, credit window 100, manual accept: ${fmt(baseline.elapsedMs)} ms)`
+      ? `broker baseline     ${fmt(baseline.msgsPerSec)} msg/s  (${args.transport}: ${baseline.broker}, ${baseline.method}, ` +
+          `${baseline.messages} durable msgs: ${fmt(baseline.elapsedMs)} ms)`
       : 'broker baseline     skipped (--skip-baseline)',
   );
   lines.push(

@@ -1,4 +1,6 @@
+import { artemisUrls, requireArtemis } from '../../test/queue/artemis';
 import { requireServices as requireClusterServices, TEST_AMQP_URL, TEST_DATABASE_URL } from '../../test/support/services';
+import type { BenchTransport } from './args';
 
 /** The services the bench runs against: the integration tests' variables and defaults. */
 export const DATABASE_URL = TEST_DATABASE_URL;
@@ -7,10 +9,20 @@ export const AMQP_URL = TEST_AMQP_URL;
 /** A service the bench needs is missing; the message says what to start or set. */
 export class ServiceUnavailableError extends Error {}
 
-/** Fails with a {@link ServiceUnavailableError} naming what to start when PostgreSQL or RabbitMQ is not usable. */
-export async function requireServices(): Promise<void> {
+/** The task queue URL of a transport: RabbitMQ's, or the Artemis instance's AMQP or STOMP URL. */
+export function queueUrl(transport: BenchTransport): string {
+  if (transport === 'rabbitmq-amqp') return AMQP_URL;
+  return transport === 'artemis-amqp' ? artemisUrls().amqp : artemisUrls().stomp;
+}
+
+/**
+ * Fails with a {@link ServiceUnavailableError} naming what to start when PostgreSQL or the broker
+ * is not usable. RabbitMQ is checked for every transport: the cluster launcher checks it.
+ */
+export async function requireServices(transport: BenchTransport = 'rabbitmq-amqp'): Promise<void> {
   try {
     await requireClusterServices({ databaseUrl: DATABASE_URL, amqpUrl: AMQP_URL });
+    if (transport !== 'rabbitmq-amqp') await requireArtemis();
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
     throw new ServiceUnavailableError(text.replace(/^integration test services are missing:\n/, ''));

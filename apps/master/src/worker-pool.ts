@@ -57,7 +57,13 @@ async function startInProcessWorker({ config, queue, stores, registry, configHas
 }
 
 async function startCommandChannel({ config, stores, masterId, configHash, logger, shutdown }: WorkerPoolContext): Promise<StartedWorkers> {
-  const cluster = new ClusterWorkers({ workers: stores.workers, configHash, gracePeriodMs: config.worker.gracePeriodMs, logger });
+  const cluster = new ClusterWorkers({
+    workers: stores.workers,
+    configHash,
+    gracePeriodMs: config.worker.gracePeriodMs,
+    pruneAfterMs: config.worker.pruneAfterMs,
+    logger,
+  });
   const channel = new CommandChannelServer({
     port: config.server.workerPort,
     tls: config.channel.tls,

@@ -19,8 +19,10 @@ declare const SHIPDECK_VERSION: string;
 async function main(): Promise<void> {
   const home = process.env.SHIPDECK_HOME ?? process.cwd();
   const flags = parseWorkerFlags(process.argv.slice(3));
-  const config = loadConfig({ home });
+  const warnings: string[] = [];
+  const config = loadConfig({ home, onWarning: (w) => warnings.push(`configuration: ${w.field}: ${w.message}`) });
   const logger = createLogger({ level: config.log.level, json: process.env.NODE_ENV === 'production', name: 'worker' });
+  for (const warning of warnings) logger.warn(warning);
   if (config.task.inProcessWorker) {
     throw new ConfigError(
       'invalid configuration: task.inProcessWorker: true means the masters run their own in-process worker and refuse external workers; set task.inProcessWorker: false (conf/shipdeck.yaml or SHIPDECK_TASK_IN_PROCESS_WORKER=false) on masters and workers',

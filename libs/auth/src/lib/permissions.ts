@@ -2,8 +2,10 @@
  * Roles, permissions and the one decision function over them. Pure: no I/O, no clock.
  */
 
-/** The roles a user can have, least to most powerful. */
-export const ROLES = ['viewer', 'deployer', 'admin'] as const;
+import { AUTH_ROLES } from '@shipdeck/persistence';
+
+/** The roles a user can have, least to most powerful (stored as such by persistence). */
+export const ROLES = AUTH_ROLES;
 export type Role = (typeof ROLES)[number];
 
 /**

@@ -1,106 +1,37 @@
-import { Role } from './permissions';
+import type {
+  AuthApiTokenRecord,
+  AuthAuditEntry,
+  AuthAuditOutcome,
+  AuthAuditQuery,
+  AuthNewAuditEntry,
+  AuthSessionRecord,
+  AuthUserPatch,
+  AuthUserRecord,
+} from '@shipdeck/persistence';
+import { AUTH_AUDIT_OUTCOMES } from '@shipdeck/persistence';
 
 /*
- * The records auth keeps and the store interface it keeps them in. Times are ISO strings (UTC),
- * as in every other Shipdeck record. Secrets never reach the store: passwords as scrypt hashes,
- * tokens and session ids as SHA-256 hashes.
+ * The records auth keeps (declared in persistence, documented there) and the store interface it
+ * keeps them in.
  */
 
 /** A user account. */
-export interface UserRecord {
-  id: string;
-  /** Unique; what people log in with. */
-  username: string;
-  /** scrypt hash in PHC form (see passwords.ts). */
-  passwordHash: string;
-  role: Role;
-  /** Deployers only: the environments they may deploy to and operate tasks in; null means all. */
-  environments: string[] | null;
-  /** A disabled user can neither log in nor use their tokens or sessions. */
-  disabled: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
-
+export type UserRecord = AuthUserRecord;
 /** The fields of a user that can change; `updatedAt` is always set. */
-export interface UserPatch {
-  passwordHash?: string;
-  role?: Role;
-  environments?: string[] | null;
-  disabled?: boolean;
-  updatedAt: string;
-}
-
-/** An API token. The token itself is shown once at creation; only its hash is kept. */
-export interface ApiTokenRecord {
-  id: string;
-  userId: string;
-  /** What the token is for, given by its creator (e.g. "CI pipeline"). */
-  name: string;
-  /** SHA-256 of the token, lowercase hex; unique. */
-  tokenHash: string;
-  createdAt: string;
-  /** Null: the token does not expire. */
-  expiresAt: string | null;
-  /** When it last authenticated a request (recorded at most once a minute); null if never. */
-  lastUsedAt: string | null;
-  /** When it was revoked; null while it is valid. */
-  revokedAt: string | null;
-}
-
-/** A browser session. The id is the cookie value; only its hash is kept. */
-export interface SessionRecord {
-  /** SHA-256 of the session id, lowercase hex. */
-  idHash: string;
-  userId: string;
-  createdAt: string;
-  expiresAt: string;
-}
-
+export type UserPatch = AuthUserPatch;
+/** An API token; only its hash is kept. */
+export type ApiTokenRecord = AuthApiTokenRecord;
+/** A browser session; only the hash of its id is kept. */
+export type SessionRecord = AuthSessionRecord;
 /** How an audited action ended. */
-export const AUDIT_OUTCOMES = ['succeeded', 'failed', 'denied'] as const;
-export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
-
-/** One audited action, as recorded (see {@link AuditEntry} for how it is read back). */
-export interface NewAuditEntry {
-  at: string;
-  /** The acting user's id; null when no user was authenticated (e.g. a failed login). */
-  userId: string | null;
-  /** The acting (or, for a failed login, the claimed) user name; null when unknown. */
-  username: string | null;
-  /** The API token the request authenticated with, if any. */
-  tokenId: string | null;
-  /** What was done, e.g. `POST /api/v1/tasks/:id/start` or `login`. */
-  action: string;
-  /** The ids of the objects acted upon, e.g. `{ id: "3f2…" }` or `{ environment: "prod" }`. */
-  objectIds: Record<string, string>;
-  outcome: AuditOutcome;
-  /** The HTTP status answered, when the action was a request. */
-  status: number | null;
-  /** Where the request came from (client IP). */
-  sourceIp: string | null;
-  /** A short explanation (an error code, a refusal reason); never a secret. */
-  detail: string | null;
-}
-
-/** A recorded audit entry; `seq` increases with every entry and is the paging cursor. */
-export interface AuditEntry extends NewAuditEntry {
-  seq: number;
-}
-
+export const AUDIT_OUTCOMES = AUTH_AUDIT_OUTCOMES;
+export type AuditOutcome = AuthAuditOutcome;
+/** One audited action, as recorded. */
+export type NewAuditEntry = AuthNewAuditEntry;
+/** A recorded audit entry; `seq` is the paging cursor. */
+export type AuditEntry = AuthAuditEntry;
 /** Which audit entries to read, newest first. */
-export interface AuditQuery {
-  /** At most this many entries. */
-  limit: number;
-  /** Only entries older than this `seq` (the cursor of the next page). */
-  beforeSeq?: number;
-  username?: string;
-  action?: string;
-  outcome?: AuditOutcome;
-  /** Inclusive ISO time bounds. */
-  from?: string;
-  to?: string;
-}
+export type AuditQuery = AuthAuditQuery;
 
 /**
  * Where auth keeps users, tokens, sessions and the audit trail. Shared by every master, so that a

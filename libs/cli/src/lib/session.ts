@@ -3,6 +3,8 @@ import type { ApiClient } from './client';
 /** Where a command writes: text goes out line by line. */
 export interface TextSink {
   write(chunk: string): unknown;
+  /** True when this is a terminal (a process stream's own flag): progress lines redraw in place. */
+  isTTY?: boolean;
 }
 
 /** Everything a command needs while it runs. */
@@ -18,6 +20,8 @@ export interface Session {
   pollIntervalMs: number;
   /** How long `--wait` keeps retrying while the master cannot be reached. */
   reconnectTimeoutMs: number;
+  /** The terminal a progress line is drawn on, or null (not a terminal, or `--json`): plain lines only. */
+  progress: TextSink | null;
 }
 
 /** Prints a result: the JSON value with `--json`, else the human text. */

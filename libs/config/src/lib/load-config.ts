@@ -3,7 +3,16 @@ import { join, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, Document, Node as YamlNode } from 'yaml';
 import { ConfigError, FieldError } from '@shipdeck/errors';
 import { LogLevel, redactUrl } from '@shipdeck/logging';
-import { CONFIG_KEYS, ConfigKey, ConfigValues, QueueDialect, TakeoverMode, envVarName } from './keys';
+import {
+  CONFIG_KEYS,
+  ConfigKey,
+  ConfigValues,
+  OTHER_ENV_VARS,
+  QueueDialect,
+  TakeoverMode,
+  TOOLING_ENV_PREFIXES,
+  envVarName,
+} from './keys';
 import { DatabaseLocation, InvalidValue, RawValue } from './parsers';
 
 /**
@@ -55,6 +64,8 @@ export interface ShipdeckConfig {
     readonly reconcileIntervalMs: number;
     /** `task.reconcileAfter` in ms. */
     readonly reconcileAfterMs: number;
+    /** `task.shutdownGracePeriod` in ms. */
+    readonly shutdownGracePeriodMs: number;
   };
   /** `db.url`: `url` is `file:/absolute/path` or the PostgreSQL URL; `file` the database file or null. */
   readonly db: Readonly<DatabaseLocation>;
@@ -65,6 +76,8 @@ export interface ShipdeckConfig {
     readonly heartbeatIntervalMs: number;
     /** `worker.gracePeriod` in ms. */
     readonly gracePeriodMs: number;
+    /** `worker.pruneAfter` in ms. */
+    readonly pruneAfterMs: number;
     /** `worker.dnsServers`; empty: the system resolver. */
     readonly dnsServers: readonly string[];
   };
@@ -101,6 +114,13 @@ export interface LoadConfigOptions {
   home: string;
   /** Where `SHIPDECK_*` overrides come from. Default: `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * An unknown key in the file or an unknown `SHIPDECK_*` variable is an error (a process's
+   * `--strict`). Otherwise each is a warning handed to {@link onWarning}.
+   */
+  strict?: boolean;
+  /** Receives each warning (unknown key or variable, with the closest known one), e.g. to log it once a logger exists. */
+  onWarning?: (warning: FieldError) => void;
 }
 
 /** The configuration file of an installation. */
@@ -118,7 +138,12 @@ export function loadConfig(options: LoadConfigOptions): ShipdeckConfig {
   const env = options.env ?? process.env;
   const file = configFile(home);
   const problems: FieldError[] = [];
-  const fromFile = readYaml(file, problems);
+  const unknown: FieldError[] = [];
+  const fromFile = readYaml(file, problems, unknown);
+  unknown.push(...unknownEnvVars(env));
+  // Unknown names are typos or leftovers: they stop a strict start, and are warnings otherwise.
+  if (options.strict) problems.push(...unknown);
+  else unknown.forEach((warning) => options.onWarning?.(warning));
 
   const values: Partial<Record<ConfigKey, unknown>> = {};
   const origins: Partial<Record<ConfigKey, string>> = {};
@@ -187,12 +212,14 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
       leaseDurationMs: v['task.leaseDuration'],
       reconcileIntervalMs: v['task.reconcileInterval'],
       reconcileAfterMs: v['task.reconcileAfter'],
+      shutdownGracePeriodMs: v['task.shutdownGracePeriod'],
     },
     db: v['db.url'],
     worker: {
       connectIntervalMs: v['worker.connectInterval'],
       heartbeatIntervalMs: v['worker.heartbeatInterval'],
       gracePeriodMs: v['worker.gracePeriod'],
+      pruneAfterMs: v['worker.pruneAfter'],
       dnsServers: v['worker.dnsServers'] ?? [],
     },
     channel: { tls: tlsFiles(v) },
@@ -273,8 +300,38 @@ const SECTIONS = new Set(
   Object.keys(CONFIG_KEYS).flatMap((key) => key.split('.').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('.'))),
 );
 
-/** Leaf values of the YAML file by key path; unknown keys and misplaced values become problems. */
-function readYaml(file: string, problems: FieldError[]): Map<string, FileValue> {
+/** `SHIPDECK_*` variables that are neither a key's override nor read elsewhere, with the closest known name. */
+function unknownEnvVars(env: Readonly<Record<string, string | undefined>>): FieldError[] {
+  const keyVars = new Map(Object.keys(CONFIG_KEYS).map((key) => [envVarName(key), key]));
+  const known = [...keyVars.keys(), ...OTHER_ENV_VARS];
+  return Object.keys(env)
+    .filter((name) => name.startsWith('SHIPDECK_') && env[name] !== undefined)
+    .filter((name) => !known.includes(name) && !TOOLING_ENV_PREFIXES.some((prefix) => name.startsWith(prefix)))
+    .sort()
+    .map((name) => {
+      const suggestion = closestName(name, known);
+      const key = suggestion === undefined ? undefined : keyVars.get(suggestion);
+      const hint = suggestion === undefined ? '' : ` (did you mean ${suggestion}${key ? `, key ${key}` : ''}?)`;
+      return { field: name, message: `unknown environment variable, ignored${hint}` };
+    });
+}
+
+/** The name closest to `unknown`, when it is close enough to be a typo. */
+function closestName(unknown: string, names: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const name of names) {
+    const distance = levenshtein(unknown, name);
+    if (!best || distance < best.distance) best = { name, distance };
+  }
+  const bare = unknown.length - 'SHIPDECK_'.length;
+  return best && best.distance <= Math.max(2, Math.floor(bare / 4)) ? best.name : undefined;
+}
+
+/**
+ * Leaf values of the YAML file by key path; misplaced values become `problems`, unknown keys
+ * `unknown` (with the closest known key).
+ */
+function readYaml(file: string, problems: FieldError[], unknown: FieldError[]): Map<string, FileValue> {
   const found = new Map<string, FileValue>();
   let text: string;
   try {
@@ -314,7 +371,7 @@ function readYaml(file: string, problems: FieldError[]): Map<string, FileValue> 
         visit(pair.value, path, keyLine);
       } else {
         const suggestion = closestKey(path);
-        problems.push({
+        unknown.push({
           field: path,
           message: `unknown key in ${file} line ${keyLine}${suggestion ? ` (did you mean ${suggestion}?)` : ''}`,
         });

@@ -223,7 +223,7 @@ describe('planDeployment', () => {
   });
 
   describe('ordering', () => {
-    it('uses an explicit order, groups equal orders in one block and sorts by host, then deployable', () => {
+    it('uses an explicit order and keeps the declared order of deployables sharing one, one block per deployable across hosts', () => {
       const planned = planDeployment({
         pkg: pkg(
           '1',
@@ -239,7 +239,8 @@ describe('planDeployment', () => {
       });
       expect(outline(planned.phases)).toEqual([
         ['Deploy (order 10)', false, ['Create zz-first on h1']],
-        ['Deploy (order 70)', true, ['Create b-config on h1', 'Create a-config on h2', 'Create b-config on h2']],
+        ['Deploy (order 70): b-config', true, ['Create b-config on h1', 'Create b-config on h2']],
+        ['Deploy (order 70): a-config', false, ['Create a-config on h2']],
         ['Deploy (order 80)', false, ['Create single on h1']],
       ]);
       const plan = buildPlan(planned.phases);
@@ -247,8 +248,25 @@ describe('planDeployment', () => {
         ['1-1-1', 10],
         ['1-2-1', 70],
         ['1-2-2', 70],
-        ['1-2-3', 70],
-        ['1-3-1', 80],
+        ['1-3-1', 70],
+        ['1-4-1', 80],
+      ]);
+    });
+
+    it('keeps the declared order of deployables sharing an order on one host, and reverses it for destroys', () => {
+      const declared = [
+        { ...app, name: 'prep', order: 50 },
+        { ...app, name: 'long', order: 50 },
+        { ...app, name: 'after', order: 50 },
+      ];
+      const planned = planDeployment({ pkg: pkg('1', ...declared), environment: environment(), hosts: [host('local-1')], current: null, types });
+      expect(outline(planned.phases)).toEqual([
+        ['Deploy (order 50)', false, ['Create prep on local-1', 'Create long on local-1', 'Create after on local-1']],
+      ]);
+      const current = { environment: 'dev', application: 'petclinic', version: '1', deployeds: planned.deployeds };
+      const undeploy = planUndeployment({ current, hosts: [host('local-1')], types, pkg: pkg('1', ...declared) });
+      expect(outline(undeploy.phases)).toEqual([
+        ['Destroy (order 50)', false, ['Destroy after on local-1', 'Destroy long on local-1', 'Destroy prep on local-1']],
       ]);
     });
 

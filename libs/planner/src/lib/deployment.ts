@@ -32,6 +32,11 @@ export interface UndeploymentPlanInput {
   /** The environment's hosts; every host holding a deployed must be among them. */
   hosts: Host[];
   types: PluginRegistry;
+  /**
+   * The package `current` was deployed from, when it is still imported: its explicit orders
+   * apply to the destroys as they did to the creates.
+   */
+  pkg?: PackageVersion;
 }
 
 /** A planned deployment or undeployment. */
@@ -111,7 +116,8 @@ export function planUndeployment(input: UndeploymentPlanInput): DeploymentPlan {
   const { current, types } = input;
   const errors: FieldError[] = [];
   const delta: Delta[] = current.deployeds.map((previous) => ({ operation: 'DESTROY', previous }));
-  const steps = stepsFor(delta, sortedHosts(input.hosts), types, () => undefined, errors);
+  const explicitOrder = new Map((input.pkg?.deployables ?? []).map((d) => [d.name, d.order]));
+  const steps = stepsFor(delta, sortedHosts(input.hosts), types, (name) => explicitOrder.get(name), errors);
   if (errors.length > 0) throw planningError(`undeployment of ${current.application} from ${current.environment}`, errors);
   return {
     kind: 'UNDEPLOY',

@@ -83,9 +83,10 @@ describe('example package examples/petclinic', () => {
       types,
     });
     expect(flattenSteps(buildPlan(undeploy.phases)).map((s) => s.description)).toEqual([
+      // The reverse of the creation order: app (order 70), then the two order-60 files, last declared first.
       'Destroy app on local-1',
-      'Destroy app-config on local-1',
       'Destroy readme on local-1',
+      'Destroy app-config on local-1',
     ]);
     await execute(undeploy.phases, dir);
     expect(existsSync(appHome) && readdirSync(appHome)).toEqual([]);

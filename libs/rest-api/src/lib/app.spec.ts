@@ -60,10 +60,17 @@ function expectInvalidFields(res: TestResponse, fields: string[]): FieldError[] 
 
 const deployment = { application: 'petclinic', version: '1.0.0', environment: 'dev' };
 
-/** Imports petclinic 1.0.0 and creates its deployment task (PENDING). */
+/**
+ * Imports petclinic 1.0.0 and creates its deployment task (PENDING): to `dev`, or to a new
+ * environment of its own when `dev` already has an unfinished one (one at a time per environment).
+ */
 async function pendingDeployment(): Promise<TaskView> {
   await master.services.catalog.importPackage(petclinicManifest());
-  return master.services.deployments.createDeployment(deployment);
+  const unfinished = await master.services.tasks.listTasks({ type: 'DEPLOYMENT' });
+  if (unfinished.length === 0) return master.services.deployments.createDeployment(deployment);
+  const environment = `dev-${unfinished.length + 1}`;
+  await master.services.catalog.putEnvironment({ name: environment, hosts: ['local'], dictionary: { APP_HOME: '/opt/app' } });
+  return master.services.deployments.createDeployment({ ...deployment, environment });
 }
 
 /** A deployment task in `state`, owned by the in-process worker when it is past QUEUED. */

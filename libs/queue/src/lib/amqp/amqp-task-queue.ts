@@ -75,8 +75,12 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
   private consumerCount = 0;
   private readonly consumers = new Set<AmqpConsumer>();
   private closing?: Promise<void>;
-  /** While start() waits for the publishing link of the first wire. */
-  private firstSender?: { wire: Wire; resolve: () => void; reject: (error: Error) => void };
+  /**
+   * Whether this queue publishes: the publishing link is opened at the first publish() and on
+   * every wire after it, not before, so that a worker whose user may only consume (Artemis roles)
+   * does not have each of its connections ended by a refused sender.
+   */
+  private publishing = false;
   private readonly logger: LevelLogger;
 
   constructor(
@@ -94,27 +98,13 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
     return this.stateValue;
   }
 
-  /**
-   * Prepares the broker for the dialect, opens the first wire and waits for the broker to attach
-   * the publishing link, so that a queue the broker refuses fails the start instead of looping
-   * through reconnects.
-   */
+  /** Prepares the broker for the dialect (e.g. declares the queue) and opens the first wire. */
   async start(): Promise<void> {
     const { url, endpoint, queueName, logger } = this.options;
     try {
       await this.dialect.prepare({ url, endpoint, queueName, logger });
-      const wire = await this.connect();
-      let timer: NodeJS.Timeout | undefined;
-      const senderAttached = new Promise<void>((resolve, reject) => {
-        this.firstSender = { wire, resolve, reject };
-        const ms = this.options.connectTimeoutMs;
-        timer = setTimeout(() => reject(new NotReadyError(`the broker did not attach the publishing link within ${ms} ms`)), ms);
-      });
-      this.install(wire);
-      await senderAttached.finally(() => clearTimeout(timer));
-      this.firstSender = undefined;
+      this.install(await this.connect());
     } catch (error) {
-      this.firstSender = undefined;
       await this.close();
       throw error;
     }
@@ -150,6 +140,10 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
         );
       }, this.options.publishTimeoutMs);
       this.outbox.push(pending);
+      if (!this.publishing) {
+        this.publishing = true;
+        if (this.wire && !this.wire.dropped) this.openSender(this.wire);
+      }
       this.flush();
     });
   }
@@ -198,9 +192,6 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
   wireFailed(wire: Wire, reason: string): void {
     if (wire.dropped) return;
     discardWire(wire, this.options.closeTimeoutMs);
-    if (this.firstSender?.wire === wire) {
-      this.firstSender.reject(new NotReadyError(`AMQP broker at ${this.options.endpoint.redactedUrl}: ${reason}`));
-    }
     if (this.wire !== wire) return;
     this.wire = undefined;
     this.disconnectedAt = Date.now();
@@ -232,7 +223,7 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
     });
     this.reconnectAttempt = 0;
     this.disconnectedAt = undefined;
-    this.openSender(wire);
+    if (this.publishing) this.openSender(wire);
     for (const consumer of this.consumers) {
       consumer.attach(wire).catch((error: unknown) =>
         this.logger.error('consumer link could not re-attach', { consumer: consumer.id, error: describeAmqpError(error) }),
@@ -254,14 +245,42 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
     wire.sender = sender;
     sender.on('sender_open', () => {
       wire.senderReady = true;
-      if (this.firstSender?.wire === wire) this.firstSender.resolve();
       this.flush();
     });
+    // Handled with the close below (listening here keeps rhea from bubbling it to the connection).
+    sender.on('sender_error', () => undefined);
+    sender.on('sender_close', () => this.senderClosed(wire, sender.error));
     sender.on('sendable', () => this.flush());
     sender.on('accepted', (context: EventContext) => this.sendSettled(wire, context));
     sender.on('rejected', (context: EventContext) => this.sendSettled(wire, context, 'rejected'));
     sender.on('released', (context: EventContext) => this.sendSettled(wire, context, 'released'));
     sender.on('modified', (context: EventContext) => this.sendSettled(wire, context, 'modified'));
+  }
+
+  /**
+   * The broker ended the publishing link. Refused for lack of rights: no reconnect would change
+   * that, so the publishes waiting fail (not retryable) and the wire stays up for the consumers.
+   * Anything else: the wire is replaced like after any failure.
+   */
+  private senderClosed(wire: Wire, error: unknown): void {
+    if (wire.dropped || this.wire !== wire) return;
+    if ((error as { condition?: unknown } | undefined)?.condition !== 'amqp:unauthorized-access') {
+      this.wireFailed(wire, `publishing link closed by the broker (${describeAmqpError(error)})`);
+      return;
+    }
+    wire.sender = undefined;
+    wire.senderReady = false;
+    this.publishing = false;
+    const refused = [...wire.inFlight.values(), ...this.outbox];
+    wire.inFlight.clear();
+    this.outbox = [];
+    const detail = describeAmqpError(error);
+    this.logger.error('the broker refuses this user publishing to the task queue', { queue: this.options.queueName, error: detail });
+    for (const pending of refused) {
+      pending.wire = undefined;
+      const taskId = pending.message.taskId;
+      pending.finish(new TaskPublishError('rejected', taskId, `the broker refused task message ${taskId}: ${detail}`));
+    }
   }
 
   /** Sends what waits, as far as the broker's credit allows. */

@@ -126,7 +126,8 @@ function shutWire(wire: Wire, timeoutMs: number): Promise<void> {
       abortSocket(wire);
       resolve();
     };
-    const timer = setTimeout(done, timeoutMs);
+    // Only bounds the wait for the broker's answer: it must not keep the process alive by itself.
+    const timer = setTimeout(done, timeoutMs).unref();
     wire.dropped = true;
     const socket = socketOf(wire);
     if (!socket || socket.destroyed) {

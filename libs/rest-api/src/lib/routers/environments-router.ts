@@ -15,6 +15,7 @@ export function environmentsRouter(catalog: CatalogService): Router {
       const result = await catalog.putEnvironment({ name, hosts: body.hosts, dictionary: body.dictionary ?? {} });
       return { created: result.created, value: result.environment };
     },
+    delete: (name) => catalog.deleteEnvironment(name),
   });
   route(router, '/environments/:name/deployed', { get: getJson((req) => catalog.getDeployed(param(req, 'name'))) });
   return router;

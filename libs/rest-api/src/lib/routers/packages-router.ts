@@ -12,8 +12,11 @@ export function packagesRouter(catalog: CatalogService): Router {
       readBody(['json', 'yaml']),
       async (req, res) => {
         // The manifest's shape is the domain's to validate: it names every bad field itself.
-        const pkg = await catalog.importPackage(req.body);
-        created(res, `${API_BASE_PATH}/applications/${encodeURIComponent(pkg.application)}/versions`, pkg);
+        const result = await catalog.importPackage(req.body);
+        const location = `${API_BASE_PATH}/applications/${encodeURIComponent(result.pkg.application)}/versions`;
+        // An identical re-import changed nothing: 200, not 201.
+        if (result.created) created(res, location, result.pkg);
+        else res.status(200).json(result.pkg);
       },
     ],
   });
