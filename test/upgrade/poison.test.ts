@@ -5,7 +5,9 @@
  * — make no worker drain, do not make the queue spin (deliveries counted from the workers' debug
  * lines are bounded), are dropped with a warning naming the task or the reason, and the QUEUED
  * task runs once, under the current configuration. Real processes (1 master, 2 workers),
- * PostgreSQL and RabbitMQ.
+ * PostgreSQL, and RabbitMQ or Artemis (AMQP and STOMP). On Artemis the workers' `configHash`
+ * selector keeps the messages of another configuration (and the malformed one, which has no
+ * hash) away from them altogether: they stay in the queue, never delivered.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -17,20 +19,22 @@ import { readLedger, readLedgerLines } from '../support/ledger';
 import { holdsFor, pollUntil } from '../support/poll';
 import { createControl, putLedgerHost, startTask } from '../support/rest-actions';
 import { waitForTask } from '../support/rest-client';
-import { queueStatus } from '../support/services';
 import { FAST_CHANNEL_ENV } from '../support/timings';
 import { listWorkers } from '../support/workers-api';
-import { claimsOf, countLines, publishRaw, signed, taskMessage } from './support';
+import { claimsOf, countLines, signed, taskMessage } from './support';
+import { UPGRADE_TRANSPORTS } from './transports';
 
 beforeAll(requireClusterPrerequisites, 120_000);
 
 /** Hand backs of a message whose hash no live master has, per worker, before it is dropped (the default). */
 const SET_ASIDE_HAND_BACKS = 3;
 
-describe('poison messages (1 master, 2 workers, RabbitMQ)', () => {
+describe.each(UPGRADE_TRANSPORTS)('poison messages (1 master, 2 workers, $name)', (transport) => {
   itWithCluster(
-    'drain nobody, do not spin, are dropped with a warning; the QUEUED task runs once under the current configuration',
-    { masters: 1, workers: 0, env: FAST_CHANNEL_ENV, workerEnv: { SHIPDECK_LOG_LEVEL: 'debug' } },
+    transport.selector
+      ? 'drain nobody; those of another configuration never reach a worker; the others are dropped with a warning; the QUEUED task runs once'
+      : 'drain nobody, do not spin, are dropped with a warning; the QUEUED task runs once under the current configuration',
+    () => ({ masters: 1, workers: 0, env: FAST_CHANNEL_ENV, workerEnv: { SHIPDECK_LOG_LEVEL: 'debug' }, ...transport.clusterOptions() }),
     async (cluster) => {
       const [client] = cluster.clients;
       const master = cluster.masters[0]!;
@@ -42,16 +46,16 @@ describe('poison messages (1 master, 2 workers, RabbitMQ)', () => {
       // publishes nothing (no live worker shares its configuration), the task waits QUEUED.
       const queuedId = await createControl(client!, 'ledger-host');
       await startTask(client!, queuedId);
-      await holdsFor(async () => (await queueStatus(cluster.queueName)).ready === 0, 1_000, () => 'the master published a message no worker could take');
+      await holdsFor(async () => (await transport.readyCount(cluster.queueName)) === 0, 1_000, () => 'the master published a message no worker could take');
 
       const ghostId = randomUUID();
       const foreignId = randomUUID();
       const forgedId = randomUUID();
       const old = 'a'.repeat(64);
-      await publishRaw(cluster.amqpUrl, cluster.queueName, [
+      await transport.publishMalformed(cluster.queueName, 'this is not a task message');
+      await transport.publish(cluster.queueName, [
         // A hash no master has (a master of another time, or of another cluster with our secret).
         signed(taskMessage(foreignId, { configHash: old }), TEST_CLUSTER_SECRET),
-        'this is not a task message',
         // The current hash, the right signature, but no such task.
         signed(taskMessage(ghostId, { configHash: current, publishedBy: 'master-that-was' }), TEST_CLUSTER_SECRET),
         // The QUEUED task, with a stale hash.
@@ -59,29 +63,48 @@ describe('poison messages (1 master, 2 workers, RabbitMQ)', () => {
         // Forged: the current hash, no signature.
         taskMessage(forgedId, { configHash: current }),
       ]);
-      expect((await queueStatus(cluster.queueName)).ready).toBe(5);
+      expect(await transport.readyCount(cluster.queueName)).toBe(5);
 
       const workers = [await cluster.addWorker(), await cluster.addWorker()];
       const executed = await waitForTask(client!, queuedId, ['EXECUTED'], 30_000);
 
-      // Every poison message is gone, each dropped by one worker, with a warning naming it.
+      // Every message that reaches a worker is dropped by one worker, with a warning naming it.
       const setAside = (id: string) => new RegExp(`task message set aside: task ${id} was published by master-of-another-time`);
-      await pollUntil(
-        () =>
-          countLines(workers, setAside(foreignId)) === 1 &&
-          countLines(workers, setAside(queuedId)) === 1 &&
-          countLines(workers, /malformed task message dropped/) === 1 &&
-          countLines(workers, new RegExp(`\\[task ${forgedId}\\] task message dropped unexecuted: it is not signed`)) === 1 &&
-          countLines(workers, new RegExp(`\\[task ${ghostId}\\] task message without a claimable task, dropped`)) === 1,
-        { timeoutMs: 30_000, describe: () => `not every poison message was dropped once\n${cluster.describe(60)}` },
-      );
-      await pollUntil(async () => (await queueStatus(cluster.queueName)).ready === 0, { timeoutMs: 5_000, describe: () => 'messages left in the queue' });
-
-      // Bounded: each stale message was handed back at most SET_ASIDE_HAND_BACKS times per worker.
-      for (const id of [foreignId, queuedId]) {
-        const handBacks = countLines(workers, new RegExp(`\\[task ${id}\\] task message of a configuration no live master has: handing it back`));
-        expect(handBacks).toBeGreaterThanOrEqual(SET_ASIDE_HAND_BACKS);
-        expect(handBacks).toBeLessThanOrEqual(SET_ASIDE_HAND_BACKS * workers.length);
+      const forged = new RegExp(`\\[task ${forgedId}\\] task message dropped unexecuted: it is not signed`);
+      const ghost = new RegExp(`\\[task ${ghostId}\\] task message without a claimable task, dropped`);
+      const handBack = (id: string) => new RegExp(`\\[task ${id}\\] task message of a configuration no live master has: handing it back`);
+      if (transport.selector) {
+        // Of another configuration, or without one: the selector keeps them in the queue, away from every worker.
+        await pollUntil(() => countLines(workers, forged) === 1 && countLines(workers, ghost) === 1, {
+          timeoutMs: 30_000,
+          describe: () => `the forged or the ghost message was not dropped once\n${cluster.describe(60)}`,
+        });
+        await pollUntil(async () => (await transport.readyCount(cluster.queueName)) === 3, {
+          timeoutMs: 10_000,
+          describe: () => 'the queue does not hold exactly the 3 messages of another or no configuration',
+        });
+        await holdsFor(
+          () => [setAside(foreignId), setAside(queuedId), handBack(foreignId), handBack(queuedId), /malformed task message dropped/].every((p) => countLines(workers, p) === 0),
+          1_000,
+          () => `a message of another configuration reached a worker on ${transport.name}\n${cluster.describe(60)}`,
+        );
+      } else {
+        await pollUntil(
+          () =>
+            countLines(workers, setAside(foreignId)) === 1 &&
+            countLines(workers, setAside(queuedId)) === 1 &&
+            countLines(workers, /malformed task message dropped/) === 1 &&
+            countLines(workers, forged) === 1 &&
+            countLines(workers, ghost) === 1,
+          { timeoutMs: 30_000, describe: () => `not every poison message was dropped once\n${cluster.describe(60)}` },
+        );
+        await pollUntil(async () => (await transport.readyCount(cluster.queueName)) === 0, { timeoutMs: 5_000, describe: () => 'messages left in the queue' });
+        // Bounded: each stale message was handed back at most SET_ASIDE_HAND_BACKS times per worker.
+        for (const id of [foreignId, queuedId]) {
+          const handBacks = countLines(workers, handBack(id));
+          expect(handBacks).toBeGreaterThanOrEqual(SET_ASIDE_HAND_BACKS);
+          expect(handBacks).toBeLessThanOrEqual(SET_ASIDE_HAND_BACKS * workers.length);
+        }
       }
 
       // The QUEUED task ran once, on a worker of the current configuration, from a message of the real master.

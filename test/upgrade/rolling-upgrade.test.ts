@@ -5,7 +5,7 @@
  * M2 restarts on B. The ledger then shows every task executed exactly once, none stuck, each by a
  * worker of the configuration its message carried (the publishing master's, signed), and no
  * worker drained by itself. The longest interval in which no task started is reported.
- * Real processes, PostgreSQL and RabbitMQ.
+ * Real processes, PostgreSQL, and RabbitMQ or Artemis (AMQP and STOMP).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { FAST_CHANNEL_ENV } from '../support/timings';
 import type { WorkerProcess } from '../support/worker-process';
 import { serverInfo } from '../support/workers-api';
 import { claimsOf } from './support';
+import { UPGRADE_TRANSPORTS } from './transports';
 
 beforeAll(requireClusterPrerequisites, 120_000);
 
@@ -105,10 +106,10 @@ function longestGap(lines: readonly LedgerLine[]): { ms: number; from: string } 
   return gap;
 }
 
-describe('rolling upgrade (2 masters, workers replaced, RabbitMQ)', () => {
+describe.each(UPGRADE_TRANSPORTS)('rolling upgrade (2 masters, workers replaced, $name)', (transport) => {
   itWithCluster(
     'every task executed exactly once, by a worker of its message\'s configuration; no worker drains by itself',
-    { masters: 2, workers: 2, env: { ...FAST_CHANNEL_ENV, SHIPDECK_TASK_MAX_ACTIVE_TASKS: '4' } },
+    () => ({ masters: 2, workers: 2, env: { ...FAST_CHANNEL_ENV, SHIPDECK_TASK_MAX_ACTIVE_TASKS: '4' }, ...transport.clusterOptions() }),
     async (cluster) => {
       const [m1, m2] = cluster.masters as [MasterProcess, MasterProcess];
       const [w1, w2] = cluster.workers as [WorkerProcess, WorkerProcess];
@@ -196,7 +197,7 @@ describe('rolling upgrade (2 masters, workers replaced, RabbitMQ)', () => {
 
       const gap = longestGap(lines);
       process.stdout.write(
-        `rolling upgrade: ${ids.length} tasks (${generator.skipped.length} creations retried on the other master while one restarted); ` +
+        `rolling upgrade on ${transport.name}: ${ids.length} tasks (${generator.skipped.length} creations retried on the other master while one restarted); ` +
           `longest interval without a task start: ${gap.ms} ms from ${gap.from}\n${timeline.join('\n')}\n`,
       );
     },
