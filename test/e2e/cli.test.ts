@@ -13,7 +13,7 @@ import { Manifest, manifestYaml } from '../support/fixtures';
 import { StandaloneMaster, cleanupAllMasters, startMaster } from '../support/master-process';
 import { withOutputOf } from '../support/output-log';
 import { adminToken } from '../support/rest-actions';
-import { api, waitForTask } from '../support/rest-client';
+import { listAll, waitForTask } from '../support/rest-client';
 import { REPO_ROOT, freePort, inheritedEnv, runShipdeck } from '../support/shipdeck-process';
 
 const TEST_TIMEOUT_MS = 90_000;
@@ -260,7 +260,7 @@ describe('shipdeck against a real master', () => {
   });
 
   e2e('an ambiguous prefix is an error listing the candidates; nothing is changed', async () => {
-    const before = (await api(master!.url).get<TaskView[]>('/tasks')).body.map((t) => [t.id, t.state]);
+    const before = (await listAll<TaskView>(master!.url, '/tasks')).map((t) => [t.id, t.state]);
     // The empty prefix matches every task.
     const run = await shipdeck(['tasks', 'cancel', ''], env);
     expect(run.code).toBe(1);
@@ -268,7 +268,7 @@ describe('shipdeck against a real master', () => {
     expect(lines[0]).toBe('error: task id prefix  is ambiguous; it matches:');
     expect(lines.filter((l) => /^ {2}[0-9a-f-]{36} {2}/.test(l)).length).toBeGreaterThan(1);
     expect(lines).toContain('give more characters or the full id');
-    expect((await api(master!.url).get<TaskView[]>('/tasks')).body.map((t) => [t.id, t.state])).toEqual(before);
+    expect((await listAll<TaskView>(master!.url, '/tasks')).map((t) => [t.id, t.state])).toEqual(before);
   });
 
   e2e('environments deployed, workers list and workers by name', async () => {

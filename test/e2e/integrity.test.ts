@@ -14,7 +14,7 @@ import { Manifest, manifestYaml, petclinic } from '../support/fixtures';
 import { StandaloneMaster, cleanupAllMasters, embeddedEnv, makeStandaloneHome, startMaster } from '../support/master-process';
 import { withOutputOf } from '../support/output-log';
 import { pollUntil } from '../support/poll';
-import { Api, ApiResponse, api, expectStatus, waitForTask } from '../support/rest-client';
+import { Api, ApiResponse, api, expectStatus, listAll, waitForTask } from '../support/rest-client';
 import { freePort, runShipdeck } from '../support/shipdeck-process';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -130,7 +130,7 @@ describe('integrity, against a real master', () => {
     // Cancelled, it blocks nothing any more.
     expectStatus(await client.post(`/tasks/${first}/cancel`), 200);
     const second = await createDeployment('locked', '1.0.0');
-    const current = expectStatus(await client.get<TaskView[]>('/tasks'), 200).filter((t) => t.description.includes('locked'));
+    const current = (await listAll<TaskView>(client, '/tasks')).filter((t) => t.description.includes('locked'));
     expect(current.map((t) => t.id)).toEqual([second]);
     await run(second);
     expect(lines(ledger)).toEqual(['ran']);

@@ -3,3 +3,4 @@ export type { HealthStatus } from './lib/routers/health-router';
 export { API_BASE_PATH, type CreatedTask } from './lib/routing';
 export { BODY_LIMIT_BYTES } from './lib/body';
 export { STATUS_BY_CODE, toErrorAnswer, type ErrorAnswer, type ErrorBody } from './lib/http-errors';
+export { ROUTE_POLICIES, type RoutePolicy } from './lib/access-policy';

@@ -437,6 +437,7 @@ export class AuthService {
         status: null,
         sourceIp: ip,
         detail,
+        taskId: null,
       },
       this.logger,
     );

@@ -17,8 +17,16 @@ export const FLAGS = {
   type: { type: 'string' },
   worker: { type: 'string' },
   tag: { type: 'string', multiple: true },
+  'allowed-root': { type: 'string', multiple: true },
   host: { type: 'string', multiple: true },
   set: { type: 'string', multiple: true },
+  user: { type: 'string' },
+  role: { type: 'string' },
+  env: { type: 'string', multiple: true },
+  expires: { type: 'string' },
+  outcome: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
 } as const;
 
 export type FlagName = keyof typeof FLAGS;
@@ -42,8 +50,16 @@ export interface Flags {
   type?: string;
   worker?: string;
   tag?: string[];
+  'allowed-root'?: string[];
   host?: string[];
   set?: string[];
+  user?: string;
+  role?: string;
+  env?: string[];
+  expires?: string;
+  outcome?: string;
+  limit?: string;
+  cursor?: string;
 }
 
 /** A client command: its words, its positional arguments and the flags it takes besides the global ones. */
@@ -103,8 +119,8 @@ export const COMMANDS = [
   {
     words: ['hosts', 'put'],
     args: ['NAME'],
-    flags: ['type', 'tag'],
-    flagsUsage: '[--type local] [--tag TAG]...',
+    flags: ['type', 'tag', 'allowed-root'],
+    flagsUsage: '[--type local] [--tag TAG]... [--allowed-root DIR]...',
     summary: 'create or replace a host',
   },
   { words: ['hosts', 'list'], args: [], flags: [], summary: 'list hosts' },
@@ -131,6 +147,16 @@ export const COMMANDS = [
   { words: ['workers', 'drain'], args: ['ID'], flags: [], summary: 'let a worker finish its tasks, then exit (ID or NAME)' },
   { words: ['workers', 'remove'], args: ['ID'], flags: [], summary: 'forget a disconnected or drained worker (ID or NAME)' },
   { words: ['workers', 'restore-ghost-tasks'], args: [], flags: [], summary: 'make every worker re-register its ghost tasks' },
+  // Users, tokens and audit (docs/security.md); implemented in auth-commands.ts.
+  { words: ['login'], args: [], flags: ['user'], flagsUsage: '[--user NAME]', summary: 'log in: create an API token and store it for this server (password from a prompt, $SHIPDECK_PASSWORD or stdin)' },
+  { words: ['logout'], args: [], flags: [], summary: 'revoke and forget the token stored for this server' },
+  { words: ['users', 'list'], args: [], flags: [], summary: 'list users (admin)' },
+  { words: ['users', 'add'], args: ['NAME'], flags: ['role', 'env'], flagsUsage: '--role viewer|deployer|admin [--env ENV]...', summary: 'create a user (password from a prompt or stdin); --env limits a deployer to environments' },
+  { words: ['users', 'remove'], args: ['NAME'], flags: [], summary: 'delete a user with their tokens and sessions (admin)' },
+  { words: ['tokens', 'list'], args: [], flags: [], summary: 'list your API tokens (an admin sees everyone\'s)' },
+  { words: ['tokens', 'create'], args: ['NAME'], flags: ['expires'], flagsUsage: '[--expires TIME]', summary: 'create an API token and print it (shown only this once)' },
+  { words: ['tokens', 'revoke'], args: ['ID'], flags: [], summary: 'revoke an API token' },
+  { words: ['audit'], args: [], flags: ['user', 'outcome', 'limit', 'cursor'], flagsUsage: '[--user NAME] [--outcome succeeded|failed|denied] [--limit N] [--cursor C]', summary: 'show the audit trail, newest first (admin)' },
   { words: ['help'], args: [], flags: [], flagsUsage: '[COMMAND]', summary: 'show this help, or the usage of one command' },
 ] as const satisfies readonly CommandSpec[];
 

@@ -3,10 +3,11 @@ import { extname } from 'node:path';
 import type { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
 import type { TaskView } from '@shipdeck/tasks';
 import { COMMANDS, CommandName, CommandSpec, Invocation, UsageError } from './args';
+import { AUTH_HANDLERS } from './auth-commands';
 import { ApiError } from './client';
 import { table, taskDetails } from './format';
 import { followStepLog, followTask, reportOutcome, taskLine } from './follow';
-import { listAll, resolveTaskId, resolveWorkerId } from './resolve';
+import { resolveTaskId, resolveWorkerId } from './resolve';
 import { CliError, messageOf, print, seg, Session } from './session';
 
 /**
@@ -74,7 +75,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     if (flags.type) query.set('type', flags.type);
     if (flags.worker) query.set('worker', await resolveWorkerId(s, flags.worker));
     const qs = query.size > 0 ? `?${query}` : '';
-    const body = await listAll<TaskView>(s, `/tasks${qs}`);
+    const body = await s.client.list<TaskView>(`/tasks${qs}`);
     print(s, body, () =>
       body.length === 0 ? 'no tasks' : table(['ID', 'TYPE', 'STATE', 'DESCRIPTION'], body.map((t) => [t.id, t.type, t.state, t.description])),
     );
@@ -124,10 +125,15 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   },
 
   'hosts put': async (s, { args, flags }) =>
-    putNamed<Host>(s, 'host', args['NAME'], { type: flags.type ?? 'local', tags: flags.tag ?? [] }),
+    putNamed<Host>(s, 'host', args['NAME'], {
+      type: flags.type ?? 'local',
+      tags: flags.tag ?? [],
+      // The directories file.File may write under on this host (spec §1).
+      ...(flags['allowed-root'] ? { properties: { allowedRoots: flags['allowed-root'] } } : {}),
+    }),
 
   'hosts list': async (s) => {
-    const { body } = await s.client.json<Host[]>('GET', '/hosts');
+    const body = await s.client.list<Host>('/hosts');
     print(s, body, () =>
       body.length === 0 ? 'no hosts' : table(['NAME', 'TYPE', 'TAGS'], body.map((h) => [h.name, h.type, h.tags.join(',')])),
     );
@@ -149,7 +155,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   },
 
   'environments list': async (s) => {
-    const { body } = await s.client.json<Environment[]>('GET', '/environments');
+    const body = await s.client.list<Environment>('/environments');
     print(s, body, () =>
       body.length === 0
         ? 'no environments'
@@ -186,7 +192,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   },
 
   'applications list': async (s) => {
-    const body = await listAll<{ name: string; versions: string[] }>(s, '/applications');
+    const body = await s.client.list<{ name: string; versions: string[] }>('/applications');
     print(s, body, () =>
       body.length === 0 ? 'no applications' : table(['APPLICATION', 'VERSIONS'], body.map((a) => [a.name, a.versions.join(', ')])),
     );
@@ -197,7 +203,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     const query = new URLSearchParams();
     if (flags.application) query.set('application', flags.application);
     if (flags.environment) query.set('environment', flags.environment);
-    const body = await listAll<TaskView>(s, `/archive/tasks${query.size > 0 ? `?${query}` : ''}`);
+    const body = await s.client.list<TaskView>(`/archive/tasks${query.size > 0 ? `?${query}` : ''}`);
     print(s, body, () =>
       body.length === 0
         ? 'no archived tasks'
@@ -210,7 +216,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   },
 
   'workers list': async (s) => {
-    const body = await listAll<WorkerSummary>(s, '/workers');
+    const body = await s.client.list<WorkerSummary>('/workers');
     const cell = (v: unknown): string => (Array.isArray(v) ? String(v.length) : v === undefined || v === null ? '-' : String(v));
     print(s, body, () =>
       body.length === 0
@@ -244,6 +250,8 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     print(s, body ?? {}, () => 'asked every worker to re-register its ghost tasks');
     return 0;
   },
+
+  ...AUTH_HANDLERS,
 };
 
 /** Creates a deployment or undeployment task, starts it, and follows it with `--wait`. */

@@ -5,26 +5,6 @@ import { CliError, Session } from './session';
 const FULL_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Every item of a list endpoint: a plain JSON array, or pages of `{items, nextCursor}` (spec §6:
- * lists are paged) followed to the end.
- */
-export async function listAll<T>(s: Session, path: string): Promise<T[]> {
-  const items: T[] = [];
-  let cursor: string | undefined;
-  for (;;) {
-    const separator = path.includes('?') ? '&' : '?';
-    const { body } = await s.client.json<T[] | { items?: T[]; nextCursor?: string | null }>(
-      'GET',
-      cursor === undefined ? path : `${path}${separator}cursor=${encodeURIComponent(cursor)}`,
-    );
-    if (Array.isArray(body)) return [...items, ...body];
-    items.push(...(body?.items ?? []));
-    if (!body?.nextCursor) return items;
-    cursor = body.nextCursor;
-  }
-}
-
-/**
  * Resolves a task id given in full or as a unique prefix (like git): current and archived tasks
  * are searched. Ambiguity is an error listing the candidates; a prefix nothing starts with is
  * passed on as it is, so that the master answers TASK_NOT_FOUND for it.
@@ -67,7 +47,7 @@ export async function resolveWorkerId(s: Session, given: string): Promise<string
 /** A list, or nothing when the master has no such list (an older master): the id is then used as given. */
 async function listOrNothing<T>(s: Session, path: string): Promise<T[]> {
   try {
-    return await listAll<T>(s, path);
+    return await s.client.list<T>(path);
   } catch (error) {
     if (error instanceof ApiError && (error.status === 404 || error.status === 405 || error.status === 501)) return [];
     throw error;

@@ -79,6 +79,8 @@ function cli(argv: string[], env: Record<string, string> = {}): Promise<number> 
 
 const is = (req: RecordedRequest, method: string, url: string) => req.method === method && req.url === url;
 const json = (value: unknown, status = 200): FakeAnswer => ({ status, json: value });
+/** One page of a list answer (spec §6), the last one unless `nextCursor` is given. */
+const page = (items: unknown[], nextCursor: string | null = null): FakeAnswer => json({ items, nextCursor });
 const calls = () => master!.requests.map((r) => `${r.method} ${r.url}`);
 
 /** A master whose task goes through `states` on successive GET /api/v1/tasks/t1. */
@@ -268,7 +270,7 @@ describe('undeploy', () => {
 
 describe('tasks', () => {
   it('lists as a table, passing the filters', async () => {
-    await serve(() => json([task('FAILED'), { ...task('EXECUTING'), id: 't22', type: 'CONTROL', description: 'Check local' }]));
+    await serve(() => page([task('FAILED'), { ...task('EXECUTING'), id: 't22', type: 'CONTROL', description: 'Check local' }]));
     expect(await cli(['tasks', 'list', '--state', 'FAILED', '--type', 'DEPLOYMENT'])).toBe(0);
     expect(calls()).toEqual(['GET /api/v1/tasks?state=FAILED&type=DEPLOYMENT']);
     expect(stdout.lines).toEqual([
@@ -279,13 +281,20 @@ describe('tasks', () => {
   });
 
   it('lists as JSON with --json', async () => {
-    await serve(() => json([task('FAILED')]));
+    await serve(() => page([task('FAILED')]));
     expect(await cli(['tasks', 'list', '--json'])).toBe(0);
     expect(JSON.parse(stdout.text)).toEqual([task('FAILED')]);
   });
 
+  it('follows nextCursor to the last page', async () => {
+    await serve((req) => (req.url.includes('cursor=c2') ? page([task('FAILED')]) : page([{ ...task('EXECUTING'), id: 't0' }], 'c2')));
+    expect(await cli(['tasks', 'list', '--state', 'FAILED'])).toBe(0);
+    expect(calls()).toEqual(['GET /api/v1/tasks?state=FAILED', 'GET /api/v1/tasks?state=FAILED&cursor=c2']);
+    expect(stdout.lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['t0', 't1']);
+  });
+
   it('says so when there is none', async () => {
-    await serve(() => json([]));
+    await serve(() => page([]));
     expect(await cli(['tasks', 'list'])).toBe(0);
     expect(stdout.text).toBe('no tasks\n');
   });
@@ -359,15 +368,17 @@ describe('hosts and environments', () => {
     });
     expect(await cli(['hosts', 'put', 'web1', '--tag', 'web', '--tag', 'db'])).toBe(0);
     expect(await cli(['hosts', 'put', 'web1', '--type', 'local'])).toBe(0);
-    expect(stdout.lines).toEqual(['host web1 created', 'host web1 updated']);
+    expect(await cli(['hosts', 'put', 'web1', '--allowed-root', '/opt/a', '--allowed-root', '/srv'])).toBe(0);
+    expect(stdout.lines).toEqual(['host web1 created', 'host web1 updated', 'host web1 updated']);
     expect(master!.requests.map((r) => [r.method, r.url, JSON.parse(r.body)])).toEqual([
       ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: ['web', 'db'] }],
       ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: [] }],
+      ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: [], properties: { allowedRoots: ['/opt/a', '/srv'] } }],
     ]);
   });
 
   it('lists hosts', async () => {
-    await serve(() => json([{ name: 'local', type: 'local', tags: ['web', 'db'], properties: {} }]));
+    await serve(() => page([{ name: 'local', type: 'local', tags: ['web', 'db'], properties: {} }]));
     expect(await cli(['hosts', 'list'])).toBe(0);
     expect(stdout.lines).toEqual(['NAME   TYPE   TAGS', 'local  local  web,db']);
   });
@@ -391,7 +402,7 @@ describe('hosts and environments', () => {
   });
 
   it('lists environments', async () => {
-    await serve(() => json([{ name: 'dev', hosts: ['a', 'b'], dictionary: { K: 'V' } }]));
+    await serve(() => page([{ name: 'dev', hosts: ['a', 'b'], dictionary: { K: 'V' } }]));
     expect(await cli(['environments', 'list'])).toBe(0);
     expect(stdout.lines).toEqual(['NAME  HOSTS  DICTIONARY', 'dev   a,b    K']);
   });
@@ -404,7 +415,7 @@ describe('ids by prefix and workers by name', () => {
 
   it('resolves a unique task id prefix among current and archived tasks', async () => {
     await serve((req) => {
-      if (is(req, 'GET', '/api/v1/tasks')) return json([task('PENDING', [], { id: A })]);
+      if (is(req, 'GET', '/api/v1/tasks')) return page([task('PENDING', [], { id: A })]);
       if (is(req, 'GET', '/api/v1/archive/tasks')) return json({ items: [task('DONE', [], { id: C })], nextCursor: null });
       return json(task('DONE', [], { id: req.url.split('/')[4] }));
     });
@@ -415,7 +426,7 @@ describe('ids by prefix and workers by name', () => {
   });
 
   it('refuses an ambiguous prefix, listing the candidates, and sends nothing', async () => {
-    await serve((req) => (is(req, 'GET', '/api/v1/tasks') ? json([task('PENDING', [], { id: A }), task('FAILED', [], { id: B })]) : json([])));
+    await serve((req) => (is(req, 'GET', '/api/v1/tasks') ? page([task('PENDING', [], { id: A }), task('FAILED', [], { id: B })]) : page([])));
     expect(await cli(['tasks', 'cancel', 'ee666bea'])).toBe(1);
     expect(stderr.lines).toEqual([
       'error: task id prefix ee666bea is ambiguous; it matches:',
@@ -432,7 +443,7 @@ describe('ids by prefix and workers by name', () => {
       { id: 'w-456', name: 'box', state: 'DISCONNECTED' },
       { id: 'w-789', name: 'box', state: 'CONNECTED' },
     ];
-    await serve((req) => (is(req, 'GET', '/api/v1/workers') ? json(workers) : req.method === 'DELETE' ? { status: 204 } : json({ id: 'w-123', state: 'DRAINING' })));
+    await serve((req) => (is(req, 'GET', '/api/v1/workers') ? page(workers) : req.method === 'DELETE' ? { status: 204 } : json({ id: 'w-123', state: 'DRAINING' })));
     expect(await cli(['workers', 'drain', 'local-1'])).toBe(0);
     expect(await cli(['workers', 'remove', 'w-45'])).toBe(0);
     expect(stdout.lines).toEqual(['worker w-123 DRAINING', 'worker w-456 removed']);
@@ -507,7 +518,7 @@ describe('following output', () => {
 describe('workers', () => {
   it('lists workers', async () => {
     await serve(() =>
-      json([{ id: 'w1', name: 'box', address: 'box:8200', state: 'CONNECTED', deploymentTasks: 2, controlTasks: 0, configHash: 'h', capacity: 4, lastSeen: '2030-01-01T00:00:00Z' }]),
+      page([{ id: 'w1', name: 'box', address: 'box:8200', state: 'CONNECTED', deploymentTasks: 2, controlTasks: 0, configHash: 'h', capacity: 4, lastSeen: '2030-01-01T00:00:00Z' }]),
     );
     expect(await cli(['workers', 'list'])).toBe(0);
     expect(calls()).toEqual(['GET /api/v1/workers']);
@@ -516,7 +527,7 @@ describe('workers', () => {
 
   it('marks a worker that left after draining', async () => {
     await serve(() =>
-      json([{ id: 'w2', name: 'old', address: 'old:1', state: 'DISCONNECTED', deploymentTasks: 0, controlTasks: 0, capacity: 1, lastSeen: '2030-01-01T00:00:00Z', drained: true }]),
+      page([{ id: 'w2', name: 'old', address: 'old:1', state: 'DISCONNECTED', deploymentTasks: 0, controlTasks: 0, capacity: 1, lastSeen: '2030-01-01T00:00:00Z', drained: true }]),
     );
     expect(await cli(['workers', 'list'])).toBe(0);
     expect(stdout.lines[1].split(/\s+/)).toEqual(['w2', 'old', 'old:1', 'DISCONNECTED(drained)', '0', '0', '1', '2030-01-01T00:00:00Z']);
@@ -545,7 +556,7 @@ describe('workers', () => {
 
 describe('server, usage and connection', () => {
   it('takes the server from SHIPDECK_SERVER, and --server over it', async () => {
-    const m = await serve(() => json([]));
+    const m = await serve(() => page([]));
     expect(await cli(['hosts', 'list'], { SHIPDECK_SERVER: `${m.url}/` })).toBe(0);
     expect(await cli(['--server', m.url, 'hosts', 'list'], { SHIPDECK_SERVER: 'http://127.0.0.1:9' })).toBe(0);
     expect(m.requests).toHaveLength(2);

@@ -1,6 +1,8 @@
 import { helpText, parseCommandLine, usage, UsageError } from './args';
+import { authorizationFor } from './auth-commands';
 import { ApiClient, ApiError, UnreachableError } from './client';
 import { HANDLERS } from './commands';
+import type { PromptInput } from './prompt';
 import { CliError, messageOf, Session, TextSink } from './session';
 
 /** Exit codes of the CLI. */
@@ -22,6 +24,8 @@ export interface CliContext {
   stdout: TextSink;
   stderr: TextSink;
   env: Readonly<Record<string, string | undefined>>;
+  /** Standard input, for `login` and `users add` (a prompt on a terminal, else a piped password). */
+  stdin?: PromptInput;
   /** Period of the task polling of `--wait`; 500 ms. */
   pollIntervalMs?: number;
   /** How long `--wait` keeps retrying while the master cannot be reached; 60 s. */
@@ -32,12 +36,6 @@ export interface CliContext {
 
 /** Where the master's URL came from, for the "cannot reach" advice. */
 type ServerSource = '--server' | 'SHIPDECK_SERVER' | 'default';
-
-/** The credentials the CLI presents: the API token in `SHIPDECK_TOKEN` (see docs/security.md). */
-function authorizationOf(env: CliContext['env']): string | undefined {
-  const token = env['SHIPDECK_TOKEN']?.trim();
-  return token ? `Bearer ${token}` : undefined;
-}
 
 /**
  * Runs one CLI command line (without the node and script names) and answers the exit code
@@ -61,7 +59,8 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
     const server = serverUrl(invocation.flags.server ?? (env || DEFAULT_SERVER));
     const json = invocation.flags.json === true;
     const session: Session = {
-      client: new ApiClient(server, authorizationOf(context.env)),
+      // SHIPDECK_TOKEN, else the token `shipdeck login` stored for this server (docs/security.md).
+      client: new ApiClient(server, await authorizationFor(context.env, server)),
       json,
       out: (line) => void context.stdout.write(`${line}\n`),
       err,
@@ -69,6 +68,9 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
       reconnectTimeoutMs: context.reconnectTimeoutMs ?? 60_000,
       // A progress line that redraws itself only makes sense on a terminal, and never mixed with JSON.
       progress: !json && context.stdout.isTTY === true ? context.stdout : null,
+      env: context.env,
+      stdin: context.stdin,
+      stderr: context.stderr,
     };
     return await HANDLERS[invocation.command](session, invocation);
   } catch (error) {
@@ -96,7 +98,7 @@ function reportError(error: unknown, err: (line: string) => void, stderr: TextSi
   if (error instanceof ApiError) {
     err(`error: ${error.code}: ${error.message}`);
     for (const d of error.details) err(`  ${d.field}: ${d.message}`);
-    if (error.status === 401) err('  create an API token (POST /api/v1/tokens, see docs/security.md) and set SHIPDECK_TOKEN to it');
+    if (error.status === 401) err('  log in with: shipdeck login --user NAME (or set SHIPDECK_TOKEN to an API token; see docs/security.md)');
     return EXIT.FAILED;
   }
   if (error instanceof CliError) {

@@ -87,7 +87,8 @@ describe('planDeployment', () => {
       operation: 'CREATE',
       deployable: 'app',
       target: { name: 'local-1', type: 'local', properties: {} },
-      properties: { create: 'install /opt/app', destroy: 'uninstall /opt/app' },
+      // Placeholder values reach shell text as variables (issue 9).
+      properties: { create: 'install "${SHIPDECK_VALUE_APP_HOME}"', destroy: 'uninstall "${SHIPDECK_VALUE_APP_HOME}"', env: { SHIPDECK_VALUE_APP_HOME: '/opt/app' } },
     });
   });
 
@@ -121,7 +122,7 @@ describe('planDeployment', () => {
       {
         operation: 'MODIFY',
         previous: current.deployeds[1],
-        next: { ...current.deployeds[1], properties: { create: 'install /opt/app', destroy: 'uninstall /opt/app' } },
+        next: { ...current.deployeds[1], properties: { create: 'install "${SHIPDECK_VALUE_APP_HOME}"', destroy: 'uninstall "${SHIPDECK_VALUE_APP_HOME}"', env: { SHIPDECK_VALUE_APP_HOME: '/opt/app' } } },
       },
       {
         operation: 'CREATE',
@@ -315,8 +316,8 @@ describe('planDeployment', () => {
         types,
       });
       expect(planned.deployeds[0].properties).toEqual({
-        create: 'run /opt/app/bin',
-        env: { HOME: '/opt/app', URL: 'jdbc:h2:mem?x=jdbc:h2:mem' },
+        create: 'run "${SHIPDECK_VALUE_APP_HOME}"/bin',
+        env: { HOME: '/opt/app', URL: 'jdbc:h2:mem?x=jdbc:h2:mem', SHIPDECK_VALUE_APP_HOME: '/opt/app' },
         timeout: 30,
       });
     });
@@ -439,8 +440,9 @@ describe('planUndeployment', () => {
       ['Destroy (order 40)', true, ['Destroy app-config on local-1', 'Destroy app-config on local-2']],
     ]);
     expect(planned.phases[0].blocks[0].steps[0].properties).toEqual({
-      create: 'install /opt/app',
-      destroy: 'uninstall /opt/app',
+      create: 'install "${SHIPDECK_VALUE_APP_HOME}"',
+      destroy: 'uninstall "${SHIPDECK_VALUE_APP_HOME}"',
+      env: { SHIPDECK_VALUE_APP_HOME: '/opt/app' },
     });
   });
 });

@@ -13,7 +13,6 @@ import { DeploymentOperation, PluginRegistry } from '@shipdeck/plugins';
 import { PhaseSpec, StepSpec } from '@shipdeck/tasks';
 import { toBlocks } from './blocks';
 import { copyJson, jsonEqual } from './json';
-import { resolvePlaceholders } from './placeholders';
 
 /** What {@link planDeployment} needs; all of it already loaded, the planner does no I/O. */
 export interface DeploymentPlanInput {
@@ -140,12 +139,13 @@ function resolveDeployable(
   errors: FieldError[],
 ): Record<string, unknown> {
   const unresolved: FieldError[] = [];
-  const properties = Object.fromEntries(
-    Object.entries(deployable.properties).map(([key, value]) => [
-      key,
-      resolvePlaceholders(value, environment.dictionary, `${deployable.name}.${key}`, unresolved),
-    ]),
-  );
+  const lookup = (key: string, field: string): string | undefined => {
+    if (Object.hasOwn(environment.dictionary, key)) return environment.dictionary[key];
+    unresolved.push({ field, message: `unresolved placeholder {{${key}}}` });
+    return undefined;
+  };
+  // The type resolves its own placeholders: cmd.Command passes values to the shell as variables, never as code.
+  const properties = types.resolvePlaceholders(deployable.type, deployable.properties, lookup, deployable.name);
   errors.push(...unresolved);
   if (!types.hasCiType(deployable.type)) {
     errors.push({ field: `${deployable.name}.type`, message: `unknown type "${deployable.type}"; no plugin registers it` });

@@ -30,10 +30,12 @@ describe('example package examples/petclinic', () => {
   let dir: string;
   let appHome: string;
   let environment: Environment;
-  const hosts: Host[] = [{ name: 'local-1', type: 'local', tags: [], properties: {} }];
+  let hosts: Host[];
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'shipdeck-petclinic-'));
+    // file.File writes only under the host's allowedRoots (issue 9).
+    hosts = [{ name: 'local-1', type: 'local', tags: [], properties: { allowedRoots: [dir] } }];
     appHome = join(dir, 'app');
     environment = { name: 'dev', hosts: ['local-1'], dictionary: { APP_HOME: appHome, DB_URL: 'jdbc:h2:mem:petclinic' } };
   });

@@ -25,7 +25,7 @@ export function apiRouter(services: MasterServices, auth: AuthService): Router {
   router.use(packagesRouter(services.catalog));
   router.use(deploymentsRouter(services.deployments));
   router.use(controlTasksRouter(services.controlTasks));
-  router.use(tasksRouter(services.tasks));
+  router.use(tasksRouter(services.tasks, auth));
   router.use(archiveRouter(services.tasks));
   router.use(workersRouter(services.workers));
   router.use(serverRouter(services.server));

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { CatalogService } from '@shipdeck/master-services';
 import { readBody } from '../body';
-import { API_BASE_PATH, created, getJson, route } from '../routing';
+import { API_BASE_PATH, created, getPage, route } from '../routing';
 import { param } from '../validation';
 
 /** `/packages` (import, JSON or YAML) and `/applications` (what was imported). */
@@ -20,9 +20,9 @@ export function packagesRouter(catalog: CatalogService): Router {
       },
     ],
   });
-  route(router, '/applications', { get: getJson(() => catalog.listApplications()) });
+  route(router, '/applications', { get: getPage(() => catalog.listApplications()) });
   route(router, '/applications/:app/versions', {
-    get: getJson((req) => catalog.listVersions(param(req, 'app'))),
+    get: getPage((req) => catalog.listVersions(param(req, 'app'))),
   });
   return router;
 }
