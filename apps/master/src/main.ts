@@ -7,7 +7,7 @@ import { Logger, createLogger } from '@shipdeck/logging';
 import { MasterServices, Reconciler, TaskAnnouncer, createMasterServices } from '@shipdeck/master-services';
 import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
-import { openTaskQueue } from '@shipdeck/queue';
+import { SignedTaskQueue, TaskQueue, openTaskQueue } from '@shipdeck/queue';
 import { createRestApp } from '@shipdeck/rest-api';
 import { displayHost, startAuth } from './auth';
 import { StartFailure, brokerFailure, databaseFailure, ensurePortFree, portBusy, reportStartFailure } from './start-failure';
@@ -56,17 +56,19 @@ async function main(): Promise<void> {
   // A broker away for a moment (restarting, connections dropped) must not stop a master from
   // starting: Shipdeck errors say whether a retry can help (a ConfigError cannot); the broker
   // clients' own errors at this point are connection trouble.
-  const queue = await retryUntil(
+  const opened = await retryUntil(
     'the message broker',
     () => openTaskQueue({ ...config.task.queue, url: inProcess ? null : config.task.queue.url, logger }),
     { timeoutMs: BROKER_WAIT_MS, logger, retryable: (error) => isRetryable(error) || !(error instanceof ShipdeckError) },
   ).catch((error: unknown) => {
     throw brokerFailure(error, config, BROKER_WAIT_MS);
   });
-  shutdown.add('task queue', () => queue.close());
-  const announcer = new TaskAnnouncer(queue, masterId, configHash, logger);
-
-  const workers = await startWorkerPool({ config, masterId, configHash, queue, stores, registry, logger, shutdown });
+  shutdown.add('task queue', () => opened.close());
+  // In a cluster, every task message is signed with the cluster secret (issue 10).
+  const queue: TaskQueue = !inProcess && config.cluster.secret ? new SignedTaskQueue(opened, { secret: config.cluster.secret, logger }) : opened;
+  if (!inProcess) warnAboutClusterSecurity(config, logger);
+  const { pool: workers, isCurrent } = await startWorkerPool({ config, masterId, configHash, queue, stores, registry, logger, shutdown });
+  const announcer = new TaskAnnouncer(queue, masterId, configHash, logger, isCurrent);
   const info = { version: SHIPDECK_VERSION, role: 'master' as const, id: masterId, configHash, inProcessWorker: inProcess };
   const services = createMasterServices({ stores, registry, announcer, workers, logger, info });
 
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     logger,
     intervalMs: config.task.reconcileIntervalMs,
     republishAfterMs: config.task.reconcileAfterMs,
+    isCurrent,
   });
   // The in-process queue starts empty: every task left QUEUED by the previous run is published again.
   if (inProcess) await reconciler.tick(new Date());
@@ -103,6 +106,20 @@ async function main(): Promise<void> {
     configHash,
     database: config.db.url.startsWith('file:') ? config.db.url : '(postgres)',
   });
+}
+
+/** Says, at every start, what a cluster without a secret or without TLS leaves open. */
+function warnAboutClusterSecurity(config: ShipdeckConfig, logger: Logger): void {
+  const { secret, insecure } = config.cluster;
+  if (secret === null && config.channel.tls === null) {
+    logger.warn(
+      'cluster.insecure is true: this cluster runs without authentication. Any client that reaches the worker port can ' +
+        'register as a worker and any message put into the task queue is executed. Set cluster.secret (SHIPDECK_CLUSTER_SECRET) or channel.tls.*',
+      { insecure },
+    );
+  } else if (secret === null) {
+    logger.warn('task messages are not signed: set cluster.secret (SHIPDECK_CLUSTER_SECRET) so that workers execute only messages from masters');
+  }
 }
 
 /**
