@@ -422,9 +422,12 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
           // What a failure needs explained: which ids, whether they wait on the broker, what the consumer holds.
           const missing = ids.filter((id) => !received.has(id));
           const ready = await readyCount(queueName, isolated.url).catch((cause: unknown) => `unknown (${String(cause)})`);
+          const state = transport.queueState
+            ? `; broker: ${await transport.queueState(queueName).catch((cause: unknown) => `unknown (${String(cause)})`)}`
+            : '';
           const held = (consumer as unknown as { heldCount?: number }).heldCount;
           const lines = consumerLog.lines.filter((line) => line.level !== 'debug').map((line) => line.message);
-          throw new Error(`${String(error)}; missing ${missing.join(', ')}; ready on the broker: ${ready}; consumer holds ${held}; consumer log: ${lines.join(' | ')}`);
+          throw new Error(`${String(error)}; missing ${missing.join(', ')}; ready on the broker: ${ready}${state}; consumer holds ${held}; consumer log: ${lines.join(' | ')}`);
         });
 
         const duplicates = [...received.values()].reduce((sum, count) => sum + count - 1, 0);
