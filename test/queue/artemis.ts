@@ -143,13 +143,25 @@ export async function artemisReadyCount(queueName: string): Promise<number> {
  * such messages are never redelivered until the broker restarts.
  */
 export async function artemisQueueState(queueName: string): Promise<string> {
+  const { messages, delivering, consumers, held, orphaned } = await artemisQueueCounts(queueName);
+  return `messages ${messages}, delivering ${delivering}, consumers ${consumers} holding ${held}, orphaned ${orphaned}`;
+}
+
+/**
+ * The broker's counts for a queue. `orphaned`: deliveries the broker counts as in flight that no
+ * consumer holds — what Artemis's STOMP connection cleanup leaves behind (see
+ * fixtures/artemis-stomp-orphans.ts); they come back only when the broker restarts.
+ */
+export async function artemisQueueCounts(
+  queueName: string,
+): Promise<{ messages: number; delivering: number; consumers: number; held: number; orphaned: number }> {
   const resource = `queue.${queueName}`;
   const [messages] = (await artemisManage(resource, 'countMessages', [])) as [number];
   const [delivering] = (await artemisManage(resource, 'getDeliveringCount', [])) as [number];
   const [consumersJson] = (await artemisManage(resource, 'listConsumersAsJSON', [])) as [string];
   const consumers = JSON.parse(consumersJson) as { messagesInTransit?: number }[];
   const held = consumers.reduce((sum, consumer) => sum + (consumer.messagesInTransit ?? 0), 0);
-  return `messages ${messages}, delivering ${delivering}, consumers ${consumers.length} holding ${held}, orphaned ${delivering - held}`;
+  return { messages, delivering, consumers: consumers.length, held, orphaned: delivering - held };
 }
 
 /** Deletes a queue (and its address) with whatever is in it. */

@@ -1,5 +1,5 @@
 import { openTaskQueue, TaskQueue } from '@shipdeck/queue';
-import { artemisDeleteQueue, artemisPublishRaw, artemisQueueState, artemisReadyCount, artemisUrls, requireArtemis } from './artemis';
+import { artemisDeleteQueue, artemisPublishRaw, artemisQueueCounts, artemisQueueState, artemisReadyCount, artemisUrls, requireArtemis } from './artemis';
 import { AMQP_URL, createVhost, deleteQueue, publishRaw, rabbitmqctl, readyCount, recordingLogger, requireBroker, startTcpProxy } from './support';
 
 export type TransportName = 'rabbitmq-amqp' | 'artemis-amqp' | 'artemis-stomp';
@@ -28,6 +28,14 @@ export interface QueueTransport {
   readyCount(queueName: string, url?: string): Promise<number>;
   /** What the broker holds for the queue, for failure reports (where the broker can tell). */
   queueState?(queueName: string): Promise<string>;
+  /**
+   * Deliveries the broker keeps in flight for consumers that are gone, after their connection was
+   * cut — set only where the broker is known to do so: Artemis 2.40's STOMP connection cleanup
+   * (fixtures/artemis-stomp-orphans.ts reproduces it without Shipdeck code). Such a message is not
+   * lost: the broker counts it and gives it back at its next restart, and Shipdeck's reconciler
+   * republishes a task whose message does not arrive (task.reconcileAfter).
+   */
+  orphanedDeliveries?(queueName: string): Promise<number>;
   /** Puts bytes on the queue without the adapter's envelope. */
   publishRaw(queueName: string, body: Buffer): Promise<void>;
   isolate(): Promise<Isolated>;
@@ -103,6 +111,7 @@ const artemisStomp: QueueTransport = {
   deleteQueue: (queueName) => artemisDeleteQueue(queueName),
   readyCount: (queueName) => artemisReadyCount(queueName),
   queueState: artemisQueueState,
+  orphanedDeliveries: async (queueName) => (await artemisQueueCounts(queueName)).orphaned,
   publishRaw: artemisPublishRaw,
   isolate: () => proxied(artemisUrls().stomp),
 };
