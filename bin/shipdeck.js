@@ -7,7 +7,11 @@ const { execFileSync } = require('node:child_process');
 
 const root = join(__dirname, '..');
 const command = process.argv[2];
-const app = command === 'master' || command === 'worker' ? command : 'cli';
+const server = command === 'master' || command === 'worker';
+// `shipdeck master --help` prints the usage and starts nothing: the CLI knows every usage text.
+const help = server && process.argv.slice(3).some((arg) => arg === '--help' || arg === '-h' || arg === '-help');
+if (help) process.argv.splice(2, process.argv.length - 2, 'help', command);
+const app = server && !help ? command : 'cli';
 const bundle = join(root, 'dist', `${app}.js`);
 
 if (!existsSync(bundle)) {

@@ -8,7 +8,6 @@
 #     shipdeck-admin   role shipdeck-admin   ARTEMIS_ADMIN_PASSWORD   (operators)
 #     shipdeck-master  role shipdeck-master  ARTEMIS_MASTER_PASSWORD  (publishes task messages)
 #     shipdeck-worker  role shipdeck-worker  ARTEMIS_WORKER_PASSWORD  (consumes them)
-#   ARTEMIS_MASTER_ROLES / ARTEMIS_WORKER_ROLES replace a user's roles (comma-separated).
 # - copies the shipped broker.xml, so an edit of it takes effect at the next start;
 # - runs the broker in the foreground (it exits on SIGTERM after closing its journal).
 set -euo pipefail
@@ -28,14 +27,11 @@ shipdeck-admin = $ARTEMIS_ADMIN_PASSWORD
 shipdeck-master = $ARTEMIS_MASTER_PASSWORD
 shipdeck-worker = $ARTEMIS_WORKER_PASSWORD
 USERS
-# The roles file maps a role to its users: one line per role.
-declare -A members=([shipdeck-admin]=shipdeck-admin)
-for user in shipdeck-master shipdeck-worker; do
-  var="ARTEMIS_${user#shipdeck-}_ROLES"
-  var="${var^^}"
-  IFS=, read -ra roles <<<"${!var:-$user}"
-  for role in "${roles[@]}"; do members[$role]="${members[$role]:+${members[$role]},}$user"; done
-done
-for role in "${!members[@]}"; do echo "$role = ${members[$role]}"; done >"$instance/etc/artemis-roles.properties"
+# The roles file maps a role to its users; each user has the one role named after it.
+cat >"$instance/etc/artemis-roles.properties" <<ROLES
+shipdeck-admin = shipdeck-admin
+shipdeck-master = shipdeck-master
+shipdeck-worker = shipdeck-worker
+ROLES
 cp /opt/shipdeck-artemis/broker.xml "$instance/etc/broker.xml"
 exec "$instance/bin/artemis" run

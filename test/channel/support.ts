@@ -109,12 +109,15 @@ export interface TestWorker {
   lost: string[];
 }
 
-/** Starts a worker end; `onCommand` defaults to answering `ok: true, "done <kind>"`. */
+/**
+ * Starts a worker end; `onCommand` defaults to answering `ok: true, "done <kind>"`. `workerId`
+ * lets a test start a second worker (an impostor) under the id of a first.
+ */
 export async function startWorker(
   masters: string[],
   overrides: Partial<CommandChannelClientOptions> = {},
+  workerId = `worker-${randomUUID().slice(0, 8)}`,
 ): Promise<TestWorker> {
-  const workerId = `worker-${randomUUID().slice(0, 8)}`;
   const log = capturingLogger(workerId);
   const worker: TestWorker = {
     client: undefined as unknown as CommandChannelClient,

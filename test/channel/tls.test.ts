@@ -28,8 +28,8 @@ async function master(tls: TlsFiles): Promise<TestMaster> {
   return m;
 }
 
-async function worker(masters: string[], tls: TlsFiles): Promise<TestWorker> {
-  const w = await startWorker(masters, { tls });
+async function worker(masters: string[], tls: TlsFiles, workerId?: string): Promise<TestWorker> {
+  const w = await startWorker(masters, { tls }, workerId);
   cleanups.push(() => w.client.close());
   return w;
 }
@@ -45,6 +45,27 @@ describe('command channel with mutual TLS', () => {
 
     const byAddress = await worker([`127.0.0.1:${m.port}`], pki.worker);
     await sessionOf(m, byAddress.workerId);
+  });
+
+  it('binds a worker id to its certificate: another certificate of the same CA cannot take the session over', async () => {
+    const m = await master(pki.master);
+    const real = await worker([`localhost:${m.port}`], pki.worker);
+    const session = await sessionOf(m, real.workerId);
+    const impostor = await worker([`localhost:${m.port}`], pki.otherWorker, real.workerId);
+    const refusal = `worker id ${real.workerId} belongs to the certificate O=Shipdeck tests, CN=worker, not to O=Shipdeck tests, CN=other-worker`;
+    await pollUntil(() => m.log.has(new RegExp(`refused the registration of worker ${real.workerId} .*${refusal}`), 'warn'), {
+      timeoutMs: 5_000,
+      describe: () => m.log.dump(),
+    });
+    await pollUntil(() => impostor.log.has(new RegExp(`registration refused: ${refusal}`)), { timeoutMs: 5_000, describe: () => impostor.log.dump() });
+    await holdsFor(() => m.server.session(real.workerId) === session && session.open && m.closed.length === 0, 1_000, () => m.log.dump());
+    await expect(session.send({ kind: 'drain' })).resolves.toEqual({ ok: true, message: 'done drain' });
+    expect(impostor.welcomes).toEqual([]);
+
+    // The same worker with its own certificate may come back on a new connection (a reconnect).
+    await real.client.close();
+    await worker([`localhost:${m.port}`], pki.worker, real.workerId);
+    await pollUntil(() => m.server.session(real.workerId)?.open === true && m.registered.length === 2, { timeoutMs: 5_000, describe: () => m.log.dump() });
   });
 
   it('refuses a worker whose certificate comes from another CA; the worker logs the refused handshake', async () => {

@@ -34,7 +34,7 @@ import { readLedgerLines } from '../support/ledger';
 import { mapLimit } from '../support/map-limit';
 import { Answer, MasterPool } from '../support/master-pool';
 import { pollUntil } from '../support/poll';
-import { NoAnswerError, summarize } from '../support/rest-client';
+import { NoAnswerError, Page, summarize } from '../support/rest-client';
 import { Vhost, createVhost, queueStatus, requireServices } from '../support/services';
 import { ActionLog, seededRandom } from './action-log';
 import { ChaosWorker } from './chaos-worker';
@@ -394,13 +394,13 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
         /** A full look: every task listed in a state it may be in, none missing. */
         const sweep = async (): Promise<void> => {
           const fetchedAt = Date.now();
-          const answer = await pool.get<TaskView[]>('/tasks');
+          const answer = await pool.get<Page<TaskView>>('/tasks?limit=1000');
           if (answer.status !== 200) {
             violation(`GET /tasks answered HTTP ${answer.status}: ${answer.text}`);
             return;
           }
-          snapshot = new Map(answer.body.map((t) => [t.id, t]));
-          for (const task of answer.body) {
+          snapshot = new Map(answer.body.items.map((t) => [t.id, t]));
+          for (const task of answer.body.items) {
             const t = tracked.get(task.id);
             if (!t) continue; // created, its answer not handled yet (checked at the end)
             if (!EXPECTED_STATES.includes(task.state) || (task.state === 'PENDING' && t.starts > 0 && t.startedAt < fetchedAt)) {
@@ -423,12 +423,19 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
             turn++;
             try {
               const [failed, executed] = await Promise.all([
-                pool.get<TaskView[]>('/tasks?state=FAILED', 30_000, turn),
-                pool.get<TaskView[]>('/tasks?state=EXECUTED', 30_000, turn + 1),
+                pool.get<Page<TaskView>>('/tasks?state=FAILED&limit=1000', 30_000, turn),
+                pool.get<Page<TaskView>>('/tasks?state=EXECUTED&limit=1000', 30_000, turn + 1),
               ]);
               const work: Promise<void>[] = [];
-              if (failed.status === 200) work.push(...failed.body.map((task, i) => handleFailed(task, turn + i)));
-              if (executed.status === 200) work.push(...executed.body.map((task, i) => handleExecuted(task, turn + i)));
+              // List items are summaries: the handlers read the full view (plan and steps) of each.
+              const full = async (task: TaskView, handle: (view: TaskView) => Promise<void>) => {
+                const view = await getTask(task.id);
+                if (view) await handle(view);
+              };
+              if (failed.status === 200) work.push(...failed.body.items.map((task, i) => full(task, (view) => handleFailed(view, turn + i))));
+              if (executed.status === 200) {
+                work.push(...executed.body.items.map((task, i) => full(task, (view) => handleExecuted(view, turn + i))));
+              }
               await Promise.all(work);
               if (Date.now() - lastSweep > 3_000) {
                 lastSweep = Date.now();
@@ -617,16 +624,17 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
         const ids = [...tracked.keys()];
         expect(new Set(ids).size).toBe(TOTAL);
         for (const [index] of c.masters.entries()) {
-          const current = await pool.get<TaskView[]>('/tasks', 30_000, index);
-          expect({ master: current.master, status: current.status, left: current.status === 200 ? current.body.map(summarize) : current.text }).toEqual({
+          const current = await pool.get<Page<TaskView>>('/tasks?limit=1000', 30_000, index);
+          expect({ master: current.master, status: current.status, left: current.status === 200 ? current.body.items.map(summarize) : current.text }).toEqual({
             master: index,
             status: 200,
             left: [],
           });
-          const archived = await pool.get<TaskView[]>('/archive/tasks', 30_000, index);
-          expect({ master: archived.master, status: archived.status }).toEqual({ master: index, status: 200 });
-          expect(archived.body.map((t) => t.id).sort()).toEqual([...ids].sort());
-          const wrong = archived.body
+          const archived = await pool.get<Page<TaskView>>('/archive/tasks?limit=1000', 30_000, index);
+          expect({ master: archived.master, status: archived.status, nextCursor: archived.body.nextCursor }).toEqual({ master: index, status: 200, nextCursor: null });
+          expect(archived.body.items.map((t) => t.id).sort()).toEqual([...ids].sort());
+          const views = await mapLimit(archived.body.items, 8, async (item) => (await pool.get<TaskView>(`/tasks/${item.id}`, 30_000, index)).body);
+          const wrong = views
             .filter((task) => {
               const t = tracked.get(task.id) as Tracked;
               const steps = t.kind === 'control' ? 1 : stepsOf.get(/Deploy (\S+)/.exec(task.description)?.[1] ?? '');
@@ -635,7 +643,9 @@ describe('chaos: 2 masters, 3 workers, 300 tasks, workers and masters SIGKILLed,
             .map((task) => `${summarize(task)} (started ${tracked.get(task.id)?.starts} times by the test)`);
           expect(wrong).toEqual([]);
         }
-        const finalViews = new Map((await pool.get<TaskView[]>('/archive/tasks')).body.map((t) => [t.id, t]));
+        const finalViews = new Map(
+          (await mapLimit(ids, 8, async (id) => (await pool.get<TaskView>(`/tasks/${id}`)).body)).map((t) => [t.id, t]),
+        );
 
         const ledger = readLedgerLines(ledgerFile);
         const begins = new Map<string, number>();

@@ -14,11 +14,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeConfigHash } from '@shipdeck/config';
-import { TASK_MESSAGE_VERSION, TaskMessage, TaskQueue, createAmqpTaskQueue } from '@shipdeck/queue';
+import { SignedTaskQueue, TASK_MESSAGE_VERSION, TaskMessage, TaskQueue, createAmqpTaskQueue } from '@shipdeck/queue';
 import type { ServerInfo } from '@shipdeck/master-services';
 import type { ShownTaskState, TaskView } from '@shipdeck/tasks';
 import { Cluster, requireClusterPrerequisites, startCluster, withClusterOutput as withCluster } from '../support/cluster';
 import { useCluster } from '../support/cluster-tests';
+import { TEST_CLUSTER_SECRET } from '../support/credentials';
 import { LEDGER_PLUGIN_DIR, readLedger, readLedgerLines } from '../support/ledger';
 import { mapLimit } from '../support/map-limit';
 import { StandaloneMaster, startMaster } from '../support/master-process';
@@ -130,7 +131,9 @@ describe('a cluster of 2 masters and 3 workers', () => {
       // Exactly one ledger line per (task, step), nothing else.
       const expected = new Set<string>();
       for (const { id, kind } of created) {
-        const task = views.get(id) as TaskView;
+        expect(views.get(id)?.state).toBe('EXECUTED');
+        // List items carry no steps (spec §6); the task's own view has them.
+        const task = await getTask(a, id);
         expect({ id, steps: task.steps.length }).toEqual({ id, steps: kind === 'control' ? 1 : 2 });
         for (const step of task.steps) {
           expect({ id, step: step.path, state: step.state }).toEqual({ id, step: step.path, state: 'DONE' });
@@ -187,15 +190,19 @@ describe('a cluster of 2 masters and 3 workers', () => {
     expect(infoB.configHash).toBe(infoA.configHash);
     expect(computeConfigHash(c.home)).toBe(infoA.configHash);
 
-    const publisher: TaskQueue = await createAmqpTaskQueue({
-      url: c.amqpUrl,
-      queueName: c.queueName,
-      dialect: 'auto',
-      logger: silentLogger,
-      // close() leaves rhea's idle timers (2 × idleTimeoutMs) running, which keeps Jest from
-      // exiting; a short idle timeout bounds that (see the report on libs/queue's closeWire).
-      idleTimeoutMs: 5_000,
-    });
+    // Signed with the cluster secret, as a master signs: the duplicates reach the claim.
+    const publisher: TaskQueue = new SignedTaskQueue(
+      await createAmqpTaskQueue({
+        url: c.amqpUrl,
+        queueName: c.queueName,
+        dialect: 'auto',
+        logger: silentLogger,
+        // close() leaves rhea's idle timers (2 × idleTimeoutMs) running, which keeps Jest from
+        // exiting; a short idle timeout bounds that (see the report on libs/queue's closeWire).
+        idleTimeoutMs: 5_000,
+      }),
+      { secret: TEST_CLUSTER_SECRET, logger: silentLogger },
+    );
     try {
       const duplicate = (taskId: string): TaskMessage => ({
         version: TASK_MESSAGE_VERSION,
@@ -368,7 +375,7 @@ describe('4. a worker whose plugins/ differs from the masters', () => {
   }, 60_000);
 
   it(
-    'executes nothing, says why and exits 0; a compatible worker executes the task it handed back',
+    'executes nothing, says why (every live master has another configuration) and exits 0; a compatible worker executes the task',
     withCluster(
       () => cluster,
       async () => {
@@ -390,7 +397,9 @@ describe('4. a worker whose plugins/ differs from the masters', () => {
 
         const exit = await withDeadline(mismatched.exited, 30_000, 'the mismatched worker did not exit');
         expect({ exit, output: mismatched.output() }).toEqual({ exit: { code: 0, signal: null }, output: expect.stringContaining('configuration mismatch') });
-        expect(mismatched.output()).toContain(id);
+        // Spec §3 (issue 17): it drains because every live master differs, not because of a message.
+        expect(mismatched.output()).toMatch(/differs from that of every live master/);
+        expect(mismatched.output()).not.toContain('claimed task');
         expect(readLedgerLines(ledger)).toEqual([]);
         const handedBack = await getTask(client, id);
         expect({ state: handedBack.state, worker: handedBack.worker }).toEqual({ state: 'QUEUED', worker: null });

@@ -5,7 +5,8 @@
  * platform team would:
  *
  *   1. build the image, bring the whole stack up from scratch, wait for every health check;
- *   2. deploy the example package (examples/petclinic) through HAProxy;
+ *   2. log in through HAProxy as `admin` (session cookie); deploy the example package
+ *      (examples/petclinic) through HAProxy;
  *   3. scale workers 1 → 3 and show 30 held tasks spread over all three (10 each: capacity);
  *   4. SIGKILL a worker container mid-step, start it again: the step that was running is FAILED,
  *      the task FAILED and waiting (spec §5); started again, it continues and completes;
@@ -24,8 +25,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pollUntil } from '../support/poll';
-import type { TaskWire } from '../support/api';
+import type { TaskView } from '@shipdeck/tasks';
 import { Compose, inspect, sh } from './docker';
+
+/** The master's session cookie (libs/auth). */
+const SESSION_COOKIE = 'shipdeck_session';
 
 const root = resolve(__dirname, '..', '..');
 const project = process.env.SHIPDECK_COMPOSE_PROJECT ?? 'shipdeck-composetest';
@@ -66,13 +70,26 @@ interface WorkerRow {
 
 /**
  * A client session on one base URL. It keeps the cookies it is given, as a browser does: HAProxy's
- * sticky-session cookie now, and the session cookie of `POST /auth/login` once the product has
- * users (issue 10) — a login is then one more call on this session, every later call carries it.
+ * sticky-session cookie and the session cookie of `POST /api/v1/auth/login`, which every later
+ * call carries. Sessions are stored in the database, so {@link at} reuses the jar on one master
+ * reached directly.
  */
 class Session {
-  private readonly cookies = new Map<string, string>();
+  constructor(
+    readonly baseUrl: string,
+    private readonly cookies = new Map<string, string>(),
+  ) {}
 
-  constructor(readonly baseUrl: string) {}
+  /** The same cookie jar on another base URL. */
+  at(baseUrl: string): Session {
+    return new Session(baseUrl, this.cookies);
+  }
+
+  /** Logs in (`POST /api/v1/auth/login`); the session cookie goes into the jar. */
+  async login(username: string, password: string): Promise<void> {
+    await this.expect(200, 'POST', '/api/v1/auth/login', { username, password });
+    check(this.cookie(SESSION_COOKIE) !== undefined, `the login set the ${SESSION_COOKIE} cookie`);
+  }
 
   cookie(name: string): string | undefined {
     return this.cookies.get(name);
@@ -88,6 +105,10 @@ class Session {
     } else if (body !== undefined) {
       headers['content-type'] = 'application/json';
       payload = JSON.stringify(body);
+    } else if (method !== 'GET') {
+      // A state-changing request authenticated by the session cookie must say it is JSON, even
+      // without a body: masters refuse (403) what a cross-site form could have sent.
+      headers['content-type'] = 'application/json';
     }
     const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body: payload, signal: AbortSignal.timeout(15_000) });
     for (const line of response.headers.getSetCookie()) {
@@ -129,16 +150,16 @@ async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<
   return value as T;
 }
 
-function summary(task: TaskWire): string {
+function summary(task: TaskView): string {
   return `${task.state} worker=${task.worker} ${task.steps.map((s) => `${s.path}:${s.state}`).join(' ')}${task.failure ? ` (${task.failure})` : ''}`;
 }
 
-async function getTask(api: Session, id: string): Promise<TaskWire> {
-  return api.expect<TaskWire>(200, 'GET', `/api/v1/tasks/${id}`);
+async function getTask(api: Session, id: string): Promise<TaskView> {
+  return api.expect<TaskView>(200, 'GET', `/api/v1/tasks/${id}`);
 }
 
-async function waitForTask(api: Session, id: string, what: string, ok: (t: TaskWire) => boolean, timeoutMs = 60_000): Promise<TaskWire> {
-  let last: TaskWire | undefined;
+async function waitForTask(api: Session, id: string, what: string, ok: (t: TaskView) => boolean, timeoutMs = 60_000): Promise<TaskView> {
+  let last: TaskView | undefined;
   return waitFor(`task ${id}: ${what}`, timeoutMs, async () => {
     last = await getTask(api, id);
     return ok(last) ? last : undefined;
@@ -146,7 +167,7 @@ async function waitForTask(api: Session, id: string, what: string, ok: (t: TaskW
 }
 
 async function listWorkers(api: Session): Promise<WorkerRow[]> {
-  return api.expect<WorkerRow[]>(200, 'GET', '/api/v1/workers');
+  return (await api.expect<{ items: WorkerRow[]; nextCursor: string | null }>(200, 'GET', '/api/v1/workers?limit=1000')).items;
 }
 
 // ---- the stack
@@ -219,7 +240,7 @@ async function heldDeployment(api: Session, environment: string, gate: string, r
   return taskId;
 }
 
-const executingOnAWorker = (t: TaskWire) => t.state === 'EXECUTING' && t.worker !== null && t.steps.some((s) => s.state === 'EXECUTING');
+const executingOnAWorker = (t: TaskView) => t.state === 'EXECUTING' && t.worker !== null && t.steps.some((s) => s.state === 'EXECUTING');
 
 // ---- the scenario
 
@@ -243,6 +264,18 @@ async function scenario(stack: Stack): Promise<void> {
   report.push(['stack up (up -d to every health check)', `${((Date.now() - t) / 1000).toFixed(1)} s`]);
   log('every container is healthy; HAProxy answers');
 
+  // The workers' broker user has its own role only (consume, no send), and they still connected.
+  const roles = (await sh('docker', ['exec', await compose.id('artemis'), 'cat', '/var/lib/artemis-instance/etc/artemis-roles.properties'])).stdout;
+  const workerRoles = roles.split('\n').filter((l) => /=\s*(.*,)?shipdeck-worker(,|\s*$)/.test(l)).map((l) => l.split('=')[0].trim());
+  check(workerRoles.join(',') === 'shipdeck-worker', `the broker user shipdeck-worker has only the role shipdeck-worker (roles file:\n${roles})`);
+  log('workers are connected with the broker user shipdeck-worker, which may consume but not send');
+
+  // Every API route needs credentials; a login through HAProxy opens a session.
+  const refused = await api.call('GET', '/api/v1/server/info');
+  check(refused.status === 401, `without credentials the API answers 401 (got ${refused.status} ${refused.text})`);
+  await api.login('admin', secrets.SHIPDECK_ADMIN_PASSWORD);
+  log('logged in through HAProxy as admin (session cookie; without credentials: 401)');
+
   // Sticky sessions: HAProxy pins this session to one master with its cookie.
   const info = await api.expect<{ configHash: string }>(200, 'GET', '/api/v1/server/info');
   const pinned = api.cookie('SHIPDECK_MASTER');
@@ -251,7 +284,7 @@ async function scenario(stack: Stack): Promise<void> {
   // Same configuration hash in every container: one image, one mounted conf/.
   const masterIps = await Promise.all(['master1', 'master2'].map(async (s) => (await inspect(await compose.id(s))).ip));
   for (const ip of masterIps) {
-    const other = await new Session(`http://${ip}:4516`).expect<{ configHash: string }>(200, 'GET', '/api/v1/server/info');
+    const other = await api.at(`http://${ip}:4516`).expect<{ configHash: string }>(200, 'GET', '/api/v1/server/info');
     check(other.configHash === info.configHash, `master ${ip} has configuration hash ${other.configHash}, not ${info.configHash}`);
   }
 
@@ -281,7 +314,7 @@ async function scenario(stack: Stack): Promise<void> {
   await compose.run(['up', '-d', '--no-recreate', '--scale', 'worker=3'], 300_000);
   await stack.healthy(['worker'], 120_000);
   for (const ip of masterIps) {
-    const master = new Session(`http://${ip}:4516`);
+    const master = api.at(`http://${ip}:4516`);
     await waitFor(`3 CONNECTED workers on master ${ip}`, 60_000, async () => {
       const rows = await listWorkers(master);
       return rows.filter((w) => w.state === 'CONNECTED').length === 3 ? rows : undefined;
@@ -379,7 +412,7 @@ async function scenario(stack: Stack): Promise<void> {
   t = Date.now();
   await sh('docker', ['start', master1]);
   const ip1 = (await inspect(master1)).ip;
-  const direct = new Session(`http://${ip1}:4516`);
+  const direct = api.at(`http://${ip1}:4516`);
   await waitFor('master1 ready again', 60_000, async () => ((await direct.call('GET', '/health/ready')).status === 200 ? true : undefined));
   const masterStartMs = Date.now() - t;
   report.push(['master start-up (docker start to /health/ready 200)', `${(masterStartMs / 1000).toFixed(1)} s (aim: under 10 s)`]);
@@ -396,24 +429,22 @@ async function scenario(stack: Stack): Promise<void> {
   log('master1 is back, knows the worker again, and the task completed with its step run exactly once');
 }
 
-/** The test's docker/.env: its own project, port and image tag, and fresh random secrets. */
+/** The test's secrets: fresh random ones every run. */
+const secrets = {
+  POSTGRES_PASSWORD: secret(),
+  ARTEMIS_ADMIN_PASSWORD: secret(),
+  ARTEMIS_MASTER_PASSWORD: secret(),
+  ARTEMIS_WORKER_PASSWORD: secret(),
+  SHIPDECK_CLUSTER_SECRET: secret(),
+  SHIPDECK_ADMIN_PASSWORD: secret(),
+};
+
+/** The test's docker/.env: its own project, port and image tag, and {@link secrets}. */
 function writeEnv(dir: string): string {
-  const secrets = {
-    POSTGRES_PASSWORD: secret(),
-    ARTEMIS_ADMIN_PASSWORD: secret(),
-    ARTEMIS_MASTER_PASSWORD: secret(),
-    ARTEMIS_WORKER_PASSWORD: secret(),
-    SHIPDECK_CLUSTER_SECRET: secret(),
-    SHIPDECK_ADMIN_PASSWORD: secret(),
-  };
   const lines = [
     `COMPOSE_PROJECT_NAME=${project}`,
     `SHIPDECK_HTTP_PORT=127.0.0.1:${httpPort}`,
     `SHIPDECK_TAG=${tag}`,
-    // Today's AMQP queue client opens a sending link in workers too, which broker.xml grants only
-    // to shipdeck-master: without this, workers reconnect for ever with "not authorized to create
-    // producer". Remove once workers open no sender (issue 11).
-    'ARTEMIS_WORKER_ROLES=shipdeck-worker,shipdeck-master',
     ...Object.entries(secrets).map(([k, v]) => `${k}=${v}`),
   ];
   const file = join(dir, 'compose-test.env');

@@ -48,6 +48,13 @@ function expectError(response: ApiResponse, status: number, code?: string): Erro
   return body.error;
 }
 
+/** The items of a list answer (spec §6: paged, `{items, nextCursor}`) that fits one page. */
+function itemsOf<T>(response: ApiResponse<unknown>): T[] {
+  const page = expectStatus(response as ApiResponse<{ items: T[]; nextCursor: string | null }>, 200);
+  expect(page.nextCursor).toBeNull();
+  return page.items;
+}
+
 function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l !== '') : [];
 }
@@ -123,7 +130,8 @@ describe('embedded master', () => {
       expect({ version, placeholdersWithoutValue: unknown }).toEqual({ version, placeholdersWithoutValue: [] });
     }
 
-    const host = await client.put<{ name: string; type: string }>('/hosts/local-1', { type: 'local' });
+    // file.File writes only under the host's allowedRoots (issue 9).
+    const host = await client.put<{ name: string; type: string }>('/hosts/local-1', { type: 'local', properties: { allowedRoots: [sandbox] } });
     expect(expectStatus(host, 201)).toMatchObject({ name: 'local-1', type: 'local' });
     const env = await client.put<{ name: string; hosts: string[] }>('/environments/dev', {
       hosts: ['local-1'],
@@ -137,10 +145,10 @@ describe('embedded master', () => {
       });
       expect(expectStatus(res, 201)).toMatchObject({ application: 'petclinic', version });
     }
-    const versions = expectStatus(await client.get<string[]>('/applications/petclinic/versions'), 200);
+    const versions = itemsOf<string>(await client.get('/applications/petclinic/versions'));
     expect([...versions].sort()).toEqual(['1.0.0', '2.0.0']);
     expectStatus(await client.get('/hosts/local-1'), 200);
-    expect(expectStatus(await client.get<{ name: string }[]>('/environments'), 200).map((e) => e.name)).toContain('dev');
+    expect(itemsOf<{ name: string }>(await client.get('/environments')).map((e) => e.name)).toContain('dev');
   });
 
   e2e('2. deploys petclinic 1.0.0 to dev, archives it and shows it deployed', async () => {
@@ -173,16 +181,16 @@ describe('embedded master', () => {
     await archive(client, id);
     expect((await getTask(client, id)).state).toBe('DONE');
 
-    const deployed = expectStatus(await client.get<DeployedWire[]>('/environments/dev/deployed'), 200);
+    const deployed = itemsOf<DeployedWire>(await client.get('/environments/dev/deployed'));
     const app = deployed.find((d) => d.application === 'petclinic');
     expect(app).toMatchObject({ application: 'petclinic', version: '1.0.0' });
     expect(app?.deployeds.map((d) => d.deployable).sort()).toEqual(
       petclinic('1.0.0').manifest.deployables.map((d) => d.name).sort(),
     );
 
-    const archived = expectStatus(await client.get<TaskView[]>('/archive/tasks'), 200);
+    const archived = itemsOf<TaskView>(await client.get('/archive/tasks'));
     expect(archived.map((t) => t.id)).toContain(id);
-    const current = expectStatus(await client.get<TaskView[]>('/tasks'), 200);
+    const current = itemsOf<TaskView>(await client.get('/tasks'));
     expect(current.map((t) => t.id)).not.toContain(id);
   });
 
@@ -203,7 +211,7 @@ describe('embedded master', () => {
     for (const name of unchanged) expect({ name, operations: operationOf(name) }).toEqual({ name, operations: ['NOOP'] });
     expect(preview.delta).toHaveLength(v2.length);
     // The preview creates nothing.
-    expect(expectStatus(await client.get<TaskView[]>('/tasks'), 200).filter((t) => t.description.includes('2.0.0'))).toEqual([]);
+    expect(itemsOf<TaskView>(await client.get('/tasks')).filter((t) => t.description.includes('2.0.0'))).toEqual([]);
 
     const id = await deploy(client, request);
     const task = await getTask(client, id);
@@ -221,7 +229,7 @@ describe('embedded master', () => {
     expect(readFileSync(oldConfig.path, 'utf8')).not.toBe(oldConfig.content);
     await archive(client, id);
 
-    const deployed = expectStatus(await client.get<DeployedWire[]>('/environments/dev/deployed'), 200);
+    const deployed = itemsOf<DeployedWire>(await client.get('/environments/dev/deployed'));
     expect(deployed.find((d) => d.application === 'petclinic')).toMatchObject({ version: '2.0.0' });
   });
 
@@ -243,7 +251,7 @@ describe('embedded master', () => {
     for (const file of files) expect({ file: file.path, exists: existsSync(file.path) }).toEqual({ file: file.path, exists: false });
 
     await archive(client, id);
-    const deployed = expectStatus(await client.get<DeployedWire[]>('/environments/dev/deployed'), 200);
+    const deployed = itemsOf<DeployedWire>(await client.get('/environments/dev/deployed'));
     expect(deployed).toEqual([]);
   });
 
@@ -443,7 +451,7 @@ describe('embedded master', () => {
       expectError(res, 409, 'ILLEGAL_TRANSITION');
       expect({ operation, after: await getTask(client, pendingId) }).toEqual({ operation, after: before });
     }
-    expect(expectStatus(await client.get<TaskView[]>('/archive/tasks'), 200).map((t) => t.id)).not.toContain(pendingId);
+    expect(itemsOf<TaskView>(await client.get('/archive/tasks')).map((t) => t.id)).not.toContain(pendingId);
 
     const doneId = expectStatus(
       await client.post<Created>('/control-tasks', { target: 'local-1', control: 'checkConnection' }),
@@ -509,14 +517,14 @@ describe('embedded master', () => {
     });
 
     e2e('a deployment to an unknown environment → 404', async () => {
-      const before = expectStatus(await client.get<TaskView[]>('/tasks'), 200).length;
+      const before = itemsOf<TaskView>(await client.get('/tasks')).length;
       const error = expectError(
         await client.post('/deployments', { application: 'petclinic', version: '1.0.0', environment: 'nowhere' }),
         404,
       );
       expect(error.code).toBe('ENVIRONMENT_NOT_FOUND');
       expect(error.message).toContain('nowhere');
-      expect(expectStatus(await client.get<TaskView[]>('/tasks'), 200)).toHaveLength(before);
+      expect(itemsOf<TaskView>(await client.get('/tasks'))).toHaveLength(before);
     });
 
     e2e('an unresolved placeholder → 400 PLANNING_FAILED naming it', async () => {
@@ -527,13 +535,13 @@ describe('embedded master', () => {
           { name: 'conf', type: 'file.File', targetPath: join(sandbox, 'ph.conf'), content: 'x={{NOT_IN_DICTIONARY}}\n' },
         ],
       });
-      const before = expectStatus(await client.get<TaskView[]>('/tasks'), 200).length;
+      const before = itemsOf<TaskView>(await client.get('/tasks')).length;
       const request = { application: 'placeholder-app', version: '1.0.0', environment: 'dev' };
       for (const path of ['/deployments/preview', '/deployments']) {
         const error = expectError(await client.post(path, request), 400, 'PLANNING_FAILED');
         expect({ path, names: JSON.stringify(error).includes('NOT_IN_DICTIONARY') }).toEqual({ path, names: true });
       }
-      expect(expectStatus(await client.get<TaskView[]>('/tasks'), 200)).toHaveLength(before);
+      expect(itemsOf<TaskView>(await client.get('/tasks'))).toHaveLength(before);
     });
   });
 });

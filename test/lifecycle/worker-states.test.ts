@@ -135,7 +135,7 @@ describe('4. UNKNOWN: a worker frozen past the grace period', () => {
         });
       }
       // The listing agrees with the task view, and the step is still running on the frozen worker.
-      const listed = expectStatus(await b.get<TaskView[]>('/tasks'), 200).find((t) => t.id === taskId);
+      const listed = expectStatus(await b.get<{ items: TaskView[] }>('/tasks'), 200).items.find((t) => t.id === taskId);
       expect(listed?.state).toBe('UNKNOWN');
       expect(readPidFile(started)).toEqual([commandPid]);
 

@@ -19,7 +19,7 @@ import { ConflictError } from '@shipdeck/errors';
 import { createLogger } from '@shipdeck/logging';
 import { Database } from '../../libs/persistence/src/lib/database';
 import { Dialect, createEntities } from '../../libs/persistence/src/lib/entities';
-import { AuthTables1764547200000, TypeormAuthStore, createAuthEntities } from '../../libs/persistence/src/lib/auth';
+import { AuditTaskId1764633600000, AuthTables1764547200000, TypeormAuthStore, createAuthEntities } from '../../libs/persistence/src/lib/auth';
 
 const BASE_URL = process.env.SHIPDECK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const logger = createLogger({ json: false, name: 'auth-store-test', level: 'warn' });
@@ -29,7 +29,7 @@ const PASSWORD = 'a long enough password';
 async function openDatabase(dialect: Dialect, where: { file?: string; schema?: string }): Promise<Database> {
   const common = {
     entities: Object.values(createAuthEntities(dialect)),
-    migrations: [AuthTables1764547200000],
+    migrations: [AuthTables1764547200000, AuditTaskId1764633600000],
     migrationsTableName: 'shipdeck_migrations',
     synchronize: false,
   };

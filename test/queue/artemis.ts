@@ -97,7 +97,7 @@ export async function requireArtemis(): Promise<void> {
  * Calls a management operation over AMQP: a request to `activemq.management` naming the resource
  * and operation, answered on a dynamic reply queue with the JSON of the result.
  */
-async function manage(resource: string, operation: string, parameters: unknown[]): Promise<unknown> {
+export async function artemisManage(resource: string, operation: string, parameters: unknown[]): Promise<unknown> {
   return withConnection(artemisUrls().amqp, (connection) => {
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer to management ${resource}.${operation} within 10 s`)), 10_000);
@@ -131,14 +131,42 @@ async function manage(resource: string, operation: string, parameters: unknown[]
 
 /** Messages in the queue that no consumer holds (ready to be delivered). */
 export async function artemisReadyCount(queueName: string): Promise<number> {
-  const [count] = (await manage(`queue.${queueName}`, 'countMessages', [])) as [number];
-  const [delivering] = (await manage(`queue.${queueName}`, 'getDeliveringCount', [])) as [number];
+  const [count] = (await artemisManage(`queue.${queueName}`, 'countMessages', [])) as [number];
+  const [delivering] = (await artemisManage(`queue.${queueName}`, 'getDeliveringCount', [])) as [number];
   return count - delivering;
+}
+
+/**
+ * What Artemis holds for a queue, for failure reports: messages, those counted as delivering, the
+ * consumers and the deliveries they really hold. `orphaned` (delivering, but held by no consumer)
+ * is the trace of the Artemis STOMP cleanup race described in test/queue/fixtures/artemis-stomp-orphans.ts:
+ * such messages are never redelivered until the broker restarts.
+ */
+export async function artemisQueueState(queueName: string): Promise<string> {
+  const { messages, delivering, consumers, held, orphaned } = await artemisQueueCounts(queueName);
+  return `messages ${messages}, delivering ${delivering}, consumers ${consumers} holding ${held}, orphaned ${orphaned}`;
+}
+
+/**
+ * The broker's counts for a queue. `orphaned`: deliveries the broker counts as in flight that no
+ * consumer holds — what Artemis's STOMP connection cleanup leaves behind (see
+ * fixtures/artemis-stomp-orphans.ts); they come back only when the broker restarts.
+ */
+export async function artemisQueueCounts(
+  queueName: string,
+): Promise<{ messages: number; delivering: number; consumers: number; held: number; orphaned: number }> {
+  const resource = `queue.${queueName}`;
+  const [messages] = (await artemisManage(resource, 'countMessages', [])) as [number];
+  const [delivering] = (await artemisManage(resource, 'getDeliveringCount', [])) as [number];
+  const [consumersJson] = (await artemisManage(resource, 'listConsumersAsJSON', [])) as [string];
+  const consumers = JSON.parse(consumersJson) as { messagesInTransit?: number }[];
+  const held = consumers.reduce((sum, consumer) => sum + (consumer.messagesInTransit ?? 0), 0);
+  return { messages, delivering, consumers: consumers.length, held, orphaned: delivering - held };
 }
 
 /** Deletes a queue (and its address) with whatever is in it. */
 export async function artemisDeleteQueue(queueName: string): Promise<void> {
-  await manage('broker', 'destroyQueue', [queueName, true, true]);
+  await artemisManage('broker', 'destroyQueue', [queueName, true, true]);
 }
 
 /** Publishes a raw body over AMQP (a data section), bypassing the adapter's envelope. */

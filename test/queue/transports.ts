@@ -1,5 +1,5 @@
 import { openTaskQueue, TaskQueue } from '@shipdeck/queue';
-import { artemisDeleteQueue, artemisPublishRaw, artemisReadyCount, artemisUrls, requireArtemis } from './artemis';
+import { artemisDeleteQueue, artemisPublishRaw, artemisQueueCounts, artemisQueueState, artemisReadyCount, artemisUrls, requireArtemis } from './artemis';
 import { AMQP_URL, createVhost, deleteQueue, publishRaw, rabbitmqctl, readyCount, recordingLogger, requireBroker, startTcpProxy } from './support';
 
 export type TransportName = 'rabbitmq-amqp' | 'artemis-amqp' | 'artemis-stomp';
@@ -26,6 +26,16 @@ export interface QueueTransport {
   deleteQueue(queueName: string, url?: string): Promise<void>;
   /** Messages in the queue that no consumer holds. */
   readyCount(queueName: string, url?: string): Promise<number>;
+  /** What the broker holds for the queue, for failure reports (where the broker can tell). */
+  queueState?(queueName: string): Promise<string>;
+  /**
+   * Deliveries the broker keeps in flight for consumers that are gone, after their connection was
+   * cut — set only where the broker is known to do so: Artemis 2.40's STOMP connection cleanup
+   * (fixtures/artemis-stomp-orphans.ts reproduces it without Shipdeck code). Such a message is not
+   * lost: the broker counts it and gives it back at its next restart, and Shipdeck's reconciler
+   * republishes a task whose message does not arrive (task.reconcileAfter).
+   */
+  orphanedDeliveries?(queueName: string): Promise<number>;
   /** Puts bytes on the queue without the adapter's envelope. */
   publishRaw(queueName: string, body: Buffer): Promise<void>;
   isolate(): Promise<Isolated>;
@@ -85,6 +95,7 @@ const artemisAmqp: QueueTransport = {
   open: opener(() => artemisAmqp),
   deleteQueue: (queueName) => artemisDeleteQueue(queueName),
   readyCount: (queueName) => artemisReadyCount(queueName),
+  queueState: artemisQueueState,
   publishRaw: artemisPublishRaw,
   isolate: () => proxied(artemisUrls().amqp),
 };
@@ -99,6 +110,8 @@ const artemisStomp: QueueTransport = {
   open: opener(() => artemisStomp),
   deleteQueue: (queueName) => artemisDeleteQueue(queueName),
   readyCount: (queueName) => artemisReadyCount(queueName),
+  queueState: artemisQueueState,
+  orphanedDeliveries: async (queueName) => (await artemisQueueCounts(queueName)).orphaned,
   publishRaw: artemisPublishRaw,
   isolate: () => proxied(artemisUrls().stomp),
 };

@@ -51,8 +51,13 @@ export interface ClusterOptions {
   extraPlugins?: string[];
   /** Default {@link TEST_DATABASE_URL}. */
   databaseUrl?: string;
-  /** Default {@link TEST_AMQP_URL}. */
+  /** Default {@link TEST_AMQP_URL}: `task.queue.url` of every process (amqp:// or stomp://). */
   amqpUrl?: string;
+  /**
+   * For a broker other than the RabbitMQ of {@link requireServices} (e.g. Artemis): how to check
+   * that it answers, and how to delete the cluster's queue at stop. Default: RabbitMQ's.
+   */
+  queueBroker?: { require(): Promise<void>; deleteQueue(queueName: string): Promise<void> };
 }
 
 /** Options of {@link Cluster.addWorker}. */
@@ -134,7 +139,8 @@ export interface Cluster {
  */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (!Number.isInteger(options.masters) || options.masters < 1) throw new Error('a cluster needs at least one master');
-  await requireServices({ databaseUrl: options.databaseUrl, amqpUrl: options.amqpUrl });
+  await requireServices({ databaseUrl: options.databaseUrl, amqpUrl: options.queueBroker ? undefined : options.amqpUrl });
+  await options.queueBroker?.require();
   ensureBundles();
   const root = mkdtempSync(join(tmpdir(), 'shipdeck-cluster-'));
   const home = makeHome(root, options.extraPlugins ?? [LEDGER_PLUGIN_DIR]);
@@ -280,7 +286,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const survivors = workers.filter((w) => w.status === undefined && isProcessAlive(w.pid));
     if (survivors.length > 0) failures.push(`workers still running: ${survivors.map((w) => w.pid).join(', ')}`);
     await step(`drop schema ${schema}`, () => dropSchema(schema, baseDatabaseUrl));
-    await step(`delete queue ${queueName}`, () => deleteQueue(queueName, amqpUrl));
+    await step(`delete queue ${queueName}`, () => (options.queueBroker ? options.queueBroker.deleteQueue(queueName) : deleteQueue(queueName, amqpUrl)));
     if (!process.env.SHIPDECK_E2E_KEEP) await step(`remove ${root}`, async () => rmSync(root, { recursive: true, force: true }));
     if (failures.length > 0) throw new Error(`stopping the cluster: ${failures.join('; ')}`);
   }

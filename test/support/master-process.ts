@@ -34,7 +34,7 @@ export interface MasterProcess extends HasOutput {
   readonly port: number;
   /** `server.workerPort`, what workers get as `-master localhost:<workerPort>`. */
   readonly workerPort: number;
-  /** Its installation directory (SHIPDECK_HOME). */
+  /** Its installation directory (SHIPDECK_HOME; another one after a restart with a new home). */
   readonly home: string;
   /** Pid of the current process (changes on restart). */
   readonly pid: number;
@@ -44,8 +44,12 @@ export interface MasterProcess extends HasOutput {
   readonly status: ExitStatus | undefined;
   /** Sends `signal` (default SIGTERM) and waits for the exit (SIGKILL after 10 s for other signals). */
   kill(signal?: NodeJS.Signals): Promise<ExitStatus>;
-  /** Starts it again (same ports, home, environment) and waits until it is ready; it must have exited. */
-  restart(): Promise<void>;
+  /**
+   * Starts it again (same ports, home, environment) and waits until it is ready; it must have
+   * exited. `env` goes on top of its environment from now on, e.g. another SHIPDECK_HOME: the
+   * same master restarted with a new configuration (a rolling upgrade).
+   */
+  restart(env?: Record<string, string>): Promise<void>;
   /** Its output so far, across restarts (stderr lines prefixed `[err]`). */
   output(): string;
   /** Flushes and closes its log file (after the last exit). */
@@ -57,7 +61,7 @@ export async function startMasterProcess(options: MasterProcessOptions): Promise
   const port = options.port ?? (await freePort());
   const workerPort = options.workerPort ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
-  const env: Record<string, string> = { ...options.env, SHIPDECK_SERVER_PORT: String(port), SHIPDECK_SERVER_WORKER_PORT: String(workerPort) };
+  let env: Record<string, string> = { ...options.env, SHIPDECK_SERVER_PORT: String(port), SHIPDECK_SERVER_WORKER_PORT: String(workerPort) };
   const log = new OutputLog(options.logFile);
   let current = new ShipdeckProcess(['master'], env, log);
   const master: MasterProcess = {
@@ -65,7 +69,9 @@ export async function startMasterProcess(options: MasterProcessOptions): Promise
     url,
     port,
     workerPort,
-    home: env.SHIPDECK_HOME ?? '',
+    get home() {
+      return env.SHIPDECK_HOME ?? '';
+    },
     get label() {
       return `${options.name} ${url} pid ${current.pid}`;
     },
@@ -79,8 +85,9 @@ export async function startMasterProcess(options: MasterProcessOptions): Promise
       return current.status;
     },
     kill: (signal) => current.kill(signal),
-    async restart() {
+    async restart(extra = {}) {
       if (current.status === undefined) throw new Error(`${options.name} (pid ${current.pid}) is still running; kill it first`);
+      env = { ...env, ...extra };
       current = new ShipdeckProcess(['master'], env, log);
       await waitReady(master, current);
     },

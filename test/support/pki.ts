@@ -15,6 +15,8 @@ export interface Pki {
   dir: string;
   master: TlsFiles;
   worker: TlsFiles;
+  /** Another worker's certificate from the same CA (CN=other-worker). */
+  otherWorker: TlsFiles;
   /** A worker certificate from the foreign CA, trusting the right CA (only its own certificate is wrong). */
   foreignWorker: TlsFiles;
   /** A master certificate from the foreign CA, valid for localhost. */
@@ -51,6 +53,7 @@ export async function makePki(dir: string): Promise<Pki> {
   await Promise.all([
     makeCert(dir, 'ca', 'master', serverExt),
     makeCert(dir, 'ca', 'worker', clientExt),
+    makeCert(dir, 'ca', 'other-worker', clientExt),
     makeCert(dir, 'foreign-ca', 'foreign-worker', clientExt),
     makeCert(dir, 'foreign-ca', 'foreign-master', serverExt),
   ]);
@@ -60,7 +63,13 @@ export async function makePki(dir: string): Promise<Pki> {
     keyFile: join(dir, `${cert}.key`),
     caFile: join(dir, 'ca.crt'),
   });
-  return { dir, master: files('master'), worker: files('worker'), foreignWorker: files('foreign-worker'), foreignMaster: files('foreign-master') };
+  return {
+    dir,
+    master: files('master'),
+    worker: files('worker'),
+    otherWorker: files('other-worker'),
+    foreignWorker: files('foreign-worker'), foreignMaster: files('foreign-master'),
+  };
 }
 
 /** The SHIPDECK_CHANNEL_TLS_* variables of a process using these files. */

@@ -3,7 +3,7 @@
  * status (spec §2, §6): hosts, environments, packages, task creation and start, task reads.
  */
 import type { ShownTaskState, TaskView } from '@shipdeck/tasks';
-import { Api, Endpoint, clientOf, expectStatus, summarize } from './rest-client';
+import { Api, Endpoint, clientOf, expectStatus, listAll, summarize } from './rest-client';
 
 interface Created {
   taskId: string;
@@ -99,7 +99,7 @@ export async function getTask(endpoint: Endpoint, id: string): Promise<TaskView>
 
 /** `GET /tasks`, 200, by id. */
 export async function listTasks(endpoint: Endpoint): Promise<Map<string, TaskView>> {
-  const tasks = expectStatus(await clientOf(endpoint).get<TaskView[]>('/tasks'), 200, 'GET /tasks: ');
+  const tasks = await listAll<TaskView>(endpoint, '/tasks');
   return new Map(tasks.map((t) => [t.id, t]));
 }
 

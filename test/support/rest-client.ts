@@ -180,3 +180,24 @@ export function stepOf(task: TaskView, deployable: string): StepView {
   }
   return found[0];
 }
+
+/** A page of a list endpoint (spec §6): the items and the cursor of the next page, null on the last. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Every item of a paged list endpoint (`GET path`), page after page of 1,000. */
+export async function listAll<T>(endpoint: Endpoint, path: string): Promise<T[]> {
+  const client = clientOf(endpoint);
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const separator = path.includes('?') ? '&' : '?';
+    const page = `${path}${separator}limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+    const body: Page<T> = expectStatus(await client.get<Page<T>>(page), 200, `GET ${client.baseUrl}/api/v1${page}: `);
+    items.push(...body.items);
+    cursor = body.nextCursor;
+  } while (cursor !== null);
+  return items;
+}

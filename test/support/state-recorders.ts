@@ -6,7 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { TaskView } from '@shipdeck/tasks';
 import type { WorkerView } from '@shipdeck/master-services';
-import { Api, api } from './rest-client';
+import { Api, Page, api } from './rest-client';
 
 /** A master as recorders see it. */
 export interface Endpointed {
@@ -80,8 +80,8 @@ export class WorkerStateRecorder extends StateRecorder {
       masters,
       [workerId],
       async (client, id) => {
-        const response = await client.get<WorkerView[]>('/workers');
-        return response.status === 200 ? (response.body.find((w) => w.id === id)?.state ?? 'ABSENT') : `ERROR ${response.status}`;
+        const response = await client.get<Page<WorkerView>>('/workers?limit=1000');
+        return response.status === 200 ? (response.body.items.find((w) => w.id === id)?.state ?? 'ABSENT') : `ERROR ${response.status}`;
       },
       intervalMs,
     );

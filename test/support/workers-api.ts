@@ -4,12 +4,11 @@
  */
 import type { ServerInfo, WorkerState, WorkerView } from '@shipdeck/master-services';
 import { pollUntil } from './poll';
-import { Endpoint, clientOf, expectStatus } from './rest-client';
+import { Endpoint, clientOf, expectStatus, listAll } from './rest-client';
 
 /** `GET /workers` of one master. */
 export async function listWorkers(endpoint: Endpoint): Promise<WorkerView[]> {
-  const client = clientOf(endpoint);
-  return expectStatus(await client.get<WorkerView[]>('/workers'), 200, `GET ${client.baseUrl}/api/v1/workers: `);
+  return listAll<WorkerView>(endpoint, '/workers');
 }
 
 /**

@@ -118,7 +118,15 @@ export async function waitUntilExecuted(
     }
     await delay(200);
   }
-  const executed = await call<TaskWire[]>(masters[reads++ % masters.length], 'GET', '/tasks?state=EXECUTED');
+  // Lists are paged (spec §6): read every page.
+  const executed: TaskWire[] = [];
+  let page: string | null = null;
+  do {
+    const query: string = `/tasks?state=EXECUTED&limit=1000${page ? `&cursor=${page}` : ''}`;
+    const answer: { items: TaskWire[]; nextCursor: string | null } = await call(masters[reads++ % masters.length], 'GET', query);
+    executed.push(...answer.items);
+    page = answer.nextCursor;
+  } while (page !== null);
   const wanted = new Set(ids);
   const tasks = executed.filter((task) => wanted.has(task.id));
   if (tasks.length !== ids.length) {

@@ -23,12 +23,23 @@ export interface WorkerPoolContext {
   metrics: PrometheusMetrics;
 }
 
+/** The master's workers, and whether one of them can take this master's tasks. */
+export interface StartedWorkers {
+  pool: WorkerPool;
+  /**
+   * Whether this master's configuration is current: a live worker with the same configuration
+   * hash takes tasks (always true with the in-process worker). The reconciler asks it.
+   */
+  isCurrent(): boolean;
+}
+
 /**
  * Starts the master's workers: the in-process worker of the embedded default, or the command
  * channel external workers of a cluster connect to. Each registers its own shutdown steps.
  */
-export async function startWorkerPool(context: WorkerPoolContext): Promise<WorkerPool> {
-  return context.config.task.inProcessWorker ? startInProcessWorker(context) : startCommandChannel(context);
+export async function startWorkerPool(context: WorkerPoolContext): Promise<StartedWorkers> {
+  if (context.config.task.inProcessWorker) return { pool: await startInProcessWorker(context), isCurrent: () => true };
+  return startCommandChannel(context);
 }
 
 async function startInProcessWorker({ config, queue, stores, registry, configHash, logger, shutdown, metrics }: WorkerPoolContext) {
@@ -50,11 +61,18 @@ async function startInProcessWorker({ config, queue, stores, registry, configHas
   return new InProcessWorkers({ worker, configHash, capacity: config.task.maxActiveTasks });
 }
 
-async function startCommandChannel({ config, stores, masterId, configHash, logger, shutdown }: WorkerPoolContext) {
-  const cluster = new ClusterWorkers({ workers: stores.workers, configHash, gracePeriodMs: config.worker.gracePeriodMs, logger });
+async function startCommandChannel({ config, stores, masterId, configHash, logger, shutdown }: WorkerPoolContext): Promise<StartedWorkers> {
+  const cluster = new ClusterWorkers({
+    workers: stores.workers,
+    configHash,
+    gracePeriodMs: config.worker.gracePeriodMs,
+    pruneAfterMs: config.worker.pruneAfterMs,
+    logger,
+  });
   const channel = new CommandChannelServer({
     port: config.server.workerPort,
     tls: config.channel.tls,
+    secret: config.cluster.secret,
     masterId,
     configHash,
     heartbeatTimeoutMs: config.worker.gracePeriodMs,
@@ -65,6 +83,11 @@ async function startCommandChannel({ config, stores, masterId, configHash, logge
   });
   const { port } = await channel.start();
   shutdown.add('command channel', () => channel.close());
-  logger.info(`External workers can connect to ${config.server.hostname}:${port}`, { tls: config.channel.tls !== null });
-  return cluster;
+  logger.info(`External workers can connect to ${config.server.hostname}:${port}`, {
+    tls: config.channel.tls !== null,
+    clusterSecret: config.cluster.secret !== null,
+  });
+  const isCurrent = () =>
+    channel.sessions().some((s) => s.open && s.runState === 'RUNNING' && s.registration.configHash === configHash);
+  return { pool: cluster, isCurrent };
 }

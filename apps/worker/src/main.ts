@@ -1,15 +1,15 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { computeConfigHash, loadConfig } from '@shipdeck/config';
+import { ShipdeckConfig, computeConfigHash, loadConfig } from '@shipdeck/config';
 import { ConfigError, ShipdeckError, isRetryable } from '@shipdeck/errors';
 import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
-import { createLogger } from '@shipdeck/logging';
+import { Logger, createLogger } from '@shipdeck/logging';
 import { PrometheusMetrics } from '@shipdeck/metrics';
 import { openStores } from '@shipdeck/persistence';
 import { createRegistry } from '@shipdeck/plugins';
-import { openTaskQueue } from '@shipdeck/queue';
+import { SignedTaskQueue, TaskQueue, openTaskQueue } from '@shipdeck/queue';
 import { CommandChannelClient, reconnectBackoffWithin } from '@shipdeck/command-channel';
-import { WorkerRuntime, loadOrCreateWorkerId, lockWorkDir } from '@shipdeck/worker-runtime';
+import { ConfigCompatibility, LiveMaster, WorkerRuntime, loadOrCreateWorkerId, lockWorkDir, systemClock } from '@shipdeck/worker-runtime';
 import { checkMasterAcceptsWorkers } from './master-check';
 import { executeWorkerCommand, registrationOf } from './worker-commands';
 import { parseWorkerFlags } from './worker-flags';
@@ -20,8 +20,10 @@ declare const SHIPDECK_VERSION: string;
 async function main(): Promise<void> {
   const home = process.env.SHIPDECK_HOME ?? process.cwd();
   const flags = parseWorkerFlags(process.argv.slice(3));
-  const config = loadConfig({ home });
+  const warnings: string[] = [];
+  const config = loadConfig({ home, onWarning: (w) => warnings.push(`configuration: ${w.field}: ${w.message}`) });
   const logger = createLogger({ level: config.log.level, json: process.env.NODE_ENV === 'production', name: 'worker' });
+  for (const warning of warnings) logger.warn(warning);
   if (config.task.inProcessWorker) {
     throw new ConfigError(
       'invalid configuration: task.inProcessWorker: true means the masters run their own in-process worker and refuse external workers; set task.inProcessWorker: false (conf/shipdeck.yaml or SHIPDECK_TASK_IN_PROCESS_WORKER=false) on masters and workers',
@@ -60,12 +62,15 @@ async function main(): Promise<void> {
   // A broker away for a moment (restarting, connections dropped) is waited for like the database:
   // Shipdeck errors say whether a retry can help (a ConfigError cannot); the broker clients' own
   // errors at this point are connection trouble.
-  const queue = await retryUntil('the message broker', () => openTaskQueue({ ...config.task.queue, logger }), {
+  const opened = await retryUntil('the message broker', () => openTaskQueue({ ...config.task.queue, logger }), {
     timeoutMs: 120_000,
     logger,
     retryable: (error) => isRetryable(error) || !(error instanceof ShipdeckError),
   });
-  shutdown.add('task queue', () => queue.close());
+  shutdown.add('task queue', () => opened.close());
+  // With a cluster secret, only messages signed by a master of the cluster reach the runtime (issue 10).
+  const queue: TaskQueue = config.cluster.secret ? new SignedTaskQueue(opened, { secret: config.cluster.secret, logger }) : opened;
+  warnAboutClusterSecurity(config, logger);
 
   const identity = {
     name: flags.name ?? workerId,
@@ -73,6 +78,26 @@ async function main(): Promise<void> {
     configHash,
     capacity: config.task.maxActiveTasks,
   };
+  // The masters this worker is connected to, and the configuration hash each told it (spec §3).
+  const liveMasters = (): LiveMaster[] =>
+    channel
+      .masters()
+      .filter((m) => m.connected && m.masterId !== undefined && m.configHash !== undefined)
+      .map((m) => ({ masterId: m.masterId!, configHash: m.configHash! }));
+  // The worker drains only when every live master has another configuration, never for one message.
+  const compatibility = new ConfigCompatibility({
+    configHash,
+    liveMasters,
+    settleMs: config.worker.gracePeriodMs,
+    clock: systemClock,
+    logger,
+    onIncompatible: (reason) => {
+      incompatible = reason;
+      void worker.drain(reason);
+    },
+  });
+  // Decided before the runtime started (it drains only once RUNNING): drained right after the start.
+  let incompatible: string | undefined;
   let acceptedByAMaster!: () => void;
   const accepted = new Promise<void>((resolve) => (acceptedByAMaster = resolve));
   const channel = new CommandChannelClient({
@@ -81,6 +106,7 @@ async function main(): Promise<void> {
     dnsServers: config.worker.dnsServers,
     resolveIntervalMs: config.worker.connectIntervalMs,
     tls: config.channel.tls,
+    secret: config.cluster.secret,
     heartbeatIntervalMs: config.worker.heartbeatIntervalMs,
     // A restarted master must hear from this worker within the grace period, or it shows its tasks UNKNOWN.
     reconnect: reconnectBackoffWithin(config.worker.gracePeriodMs),
@@ -94,7 +120,9 @@ async function main(): Promise<void> {
           workerHash: configHash,
         });
       }
+      compatibility.check();
     },
+    onMasterLost: () => compatibility.check(),
     logger,
   });
   const worker: WorkerRuntime = new WorkerRuntime({
@@ -104,6 +132,7 @@ async function main(): Promise<void> {
     leaseMs: config.task.leaseDurationMs,
     takeover: { enabled: config.task.recovery.takeover === 'auto', afterMs: config.task.recovery.takeoverAfterMs },
     metrics,
+    liveMasterHashes: () => liveMasters().map((m) => m.configHash),
     // Masters learn at once that the worker drains (it also says so in every heartbeat).
     onStateChange: () => channel.announce(),
     // After a drain (requested, a configuration mismatch, SIGTERM) the worker leaves.
@@ -116,6 +145,7 @@ async function main(): Promise<void> {
   metrics.watchWorkerRuntime(() => ({ capacity: identity.capacity, ...worker.stats }));
   await channel.start();
   shutdown.add('command channel', () => channel.close());
+  shutdown.add('configuration watch', () => compatibility.stop());
   // The first SIGTERM drains (running tasks finish, then the worker exits 0); a second one stops now.
   let signalled = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -141,6 +171,7 @@ async function main(): Promise<void> {
   clearInterval(reminder);
   await worker.start();
   shutdown.add('worker', () => worker.close());
+  if (incompatible !== undefined) void worker.drain(incompatible);
   channel.announce();
   logger.info(`Shipdeck worker ${SHIPDECK_VERSION} started`, {
     workerId,
@@ -151,6 +182,17 @@ async function main(): Promise<void> {
     masters,
     api,
   });
+}
+
+/** Says, at every start, what a cluster without a secret leaves open. */
+function warnAboutClusterSecurity(config: ShipdeckConfig, logger: Logger): void {
+  if (config.cluster.secret !== null) return;
+  logger.warn(
+    config.channel.tls === null
+      ? 'cluster.insecure is true: this worker executes any message put into the task queue and trusts any master it reaches. ' +
+          'Set cluster.secret (SHIPDECK_CLUSTER_SECRET) or channel.tls.*'
+      : 'task messages are not signed: set cluster.secret (SHIPDECK_CLUSTER_SECRET) so that this worker executes only messages from masters',
+  );
 }
 
 main().catch((error: unknown) => {

@@ -6,6 +6,7 @@ export * from './lib/errors';
 export * from './lib/rate-limit';
 export * from './lib/audit';
 export * from './lib/auth-service';
+export * from './lib/bootstrap-admin';
 export * from './lib/cookies';
 export * from './lib/middleware';
 export * from './lib/cluster-credential';

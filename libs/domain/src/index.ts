@@ -1,2 +1,3 @@
 export * from './lib/model';
 export * from './lib/manifest';
+export * from './lib/names';

@@ -1,6 +1,7 @@
 export { createMasterServices, type MasterServices, type MasterServicesOptions } from './lib/master-services';
-export { CatalogService, type CatalogServiceOptions } from './lib/catalog-service';
-export { DeploymentService } from './lib/deployment-service';
+export { CatalogService, type CatalogServiceOptions, type ImportedPackage } from './lib/catalog-service';
+export { DeploymentService, type DeploymentServiceOptions } from './lib/deployment-service';
+export { packageDigest } from './lib/package-digest';
 export { ControlTaskService } from './lib/control-task-service';
 export { TaskFactory, type TaskPlanningOptions, type TaskPurpose } from './lib/task-factory';
 export { TaskViews } from './lib/task-views';

@@ -1,5 +1,6 @@
 export * from './lib/message';
 export * from './lib/port';
+export * from './lib/signing';
 export * from './lib/in-process-queue';
 export * from './lib/amqp';
 export * from './lib/stomp';

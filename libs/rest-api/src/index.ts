@@ -6,3 +6,4 @@ export { STATUS_BY_CODE, toErrorAnswer, type ErrorAnswer, type ErrorBody } from 
 export { METRICS_PATH, type MetricsExposition } from './lib/http-metrics';
 export { buildOpenApiDocument, type OpenApiDocument } from './lib/openapi/openapi-document';
 export { API_DOCS_PATH } from './lib/openapi/openapi-router';
+export { ROUTE_POLICIES, type RoutePolicy } from './lib/access-policy';

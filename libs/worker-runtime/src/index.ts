@@ -11,6 +11,8 @@ export type { RecoveryReport } from './lib/task-recovery';
 export { systemClock } from './lib/clock';
 export type { Cancel, Clock } from './lib/clock';
 export { loadOrCreateWorkerId } from './lib/worker-identity';
+export { ConfigCompatibility, classifyForeignHash, isOddOneOut } from './lib/config-compatibility';
+export type { ConfigCompatibilityOptions, ForeignMessageKind, LiveMaster } from './lib/config-compatibility';
 export { lockWorkDir } from './lib/work-dir-lock';
 export { RECOVERY_FORMAT, RECOVERY_VERSION, parseRecoveryFile } from './lib/recovery-files';
 export type { RecoveryFile } from './lib/recovery-files';

@@ -13,6 +13,7 @@ const entry: NewAuditEntry = {
   outcome: 'succeeded',
   status: 201,
   sourceIp: '10.0.0.1',
+  taskId: null,
   detail: null,
 };
 

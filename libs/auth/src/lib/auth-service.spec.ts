@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError, ValidationError } from '@shipdeck/errors';
 import { authKit } from '../testing/auth-kit';
-import { ADMIN_PASSWORD_ENV, AuthService, ensureAdmin } from './auth-service';
+import { AuthService } from './auth-service';
+import { ADMIN_PASSWORD_ENV, ensureAdmin } from './bootstrap-admin';
 import { AuthError } from './errors';
 import { verifyPassword } from './passwords';
 import { LoginRateLimiter } from './rate-limit';

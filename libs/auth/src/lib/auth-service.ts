@@ -1,65 +1,33 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { ConflictError, ErrorCode, FieldError, NotFoundError, ValidationError } from '@shipdeck/errors';
+import { FieldError, ValidationError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
 import { AuditRecorder, recordSafely } from './audit';
 import { AuthError, AuthErrorCode } from './errors';
 import {
   DEFAULT_SCRYPT_PARAMS,
-  MAX_PASSWORD_LENGTH,
-  MIN_PASSWORD_LENGTH,
   ScryptParams,
-  generatePassword,
   hashPassword,
   needsRehash,
   verifyPassword,
 } from './passwords';
-import { Role, Subject, isRole } from './permissions';
 import { LoginRateLimiter } from './rate-limit';
 import { generateSessionId, generateToken, hashSecret, looksLikeSessionId, looksLikeToken } from './secrets';
 import { ApiTokenRecord, AuditEntry, AuditQuery, AuthStore, UserPatch, UserRecord } from './store';
+import {
+  MAX_TOKEN_NAME,
+  checkPassword,
+  checkRole,
+  checkUsername,
+  principalOf,
+  tokenNotFound,
+  unauthenticated,
+  userNotFound,
+  viewOfToken,
+  viewOfUser,
+} from './user-rules';
+import type { NewUser, OpenedSession, Principal, TokenView, UserChanges, UserView } from './principal';
 
-/** How a request proved who it is. */
-export type CredentialKind = 'token' | 'basic' | 'session' | 'cluster';
-
-/** The authenticated caller of a request: a user, possibly acting through one of their tokens. */
-export interface Principal extends Subject {
-  userId: string;
-  username: string;
-  role: Role;
-  environments: string[] | null;
-  via: CredentialKind;
-  /** The API token used, when `via` is `token`. */
-  tokenId: string | null;
-}
-
-/** A user as shown to clients: everything but the password hash. */
-export type UserView = Omit<UserRecord, 'passwordHash'>;
-
-/** A token as listed: everything but its hash. */
-export type TokenView = Omit<ApiTokenRecord, 'tokenHash'>;
-
-/** What a new user is made of. */
-export interface NewUser {
-  username: string;
-  password: string;
-  role: Role;
-  /** Deployers only: the environments they are limited to; omitted or null for all. */
-  environments?: string[] | null;
-}
-
-/** The changes an administrator can make to a user. */
-export interface UserChanges {
-  role?: Role;
-  environments?: string[] | null;
-  disabled?: boolean;
-}
-
-/** A session opened by {@link AuthService.login}: the id goes into the cookie, once. */
-export interface OpenedSession {
-  sessionId: string;
-  expiresAt: string;
-  principal: Principal;
-}
+export type { CredentialKind, NewUser, OpenedSession, Principal, TokenView, UserChanges, UserView } from './principal';
 
 /** Options of {@link AuthService}; every default is here. */
 export interface AuthServiceOptions {
@@ -104,10 +72,6 @@ export interface PasswordStats {
   /** Password checks answered from the cache. */
   cacheHits: number;
 }
-
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
-const ENVIRONMENT_NAME = /^[^\s]{1,200}$/;
-const MAX_TOKEN_NAME = 200;
 
 /**
  * Users, API tokens and sessions over an {@link AuthStore}: creating them, and turning presented
@@ -437,99 +401,9 @@ export class AuthService {
         status: null,
         sourceIp: ip,
         detail,
+        taskId: null,
       },
       this.logger,
     );
   }
-}
-
-/** The first-start admin: its name, and the variable its password may come from. */
-export const BOOTSTRAP_ADMIN_USERNAME = 'admin';
-export const ADMIN_PASSWORD_ENV = 'SHIPDECK_ADMIN_PASSWORD';
-
-/** What {@link ensureAdmin} did. */
-export type EnsureAdminResult =
-  | { created: false }
-  /** `password` is set only when it was generated: the caller prints it once and forgets it. */
-  | { created: true; username: string; password: string | null };
-
-/**
- * On a store without users, creates the `admin` user with the password from
- * `SHIPDECK_ADMIN_PASSWORD`, or a generated one that is returned to be shown once. Masters
- * starting together may all call it: one creates the user, the others answer `created: false`.
- */
-export async function ensureAdmin(
-  auth: AuthService,
-  store: AuthStore,
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): Promise<EnsureAdminResult> {
-  if ((await store.countUsers()) > 0) return { created: false };
-  const given = env[ADMIN_PASSWORD_ENV];
-  const password = given !== undefined && given !== '' ? given : generatePassword();
-  try {
-    await auth.createUser({ username: BOOTSTRAP_ADMIN_USERNAME, password, role: 'admin' });
-  } catch (error) {
-    if (error instanceof ConflictError) return { created: false };
-    if (error instanceof ValidationError && given) {
-      throw new ValidationError(`${ADMIN_PASSWORD_ENV} is not a usable password`, error.details);
-    }
-    throw error;
-  }
-  return { created: true, username: BOOTSTRAP_ADMIN_USERNAME, password: given ? null : password };
-}
-
-function principalOf(user: UserRecord, via: CredentialKind, tokenId: string | null): Principal {
-  return {
-    userId: user.id,
-    username: user.username,
-    role: user.role,
-    environments: user.role === 'deployer' ? user.environments : null,
-    via,
-    tokenId,
-  };
-}
-
-function viewOfUser(user: UserRecord): UserView {
-  const { passwordHash: _hash, ...view } = user;
-  return view;
-}
-
-function viewOfToken(token: ApiTokenRecord): TokenView {
-  const { tokenHash: _hash, ...view } = token;
-  return view;
-}
-
-function unauthenticated(message: string): AuthError {
-  return new AuthError(AuthErrorCode.UNAUTHENTICATED, message);
-}
-
-function userNotFound(id: string): NotFoundError {
-  return new NotFoundError(ErrorCode.NOT_FOUND, `no such user: ${id}`);
-}
-
-function tokenNotFound(id: string): NotFoundError {
-  return new NotFoundError(ErrorCode.NOT_FOUND, `no such token: ${id}`);
-}
-
-function checkUsername(username: string): FieldError[] {
-  return USERNAME.test(username)
-    ? []
-    : [{ field: 'username', message: 'must be 1 to 64 letters, digits or . _ @ -, starting with a letter or digit' }];
-}
-
-function checkPassword(password: string): FieldError[] {
-  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
-    return [{ field: 'password', message: `must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters` }];
-  }
-  return [];
-}
-
-function checkRole(role: unknown, environments: string[] | null): FieldError[] {
-  if (!isRole(role)) return [{ field: 'role', message: 'must be viewer, deployer or admin' }];
-  if (environments === null) return [];
-  if (role !== 'deployer') return [{ field: 'environments', message: 'only deployers are limited to environments' }];
-  if (!Array.isArray(environments) || !environments.every((e) => typeof e === 'string' && ENVIRONMENT_NAME.test(e))) {
-    return [{ field: 'environments', message: 'must be a list of environment names' }];
-  }
-  return [];
 }

@@ -184,6 +184,7 @@ export function auditTrail(options: AuditTrailOptions): RequestHandler {
           status: status === 0 ? null : status,
           sourceIp: clientAddress(req),
           detail: typeof res.locals['auditDetail'] === 'string' ? res.locals['auditDetail'] : null,
+          taskId: auditedTaskId(res.locals, target),
         },
         options.logger,
       );
@@ -219,6 +220,16 @@ function unauthenticated(message: string): AuthError {
 
 function clientAddress(req: Request): string {
   return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/** Where a route that creates a task leaves its id for the audit entry (see {@link auditedTaskId}). */
+export const AUDIT_TASK_ID = 'auditTaskId';
+
+/** The task a request created (left in `res.locals` by the route) or acted on (`/tasks/:id…`). */
+function auditedTaskId(locals: Record<string, unknown>, target: AuditTarget | undefined): string | null {
+  const created = locals[AUDIT_TASK_ID];
+  if (typeof created === 'string') return created;
+  return target && /\/tasks\/:id(\/|$)/.test(target.action) ? (target.objectIds['id'] ?? null) : null;
 }
 
 function stringParams(params: Request['params']): Record<string, string> {

@@ -55,6 +55,7 @@ function audit(overrides: Partial<NewAuditEntry> = {}): NewAuditEntry {
     status: 201,
     sourceIp: '127.0.0.1',
     detail: null,
+    taskId: null,
     ...overrides,
   };
 }
@@ -232,13 +233,23 @@ export function describeAuthStoreContract(name: string, fixture: AuthStoreFixtur
       const action = `audit-test-${randomUUID()}`;
 
       it('reads entries back newest first, every field intact', async () => {
-        const first = audit({ action, at: at(1), objectIds: { id: 'task-1' }, userId: randomUUID(), tokenId: randomUUID() });
+        const first = audit({ action, at: at(1), objectIds: { id: 'task-1' }, userId: randomUUID(), tokenId: randomUUID(), taskId: 'task-1' });
         const second = audit({ action, at: at(2), outcome: 'denied', status: 403, detail: 'FORBIDDEN', sourceIp: null, username: null });
         await store.appendAudit(first);
         await store.appendAudit(second);
         const entries = await store.listAudit({ limit: 10, action });
         expect(entries.map(({ seq: _seq, ...rest }) => rest)).toEqual([second, first]);
         expect(entries[0]!.seq).toBeGreaterThan(entries[1]!.seq);
+      });
+
+      it("filters by task: a task's entries, newest first", async () => {
+        const taskId = `task-${randomUUID()}`;
+        await store.appendAudit(audit({ action: 'POST /api/v1/deployments', taskId, at: at(1) }));
+        await store.appendAudit(audit({ action: 'POST /api/v1/tasks/:id/start', taskId: `other-${taskId}`, at: at(2) }));
+        await store.appendAudit(audit({ action: 'POST /api/v1/tasks/:id/start', taskId, objectIds: { id: taskId }, at: at(3) }));
+        const entries = await store.listAudit({ limit: 10, taskId });
+        expect(entries.map((e) => e.action)).toEqual(['POST /api/v1/tasks/:id/start', 'POST /api/v1/deployments']);
+        expect(await store.listAudit({ limit: 10, taskId, action: 'POST /api/v1/deployments' })).toHaveLength(1);
       });
 
       it('pages by seq and filters by user, outcome and time', async () => {

@@ -135,7 +135,8 @@ export class InMemoryAuthStore implements AuthStore {
           (query.action === undefined || e.action === query.action) &&
           (query.outcome === undefined || e.outcome === query.outcome) &&
           (query.from === undefined || time(e.at) >= time(query.from)) &&
-          (query.to === undefined || time(e.at) <= time(query.to)),
+          (query.to === undefined || time(e.at) <= time(query.to)) &&
+          (query.taskId === undefined || e.taskId === query.taskId),
       )
       .reverse()
       .slice(0, query.limit)

@@ -1,4 +1,4 @@
-import { COMMANDS, parseCommandLine, usage, UsageError } from './args';
+import { COMMANDS, helpText, parseCommandLine, usage, UsageError } from './args';
 
 function usageErrorOf(argv: string[]): UsageError {
   try {
@@ -59,6 +59,36 @@ describe('parseCommandLine', () => {
     expect(usageErrorOf(argv).message).toMatch(message);
   });
 
+  it('suggests the closest command for a typo', () => {
+    expect(usageErrorOf(['deplyo', 'a', '1', 'dev']).message).toBe('unknown command deplyo; did you mean deploy?');
+    expect(usageErrorOf(['taks', 'list']).message).toBe('unknown command taks; did you mean tasks?');
+    expect(usageErrorOf(['tasks', 'lst']).message).toMatch(/^unknown command tasks lst; did you mean tasks list\?/);
+    expect(usageErrorOf(['workers', 'remvoe', 'w']).message).toMatch(/did you mean workers remove\?/);
+    expect(usageErrorOf(['zzzzzz']).message).toBe('unknown command zzzzzz');
+  });
+
+  it('answers help for `help COMMAND`, groups and the server processes, and version for --version', () => {
+    expect(parseCommandLine(['help', 'deploy'])).toMatchObject({ command: 'help', args: { COMMAND: 'deploy' } });
+    expect(parseCommandLine(['help', 'tasks', 'log'])).toMatchObject({ command: 'help', args: { COMMAND: 'tasks log' } });
+    expect(parseCommandLine(['help', 'tasks'])).toMatchObject({ command: 'help', args: { COMMAND: 'tasks' } });
+    expect(parseCommandLine(['tasks', '--help'])).toMatchObject({ command: 'help', args: { COMMAND: 'tasks' } });
+    expect(parseCommandLine(['help', 'master'])).toMatchObject({ command: 'help', args: { COMMAND: 'master' } });
+    expect(parseCommandLine(['--version']).command).toBe('version');
+    expect(usageErrorOf(['help', 'deplyo']).message).toMatch(/did you mean deploy\?/);
+  });
+
+  it('reads the new commands and their flags', () => {
+    expect(parseCommandLine(['tasks', 'log', 'ab12', '1-1-1', '--follow'])).toMatchObject({
+      command: 'tasks log',
+      args: { ID: 'ab12', PATH: '1-1-1' },
+      flags: { follow: true },
+    });
+    expect(parseCommandLine(['environments', 'deployed', 'dev']).command).toBe('environments deployed');
+    expect(parseCommandLine(['applications', 'list']).command).toBe('applications list');
+    expect(parseCommandLine(['archive', 'list', '--application', 'a']).flags.application).toBe('a');
+    expect(parseCommandLine(['workers', 'remove', 'local-1']).args).toEqual({ ID: 'local-1' });
+  });
+
   it('names the command a usage error is about', () => {
     expect(usageErrorOf(['deploy', 'x']).command?.words).toEqual(['deploy']);
   });
@@ -69,6 +99,13 @@ describe('usage', () => {
     const text = usage();
     for (const c of COMMANDS) expect(text).toContain(['shipdeck', ...c.words, ...c.args].join(' '));
     expect(text).toContain('shipdeck deploy APP VERSION ENV [--wait] [--skip PATH]... [--pause-before PATH]...');
+  });
+
+  it('shows a group, and the server processes', () => {
+    expect(helpText('tasks')).toContain('shipdeck tasks log ID PATH [--follow]');
+    expect(helpText('tasks')).not.toContain('shipdeck deploy');
+    expect(helpText('master')).toMatch(/^usage: shipdeck master/);
+    expect(helpText('worker')).toContain('-work-dir DIR');
   });
 
   it('shows one command alone', () => {

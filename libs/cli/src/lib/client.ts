@@ -62,6 +62,23 @@ export class ApiClient {
     return this.send<T>(method, path, payload);
   }
 
+  /**
+   * Every item of a paged list (spec §6: `{items, nextCursor}`), following `nextCursor` to the
+   * last page. `path` may carry a query of its own.
+   */
+  async list<T>(path: string): Promise<T[]> {
+    const all: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const separator = path.includes('?') ? '&' : '?';
+      const page: string = cursor === null ? path : `${path}${separator}cursor=${encodeURIComponent(cursor)}`;
+      const { body } = await this.json<{ items?: T[]; nextCursor?: string | null }>('GET', page);
+      all.push(...(body?.items ?? []));
+      cursor = body?.nextCursor ?? null;
+    } while (cursor !== null);
+    return all;
+  }
+
   /** Sends a pre-written body, e.g. a YAML manifest. */
   async send<T>(method: string, path: string, body?: RequestBody): Promise<ApiAnswer<T>> {
     const res = await this.fetch(method, path, body, 'application/json');

@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import type { Environment, Host, PackageVersion } from '@shipdeck/domain';
+import type { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
 import type { TaskView } from '@shipdeck/tasks';
 import { COMMANDS, CommandName, CommandSpec, Invocation, UsageError } from './args';
+import { AUTH_HANDLERS } from './auth-commands';
 import { ApiError } from './client';
 import { table, taskDetails } from './format';
-import { followTask, reportOutcome, taskLine } from './follow';
+import { followStepLog, followTask, reportOutcome, taskLine } from './follow';
+import { resolveTaskId, resolveWorkerId } from './resolve';
 import { CliError, messageOf, print, seg, Session } from './session';
 
 /**
@@ -27,7 +29,12 @@ interface WorkerSummary {
   controlTasks?: unknown;
   capacity?: unknown;
   lastSeen?: unknown;
+  /** A DISCONNECTED worker that left after draining (masters that report it). */
+  drained?: unknown;
 }
+
+/** What `POST /packages` answers: the package, with its content digest on masters that compute one. */
+type ImportedPackage = PackageVersion & { digest?: string };
 
 /** Runs one parsed command and answers its exit code. */
 type Handler = (session: Session, invocation: Invocation) => Promise<number>;
@@ -41,8 +48,10 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     });
     // JSON is sent as such; anything else as YAML, of which JSON is a subset anyway.
     const contentType = extname(file).toLowerCase() === '.json' ? 'application/json' : 'application/yaml';
-    const { body } = await s.client.send<PackageVersion>('POST', '/packages', { text, contentType });
-    print(s, body, () => `imported ${body.application} ${body.version}`);
+    const { status, body } = await s.client.send<ImportedPackage>('POST', '/packages', { text, contentType });
+    const digest = body.digest ? ` (${body.digest})` : '';
+    // 200: this version was imported before with the same content; nothing changed.
+    print(s, body, () => `${status === 200 ? 'already imported, unchanged:' : 'imported'} ${body.application} ${body.version}${digest}`);
     return 0;
   },
 
@@ -64,9 +73,9 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     const query = new URLSearchParams();
     if (flags.state) query.set('state', flags.state);
     if (flags.type) query.set('type', flags.type);
-    if (flags.worker) query.set('worker', flags.worker);
+    if (flags.worker) query.set('worker', await resolveWorkerId(s, flags.worker));
     const qs = query.size > 0 ? `?${query}` : '';
-    const { body } = await s.client.json<TaskView[]>('GET', `/tasks${qs}`);
+    const body = await s.client.list<TaskView>(`/tasks${qs}`);
     print(s, body, () =>
       body.length === 0 ? 'no tasks' : table(['ID', 'TYPE', 'STATE', 'DESCRIPTION'], body.map((t) => [t.id, t.type, t.state, t.description])),
     );
@@ -74,7 +83,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   },
 
   'tasks show': async (s, { args }) => {
-    const { body } = await s.client.json<TaskView>('GET', `/tasks/${seg(args['ID'])}`);
+    const { body } = await s.client.json<TaskView>('GET', `/tasks/${seg(await resolveTaskId(s, args['ID']))}`);
     print(s, body, () => taskDetails(body));
     return 0;
   },
@@ -90,7 +99,8 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   'tasks cancel': async (s, { args }) => printTask(s, await operate(s, args['ID'], 'cancel')),
   'tasks archive': async (s, { args }) => printTask(s, await operate(s, args['ID'], 'archive')),
   'tasks schedule': async (s, { args }) => {
-    const { body } = await s.client.json<TaskView>('POST', `/tasks/${seg(args['ID'])}/schedule`, { at: args['AT'] });
+    const id = await resolveTaskId(s, args['ID']);
+    const { body } = await s.client.json<TaskView>('POST', `/tasks/${seg(id)}/schedule`, { at: args['AT'] });
     print(s, body, () => `${taskLine(body)} at ${body.scheduledAt ?? args['AT']}`);
     return 0;
   },
@@ -99,23 +109,31 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   'tasks unskip': async (s, { args }) => changeStep(s, args['ID'], args['PATH'], 'unskip'),
   'tasks pause-before': async (s, { args }) => changeStep(s, args['ID'], args['PATH'], 'pause-before'),
 
-  'tasks log': async (s, { args }) => {
-    const log = await s.client.text(`/tasks/${seg(args['ID'])}/steps/${seg(args['PATH'])}/log`);
-    print(s, { taskId: args['ID'], path: args['PATH'], log }, () => log.replace(/\n$/, ''));
+  'tasks log': async (s, { args, flags }) => {
+    const id = await resolveTaskId(s, args['ID']);
+    if (flags.follow && !s.json) return followStepLog(s, id, args['PATH']);
+    const log = await s.client.text(`/tasks/${seg(id)}/steps/${seg(args['PATH'])}/log`);
+    print(s, { taskId: id, path: args['PATH'], log }, () => log.replace(/\n$/, ''));
     return 0;
   },
 
   'tasks remove': async (s, { args }) => {
-    await s.client.json('DELETE', `/tasks/${seg(args['ID'])}`);
-    print(s, { taskId: args['ID'], removed: true }, () => `task ${args['ID']} removed`);
+    const id = await resolveTaskId(s, args['ID']);
+    await s.client.json('DELETE', `/tasks/${seg(id)}`);
+    print(s, { taskId: id, removed: true }, () => `task ${id} removed`);
     return 0;
   },
 
   'hosts put': async (s, { args, flags }) =>
-    putNamed<Host>(s, 'host', args['NAME'], { type: flags.type ?? 'local', tags: flags.tag ?? [] }),
+    putNamed<Host>(s, 'host', args['NAME'], {
+      type: flags.type ?? 'local',
+      tags: flags.tag ?? [],
+      // The directories file.File may write under on this host (spec §1).
+      ...(flags['allowed-root'] ? { properties: { allowedRoots: flags['allowed-root'] } } : {}),
+    }),
 
   'hosts list': async (s) => {
-    const { body } = await s.client.json<Host[]>('GET', '/hosts');
+    const body = await s.client.list<Host>('/hosts');
     print(s, body, () =>
       body.length === 0 ? 'no hosts' : table(['NAME', 'TYPE', 'TAGS'], body.map((h) => [h.name, h.type, h.tags.join(',')])),
     );
@@ -137,7 +155,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   },
 
   'environments list': async (s) => {
-    const { body } = await s.client.json<Environment[]>('GET', '/environments');
+    const body = await s.client.list<Environment>('/environments');
     print(s, body, () =>
       body.length === 0
         ? 'no environments'
@@ -149,23 +167,81 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     return 0;
   },
 
+  'environments deployed': async (s, { args }) => {
+    const { body } = await s.client.json<DeployedApplication[]>('GET', `/environments/${seg(args['ENV'])}/deployed`);
+    print(s, body, () =>
+      body.length === 0
+        ? `nothing is deployed to ${args['ENV']}`
+        : table(
+            ['APPLICATION', 'VERSION', 'DEPLOYEDS', 'UPDATED'],
+            body.map((a) => [
+              a.application,
+              a.version,
+              a.deployeds.map((d) => `${d.deployable}@${d.host}`).join(','),
+              a.updatedAt ?? '-',
+            ]),
+          ),
+    );
+    return 0;
+  },
+
+  'environments delete': async (s, { args }) => {
+    await s.client.json('DELETE', `/environments/${seg(args['NAME'])}`);
+    print(s, { name: args['NAME'], deleted: true }, () => `environment ${args['NAME']} deleted`);
+    return 0;
+  },
+
+  'applications list': async (s) => {
+    const body = await s.client.list<{ name: string; versions: string[] }>('/applications');
+    print(s, body, () =>
+      body.length === 0 ? 'no applications' : table(['APPLICATION', 'VERSIONS'], body.map((a) => [a.name, a.versions.join(', ')])),
+    );
+    return 0;
+  },
+
+  'archive list': async (s, { flags }) => {
+    const query = new URLSearchParams();
+    if (flags.application) query.set('application', flags.application);
+    if (flags.environment) query.set('environment', flags.environment);
+    const body = await s.client.list<TaskView>(`/archive/tasks${query.size > 0 ? `?${query}` : ''}`);
+    print(s, body, () =>
+      body.length === 0
+        ? 'no archived tasks'
+        : table(
+            ['ID', 'STATE', 'COMPLETED', 'DESCRIPTION'],
+            body.map((t) => [t.id, t.state, t.completedAt ?? '-', t.description]),
+          ),
+    );
+    return 0;
+  },
+
   'workers list': async (s) => {
-    const { body } = await s.client.json<WorkerSummary[]>('GET', '/workers');
+    const body = await s.client.list<WorkerSummary>('/workers');
     const cell = (v: unknown): string => (Array.isArray(v) ? String(v.length) : v === undefined || v === null ? '-' : String(v));
     print(s, body, () =>
       body.length === 0
         ? 'no workers'
         : table(
             ['ID', 'NAME', 'ADDRESS', 'STATE', 'DEPLOYMENTS', 'CONTROLS', 'CAPACITY', 'LAST SEEN'],
-            body.map((w) => [w.id, w.name, w.address, w.state, w.deploymentTasks, w.controlTasks, w.capacity, w.lastSeen].map(cell)),
+            body.map((w) =>
+              [w.id, w.name, w.address, w.drained === true ? `${String(w.state)}(drained)` : w.state, w.deploymentTasks, w.controlTasks, w.capacity, w.lastSeen].map(cell),
+            ),
           ),
     );
     return 0;
   },
 
   'workers drain': async (s, { args }) => {
-    const { body } = await s.client.json<WorkerSummary | undefined>('POST', `/workers/${seg(args['ID'])}/drain`);
-    print(s, body ?? { id: args['ID'] }, () => `worker ${args['ID']} ${body?.state ?? 'asked to drain'}`);
+    const id = await resolveWorkerId(s, args['ID']);
+    const { body } = await s.client.json<WorkerSummary | undefined>('POST', `/workers/${seg(id)}/drain`);
+    print(s, body ?? { id }, () => `worker ${id} ${body?.state ?? 'asked to drain'}`);
+    return 0;
+  },
+
+  'workers remove': async (s, { args }) => {
+    const id = await resolveWorkerId(s, args['ID']);
+    await s.client.json('DELETE', `/workers/${seg(id)}`);
+    print(s, { id, removed: true }, () => `worker ${id} removed`);
     return 0;
   },
 
@@ -174,6 +250,8 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     print(s, body ?? {}, () => 'asked every worker to re-register its ghost tasks');
     return 0;
   },
+
+  ...AUTH_HANDLERS,
 };
 
 /** Creates a deployment or undeployment task, starts it, and follows it with `--wait`. */
@@ -199,7 +277,8 @@ async function follow(s: Session, task: TaskView): Promise<number> {
   return reportOutcome(s, settled);
 }
 
-async function operate(s: Session, id: string, operation: 'start' | 'stop' | 'abort' | 'cancel' | 'archive'): Promise<TaskView> {
+async function operate(s: Session, given: string, operation: 'start' | 'stop' | 'abort' | 'cancel' | 'archive'): Promise<TaskView> {
+  const id = await resolveTaskId(s, given);
   return (await s.client.json<TaskView>('POST', `/tasks/${seg(id)}/${operation}`)).body;
 }
 
@@ -208,7 +287,8 @@ function printTask(s: Session, task: TaskView): number {
   return 0;
 }
 
-async function changeStep(s: Session, id: string, path: string, change: 'skip' | 'unskip' | 'pause-before'): Promise<number> {
+async function changeStep(s: Session, given: string, path: string, change: 'skip' | 'unskip' | 'pause-before'): Promise<number> {
+  const id = await resolveTaskId(s, given);
   const { body } = await s.client.json<TaskView>('POST', `/tasks/${seg(id)}/steps/${seg(path)}/${change}`);
   const step = body.steps.find((st) => st.path === path);
   print(s, body, () =>

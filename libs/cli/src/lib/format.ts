@@ -34,6 +34,7 @@ export function taskDetails(task: TaskView): string {
     ['started', task.startedAt],
     ['completed', task.completedAt],
     ['failure', task.failure],
+    ...actorFields(task),
   ];
   const lines = fields.filter(([, v]) => v !== null && v !== '').map(([k, v]) => `${`${k}:`.padEnd(13)}${v}`);
   lines.push(`plan:        ${task.plan.state}`);
@@ -48,6 +49,21 @@ export function taskDetails(task: TaskView): string {
     }
   }
   return lines.join('\n');
+}
+
+/** The `actors` line of a task view that has them (`GET /tasks/{id}`): `created by ada (time), started by …`. */
+function actorFields(task: TaskView): [string, string | null][] {
+  const actors = task.actors;
+  if (!actors) return [];
+  const acts: [string, { user: string; at: string } | null][] = [
+    ['created', actors.createdBy],
+    ['started', actors.startedBy],
+    ['stopped', actors.stoppedBy],
+    ['cancelled', actors.cancelledBy],
+    ['archived', actors.archivedBy],
+  ];
+  const done = acts.flatMap(([what, actor]) => (actor ? [`${what} by ${actor.user} (${actor.at})`] : []));
+  return [['actors', done.length > 0 ? done.join(', ') : null]];
 }
 
 function deploymentSummary(task: TaskView): string | null {

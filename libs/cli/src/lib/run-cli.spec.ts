@@ -79,6 +79,8 @@ function cli(argv: string[], env: Record<string, string> = {}): Promise<number> 
 
 const is = (req: RecordedRequest, method: string, url: string) => req.method === method && req.url === url;
 const json = (value: unknown, status = 200): FakeAnswer => ({ status, json: value });
+/** One page of a list answer (spec §6), the last one unless `nextCursor` is given. */
+const page = (items: unknown[], nextCursor: string | null = null): FakeAnswer => json({ items, nextCursor });
 const calls = () => master!.requests.map((r) => `${r.method} ${r.url}`);
 
 /** A master whose task goes through `states` on successive GET /api/v1/tasks/t1. */
@@ -252,11 +254,23 @@ describe('undeploy', () => {
       '  continue with: shipdeck tasks start t1   or give up with: shipdeck tasks cancel t1',
     ]);
   });
+
+  it('--wait says why a task may have stopped when nobody here asked (a stop, or a master shutting down)', async () => {
+    await deploymentMaster([task('STOPPING', [step('1-1-1', 'EXECUTING', APP)]), task('STOPPED', [step('1-1-1', 'DONE', APP), step('1-1-2', 'PENDING', CONFIG)])]);
+    expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait'])).toBe(1);
+    expect(stdout.lines).toContain('task t1 STOPPED');
+    expect(stderr.lines).toEqual([
+      'error: task t1 ended STOPPED',
+      '  it stopped after its running step(s): someone ran `shipdeck tasks stop`, or its master was shut down',
+      '  (an embedded master lets running steps finish within task.shutdownGracePeriod before it exits)',
+      '  continue with: shipdeck tasks start t1   or give up with: shipdeck tasks cancel t1',
+    ]);
+  });
 });
 
 describe('tasks', () => {
   it('lists as a table, passing the filters', async () => {
-    await serve(() => json([task('FAILED'), { ...task('EXECUTING'), id: 't22', type: 'CONTROL', description: 'Check local' }]));
+    await serve(() => page([task('FAILED'), { ...task('EXECUTING'), id: 't22', type: 'CONTROL', description: 'Check local' }]));
     expect(await cli(['tasks', 'list', '--state', 'FAILED', '--type', 'DEPLOYMENT'])).toBe(0);
     expect(calls()).toEqual(['GET /api/v1/tasks?state=FAILED&type=DEPLOYMENT']);
     expect(stdout.lines).toEqual([
@@ -267,13 +281,20 @@ describe('tasks', () => {
   });
 
   it('lists as JSON with --json', async () => {
-    await serve(() => json([task('FAILED')]));
+    await serve(() => page([task('FAILED')]));
     expect(await cli(['tasks', 'list', '--json'])).toBe(0);
     expect(JSON.parse(stdout.text)).toEqual([task('FAILED')]);
   });
 
+  it('follows nextCursor to the last page', async () => {
+    await serve((req) => (req.url.includes('cursor=c2') ? page([task('FAILED')]) : page([{ ...task('EXECUTING'), id: 't0' }], 'c2')));
+    expect(await cli(['tasks', 'list', '--state', 'FAILED'])).toBe(0);
+    expect(calls()).toEqual(['GET /api/v1/tasks?state=FAILED', 'GET /api/v1/tasks?state=FAILED&cursor=c2']);
+    expect(stdout.lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['t0', 't1']);
+  });
+
   it('says so when there is none', async () => {
-    await serve(() => json([]));
+    await serve(() => page([]));
     expect(await cli(['tasks', 'list'])).toBe(0);
     expect(stdout.text).toBe('no tasks\n');
   });
@@ -317,14 +338,15 @@ describe('tasks', () => {
   it('skips a step', async () => {
     await serve(() => json(task('PENDING', [step('1-1-2', 'SKIPPED', APP)])));
     expect(await cli(['tasks', 'skip', 't1', '1-1-2'])).toBe(0);
-    expect(calls()).toEqual(['POST /api/v1/tasks/t1/steps/1-1-2/skip']);
+    // `t1` is not a full id: the CLI looks for a task it prefixes (the fake master lists none).
+    expect(calls()).toEqual(['GET /api/v1/tasks', 'GET /api/v1/archive/tasks', 'POST /api/v1/tasks/t1/steps/1-1-2/skip']);
     expect(stdout.text).toBe('task t1: step 1-1-2 SKIPPED\n');
   });
 
   it('escapes ids in paths', async () => {
     await serve(() => json(task('PENDING')));
     await cli(['tasks', 'show', 'a/b c']);
-    expect(calls()).toEqual(['GET /api/v1/tasks/a%2Fb%20c']);
+    expect(calls()).toEqual(['GET /api/v1/tasks', 'GET /api/v1/archive/tasks', 'GET /api/v1/tasks/a%2Fb%20c']);
   });
 
   it('prints every detail of a refused query', async () => {
@@ -346,15 +368,17 @@ describe('hosts and environments', () => {
     });
     expect(await cli(['hosts', 'put', 'web1', '--tag', 'web', '--tag', 'db'])).toBe(0);
     expect(await cli(['hosts', 'put', 'web1', '--type', 'local'])).toBe(0);
-    expect(stdout.lines).toEqual(['host web1 created', 'host web1 updated']);
+    expect(await cli(['hosts', 'put', 'web1', '--allowed-root', '/opt/a', '--allowed-root', '/srv'])).toBe(0);
+    expect(stdout.lines).toEqual(['host web1 created', 'host web1 updated', 'host web1 updated']);
     expect(master!.requests.map((r) => [r.method, r.url, JSON.parse(r.body)])).toEqual([
       ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: ['web', 'db'] }],
       ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: [] }],
+      ['PUT', '/api/v1/hosts/web1', { type: 'local', tags: [], properties: { allowedRoots: ['/opt/a', '/srv'] } }],
     ]);
   });
 
   it('lists hosts', async () => {
-    await serve(() => json([{ name: 'local', type: 'local', tags: ['web', 'db'], properties: {} }]));
+    await serve(() => page([{ name: 'local', type: 'local', tags: ['web', 'db'], properties: {} }]));
     expect(await cli(['hosts', 'list'])).toBe(0);
     expect(stdout.lines).toEqual(['NAME   TYPE   TAGS', 'local  local  web,db']);
   });
@@ -378,27 +402,142 @@ describe('hosts and environments', () => {
   });
 
   it('lists environments', async () => {
-    await serve(() => json([{ name: 'dev', hosts: ['a', 'b'], dictionary: { K: 'V' } }]));
+    await serve(() => page([{ name: 'dev', hosts: ['a', 'b'], dictionary: { K: 'V' } }]));
     expect(await cli(['environments', 'list'])).toBe(0);
     expect(stdout.lines).toEqual(['NAME  HOSTS  DICTIONARY', 'dev   a,b    K']);
+  });
+});
+
+describe('ids by prefix and workers by name', () => {
+  const A = 'ee666bea-0000-4000-8000-000000000001';
+  const B = 'ee666bea-1111-4000-8000-000000000002';
+  const C = 'aa000000-2222-4000-8000-000000000003';
+
+  it('resolves a unique task id prefix among current and archived tasks', async () => {
+    await serve((req) => {
+      if (is(req, 'GET', '/api/v1/tasks')) return page([task('PENDING', [], { id: A })]);
+      if (is(req, 'GET', '/api/v1/archive/tasks')) return json({ items: [task('DONE', [], { id: C })], nextCursor: null });
+      return json(task('DONE', [], { id: req.url.split('/')[4] }));
+    });
+    expect(await cli(['tasks', 'archive', 'aa00'])).toBe(0);
+    expect(calls()).toContain(`POST /api/v1/tasks/${C}/archive`);
+    expect(await cli(['tasks', 'show', 'EE666'])).toBe(0);
+    expect(calls()).toContain(`GET /api/v1/tasks/${A}`);
+  });
+
+  it('refuses an ambiguous prefix, listing the candidates, and sends nothing', async () => {
+    await serve((req) => (is(req, 'GET', '/api/v1/tasks') ? page([task('PENDING', [], { id: A }), task('FAILED', [], { id: B })]) : page([])));
+    expect(await cli(['tasks', 'cancel', 'ee666bea'])).toBe(1);
+    expect(stderr.lines).toEqual([
+      'error: task id prefix ee666bea is ambiguous; it matches:',
+      `  ${A}  PENDING  Deploy petclinic 1.0.0 to dev`,
+      `  ${B}  FAILED  Deploy petclinic 1.0.0 to dev`,
+      'give more characters or the full id',
+    ]);
+    expect(calls().filter((c) => c.startsWith('POST'))).toEqual([]);
+  });
+
+  it('names workers by name or id prefix; a shared name is ambiguous', async () => {
+    const workers = [
+      { id: 'w-123', name: 'local-1', state: 'CONNECTED' },
+      { id: 'w-456', name: 'box', state: 'DISCONNECTED' },
+      { id: 'w-789', name: 'box', state: 'CONNECTED' },
+    ];
+    await serve((req) => (is(req, 'GET', '/api/v1/workers') ? page(workers) : req.method === 'DELETE' ? { status: 204 } : json({ id: 'w-123', state: 'DRAINING' })));
+    expect(await cli(['workers', 'drain', 'local-1'])).toBe(0);
+    expect(await cli(['workers', 'remove', 'w-45'])).toBe(0);
+    expect(stdout.lines).toEqual(['worker w-123 DRAINING', 'worker w-456 removed']);
+    expect(await cli(['workers', 'drain', 'box'])).toBe(1);
+    expect(stderr.lines[0]).toBe('error: worker name box is ambiguous; it matches:');
+    expect(calls().filter((c) => !c.startsWith('GET'))).toEqual(['POST /api/v1/workers/w-123/drain', 'DELETE /api/v1/workers/w-456']);
+  });
+});
+
+describe('following output', () => {
+  /** A task whose one step runs over three polls, writing a line at each. */
+  function scriptedTask(): FakeRoutes {
+    let polls = 0;
+    const logs = ['one\n', 'one\ntwo\n', 'one\ntwo\nthree'];
+    return (req) => {
+      if (req.url.endsWith('/log')) return { text: logs[Math.min(polls, 2)] };
+      if (is(req, 'GET', '/api/v1/tasks/t1')) {
+        polls += 1;
+        const state = polls < 3 ? 'EXECUTING' : 'DONE';
+        return json(task(polls < 3 ? 'EXECUTING' : 'EXECUTED', [step('1-1-1', state, APP)]));
+      }
+      return undefined;
+    };
+  }
+
+  it('tasks log --follow prints the output as it arrives and exits 0 when the step is done', async () => {
+    await serve(scriptedTask());
+    expect(await cli(['tasks', 'log', 't1', '1-1-1', '--follow'])).toBe(0);
+    expect(stdout.lines).toEqual(['one', 'two', 'three']);
+  });
+
+  it('--wait interleaves step output with the state lines, plain when not a terminal', async () => {
+    const routes = scriptedTask();
+    await serve((req) => {
+      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1' }, 201);
+      if (is(req, 'POST', '/api/v1/tasks/t1/start')) return json(task('QUEUED', [step('1-1-1', 'PENDING', APP)]));
+      return routes(req);
+    });
+    expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait'])).toBe(0);
+    expect(stdout.text).not.toContain('\r');
+    expect(stdout.lines).toEqual([
+      'task t1 created',
+      'task t1 QUEUED',
+      `  1-1-1  EXECUTING  ${APP}`,
+      '    1-1-1 | one',
+      '    1-1-1 | two',
+      'task t1 EXECUTING',
+      '    1-1-1 | three',
+      `  1-1-1  DONE       ${APP}`,
+      'task t1 EXECUTED',
+      'archive it to record the new deployed state: shipdeck tasks archive t1',
+    ]);
+  });
+
+  it('draws a progress line on a terminal and clears it at the end', async () => {
+    await serve(scriptedTask());
+    const tty = Object.assign(new Sink(), { isTTY: true });
+    const code = await runCli(['--server', master!.url, 'tasks', 'log', 't1', '1-1-1', '--follow'], {
+      stdout: tty,
+      stderr,
+      env: {},
+      pollIntervalMs: 1,
+    });
+    expect(code).toBe(0);
+    expect(tty.text).toMatch(/\r\x1b\[Kstep 1-1-1 EXECUTING · task EXECUTING · 0:\d\d elapsed/);
+    // What remains once the carriage returns are honoured: the output alone.
+    const visible = tty.text.replace(/[^\n]*\r\x1b\[K/g, '');
+    expect(visible).toBe('one\ntwo\nthree\n');
   });
 });
 
 describe('workers', () => {
   it('lists workers', async () => {
     await serve(() =>
-      json([{ id: 'w1', name: 'box', address: 'box:8200', state: 'CONNECTED', deploymentTasks: 2, controlTasks: 0, configHash: 'h', capacity: 4, lastSeen: '2030-01-01T00:00:00Z' }]),
+      page([{ id: 'w1', name: 'box', address: 'box:8200', state: 'CONNECTED', deploymentTasks: 2, controlTasks: 0, configHash: 'h', capacity: 4, lastSeen: '2030-01-01T00:00:00Z' }]),
     );
     expect(await cli(['workers', 'list'])).toBe(0);
     expect(calls()).toEqual(['GET /api/v1/workers']);
     expect(stdout.lines[1].split(/\s+/)).toEqual(['w1', 'box', 'box:8200', 'CONNECTED', '2', '0', '4', '2030-01-01T00:00:00Z']);
   });
 
+  it('marks a worker that left after draining', async () => {
+    await serve(() =>
+      page([{ id: 'w2', name: 'old', address: 'old:1', state: 'DISCONNECTED', deploymentTasks: 0, controlTasks: 0, capacity: 1, lastSeen: '2030-01-01T00:00:00Z', drained: true }]),
+    );
+    expect(await cli(['workers', 'list'])).toBe(0);
+    expect(stdout.lines[1].split(/\s+/)).toEqual(['w2', 'old', 'old:1', 'DISCONNECTED(drained)', '0', '0', '1', '2030-01-01T00:00:00Z']);
+  });
+
   it('drains a worker and restores ghost tasks', async () => {
     await serve((req) => (req.url.endsWith('/drain') ? json({ id: 'w1', state: 'DRAINING' }) : { status: 204 }));
     expect(await cli(['workers', 'drain', 'w1'])).toBe(0);
     expect(await cli(['workers', 'restore-ghost-tasks'])).toBe(0);
-    expect(calls()).toEqual(['POST /api/v1/workers/w1/drain', 'POST /api/v1/workers/restore-ghost-tasks']);
+    expect(calls()).toEqual(['GET /api/v1/workers', 'POST /api/v1/workers/w1/drain', 'POST /api/v1/workers/restore-ghost-tasks']);
     expect(stdout.lines).toEqual(['worker w1 DRAINING', 'asked every worker to re-register its ghost tasks']);
   });
 
@@ -417,7 +556,7 @@ describe('workers', () => {
 
 describe('server, usage and connection', () => {
   it('takes the server from SHIPDECK_SERVER, and --server over it', async () => {
-    const m = await serve(() => json([]));
+    const m = await serve(() => page([]));
     expect(await cli(['hosts', 'list'], { SHIPDECK_SERVER: `${m.url}/` })).toBe(0);
     expect(await cli(['--server', m.url, 'hosts', 'list'], { SHIPDECK_SERVER: 'http://127.0.0.1:9' })).toBe(0);
     expect(m.requests).toHaveLength(2);
@@ -428,7 +567,11 @@ describe('server, usage and connection', () => {
     const url = m.url;
     await m.close();
     expect(await cli(['--server', url, 'tasks', 'list'])).toBe(2);
-    expect(stderr.text).toBe(`error: cannot reach Shipdeck at ${url} (is the master running? start it with: npm start)\n`);
+    expect(stderr.lines).toEqual([
+      `error: cannot reach Shipdeck at ${url} (from --server): connect ECONNREFUSED ${url.replace('http://', '')}`,
+      `  is a master running at ${url}?`,
+      '  to use another master, pass --server URL or set SHIPDECK_SERVER=URL',
+    ]);
   });
 
   it('defaults to http://localhost:4516, and says more when the failure is not a refusal', async () => {
@@ -438,8 +581,9 @@ describe('server, usage and connection', () => {
       expect(await runCli(['hosts', 'list'], { stdout, stderr, env: {} })).toBe(2);
       expect(fetchSpy.mock.calls[0][0]).toBe('http://localhost:4516/api/v1/hosts');
       expect(stderr.lines).toEqual([
-        'error: cannot reach Shipdeck at http://localhost:4516 (is the master running? start it with: npm start)',
-        '  cause: getaddrinfo EAI_AGAIN',
+        'error: cannot reach Shipdeck at http://localhost:4516 (the default server): getaddrinfo EAI_AGAIN',
+        '  is a master running there? Start one with: npx shipdeck master (or npm start)',
+        '  to use another master, pass --server URL or set SHIPDECK_SERVER=URL',
       ]);
     } finally {
       fetchSpy.mockRestore();
@@ -448,6 +592,7 @@ describe('server, usage and connection', () => {
 
   it.each([
     [['frobnicate'], 'error: unknown command frobnicate'],
+    [['improt', 'x.yaml'], 'error: unknown command improt; did you mean import?'],
     [['tasks', 'list', '--bogus'], "error: unknown option '--bogus'"],
     [['--server', 'not a url', 'tasks', 'list'], 'error: --server must be a URL'],
     [['--server', 'ftp://x', 'tasks', 'list'], 'error: --server must be an http:// or https:// URL'],
@@ -466,5 +611,13 @@ describe('server, usage and connection', () => {
     stdout.text = '';
     expect(await runCli(['deploy', '--help'], { stdout, stderr, env: {} })).toBe(0);
     expect(stdout.text).toMatch(/^usage:\n  shipdeck deploy APP VERSION ENV/);
+    stdout.text = '';
+    expect(await runCli(['help', 'worker'], { stdout, stderr, env: {} })).toBe(0);
+    expect(stdout.text).toMatch(/^usage: shipdeck worker -master HOST:PORT/);
+  });
+
+  it('prints its version', async () => {
+    expect(await runCli(['--version'], { stdout, stderr, env: {}, version: '1.2.3' })).toBe(0);
+    expect(stdout.text).toBe('shipdeck 1.2.3\n');
   });
 });

@@ -1,6 +1,8 @@
-import { CommandSpec, COMMANDS, parseCommandLine, usage, UsageError } from './args';
+import { helpText, parseCommandLine, usage, UsageError } from './args';
+import { authorizationFor } from './auth-commands';
 import { ApiClient, ApiError, UnreachableError } from './client';
 import { HANDLERS } from './commands';
+import type { PromptInput } from './prompt';
 import { CliError, messageOf, Session, TextSink } from './session';
 
 /** Exit codes of the CLI. */
@@ -22,17 +24,18 @@ export interface CliContext {
   stdout: TextSink;
   stderr: TextSink;
   env: Readonly<Record<string, string | undefined>>;
+  /** Standard input, for `login` and `users add` (a prompt on a terminal, else a piped password). */
+  stdin?: PromptInput;
   /** Period of the task polling of `--wait`; 500 ms. */
   pollIntervalMs?: number;
   /** How long `--wait` keeps retrying while the master cannot be reached; 60 s. */
   reconnectTimeoutMs?: number;
+  /** What `--version` prints. */
+  version?: string;
 }
 
-/** The credentials the CLI presents: the API token in `SHIPDECK_TOKEN` (see docs/security.md). */
-function authorizationOf(env: CliContext['env']): string | undefined {
-  const token = env['SHIPDECK_TOKEN']?.trim();
-  return token ? `Bearer ${token}` : undefined;
-}
+/** Where the master's URL came from, for the "cannot reach" advice. */
+type ServerSource = '--server' | 'SHIPDECK_SERVER' | 'default';
 
 /**
  * Runs one CLI command line (without the node and script names) and answers the exit code
@@ -40,45 +43,62 @@ function authorizationOf(env: CliContext['env']): string | undefined {
  */
 export async function runCli(argv: readonly string[], context: CliContext): Promise<number> {
   const err = (line: string) => void context.stderr.write(`${line}\n`);
-  let server = '';
+  let source: ServerSource = 'default';
   try {
     const invocation = parseCommandLine(argv);
     if (invocation.command === 'help') {
-      const specs: readonly CommandSpec[] = COMMANDS;
-      const only = specs.find((c) => c.words.join(' ') === invocation.args['COMMAND']);
-      context.stdout.write(usage(only));
+      context.stdout.write(helpText(invocation.args['COMMAND']));
       return EXIT.OK;
     }
-    server = serverUrl(invocation.flags.server ?? context.env['SHIPDECK_SERVER'] ?? DEFAULT_SERVER);
+    if (invocation.command === 'version') {
+      context.stdout.write(`shipdeck ${context.version ?? 'unknown'}\n`);
+      return EXIT.OK;
+    }
+    const env = context.env['SHIPDECK_SERVER'];
+    source = invocation.flags.server !== undefined ? '--server' : env ? 'SHIPDECK_SERVER' : 'default';
+    const server = serverUrl(invocation.flags.server ?? (env || DEFAULT_SERVER));
+    const json = invocation.flags.json === true;
     const session: Session = {
-      client: new ApiClient(server, authorizationOf(context.env)),
-      json: invocation.flags.json === true,
+      // SHIPDECK_TOKEN, else the token `shipdeck login` stored for this server (docs/security.md).
+      client: new ApiClient(server, await authorizationFor(context.env, server)),
+      json,
       out: (line) => void context.stdout.write(`${line}\n`),
       err,
       pollIntervalMs: context.pollIntervalMs ?? 500,
       reconnectTimeoutMs: context.reconnectTimeoutMs ?? 60_000,
+      // A progress line that redraws itself only makes sense on a terminal, and never mixed with JSON.
+      progress: !json && context.stdout.isTTY === true ? context.stdout : null,
+      env: context.env,
+      stdin: context.stdin,
+      stderr: context.stderr,
     };
     return await HANDLERS[invocation.command](session, invocation);
   } catch (error) {
-    return reportError(error, err, context.stderr);
+    return reportError(error, err, context.stderr, source);
   }
 }
 
-function reportError(error: unknown, err: (line: string) => void, stderr: TextSink): number {
+function reportError(error: unknown, err: (line: string) => void, stderr: TextSink, source: ServerSource): number {
   if (error instanceof UsageError) {
     err(`error: ${error.message}`);
     stderr.write(`\n${usage(error.command)}`);
     return EXIT.USAGE;
   }
   if (error instanceof UnreachableError) {
-    err(`error: cannot reach Shipdeck at ${error.server} (is the master running? start it with: npm start)`);
-    if (error.networkCode !== 'ECONNREFUSED') err(`  cause: ${error.reason}`);
+    const from = source === 'default' ? 'the default server' : `from ${source}`;
+    err(`error: cannot reach Shipdeck at ${error.server} (${from}): ${error.reason}`);
+    if (source === 'default') {
+      err('  is a master running there? Start one with: npx shipdeck master (or npm start)');
+    } else {
+      err(`  is a master running at ${error.server}?`);
+    }
+    err('  to use another master, pass --server URL or set SHIPDECK_SERVER=URL');
     return EXIT.UNREACHABLE;
   }
   if (error instanceof ApiError) {
     err(`error: ${error.code}: ${error.message}`);
     for (const d of error.details) err(`  ${d.field}: ${d.message}`);
-    if (error.status === 401) err('  create an API token (POST /api/v1/tokens, see docs/security.md) and set SHIPDECK_TOKEN to it');
+    if (error.status === 401) err('  log in with: shipdeck login --user NAME (or set SHIPDECK_TOKEN to an API token; see docs/security.md)');
     return EXIT.FAILED;
   }
   if (error instanceof CliError) {

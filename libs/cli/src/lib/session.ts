@@ -1,8 +1,11 @@
 import type { ApiClient } from './client';
+import type { PromptInput } from './prompt';
 
 /** Where a command writes: text goes out line by line. */
 export interface TextSink {
   write(chunk: string): unknown;
+  /** True when this is a terminal (a process stream's own flag): progress lines redraw in place. */
+  isTTY?: boolean;
 }
 
 /** Everything a command needs while it runs. */
@@ -18,6 +21,14 @@ export interface Session {
   pollIntervalMs: number;
   /** How long `--wait` keeps retrying while the master cannot be reached. */
   reconnectTimeoutMs: number;
+  /** The terminal a progress line is drawn on, or null (not a terminal, or `--json`): plain lines only. */
+  progress: TextSink | null;
+  /** The environment (SHIPDECK_PASSWORD, XDG_CONFIG_HOME… for `login`). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Standard input, for prompts and piped passwords; absent when there is none. */
+  stdin?: PromptInput;
+  /** Standard error as a stream, for prompts (which end without a line break). */
+  stderr: TextSink;
 }
 
 /** Prints a result: the JSON value with `--json`, else the human text. */

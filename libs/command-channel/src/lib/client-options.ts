@@ -1,6 +1,8 @@
+import type { KeyObject } from 'node:crypto';
 import type { TlsFiles } from '@shipdeck/config';
 import { ConfigError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
+import { channelKey } from './channel-auth';
 import type { DnsResolver } from './discovery';
 import { CommandReply, WorkerCommand, WorkerRegistration, WorkerRunState, activeTaskIds } from './protocol';
 
@@ -39,6 +41,11 @@ export interface CommandChannelClientOptions {
   resolveIntervalMs: number;
   /** Mutual TLS (`channel.tls.*`): only masters whose certificate chains to the CA are trusted. Null/absent: plain TCP. */
   tls?: TlsFiles | null;
+  /**
+   * The cluster secret (`cluster.secret`): when set, the worker proves to every master that it
+   * knows it, and trusts only masters that prove it back (see channel-auth.ts). Never logged.
+   */
+  secret?: string | null;
   /** What the worker says about itself; called at every (re)connect and by `announce()`. */
   registration: () => WorkerRegistration;
   /** What every heartbeat says. Default: state and active tasks of `registration()`. */
@@ -62,8 +69,10 @@ export interface CommandChannelClientOptions {
 
 /** {@link CommandChannelClientOptions} with every default applied. */
 export interface CompiledClientOptions
-  extends Required<Omit<CommandChannelClientOptions, 'tls' | 'resolver' | 'onWelcome' | 'onMasterLost'>> {
+  extends Required<Omit<CommandChannelClientOptions, 'tls' | 'secret' | 'resolver' | 'onWelcome' | 'onMasterLost'>> {
   tls: TlsFiles | null;
+  /** Derived from the cluster secret, which itself is not kept. */
+  channelKey: KeyObject | null;
   resolver?: DnsResolver;
   onWelcome(master: MasterInfo): void;
   onMasterLost(endpoint: string): void;
@@ -74,8 +83,10 @@ export function compileClientOptions(options: CommandChannelClientOptions): Comp
   if (!(reconnect.initialDelayMs > 0 && reconnect.maxDelayMs >= reconnect.initialDelayMs)) {
     throw new ConfigError('command channel reconnect delays must be positive, the maximum at least the initial one');
   }
+  const { secret, ...rest } = options;
   return {
-    ...options,
+    ...rest,
+    channelKey: secret ? channelKey(secret) : null,
     dnsServers: options.dnsServers ?? [],
     tls: options.tls ?? null,
     status: options.status ?? (() => statusOf(options.registration())),

@@ -3,6 +3,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { backoffDelayMs } from '@shipdeck/lifecycle';
 import { Logger } from '@shipdeck/logging';
 import { runCallback } from './callbacks';
+import { newNonce, registerProof, sameMac, welcomeProof } from './channel-auth';
 import type { CompiledClientOptions, MasterInfo, MasterStatus } from './client-options';
 import { Endpoint } from './discovery';
 import { CLOSED_BY_PEER, FramedConnection } from './framed-connection';
@@ -26,6 +27,8 @@ export class MasterLink {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private lastFailure: string | undefined;
+  /** The nonces of this connection's handshake: the master's (from hello) and this worker's. */
+  private challenge: { masterNonce: string; workerNonce: string; workerId?: string } | undefined;
   /** Message types of a newer master, logged once each. */
   private readonly unknownTypes = new Set<string>();
   private readonly logger: Logger;
@@ -72,6 +75,7 @@ export class MasterLink {
       onClose: (reason) => this.closed(connection, reason),
     });
     this.connection = connection;
+    this.challenge = undefined;
     this.connectTimer = setTimeout(
       () => connection.destroy(`no welcome within ${this.options.connectTimeoutMs} ms`),
       this.options.connectTimeoutMs,
@@ -84,10 +88,25 @@ export class MasterLink {
     });
   }
 
-  /** Sends `register` now, when the channel is open. */
+  /**
+   * Sends `register` now, when the channel is open. The first one on a connection carries the
+   * proof of the cluster secret when the worker has one; it must then wait for the master's hello.
+   */
   register(): void {
     if (this.state !== 'REGISTERING' && this.state !== 'CONNECTED') return;
-    this.sendComputed('computing the worker registration failed', () => ({ type: 'register', registration: this.options.registration() }));
+    const key = this.options.channelKey;
+    if (this.state === 'CONNECTED' || !key) {
+      this.sendComputed('computing the worker registration failed', () => ({ type: 'register', registration: this.options.registration() }));
+      return;
+    }
+    const challenge = this.challenge;
+    if (!challenge) return;
+    this.sendComputed('computing the worker registration failed', () => {
+      const registration = this.options.registration();
+      challenge.workerId = registration.workerId;
+      const mac = registerProof(key, challenge.masterNonce, challenge.workerNonce, registration.workerId);
+      return { type: 'register', registration, proof: { nonce: challenge.workerNonce, mac } };
+    });
   }
 
   /** Stops for good: no reconnect. Resolves when the socket is closed. */
@@ -146,7 +165,16 @@ export class MasterLink {
 
   private handle(connection: FramedConnection<WorkerToMaster>, message: MasterToWorker): void {
     switch (message.type) {
+      case 'hello':
+        this.hello(connection, message.nonce, message.hmac);
+        return;
       case 'welcome': {
+        const refusal = this.checkWelcome(message.masterId, message.configHash, message.proof);
+        if (refusal) {
+          this.logger.error(`not trusting master ${this.key}: ${refusal}`);
+          connection.close(`master not trusted: ${refusal}`);
+          return;
+        }
         clearTimeout(this.connectTimer);
         const first = this.state !== 'CONNECTED';
         this.state = 'CONNECTED';
@@ -167,6 +195,34 @@ export class MasterLink {
         connection.close(`closed by the master: ${message.reason}`, false);
         return;
     }
+  }
+
+  private hello(connection: FramedConnection<WorkerToMaster>, masterNonce: string, masterWantsProof: boolean): void {
+    if (this.state !== 'REGISTERING' || this.challenge) return;
+    if (!this.options.channelKey) {
+      // Registered already on connect; the master refuses it and says why in its goodbye.
+      if (masterWantsProof) this.logger.error(`master ${this.key} requires the cluster secret: set cluster.secret (SHIPDECK_CLUSTER_SECRET) on this worker`);
+      return;
+    }
+    if (!masterWantsProof) {
+      const reason = 'it does not ask for the cluster secret (has it no cluster.secret?), so it cannot prove that it belongs to the cluster';
+      this.logger.error(`not registering with master ${this.key}: ${reason}`);
+      connection.close(`master not trusted: ${reason}`);
+      return;
+    }
+    this.challenge = { masterNonce, workerNonce: newNonce() };
+    this.register();
+  }
+
+  /** Why the welcome of a master is not to be trusted, or undefined: with a secret, the master must prove it. */
+  private checkWelcome(masterId: string, configHash: string, proof: string | undefined): string | undefined {
+    const key = this.options.channelKey;
+    if (!key || this.state === 'CONNECTED') return undefined;
+    const challenge = this.challenge;
+    if (challenge?.workerId === undefined) return 'it welcomed this worker before the worker proved the cluster secret';
+    const expected = welcomeProof(key, challenge.masterNonce, challenge.workerNonce, challenge.workerId, masterId, configHash);
+    if (proof === undefined || !sameMac(proof, expected)) return 'its proof of the cluster secret is missing or wrong';
+    return undefined;
   }
 
   private async execute(connection: FramedConnection<WorkerToMaster>, requestId: string, command: WorkerCommand): Promise<void> {

@@ -1,7 +1,23 @@
 import { Type } from 'class-transformer';
-import { Allow, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsString, Min, MinLength, ValidateIf, ValidateNested } from 'class-validator';
+import {
+  Allow,
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
 import { TASK_STATES, TASK_TYPES, TaskState, TaskType } from '@shipdeck/tasks';
-import { WORKER_RUN_STATES, WorkerRunState } from './protocol';
+import { CHANNEL_LIMITS, WORKER_RUN_STATES, WorkerRunState } from './protocol';
 
 // The fields of every channel message, as class-validator DTOs checked by `validateInput` of
 // @shipdeck/errors. Fields a newer peer adds are dropped, not refused (see messages.ts).
@@ -11,10 +27,25 @@ const STRING = { message: 'must be a string' };
 const NON_NEGATIVE = { message: 'must be a non-negative integer' };
 const OBJECT = { message: 'must be an object' };
 const RUN_STATE = { message: `must be one of ${WORKER_RUN_STATES.join(', ')}` };
+const at = (limit: number) => ({ message: `must be at most ${limit} characters long` });
+/** One message for every rule of a bounded string, so that a missing one is reported once. */
+const bounded = (limit: number) => ({ message: `must be a non-empty string of at most ${limit} characters` });
+/** One message for every rule of an id, so that a missing id is reported once. */
+const ID = { message: `must be a non-empty string of at most ${CHANNEL_LIMITS.id} characters` };
+const TEXT = at(CHANNEL_LIMITS.text);
+const PROOF = at(CHANNEL_LIMITS.proof);
+const TASKS = { message: `must list at most ${CHANNEL_LIMITS.tasks} tasks` };
+/** Ids name files, log lines and database rows: printable, no blanks. */
+const ID_PATTERN = /^[\x21-\x7e]+$/;
+const ID_CHARS = { message: 'must be printable ASCII without blanks' };
+/** Display names and addresses end up in log lines: no control characters. */
+const NO_CONTROL = /^[^\p{Cc}]*$/u;
+const NO_CONTROL_CHARS = { message: 'must not contain control characters' };
 
 export class RegisteredTaskShape {
-  @IsString(NON_EMPTY)
-  @MinLength(1, NON_EMPTY)
+  @IsString(ID)
+  @MinLength(1, ID)
+  @MaxLength(CHANNEL_LIMITS.id, ID)
   id!: string;
 
   @IsIn(TASK_TYPES, { message: `must be one of ${TASK_TYPES.join(', ')}` })
@@ -30,17 +61,25 @@ export class RegistrationShape {
   @Min(0, NON_NEGATIVE)
   protocolVersion!: number;
 
-  @IsString(NON_EMPTY)
-  @MinLength(1, NON_EMPTY)
+  @IsString(ID)
+  @MinLength(1, ID)
+  @MaxLength(CHANNEL_LIMITS.id, ID)
+  @Matches(ID_PATTERN, ID_CHARS)
   workerId!: string;
 
   @IsString(STRING)
+  @MaxLength(CHANNEL_LIMITS.name, at(CHANNEL_LIMITS.name))
+  @Matches(NO_CONTROL, NO_CONTROL_CHARS)
   name!: string;
 
   @IsString(STRING)
+  @MaxLength(CHANNEL_LIMITS.address, at(CHANNEL_LIMITS.address))
+  @Matches(NO_CONTROL, NO_CONTROL_CHARS)
   address!: string;
 
   @IsString(STRING)
+  @MaxLength(CHANNEL_LIMITS.configHash, at(CHANNEL_LIMITS.configHash))
+  @Matches(NO_CONTROL, NO_CONTROL_CHARS)
   configHash!: string;
 
   @IsInt(NON_NEGATIVE)
@@ -51,9 +90,22 @@ export class RegistrationShape {
   state!: WorkerRunState;
 
   @IsArray({ message: 'must be an array' })
+  @ArrayMaxSize(CHANNEL_LIMITS.tasks, TASKS)
   @ValidateNested({ each: true })
   @Type(() => RegisteredTaskShape)
   tasks!: RegisteredTaskShape[];
+}
+
+export class RegisterProofShape {
+  @IsString(bounded(CHANNEL_LIMITS.proof))
+  @MinLength(1, bounded(CHANNEL_LIMITS.proof))
+  @MaxLength(CHANNEL_LIMITS.proof, bounded(CHANNEL_LIMITS.proof))
+  nonce!: string;
+
+  @IsString(bounded(CHANNEL_LIMITS.proof))
+  @MinLength(1, bounded(CHANNEL_LIMITS.proof))
+  @MaxLength(CHANNEL_LIMITS.proof, bounded(CHANNEL_LIMITS.proof))
+  mac!: string;
 }
 
 export class RegisterShape {
@@ -61,6 +113,12 @@ export class RegisterShape {
   @ValidateNested()
   @Type(() => RegistrationShape)
   registration!: RegistrationShape;
+
+  @IsOptional()
+  @IsObject(OBJECT)
+  @ValidateNested()
+  @Type(() => RegisterProofShape)
+  proof?: RegisterProofShape;
 }
 
 export class HeartbeatShape {
@@ -68,8 +126,10 @@ export class HeartbeatShape {
   state!: WorkerRunState;
 
   @IsArray({ message: 'must be an array of non-empty strings' })
+  @ArrayMaxSize(CHANNEL_LIMITS.tasks, TASKS)
   @IsString({ each: true, message: 'must be an array of non-empty strings' })
   @MinLength(1, { each: true, message: 'must be an array of non-empty strings' })
+  @MaxLength(CHANNEL_LIMITS.id, { each: true, message: `must be an array of non-empty strings of at most ${CHANNEL_LIMITS.id} characters` })
   runningTasks!: string[];
 }
 
@@ -78,6 +138,7 @@ export class ReplyBodyShape {
   ok!: boolean;
 
   @IsString(STRING)
+  @MaxLength(CHANNEL_LIMITS.text, TEXT)
   message!: string;
 
   /** Whatever the command answers; carried as sent. */
@@ -86,8 +147,9 @@ export class ReplyBodyShape {
 }
 
 export class ReplyShape {
-  @IsString(NON_EMPTY)
-  @MinLength(1, NON_EMPTY)
+  @IsString(ID)
+  @MinLength(1, ID)
+  @MaxLength(CHANNEL_LIMITS.id, ID)
   requestId!: string;
 
   @IsObject(OBJECT)
@@ -97,38 +159,63 @@ export class ReplyShape {
 }
 
 export class GoodbyeShape {
-  @IsString(NON_EMPTY)
-  @MinLength(1, NON_EMPTY)
+  @IsString(bounded(CHANNEL_LIMITS.text))
+  @MinLength(1, bounded(CHANNEL_LIMITS.text))
+  @MaxLength(CHANNEL_LIMITS.text, bounded(CHANNEL_LIMITS.text))
   reason!: string;
 }
 
+export class HelloShape {
+  @IsInt(NON_NEGATIVE)
+  @Min(0, NON_NEGATIVE)
+  protocolVersion!: number;
+
+  @IsString(bounded(CHANNEL_LIMITS.proof))
+  @MinLength(1, bounded(CHANNEL_LIMITS.proof))
+  @MaxLength(CHANNEL_LIMITS.proof, bounded(CHANNEL_LIMITS.proof))
+  nonce!: string;
+
+  @IsBoolean({ message: 'must be true or false' })
+  hmac!: boolean;
+}
+
 export class WelcomeShape {
-  @IsString(NON_EMPTY)
-  @MinLength(1, NON_EMPTY)
+  @IsString(ID)
+  @MinLength(1, ID)
+  @MaxLength(CHANNEL_LIMITS.id, ID)
   masterId!: string;
 
-  @IsString(NON_EMPTY)
-  @MinLength(1, NON_EMPTY)
+  @IsString(bounded(CHANNEL_LIMITS.configHash))
+  @MinLength(1, bounded(CHANNEL_LIMITS.configHash))
+  @MaxLength(CHANNEL_LIMITS.configHash, bounded(CHANNEL_LIMITS.configHash))
   configHash!: string;
+
+  @IsOptional()
+  @IsString(NON_EMPTY)
+  @MaxLength(CHANNEL_LIMITS.proof, PROOF)
+  proof?: string;
 }
 
 /** The kinds of command whose `taskId` the decoder checks. */
 const TASK_COMMAND_KINDS: readonly string[] = ['stop', 'abort'];
 
 export class CommandBodyShape {
-  @IsString(NON_EMPTY)
-  @MinLength(1, NON_EMPTY)
+  @IsString(ID)
+  @MinLength(1, ID)
+  @MaxLength(CHANNEL_LIMITS.id, ID)
   kind!: string;
 
   @ValidateIf((command: CommandBodyShape) => TASK_COMMAND_KINDS.includes(command.kind))
-  @IsString(NON_EMPTY)
-  @MinLength(1, NON_EMPTY)
+  @IsString(ID)
+  @MinLength(1, ID)
+  @MaxLength(CHANNEL_LIMITS.id, ID)
   taskId?: string;
 }
 
 export class CommandShape {
-  @IsString(NON_EMPTY)
-  @MinLength(1, NON_EMPTY)
+  @IsString(ID)
+  @MinLength(1, ID)
+  @MaxLength(CHANNEL_LIMITS.id, ID)
   requestId!: string;
 
   @IsObject(OBJECT)

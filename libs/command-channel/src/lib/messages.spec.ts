@@ -2,7 +2,7 @@ import { decodeMasterMessage, decodeWorkerMessage, isKnownCommand } from './mess
 import { WorkerRegistration } from './protocol';
 
 const registration: WorkerRegistration = {
-  protocolVersion: 1,
+  protocolVersion: 2,
   workerId: 'w-1',
   name: 'worker one',
   address: 'host-1:9001',
@@ -55,6 +55,49 @@ describe('decodeWorkerMessage', () => {
   });
 });
 
+describe('field limits', () => {
+  const long = (n: number) => 'x'.repeat(n + 1);
+  it.each([
+    ['workerId', { workerId: long(128) }, 'registration.workerId must be a non-empty string of at most 128 characters'],
+    ['workerId blanks', { workerId: 'w 1' }, 'registration.workerId must be printable ASCII without blanks'],
+    ['name', { name: long(256) }, 'registration.name must be at most 256 characters long'],
+    ['name controls', { name: 'a\u001b[31mred' }, 'registration.name must not contain control characters'],
+    ['address', { address: long(512) }, 'registration.address must be at most 512 characters long'],
+    ['configHash', { configHash: long(128) }, 'registration.configHash must be at most 128 characters long'],
+    [
+      'tasks',
+      { tasks: Array.from({ length: 5001 }, (_, i) => ({ id: `t${i}`, type: 'DEPLOYMENT', state: 'EXECUTING' })) },
+      'registration.tasks must list at most 5000 tasks',
+    ],
+    ['task id', { tasks: [{ id: long(128), type: 'DEPLOYMENT', state: 'EXECUTING' }] }, 'registration.tasks[0].id must be'],
+  ])('refuses a registration whose %s is too long or unprintable', (_, fields, reason) => {
+    const decoded = decodeWorkerMessage({ type: 'register', registration: { ...registration, ...fields } });
+    expect(decoded.kind === 'invalid' && decoded.reason).toContain(reason);
+  });
+
+  it('caps heartbeats, replies, goodbyes and proofs', () => {
+    const reasons = [
+      { type: 'heartbeat', state: 'RUNNING', runningTasks: [long(128)] },
+      { type: 'reply', requestId: 'r', reply: { ok: true, message: long(4096) } },
+      { type: 'goodbye', reason: long(4096) },
+      { type: 'register', registration, proof: { nonce: long(128), mac: 'm' } },
+    ].map((frame) => decodeWorkerMessage(frame));
+    expect(reasons.map((d) => d.kind)).toEqual(['invalid', 'invalid', 'invalid', 'invalid']);
+  });
+
+  it('keeps a register proof and reads hello and a welcome proof', () => {
+    const proof = { nonce: 'n', mac: 'm' };
+    expect(decodeWorkerMessage({ type: 'register', registration, proof })).toEqual({
+      kind: 'message',
+      message: { type: 'register', registration, proof },
+    });
+    const hello = { type: 'hello', protocolVersion: 2, nonce: 'abc', hmac: true };
+    expect(decodeMasterMessage(hello)).toEqual({ kind: 'message', message: hello });
+    const welcome = { type: 'welcome', masterId: 'm', configHash: 'h', proof: 'p' };
+    expect(decodeMasterMessage(welcome)).toEqual({ kind: 'message', message: welcome });
+  });
+});
+
 describe('decodeMasterMessage', () => {
   it('reads welcome, commands and goodbye', () => {
     for (const message of [
@@ -79,7 +122,7 @@ describe('decodeMasterMessage', () => {
   it('refuses a stop without a task id', () => {
     expect(decodeMasterMessage({ type: 'command', requestId: 'r', command: { kind: 'stop' } })).toEqual({
       kind: 'invalid',
-      reason: 'invalid command message: command.taskId must be a non-empty string',
+      reason: 'invalid command message: command.taskId must be a non-empty string of at most 128 characters',
     });
   });
 });

@@ -5,6 +5,7 @@ import {
   CommandShape,
   GoodbyeShape,
   HeartbeatShape,
+  HelloShape,
   RegisterShape,
   ReplyShape,
   WelcomeShape,
@@ -22,8 +23,12 @@ export type Decoded<M> = { kind: 'message'; message: M } | { kind: 'unknown'; ty
 export function decodeWorkerMessage(frame: Frame): Decoded<WorkerToMaster> {
   return decode(frame, (read) => {
     switch (frame.type) {
-      case 'register':
-        return { type: 'register', registration: plain<WorkerRegistration>(read(RegisterShape).registration) };
+      case 'register': {
+        const { registration, proof } = read(RegisterShape);
+        const message: WorkerToMaster = { type: 'register', registration: plain<WorkerRegistration>(registration) };
+        if (proof) message.proof = { nonce: proof.nonce, mac: proof.mac };
+        return message;
+      }
       case 'heartbeat': {
         const { state, runningTasks } = read(HeartbeatShape);
         return { type: 'heartbeat', state, runningTasks: [...runningTasks] };
@@ -46,9 +51,13 @@ export function decodeWorkerMessage(frame: Frame): Decoded<WorkerToMaster> {
 export function decodeMasterMessage(frame: Frame): Decoded<MasterToWorker> {
   return decode(frame, (read) => {
     switch (frame.type) {
+      case 'hello': {
+        const { protocolVersion, nonce, hmac } = read(HelloShape);
+        return { type: 'hello', protocolVersion, nonce, hmac };
+      }
       case 'welcome': {
-        const { masterId, configHash } = read(WelcomeShape);
-        return { type: 'welcome', masterId, configHash };
+        const { masterId, configHash, proof } = read(WelcomeShape);
+        return proof === undefined ? { type: 'welcome', masterId, configHash } : { type: 'welcome', masterId, configHash, proof };
       }
       case 'command': {
         const { requestId, command } = read(CommandShape);

@@ -6,11 +6,32 @@ import { TaskState, TaskType, isActive } from '@shipdeck/tasks';
  * Frames are newline-delimited JSON objects over TCP, or TLS with mutual authentication.
  * Every wire name of the channel is defined in this file.
  */
-export const CHANNEL_PROTOCOL_VERSION = 1;
+export const CHANNEL_PROTOCOL_VERSION = 2;
+
+/**
+ * The longest value a peer may send in each field; a longer one closes the connection (a
+ * registration is kept in memory and written to logs and the database).
+ */
+export const CHANNEL_LIMITS = {
+  /** Worker ids, master ids, task ids, request ids. */
+  id: 128,
+  /** Display names. */
+  name: 256,
+  /** `host:port` addresses. */
+  address: 512,
+  configHash: 128,
+  /** Nonces and MACs of the authentication. */
+  proof: 128,
+  /** Goodbye reasons and reply messages. */
+  text: 4096,
+  /** Tasks listed in one registration or heartbeat. */
+  tasks: 5000,
+} as const;
 
 /** What a worker says about itself when it (re)connects. */
 export interface WorkerRegistration {
-  protocolVersion: typeof CHANNEL_PROTOCOL_VERSION;
+  /** {@link CHANNEL_PROTOCOL_VERSION} of the worker; a master logs a different one. */
+  protocolVersion: number;
   workerId: string;
   /** Display name (`-name`), not unique. */
   name: string;
@@ -53,14 +74,35 @@ export interface CommandReply {
   data?: unknown;
 }
 
+/** The worker's answer to the master's challenge (see channel-auth.ts). */
+export interface RegisterProof {
+  /** The worker's own nonce, which the master's welcome proof covers. */
+  nonce: string;
+  /** HMAC over the master's nonce, the worker's nonce and the worker id. */
+  mac: string;
+}
+
 export type WorkerToMaster =
-  | { type: 'register'; registration: WorkerRegistration }
+  | { type: 'register'; registration: WorkerRegistration; proof?: RegisterProof }
   | { type: 'heartbeat'; state: WorkerRunState; runningTasks: string[] }
   | { type: 'reply'; requestId: string; reply: CommandReply }
   | Goodbye;
 
+/**
+ * The master's first message on every connection: the nonce a worker's proof must cover, and
+ * whether the master requires that proof (it has a cluster secret).
+ */
+export interface Hello {
+  type: 'hello';
+  protocolVersion: number;
+  nonce: string;
+  hmac: boolean;
+}
+
 export type MasterToWorker =
-  | { type: 'welcome'; masterId: string; configHash: string }
+  | Hello
+  /** `proof`: the master's HMAC (see channel-auth.ts), present when the worker proved itself. */
+  | { type: 'welcome'; masterId: string; configHash: string; proof?: string }
   | { type: 'command'; requestId: string; command: WorkerCommand }
   | Goodbye;
 

@@ -1,4 +1,6 @@
+import type { KeyObject } from 'node:crypto';
 import type { TlsFiles } from '@shipdeck/config';
+import { channelKey } from './channel-auth';
 import { Logger } from '@shipdeck/logging';
 import type { WorkerSession } from './worker-session';
 
@@ -10,6 +12,12 @@ export interface CommandChannelServerOptions {
   host?: string;
   /** Mutual TLS (`channel.tls.*`): only workers whose certificate chains to the CA get in. Null/absent: plain TCP. */
   tls?: TlsFiles | null;
+  /**
+   * The cluster secret (`cluster.secret`): when set, a worker must prove that it knows it (HMAC
+   * challenge/response, see channel-auth.ts) before it may register, and the master proves it
+   * back in `welcome`. Null/absent: no proof asked (mutual TLS, or an insecure cluster). Never logged.
+   */
+  secret?: string | null;
   /** This master's id, told to every worker in `welcome`. */
   masterId: string;
   /** This master's configuration hash, told to every worker in `welcome`. */
@@ -30,15 +38,18 @@ export interface CommandChannelServerOptions {
 }
 
 /** {@link CommandChannelServerOptions} with every default applied. */
-export type CompiledServerOptions = Required<Omit<CommandChannelServerOptions, 'host' | 'tls'>> &
-  Pick<CommandChannelServerOptions, 'host'> & { tls: TlsFiles | null };
+export type CompiledServerOptions = Required<Omit<CommandChannelServerOptions, 'host' | 'tls' | 'secret'>> &
+  Pick<CommandChannelServerOptions, 'host'> & { tls: TlsFiles | null; channelKey: KeyObject | null };
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 export const DEFAULT_REGISTER_TIMEOUT_MS = 10_000;
 
 export function compileServerOptions(options: CommandChannelServerOptions): CompiledServerOptions {
+  // Only the derived key is kept: the secret itself stays out of the compiled options.
+  const { secret, ...rest } = options;
   return {
-    ...options,
+    ...rest,
+    channelKey: secret ? channelKey(secret) : null,
     tls: options.tls ?? null,
     commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     registerTimeoutMs: options.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS,

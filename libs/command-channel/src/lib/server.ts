@@ -25,6 +25,11 @@ export class CommandChannelServer {
   private server: Server | undefined;
   private readonly connections = new Set<WorkerConnection>();
   private readonly byWorker = new Map<string, WorkerConnection>();
+  /**
+   * With mutual TLS, the certificate subject each worker id first registered with: another
+   * certificate of the same CA cannot take that id (and its session, its tasks' commands) over.
+   */
+  private readonly subjects = new Map<string, string>();
   private closing: Promise<void> | undefined;
 
   constructor(options: CommandChannelServerOptions) {
@@ -63,7 +68,7 @@ export class CommandChannelServer {
         server.close();
         throw new Error('the command channel server was closed while it started');
       }
-      this.transition('LISTENING', { port: actual, tls: tls !== null });
+      this.transition('LISTENING', { port: actual, tls: tls !== null, hmac: this.options.channelKey !== null });
       return { port: actual };
     } catch (error) {
       if ((this.state as CommandChannelServerState) !== 'CLOSED') {
@@ -139,11 +144,23 @@ export class CommandChannelServer {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     const connection = new WorkerConnection(socket, this.options, {
+      admit: (workerId, subject) => this.admit(workerId, subject),
       registered: (c, first) => this.registered(c, first),
       updated: (c) => runCallback(this.logger, 'onUpdate', () => this.options.onUpdate(c.session!)),
       closed: (c, reason) => this.closed(c, reason),
     });
     this.connections.add(connection);
+  }
+
+  private admit(workerId: string, certificateSubject: string | undefined): string | undefined {
+    if (!this.options.tls) return undefined;
+    const subject = certificateSubject ?? '(a certificate without subject)';
+    const bound = this.subjects.get(workerId);
+    if (bound !== undefined && bound !== subject) {
+      return `worker id ${workerId} belongs to the certificate ${bound}, not to ${subject}`;
+    }
+    this.subjects.set(workerId, subject);
+    return undefined;
   }
 
   private registered(connection: WorkerConnection, first: boolean): void {

@@ -1,14 +1,20 @@
 import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import { newNonce, registerProof, sameMac, welcomeProof } from './channel-auth';
 import { FramedConnection } from './framed-connection';
 import { Frame } from './framing';
 import { decodeWorkerMessage } from './messages';
-import { CHANNEL_PROTOCOL_VERSION, MasterToWorker, WorkerRegistration, WorkerToMaster } from './protocol';
+import { CHANNEL_PROTOCOL_VERSION, MasterToWorker, RegisterProof, WorkerRegistration, WorkerToMaster } from './protocol';
 import type { CompiledServerOptions } from './server-options';
 import { Session, SessionConnection } from './session';
 
-/** What a {@link WorkerConnection} tells the server. */
+/** What a {@link WorkerConnection} tells the server, and asks it. */
 export interface ConnectionEvents {
+  /**
+   * Whether this authenticated peer may take the identity of `workerId` (with mutual TLS the id
+   * is bound to a certificate subject); answers the reason of a refusal, or undefined.
+   */
+  admit(workerId: string, certificateSubject: string | undefined): string | undefined;
   /** A register arrived; `first` when it is the connection's first. */
   registered(connection: WorkerConnection, first: boolean): void;
   updated(connection: WorkerConnection): void;
@@ -22,6 +28,8 @@ export class WorkerConnection implements SessionConnection {
   private silence: NodeJS.Timeout;
   private readonly remoteAddress: string;
   private readonly warnedTypes = new Set<string>();
+  /** The challenge of this connection: what the worker's proof must cover. */
+  private readonly nonce = newNonce();
 
   constructor(
     socket: Socket,
@@ -41,6 +49,7 @@ export class WorkerConnection implements SessionConnection {
       },
     });
     this.silence = setTimeout(() => this.silent(), options.registerTimeoutMs);
+    this.framed.send({ type: 'hello', protocolVersion: CHANNEL_PROTOCOL_VERSION, nonce: this.nonce, hmac: options.channelKey !== null });
   }
 
   get closed(): boolean {
@@ -89,7 +98,7 @@ export class WorkerConnection implements SessionConnection {
       return;
     }
     if (message.type === 'register') {
-      this.register(message.registration);
+      this.register(message.registration, message.proof);
       return;
     }
     const session = this.session;
@@ -105,7 +114,7 @@ export class WorkerConnection implements SessionConnection {
     }
   }
 
-  private register(registration: WorkerRegistration): void {
+  private register(registration: WorkerRegistration, proof: RegisterProof | undefined): void {
     if (registration.protocolVersion !== CHANNEL_PROTOCOL_VERSION) {
       this.options.logger.warn(
         `worker ${registration.workerId} speaks channel protocol ${registration.protocolVersion}, this master ${CHANNEL_PROTOCOL_VERSION}`,
@@ -123,13 +132,35 @@ export class WorkerConnection implements SessionConnection {
       this.events.registered(this, false);
       return;
     }
-    const socket = this.framed.socket;
-    this.session = new Session(this, registration, this.remoteAddress, certificateSubject(socket), this.options);
+    const { workerId } = registration;
+    const key = this.options.channelKey;
+    if (key) {
+      if (!proof) return this.refuse(workerId, 'it did not prove that it knows the cluster secret (set cluster.secret on the worker)');
+      if (!sameMac(proof.mac, registerProof(key, this.nonce, proof.nonce, workerId))) {
+        return this.refuse(workerId, 'its proof of the cluster secret is wrong (is cluster.secret the same on masters and workers?)');
+      }
+    }
+    const subject = certificateSubject(this.framed.socket);
+    const refusal = this.events.admit(workerId, subject);
+    if (refusal) return this.refuse(workerId, refusal);
+    this.session = new Session(this, registration, this.remoteAddress, subject, this.options);
     // From now on the allowed silence is the heartbeat time-out, re-armed by every frame.
     clearTimeout(this.silence);
     this.silence = setTimeout(() => this.silent(), this.options.heartbeatTimeoutMs);
-    this.send({ type: 'welcome', masterId: this.options.masterId, configHash: this.options.configHash });
+    const { masterId, configHash } = this.options;
+    this.send(
+      key && proof
+        ? { type: 'welcome', masterId, configHash, proof: welcomeProof(key, this.nonce, proof.nonce, workerId, masterId, configHash) }
+        : { type: 'welcome', masterId, configHash },
+    );
     this.events.registered(this, true);
+  }
+
+  /** Closes a connection whose registration is refused; no session is made or touched. */
+  private refuse(workerId: string, why: string): void {
+    this.options.logger.warn(`refused the registration of worker ${workerId} from ${this.remoteAddress}: ${why}`);
+    // The worker learns that it was refused and why, but not more than it could learn anyway.
+    this.framed.close(`registration refused: ${why}`);
   }
 
   /** Every frame of a registered worker proves it alive. */

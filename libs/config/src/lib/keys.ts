@@ -145,6 +145,13 @@ export const CONFIG_KEYS = {
     default: '60s',
     parse: duration,
   }),
+  'task.shutdownGracePeriod': key({
+    description:
+      'When a master with the in-process worker is stopped (Ctrl-C, SIGTERM), how long steps still running may ' +
+      'take to finish before they are interrupted (their tasks then end FAILED, to be started again later).',
+    default: '30s',
+    parse: duration,
+  }),
   'db.url': key({
     description: 'Database: file:PATH (embedded, relative to the installation directory) or postgres://… in a cluster.',
     default: 'file:data/shipdeck.db',
@@ -165,6 +172,13 @@ export const CONFIG_KEYS = {
       'A worker silent this long on its command channel counts as DISCONNECTED: the master closes the channel ' +
       'and shows its tasks as UNKNOWN until it is back. Longer than worker.heartbeatInterval.',
     default: '10s',
+    parse: duration,
+  }),
+  'worker.pruneAfter': key({
+    description:
+      'A worker that drained and exited, or stayed DISCONNECTED, is forgotten (no longer listed) this long after ' +
+      'it was last seen. `shipdeck workers remove` forgets one at once.',
+    default: '24h',
     parse: duration,
   }),
   'worker.dnsServers': optionalKey({
@@ -226,6 +240,36 @@ export type ConfigKey = keyof typeof CONFIG_KEYS;
 export type ConfigValues = {
   [K in ConfigKey]: (typeof CONFIG_KEYS)[K] extends KeySpec<infer T> ? T : never;
 };
+
+/**
+ * `SHIPDECK_*` environment variables that are not configuration keys but are read elsewhere: the
+ * installation directory, the CLI's master URL, API token and login password, the first admin's
+ * password, the cluster secret, and what the Docker image's entrypoint reads for its workers
+ * (docker/entrypoint.sh). A shell that runs both the CLI and a master has them set: no warning for them.
+ */
+export const OTHER_ENV_VARS: readonly string[] = [
+  'SHIPDECK_HOME',
+  'SHIPDECK_SERVER',
+  'SHIPDECK_TOKEN',
+  'SHIPDECK_PASSWORD',
+  'SHIPDECK_ADMIN_PASSWORD',
+  'SHIPDECK_CLUSTER_SECRET',
+  'SHIPDECK_WORKER_HEALTH_PORT',
+  'SHIPDECK_WORKER_NAME_PREFIX',
+];
+
+/**
+ * Prefixes of `SHIPDECK_*` variables of the test, benchmark and fault-injection tooling, and of the
+ * broker URLs `artemis-broker/start-local env` prints for a shell to export: never configuration.
+ */
+export const TOOLING_ENV_PREFIXES: readonly string[] = [
+  'SHIPDECK_TEST_',
+  'SHIPDECK_E2E_',
+  'SHIPDECK_BENCH_',
+  'SHIPDECK_FAULT_',
+  'SHIPDECK_SSH_TEST_',
+  'SHIPDECK_ARTEMIS_',
+];
 
 /** The environment variable overriding `key`: `task.inProcessWorker` → `SHIPDECK_TASK_IN_PROCESS_WORKER`. */
 export function envVarName(key: string): string {

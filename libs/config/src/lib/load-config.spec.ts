@@ -18,13 +18,13 @@ function writeYaml(text: string): string {
   return file;
 }
 
-/** The ConfigError thrown by loading, for assertions on its message. */
 /** A cluster secret long enough for the rule (tests only). */
 const SECRET = 'test-cluster-secret-0123456789abcdef';
 
-function failure(env: Record<string, string> = {}): ConfigError {
+/** The ConfigError thrown by loading, for assertions on its message. */
+function failure(env: Record<string, string> = {}, strict = false): ConfigError {
   try {
-    loadConfig({ home, env });
+    loadConfig({ home, env, strict });
   } catch (error) {
     if (error instanceof ConfigError) return error;
     throw error;
@@ -46,9 +46,10 @@ describe('loadConfig defaults', () => {
         leaseDurationMs: 30_000,
         reconcileIntervalMs: 5_000,
         reconcileAfterMs: 60_000,
+        shutdownGracePeriodMs: 30_000,
       },
       db: { url: `file:${join(home, 'data', 'shipdeck.db')}`, file: join(home, 'data', 'shipdeck.db') },
-      worker: { connectIntervalMs: 30_000, heartbeatIntervalMs: 2_000, gracePeriodMs: 10_000, dnsServers: [] },
+      worker: { connectIntervalMs: 30_000, heartbeatIntervalMs: 2_000, gracePeriodMs: 10_000, pruneAfterMs: 86_400_000, dnsServers: [] },
       channel: { tls: null },
       cluster: { secret: null, insecure: false },
       export: { dir: join(home, 'export') },
@@ -191,6 +192,7 @@ describe('loadConfig from YAML and the environment', () => {
       connectIntervalMs: 30_000,
       heartbeatIntervalMs: 500,
       gracePeriodMs: 3_000,
+      pruneAfterMs: 86_400_000,
       dnsServers: ['10.0.0.2', '127.0.0.1:5353', '[::1]:53'],
     });
     expect(config.channel.tls).toEqual({
@@ -283,9 +285,38 @@ describe('loadConfig refuses invalid configuration', () => {
     expect(error.message.match(/; /g)).toHaveLength(2);
   });
 
-  it('refuses unknown keys, suggesting the closest known one', () => {
+  it('warns about unknown keys and SHIPDECK_* variables, suggesting the closest known one', () => {
+    const file = writeYaml('server:\n  prot: 4516\n');
+    const warnings: string[] = [];
+    const env = {
+      SHIPDECK_SERVER_PROT: '1',
+      SHIPDECK_SERVER: 'http://x',
+      // The credentials a shell running the CLI and a master has set are not configuration keys.
+      SHIPDECK_TOKEN: 't',
+      SHIPDECK_PASSWORD: 'p',
+      SHIPDECK_ADMIN_PASSWORD: 'a',
+      SHIPDECK_CLUSTER_SECRET: SECRET,
+      // Read by the Docker image's entrypoint, and exported from artemis-broker/start-local env.
+      SHIPDECK_WORKER_HEALTH_PORT: '4517',
+      SHIPDECK_ARTEMIS_MASTER_AMQP_URL: 'amqp://x',
+      SHIPDECK_TEST_DATABASE_URL: 'x',
+      SHIPDECK_ZZZ_QQQ_WWW: '1',
+    };
+    const config = loadConfig({ home, env, onWarning: (w) => warnings.push(`${w.field}: ${w.message}`) });
+    expect(config.server.port).toBe(4516);
+    expect(warnings).toEqual([
+      `server.prot: unknown key in ${file} line 2 (did you mean server.port?)`,
+      'SHIPDECK_SERVER_PROT: unknown environment variable, ignored (did you mean SHIPDECK_SERVER_PORT, key server.port?)',
+      'SHIPDECK_ZZZ_QQQ_WWW: unknown environment variable, ignored',
+    ]);
+    expect(failure({ SHIPDECK_LOG_LEVLE: 'debug' }, true).message).toContain(
+      'SHIPDECK_LOG_LEVLE: unknown environment variable, ignored (did you mean SHIPDECK_LOG_LEVEL, key log.level?)',
+    );
+  });
+
+  it('refuses unknown keys with strict, suggesting the closest known one', () => {
     const file = writeYaml('server:\n  prot: 4516\ntask:\n  in_process_worker: true\n  queue:\n    nmae: q\nbogus: 1\n');
-    const message = failure().message;
+    const message = failure({}, true).message;
     expect(message).toContain(`server.prot: unknown key in ${file} line 2 (did you mean server.port?)`);
     expect(message).toContain('task.in_process_worker: unknown key in');
     expect(message).toContain('(did you mean task.inProcessWorker?)');
@@ -296,7 +327,7 @@ describe('loadConfig refuses invalid configuration', () => {
 
   it('suggests the right section for a key put in the wrong one', () => {
     writeYaml('server:\n  maxActiveTasks: 3\n');
-    expect(failure().message).toContain('(did you mean task.maxActiveTasks?)');
+    expect(failure({}, true).message).toContain('(did you mean task.maxActiveTasks?)');
   });
 
   it('names the file and line of YAML that does not parse', () => {

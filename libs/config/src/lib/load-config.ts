@@ -3,7 +3,15 @@ import { join, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, Document, Node as YamlNode } from 'yaml';
 import { ConfigError, FieldError } from '@shipdeck/errors';
 import { LogLevel, redactUrl } from '@shipdeck/logging';
-import { CONFIG_KEYS, ConfigKey, ConfigValues, QueueDialect, TakeoverMode, envVarName } from './keys';
+import {
+  CONFIG_KEYS,
+  ConfigKey,
+  ConfigValues,
+  QueueDialect,
+  TakeoverMode,
+  envVarName,
+} from './keys';
+import { SECTIONS, closestKey, unknownEnvVars } from './closest-name';
 import { DatabaseLocation, InvalidValue, RawValue } from './parsers';
 
 /**
@@ -55,6 +63,8 @@ export interface ShipdeckConfig {
     readonly reconcileIntervalMs: number;
     /** `task.reconcileAfter` in ms. */
     readonly reconcileAfterMs: number;
+    /** `task.shutdownGracePeriod` in ms. */
+    readonly shutdownGracePeriodMs: number;
   };
   /** `db.url`: `url` is `file:/absolute/path` or the PostgreSQL URL; `file` the database file or null. */
   readonly db: Readonly<DatabaseLocation>;
@@ -65,6 +75,8 @@ export interface ShipdeckConfig {
     readonly heartbeatIntervalMs: number;
     /** `worker.gracePeriod` in ms. */
     readonly gracePeriodMs: number;
+    /** `worker.pruneAfter` in ms. */
+    readonly pruneAfterMs: number;
     /** `worker.dnsServers`; empty: the system resolver. */
     readonly dnsServers: readonly string[];
   };
@@ -101,6 +113,13 @@ export interface LoadConfigOptions {
   home: string;
   /** Where `SHIPDECK_*` overrides come from. Default: `process.env`. */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * An unknown key in the file or an unknown `SHIPDECK_*` variable is an error (a process's
+   * `--strict`). Otherwise each is a warning handed to {@link onWarning}.
+   */
+  strict?: boolean;
+  /** Receives each warning (unknown key or variable, with the closest known one), e.g. to log it once a logger exists. */
+  onWarning?: (warning: FieldError) => void;
 }
 
 /** The configuration file of an installation. */
@@ -118,7 +137,12 @@ export function loadConfig(options: LoadConfigOptions): ShipdeckConfig {
   const env = options.env ?? process.env;
   const file = configFile(home);
   const problems: FieldError[] = [];
-  const fromFile = readYaml(file, problems);
+  const unknown: FieldError[] = [];
+  const fromFile = readYaml(file, problems, unknown);
+  unknown.push(...unknownEnvVars(env));
+  // Unknown names are typos or leftovers: they stop a strict start, and are warnings otherwise.
+  if (options.strict) problems.push(...unknown);
+  else unknown.forEach((warning) => options.onWarning?.(warning));
 
   const values: Partial<Record<ConfigKey, unknown>> = {};
   const origins: Partial<Record<ConfigKey, string>> = {};
@@ -187,12 +211,14 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
       leaseDurationMs: v['task.leaseDuration'],
       reconcileIntervalMs: v['task.reconcileInterval'],
       reconcileAfterMs: v['task.reconcileAfter'],
+      shutdownGracePeriodMs: v['task.shutdownGracePeriod'],
     },
     db: v['db.url'],
     worker: {
       connectIntervalMs: v['worker.connectInterval'],
       heartbeatIntervalMs: v['worker.heartbeatInterval'],
       gracePeriodMs: v['worker.gracePeriod'],
+      pruneAfterMs: v['worker.pruneAfter'],
       dnsServers: v['worker.dnsServers'] ?? [],
     },
     channel: { tls: tlsFiles(v) },
@@ -268,13 +294,11 @@ interface FileValue {
   line: number;
 }
 
-/** Mappings that group keys (`task`, `task.queue`…), derived from the key paths. */
-const SECTIONS = new Set(
-  Object.keys(CONFIG_KEYS).flatMap((key) => key.split('.').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('.'))),
-);
-
-/** Leaf values of the YAML file by key path; unknown keys and misplaced values become problems. */
-function readYaml(file: string, problems: FieldError[]): Map<string, FileValue> {
+/**
+ * Leaf values of the YAML file by key path; misplaced values become `problems`, unknown keys
+ * `unknown` (with the closest known key).
+ */
+function readYaml(file: string, problems: FieldError[], unknown: FieldError[]): Map<string, FileValue> {
   const found = new Map<string, FileValue>();
   let text: string;
   try {
@@ -314,7 +338,7 @@ function readYaml(file: string, problems: FieldError[]): Map<string, FileValue> 
         visit(pair.value, path, keyLine);
       } else {
         const suggestion = closestKey(path);
-        problems.push({
+        unknown.push({
           field: path,
           message: `unknown key in ${file} line ${keyLine}${suggestion ? ` (did you mean ${suggestion}?)` : ''}`,
         });
@@ -329,33 +353,6 @@ function toJs(doc: Document, node: unknown): RawValue {
   if (node === null || node === undefined) return null;
   if (isScalar(node)) return node.value as RawValue;
   return (node as YamlNode).toJS(doc) as RawValue;
-}
-
-/** The known key or section closest to an unknown one, when it is close enough to be a typo. */
-function closestKey(unknown: string): string | undefined {
-  const normalize = (s: string) => s.toLowerCase().replace(/[_-]/g, '');
-  const target = normalize(unknown);
-  const lastSegment = normalize(unknown.split('.').pop()!);
-  let best: { key: string; distance: number } | undefined;
-  for (const candidate of [...Object.keys(CONFIG_KEYS), ...SECTIONS]) {
-    const normalized = normalize(candidate);
-    // A key put under the wrong section (e.g. server.maxActiveTasks) is still recognised by its name.
-    const distance = normalized.split('.').pop() === lastSegment ? 0 : levenshtein(target, normalized);
-    if (!best || distance < best.distance) best = { key: candidate, distance };
-  }
-  return best && best.distance <= Math.max(2, Math.floor(target.length / 5)) ? best.key : undefined;
-}
-
-function levenshtein(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 /** A value as shown in a message: strings quoted, URL passwords hidden, long values cut. */

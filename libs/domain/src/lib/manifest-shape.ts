@@ -5,11 +5,12 @@ import {
   IsNotEmpty,
   IsOptional,
   IsString,
-  Matches,
   Max,
   Min,
+  ValidateBy,
   ValidationArguments,
 } from 'class-validator';
+import { NameKind, nameProblem } from './names';
 
 /*
  * The common shape of a manifest, checked with class-validator. The parser validates with
@@ -17,8 +18,31 @@ import {
  * most basic check (is it a string?) is written last.
  */
 
-const SAFE_NAME = /^[A-Za-z0-9._-]+$/;
-const SAFE_VERSION = /^[A-Za-z0-9._+-]+$/;
+/** A name (or version) by the rules of names.ts; the message says what is wrong with it. */
+function IsName(kind: NameKind = 'name'): PropertyDecorator {
+  return ValidateBy({
+    name: kind === 'version' ? 'isVersion' : 'isName',
+    validator: {
+      validate: (value: unknown) => nameProblem(value, kind) === undefined,
+      defaultMessage: (args?: ValidationArguments) => nameProblem(args?.value, kind) ?? 'is invalid',
+    },
+  });
+}
+
+/** Each element of a list is a name. */
+function EachName(): PropertyDecorator {
+  return ValidateBy({
+    name: 'eachName',
+    validator: {
+      validate: (value: unknown) => Array.isArray(value) && value.every((v) => nameProblem(v) === undefined),
+      defaultMessage: (args?: ValidationArguments) => {
+        const list = Array.isArray(args?.value) ? (args.value as unknown[]) : [];
+        const index = list.findIndex((v) => nameProblem(v) !== undefined);
+        return `element ${index} ${nameProblem(list[index]) ?? 'is invalid'}`;
+      },
+    },
+  });
+}
 
 function versionTypeMessage(args: ValidationArguments): string {
   // YAML reads `version: 1.0` as the number 1: say so, since the manifest looks right to its author.
@@ -29,12 +53,12 @@ function versionTypeMessage(args: ValidationArguments): string {
 
 /** The top level of a manifest. Fields are `unknown` because the instance holds raw input. */
 export class ManifestShape {
-  @Matches(SAFE_NAME, { message: 'may contain only letters, digits, ".", "_" and "-"' })
+  @IsName()
   @IsNotEmpty({ message: 'must not be empty' })
   @IsString({ message: 'must be a string' })
   application: unknown;
 
-  @Matches(SAFE_VERSION, { message: 'may contain only letters, digits, ".", "_", "+" and "-"' })
+  @IsName('version')
   @IsNotEmpty({ message: 'must not be empty' })
   @IsString({ message: versionTypeMessage })
   version: unknown;
@@ -46,6 +70,7 @@ export class ManifestShape {
 
 /** The fields of a deployable that every CI type shares; the others belong to the type. */
 export class DeployableShape {
+  @IsName()
   @IsNotEmpty({ message: 'must not be empty' })
   @IsString({ message: 'must be a string' })
   name: unknown;
@@ -54,6 +79,7 @@ export class DeployableShape {
   @IsString({ message: 'must be a string' })
   type: unknown;
 
+  @EachName()
   @IsString({ each: true, message: 'must be a list of strings' })
   @IsArray({ message: 'must be a list of strings' })
   @IsOptional()

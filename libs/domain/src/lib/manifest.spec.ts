@@ -1,5 +1,6 @@
 import { ErrorCode, FieldError, ValidationError } from '@shipdeck/errors';
 import { CiTypeCatalog, parseManifest, parseManifestText } from './manifest';
+import { NAME_RULE } from './names';
 
 /** A catalog with two types; `file.File` requires `targetPath`. */
 const types: CiTypeCatalog = {
@@ -78,7 +79,7 @@ describe('parseManifest', () => {
 
   it('refuses an application name with other characters, or an empty one', () => {
     expect(detailsOf(() => parseManifest({ ...valid, application: 'pet clinic/1' }, types))).toEqual([
-      { field: 'application', message: 'may contain only letters, digits, ".", "_" and "-"' },
+      { field: 'application', message: `may contain only ${NAME_RULE}` },
     ]);
     expect(detailsOf(() => parseManifest({ ...valid, application: '' }, types))).toEqual([
       { field: 'application', message: 'must not be empty' },

@@ -68,6 +68,42 @@ describe('taskLogger', () => {
   });
 });
 
+describe('control characters (issue 9: no forged log lines)', () => {
+  it('escapes newlines, escape sequences, NUL and bidi overrides in the message and values', async () => {
+    const { logger, lines } = capture(false);
+    logger.info('host web1\n10:00:00.000 error [master] forged\u001b[2J\u0000', { name2: 'a\r\nb', who: 'x\u202Ey', list: ['p\u2028q'] });
+    await flush();
+    expect(lines()).toHaveLength(1);
+    expect(lines()[0]).toContain('host web1\\n10:00:00.000 error [master] forged\\u001b[2J\\u0000');
+    expect(lines()[0]).toContain('name2="a\\r\\nb"');
+    expect(lines()[0]).toContain('who=x\\u202ey');
+    expect(lines()[0]).toContain('list=["p\\u2028q"]');
+  });
+
+  it('escapes the task id and step path', async () => {
+    const { logger, lines } = capture(false);
+    taskLogger(logger, 't\n1', '1\u202E').info('step done');
+    await flush();
+    expect(lines()).toEqual([expect.stringContaining('[task t\\n1 step 1\\u202e] step done')]);
+  });
+
+  it('keeps a stack on indented lines that cannot pass for entries', async () => {
+    const { logger, lines } = capture(false);
+    logger.error('failed', { stack: 'Error: bad name\n12:00:00.000 info  [master] forged\n    at x (y.ts:1:1)' });
+    await flush();
+    expect(lines()[0]).toMatch(/failed$/);
+    for (const line of lines().slice(1)) expect(line).toMatch(/^ {4}\S/);
+  });
+
+  it('writes JSON lines with the characters escaped by JSON', async () => {
+    const { logger, lines } = capture(true);
+    logger.info('a\nb');
+    await flush();
+    expect(lines()).toHaveLength(1);
+    expect((JSON.parse(lines()[0]!) as { message: string }).message).toBe('a\nb');
+  });
+});
+
 describe('Logger', () => {
   it('is what createLogger makes: its children log through the interface, with their fields', () => {
     const lines: string[] = [];

@@ -93,18 +93,50 @@ function errorFields(error: Error): Record<string, unknown> {
   return { name: error.name, message: error.message, ...(code === undefined ? {} : { code }), stack: error.stack };
 }
 
+/**
+ * Characters that could forge or disguise a log line: C0 and C1 controls (newline, carriage
+ * return, escape sequences, NUL), DEL, bidi embeddings, overrides and isolates, and the Unicode
+ * line and paragraph separators.
+ */
+const UNSAFE_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with every character of {@link UNSAFE_CHARACTERS} written as an escape (`\n`, `\u202e`),
+ * so that one log call is one line and reads as what it is, whatever input it quotes.
+ */
+export function escapeControlCharacters(text: string): string {
+  return text.replace(UNSAFE_CHARACTERS, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
 function readableLine(info: winston.Logform.TransformableInfo): string {
   const parts = [clock(new Date()), info.level.padEnd(5)];
-  if (typeof info['name'] === 'string') parts.push(`[${info['name']}]`);
+  if (typeof info['name'] === 'string') parts.push(`[${escapeControlCharacters(info['name'])}]`);
   if (info['taskId'] !== undefined) {
-    parts.push(info['stepPath'] === undefined ? `[task ${info['taskId']}]` : `[task ${info['taskId']} step ${info['stepPath']}]`);
+    const task = escapeControlCharacters(String(info['taskId']));
+    parts.push(info['stepPath'] === undefined ? `[task ${task}]` : `[task ${task} step ${escapeControlCharacters(String(info['stepPath']))}]`);
   }
-  parts.push(String(info.message));
+  parts.push(escapeControlCharacters(String(info.message)));
   for (const [key, value] of Object.entries(info)) {
-    if (!RESERVED_KEYS.has(key) && value !== undefined) parts.push(`${key}=${formatValue(value)}`);
+    if (!RESERVED_KEYS.has(key) && value !== undefined) parts.push(`${escapeControlCharacters(key)}=${formatValue(value)}`);
   }
   const line = parts.join(' ');
-  return typeof info['stack'] === 'string' ? `${line}\n${info['stack']}` : line;
+  return typeof info['stack'] === 'string' ? `${line}\n${stackLines(info['stack'])}` : line;
+}
+
+/**
+ * A stack trace keeps its lines, each escaped and indented, so that an error message quoting
+ * input with a newline cannot start a line that looks like a log entry of its own.
+ */
+function stackLines(stack: string): string {
+  return stack
+    .split('\n')
+    .map((line) => `    ${escapeControlCharacters(line.trimStart())}`)
+    .join('\n');
 }
 
 function clock(date: Date): string {
@@ -113,9 +145,9 @@ function clock(date: Date): string {
 }
 
 function formatValue(value: unknown): string {
-  if (value instanceof Error) return JSON.stringify(value.message);
-  if (typeof value === 'string') return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  if (value instanceof Error) return escapeControlCharacters(JSON.stringify(value.message));
+  if (typeof value === 'string') return escapeControlCharacters(/^[^\s"=]+$/.test(value) ? value : JSON.stringify(value));
   if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'object' && value !== null) return escapeControlCharacters(JSON.stringify(value) ?? String(value));
+  return escapeControlCharacters(String(value));
 }

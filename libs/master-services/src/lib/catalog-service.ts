@@ -1,12 +1,18 @@
-import { ErrorCode, NotFoundError, ValidationError } from '@shipdeck/errors';
+import { ConflictError, ErrorCode, NotFoundError, ValidationError } from '@shipdeck/errors';
 import { DeployedApplication, Environment, Host, PackageVersion, parseManifest } from '@shipdeck/domain';
 import { Logger } from '@shipdeck/logging';
 import { Stores } from '@shipdeck/persistence';
 import { PluginRegistry } from '@shipdeck/plugins';
+import { flattenSteps, TaskRecord } from '@shipdeck/tasks';
+import { packageDigest } from './package-digest';
+
+/** A package version as the catalog answers it: with its content digest (see {@link packageDigest}). */
+export type ImportedPackage = PackageVersion & { digest: string };
 
 /** What {@link CatalogService} needs. */
 export interface CatalogServiceOptions {
-  stores: Pick<Stores, 'hosts' | 'environments' | 'packages' | 'deployed'>;
+  /** `tasks` is read to refuse deleting what an unfinished task uses. */
+  stores: Pick<Stores, 'hosts' | 'environments' | 'packages' | 'deployed' | 'tasks'>;
   /** Knows the host types and deployable types a manifest may name. */
   registry: PluginRegistry;
   logger: Logger;
@@ -42,12 +48,50 @@ export class CatalogService {
     return this.stores.hosts.list();
   }
 
-  /** Deletes a host; HOST_NOT_FOUND when there is none. */
+  /**
+   * Deletes a host; HOST_NOT_FOUND when there is none. CONFLICT (409), naming the users, while an
+   * environment lists it, a deployed application has deployeds on it (its undeployment needs the
+   * host), or an unfinished task runs steps on it.
+   */
   async deleteHost(name: string): Promise<void> {
+    await this.getHost(name);
+    const users: string[] = [];
+    const environments = await this.stores.environments.list();
+    const listing = environments.filter((e) => e.hosts.includes(name)).map((e) => e.name);
+    if (listing.length > 0) users.push(`environment${plural(listing)} ${listing.join(', ')}`);
+    for (const environment of environments) {
+      for (const app of await this.stores.deployed.listForEnvironment(environment.name)) {
+        if (app.deployeds.some((d) => d.host === name)) {
+          users.push(`${app.application} ${app.version} deployed to ${environment.name}`);
+        }
+      }
+    }
+    const tasks = (await this.stores.tasks.list()).filter((t) => usesHost(t, name));
+    users.push(...tasks.map(taskLabel));
+    if (users.length > 0) throw new ConflictError(`host ${name} is in use by ${users.join('; ')}; it cannot be deleted`);
     if (!(await this.stores.hosts.delete(name))) throw hostNotFound(name);
   }
 
-  /** Creates or replaces an environment; every host it names must exist (one detail per missing host). */
+  /**
+   * Deletes an environment; ENVIRONMENT_NOT_FOUND when there is none. CONFLICT (409), naming
+   * them, while applications are deployed to it or unfinished tasks deploy to it.
+   */
+  async deleteEnvironment(name: string): Promise<void> {
+    await this.getEnvironment(name);
+    const users: string[] = [];
+    const deployed = await this.stores.deployed.listForEnvironment(name);
+    users.push(...deployed.map((app) => `deployed application ${app.application} ${app.version}`));
+    users.push(...(await this.stores.tasks.list({ environment: name })).map(taskLabel));
+    if (users.length > 0) {
+      throw new ConflictError(`environment ${name} is in use by ${users.join('; ')}; undeploy, archive or cancel first`);
+    }
+    if (!(await this.stores.environments.delete(name))) throw environmentNotFound(name);
+  }
+
+  /**
+   * Creates or replaces an environment; every host it names must exist (one detail per missing
+   * host), and a host holding deployeds of an application deployed there cannot be dropped (409).
+   */
   async putEnvironment(environment: Environment): Promise<{ created: boolean; environment: Environment }> {
     const missing: { field: string; message: string }[] = [];
     for (const [i, name] of environment.hosts.entries()) {
@@ -55,6 +99,18 @@ export class CatalogService {
       missing.push({ field: `hosts[${i}]`, message: `host ${name} does not exist; create it with PUT /api/v1/hosts/${name}` });
     }
     if (missing.length > 0) throw new ValidationError('environment names hosts that do not exist', missing);
+    // A host may leave the environment only once nothing deployed there lives on it: the
+    // undeployment of what it holds needs it.
+    const holding = (await this.stores.deployed.listForEnvironment(environment.name)).flatMap((app) =>
+      [...new Set(app.deployeds.map((d) => d.host))]
+        .filter((host) => !environment.hosts.includes(host))
+        .map((host) => `host ${host} holds ${app.application} ${app.version}`),
+    );
+    if (holding.length > 0) {
+      throw new ConflictError(
+        `environment ${environment.name} cannot drop hosts still in use: ${holding.join('; ')}; undeploy first (the undeployment needs the host)`,
+      );
+    }
     const created = (await this.stores.environments.get(environment.name)) === null;
     await this.stores.environments.put(environment);
     return { created, environment };
@@ -62,10 +118,7 @@ export class CatalogService {
 
   /** One environment; ENVIRONMENT_NOT_FOUND when there is none. */
   async getEnvironment(name: string): Promise<Environment> {
-    return found(
-      await this.stores.environments.get(name),
-      () => new NotFoundError(ErrorCode.ENVIRONMENT_NOT_FOUND, `environment ${name} does not exist`),
-    );
+    return found(await this.stores.environments.get(name), () => environmentNotFound(name));
   }
 
   /** Every environment. */
@@ -94,12 +147,29 @@ export class CatalogService {
     return this.stores.deployed.listForEnvironment(environment);
   }
 
-  /** Validates a parsed manifest (any shape) and imports it; a ValidationError names every bad field. */
-  async importPackage(manifest: unknown): Promise<PackageVersion> {
-    const pkg = parseManifest(manifest, this.options.registry);
-    await this.stores.packages.put(pkg);
-    this.options.logger.info('package imported', { application: pkg.application, version: pkg.version });
-    return (await this.stores.packages.get(pkg.application, pkg.version)) ?? pkg;
+  /**
+   * Validates a parsed manifest (any shape) and imports it; a ValidationError names every bad
+   * field. Package versions are immutable: importing a version again with the same content (the
+   * same digest) changes nothing (`created: false`); with different content it is a CONFLICT (409)
+   * naming both digests.
+   */
+  async importPackage(manifest: unknown): Promise<{ created: boolean; pkg: ImportedPackage }> {
+    const parsed = parseManifest(manifest, this.options.registry);
+    const digest = packageDigest(parsed);
+    const { application, version } = parsed;
+    // `add` never replaces: of concurrent imports of one version, one inserts and the others
+    // compare with what it stored.
+    const created = await this.stores.packages.add(parsed);
+    const stored = await this.getPackage(application, version);
+    if (stored.digest !== digest) {
+      throw new ConflictError(
+        `${application} ${version} was already imported with different content (${stored.digest}, this one is ${digest}); ` +
+          'package versions are immutable: import it under a new version',
+      );
+    }
+    if (created) this.options.logger.info('package imported', { application, version, digest });
+    else this.options.logger.info('package already imported with the same content; nothing changed', { application, version, digest });
+    return { created, pkg: stored };
   }
 
   /** Every imported application with its versions, in import order. */
@@ -113,9 +183,9 @@ export class CatalogService {
   }
 
   /** One version of an application; the error tells a missing application from a missing version. */
-  async getPackage(application: string, version: string): Promise<PackageVersion> {
+  async getPackage(application: string, version: string): Promise<ImportedPackage> {
     const pkg = await this.stores.packages.get(application, version);
-    if (pkg) return pkg;
+    if (pkg) return { ...pkg, digest: packageDigest(pkg) };
     const versions = await this.listVersions(application);
     throw new NotFoundError(
       ErrorCode.VERSION_NOT_FOUND,
@@ -132,6 +202,24 @@ export class CatalogService {
 function found<T>(value: T | null, notFound: () => NotFoundError): T {
   if (value === null) throw notFound();
   return value;
+}
+
+function environmentNotFound(name: string): NotFoundError {
+  return new NotFoundError(ErrorCode.ENVIRONMENT_NOT_FOUND, `environment ${name} does not exist`);
+}
+
+/** Whether a task's control or any of its steps targets the host. */
+function usesHost(task: TaskRecord, host: string): boolean {
+  return task.control?.target === host || flattenSteps(task.plan).some((step) => step.target.name === host);
+}
+
+/** `task 1c2d… (PENDING: Deploy petclinic 1.0.0 to dev)`: how a 409 names a task in the way. */
+export function taskLabel(task: Pick<TaskRecord, 'id' | 'state' | 'description'>): string {
+  return `task ${task.id} (${task.state}: ${task.description})`;
+}
+
+function plural(items: readonly unknown[]): string {
+  return items.length === 1 ? '' : 's';
 }
 
 function hostNotFound(name: string): NotFoundError {

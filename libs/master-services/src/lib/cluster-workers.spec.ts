@@ -36,10 +36,12 @@ class FakeSession implements ConnectedWorker {
 const GRACE = 10_000;
 const logger = silentLogger();
 
+const PRUNE = 3_600_000;
+
 function setup() {
   const clock = { now: new Date('2030-01-01T00:00:00Z') };
   const store = new MemoryWorkerStore();
-  const workers = new ClusterWorkers({ workers: store, configHash: 'H', gracePeriodMs: GRACE, logger, now: () => clock.now });
+  const workers = new ClusterWorkers({ workers: store, configHash: 'H', gracePeriodMs: GRACE, pruneAfterMs: PRUNE, logger, now: () => clock.now });
   const advance = (ms: number) => (clock.now = new Date(clock.now.getTime() + ms));
   const session = (id: string, hash = 'H') =>
     new FakeSession(
@@ -124,6 +126,59 @@ describe('ClusterWorkers', () => {
     expect(s.sent).toEqual([{ kind: 'drain' }, { kind: 'stop', taskId: 't1' }, { kind: 'abort', taskId: 't1' }]);
     expect(await workers.restoreGhostTasks()).toMatchObject({ tasks: ['g1'] });
     await expect(workers.drain('nope')).rejects.toThrow(/not known/);
+  });
+
+  it('moves LAST SEEN with every frame of a live session, heartbeats included, and records it', async () => {
+    const { workers, session, advance, clock, store } = setup();
+    const s = session('w1');
+    await workers.connected(s);
+    advance(15_000);
+    // A heartbeat that changes nothing updates the session's time only (no `seen` callback).
+    s.lastSeen = clock.now;
+    const [listed] = await workers.list([]);
+    expect(listed.lastSeen).toBe(clock.now.toISOString());
+    expect(store.rows.get('w1')?.lastSeen).toBe(clock.now.toISOString());
+  });
+
+  it('marks a worker that left while draining as drained; it can be removed, and is pruned after worker.pruneAfter', async () => {
+    const { workers, session, advance, store } = setup();
+    const drained = session('w1');
+    const vanished = session('w2');
+    const busy = session('w3');
+    for (const s of [drained, vanished, busy]) await workers.connected(s);
+    drained.runState = 'DRAINING';
+    for (const s of [drained, vanished, busy]) workers.disconnected(s, 'socket closed');
+    expect((await workers.list([])).map((w) => [w.id, w.state, w.drained])).toEqual([
+      ['w1', 'DISCONNECTED', true],
+      ['w2', 'DISCONNECTED', undefined],
+      ['w3', 'DISCONNECTED', undefined],
+    ]);
+    advance(PRUNE - 1);
+    expect(await workers.list([])).toHaveLength(3);
+    advance(2);
+    // w3 still owns a current task: it stays listed, its task UNKNOWN, until the task is dealt with.
+    expect((await workers.list([task('t', 'w3')])).map((w) => w.id)).toEqual(['w3']);
+    expect([...store.rows.keys()]).toEqual(['w3']);
+    workers.disconnected(busy, 'again');
+    await workers.forget('w3');
+    expect(store.rows.size).toBe(0);
+  });
+
+  it('forgets a drained worker at once when asked, and a reconnect clears the mark', async () => {
+    const { workers, session } = setup();
+    const s = session('w1');
+    await workers.connected(s);
+    s.runState = 'DRAINING';
+    await expect(workers.forget('w1')).rejects.toThrow(/DRAINING/);
+    workers.disconnected(s, 'exited');
+    const back = session('w1');
+    await workers.connected(back);
+    const [listed] = await workers.list([]);
+    expect([listed.state, listed.drained]).toEqual(['CONNECTED', undefined]);
+    back.runState = 'DRAINING';
+    workers.disconnected(back, 'exited');
+    await workers.forget('w1');
+    expect(await workers.list([])).toEqual([]);
   });
 
   it('a reconnect replaces the old session without a false disconnect', async () => {

@@ -1,7 +1,7 @@
 import { CommandReply, WorkerCommand, WorkerRegistration, WorkerRunState } from '@shipdeck/command-channel';
 import { ConflictError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
-import { WorkerStore } from '@shipdeck/persistence';
+import { WorkerRecord, WorkerStore } from '@shipdeck/persistence';
 import { TaskRecord } from '@shipdeck/tasks';
 import { GhostTaskRestore, WorkerPool, WorkerState, WorkerView, countTasks, workerNotConnected, workerNotFound } from './workers';
 
@@ -19,6 +19,11 @@ export interface ClusterWorkersOptions {
   configHash: string;
   /** A worker silent this long is DISCONNECTED and its tasks show UNKNOWN. */
   gracePeriodMs: number;
+  /**
+   * A DISCONNECTED worker (drained or not) last seen longer ago than this is forgotten when the workers
+   * are listed (`worker.pruneAfter`). Default: never.
+   */
+  pruneAfterMs?: number;
   logger: Logger;
   now?: () => Date;
 }
@@ -36,6 +41,8 @@ export class ClusterWorkers implements WorkerPool {
   /** When this master last heard of each worker, or when it started for workers not heard of yet. */
   private readonly lastHeard = new Map<string, number>();
   private readonly lastWritten = new Map<string, number>();
+  /** Workers whose session closed while they were draining: they exited as told (shown `drained`). */
+  private readonly drained = new Set<string>();
   private readonly startedAt: number;
   private readonly now: () => Date;
 
@@ -48,6 +55,7 @@ export class ClusterWorkers implements WorkerPool {
   async connected(session: ConnectedWorker): Promise<void> {
     const { registration } = session;
     this.sessions.set(registration.workerId, session);
+    this.drained.delete(registration.workerId);
     this.lastHeard.set(registration.workerId, session.lastSeen.getTime());
     const compatible = registration.configHash === this.options.configHash;
     this.options.logger.info(`worker ${registration.name} connected: ${compatible ? registration.state : 'INCOMPATIBLE'}`, {
@@ -70,11 +78,20 @@ export class ClusterWorkers implements WorkerPool {
     const id = session.registration.workerId;
     if (this.sessions.get(id) !== session) return;
     this.sessions.delete(id);
+    this.lastHeard.set(id, Math.max(this.lastHeard.get(id) ?? 0, session.lastSeen.getTime()));
+    if (session.runState === 'DRAINING') {
+      this.drained.add(id);
+      this.options.logger.info(`worker ${session.registration.name} drained and left: ${reason}`, { workerId: id });
+      return;
+    }
     this.options.logger.warn(`worker ${session.registration.name} disconnected: ${reason}`, { workerId: id });
   }
 
   async list(tasks: readonly TaskRecord[]): Promise<WorkerView[]> {
-    const records = await this.options.workers.list();
+    // A live session's last-seen time moves with every frame, heartbeats included: keep the
+    // database's copy (other masters, restarts) roughly current.
+    for (const session of this.sessions.values()) await this.remember(session, false);
+    const records = await this.prune(await this.options.workers.list(), tasks);
     const views = new Map<string, WorkerView>();
     for (const record of records) {
       views.set(record.id, {
@@ -86,6 +103,7 @@ export class ClusterWorkers implements WorkerPool {
         configHash: record.configHash,
         capacity: record.capacity,
         lastSeen: this.lastSeenOf(record.id) ?? record.lastSeen,
+        ...(this.drainedAndGone(record.id) ? { drained: true as const } : {}),
       });
     }
     for (const [id, session] of this.sessions) {
@@ -117,7 +135,36 @@ export class ClusterWorkers implements WorkerPool {
     if (state !== 'DISCONNECTED') throw new ConflictError(`worker ${id} is ${state}; only a DISCONNECTED worker can be forgotten`);
     if (!(await this.options.workers.delete(id))) throw workerNotFound(id);
     this.lastHeard.delete(id);
+    this.drained.delete(id);
     this.options.logger.info('worker forgotten', { workerId: id });
+  }
+
+  /**
+   * Forgets the gone (DISCONNECTED, drained or not) workers last seen more than `pruneAfterMs`
+   * ago that own no current task (their tasks must stay visible as UNKNOWN); answers the others.
+   */
+  private async prune(records: WorkerRecord[], tasks: readonly TaskRecord[]): Promise<WorkerRecord[]> {
+    const { pruneAfterMs } = this.options;
+    if (pruneAfterMs === undefined) return records;
+    const now = this.now().getTime();
+    const kept: WorkerRecord[] = [];
+    for (const record of records) {
+      const state = this.stateOf(record.id);
+      const seen = Math.max(Date.parse(record.lastSeen), this.lastHeard.get(record.id) ?? 0);
+      const owns = tasks.some((t) => t.workerId === record.id);
+      if (state === 'DISCONNECTED' && now - seen > pruneAfterMs && !owns) {
+        const how = this.drained.has(record.id) ? 'drained and gone' : 'DISCONNECTED';
+        await this.options.workers.delete(record.id);
+        this.lastHeard.delete(record.id);
+        this.drained.delete(record.id);
+        this.options.logger.info(`worker ${record.name} pruned: ${how} and not seen for over ${pruneAfterMs / 1000}s (worker.pruneAfter)`, {
+          workerId: record.id,
+        });
+        continue;
+      }
+      kept.push(record);
+    }
+    return kept;
   }
 
   async restoreGhostTasks(): Promise<GhostTaskRestore> {
@@ -164,9 +211,15 @@ export class ClusterWorkers implements WorkerPool {
     return 'CONNECTED';
   }
 
+  /** Whether the worker left while draining (and has not come back). */
+  private drainedAndGone(id: string): boolean {
+    return this.drained.has(id) && !this.sessions.has(id);
+  }
+
+  /** The latest of the live session's last frame and what this master last heard of the worker. */
   private lastSeenOf(id: string): string | undefined {
-    const heard = this.lastHeard.get(id);
-    return heard === undefined ? undefined : new Date(heard).toISOString();
+    const heard = Math.max(this.sessions.get(id)?.lastSeen.getTime() ?? 0, this.lastHeard.get(id) ?? 0);
+    return heard === 0 ? undefined : new Date(heard).toISOString();
   }
 
   private async liveSession(id: string): Promise<ConnectedWorker> {

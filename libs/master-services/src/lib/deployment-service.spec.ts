@@ -92,6 +92,52 @@ describe('DeploymentService', () => {
   });
 });
 
+describe('DeploymentService: one unfinished deployment per application and environment', () => {
+  it('refuses a second deployment while the first is PENDING, naming it, and creates nothing', async () => {
+    const { deployments, tasks } = master.services;
+    const first = await deployments.createDeployment(request);
+    const refused = { code: ErrorCode.CONFLICT, message: expect.stringContaining(`task ${first.id} (PENDING: Deploy petclinic 1.0.0 to dev) is unfinished`) };
+    await expect(deployments.createDeployment(request)).rejects.toMatchObject(refused);
+    await expect(deployments.previewDeployment(request)).rejects.toMatchObject(refused);
+    expect((await tasks.listTasks({})).map((t) => t.id)).toEqual([first.id]);
+  });
+
+  it('refuses an undeployment planned against a deployed state an EXECUTED task is about to change', async () => {
+    const { deployments, tasks, catalog } = master.services;
+    const first = await deployments.createDeployment(request);
+    await master.stores.tasks.compareAndSet(first.id, 'PENDING', { state: 'EXECUTED' });
+    await tasks.operate(first.id, 'archive');
+    await catalog.importPackage(petclinicManifest('2.0.0'));
+    const update = await deployments.createDeployment({ ...request, version: '2.0.0' });
+    await master.stores.tasks.compareAndSet(update.id, 'PENDING', { state: 'EXECUTED' });
+    await expect(deployments.createUndeployment({ application: 'petclinic', environment: 'dev' })).rejects.toMatchObject({
+      code: ErrorCode.CONFLICT,
+      message: expect.stringContaining(`task ${update.id} (EXECUTED: Update petclinic 2.0.0 to dev)`),
+    });
+    await tasks.operate(update.id, 'archive');
+    const undeploy = await deployments.createUndeployment({ application: 'petclinic', environment: 'dev' });
+    expect(undeploy.description).toBe('Undeploy petclinic 2.0.0 from dev');
+  });
+
+  it('lets a deployment follow a cancelled one, and other applications or environments run alongside', async () => {
+    const { deployments, tasks, catalog } = master.services;
+    const first = await deployments.createDeployment(request);
+    await tasks.operate(first.id, 'cancel');
+    const second = await deployments.createDeployment(request);
+    await catalog.putEnvironment({ name: 'test', hosts: ['local'], dictionary: { APP_HOME: '/opt/t' } });
+    const elsewhere = await deployments.createDeployment({ ...request, environment: 'test' });
+    expect([second.state, elsewhere.state]).toEqual(['PENDING', 'PENDING']);
+  });
+
+  it('of concurrent deployments of one application and environment, creates exactly one', async () => {
+    const results = await Promise.allSettled([1, 2, 3, 4].map(() => master.services.deployments.createDeployment(request)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    for (const r of results.filter((x): x is PromiseRejectedResult => x.status === 'rejected')) {
+      expect(r.reason).toMatchObject({ code: ErrorCode.CONFLICT });
+    }
+  });
+});
+
 describe('ControlTaskService', () => {
   it('creates a PENDING control task on a host, and refuses an unknown host', async () => {
     const task = await master.services.controlTasks.createControlTask({ target: 'local', control: 'checkConnection' });

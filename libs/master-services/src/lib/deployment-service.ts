@@ -1,15 +1,25 @@
 import { ErrorCode, NotFoundError, ValidationError } from '@shipdeck/errors';
 import { planDeployment, planUndeployment } from '@shipdeck/planner';
 import { Plan, TaskView, buildPlan, pauseBeforeStep, renderTask, skipStep } from '@shipdeck/tasks';
+import { TaskStore } from '@shipdeck/persistence';
 import { DeploymentPreview, DeploymentRequest, UndeploymentRequest } from './requests';
-import { TaskPlanningOptions } from './task-factory';
+import { TaskPlanningOptions, unfinishedDeployment } from './task-factory';
+
+/** What {@link DeploymentService} needs besides what every planning service does. */
+export interface DeploymentServiceOptions extends TaskPlanningOptions {
+  /** Current tasks, to refuse planning while a deployment of the same application and environment is unfinished. */
+  current: Pick<TaskStore, 'list'>;
+}
 
 /**
  * Deployments (spec §6): plans what a deployment or undeployment changes, previews it, and creates
- * its PENDING task. Nothing runs until the task is started.
+ * its PENDING task. Nothing runs until the task is started. At most one deployment or
+ * undeployment per application and environment is unfinished at a time: the deployed state a
+ * plan compares with is only current once the previous task is archived or cancelled, so planning
+ * (a preview too) is refused with a CONFLICT (409) naming the unfinished task.
  */
 export class DeploymentService {
-  constructor(private readonly options: TaskPlanningOptions) {}
+  constructor(private readonly options: DeploymentServiceOptions) {}
 
   /** The plan a deployment would get, with what it deploys and changes; creates nothing. */
   async previewDeployment(request: DeploymentRequest): Promise<DeploymentPreview> {
@@ -32,13 +42,14 @@ export class DeploymentService {
       deployeds: planned.deployeds,
     };
     const description = `${verb} ${request.application} ${request.version} to ${request.environment}`;
-    return this.options.tasks.create({ type: 'DEPLOYMENT', description, deployment }, plan);
+    return this.options.tasks.createDeployment({ type: 'DEPLOYMENT', description, deployment }, plan);
   }
 
   /** Creates the PENDING task that removes a deployed application; NOT_DEPLOYED when it is not there. */
   async createUndeployment(request: UndeploymentRequest): Promise<TaskView> {
     const { catalog } = this.options;
     const environment = await catalog.getEnvironment(request.environment);
+    await this.refuseWhileUnfinished(request.application, request.environment);
     const current = await catalog.deployedApplication(request.environment, request.application);
     if (!current) {
       throw new NotFoundError(
@@ -46,7 +57,12 @@ export class DeploymentService {
         `application ${request.application} is not deployed to environment ${request.environment}`,
       );
     }
-    const planned = planUndeployment({ current, hosts: await catalog.hostsOf(environment), types: this.options.registry });
+    // The package deployed is normally still imported; its explicit orders then order the destroys.
+    const pkg = await catalog.getPackage(current.application, current.version).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    const planned = planUndeployment({ current, hosts: await catalog.hostsOf(environment), types: this.options.registry, pkg });
     const deployment = {
       application: request.application,
       version: null,
@@ -55,13 +71,20 @@ export class DeploymentService {
       deployeds: [],
     };
     const description = `Undeploy ${request.application} ${current.version} from ${request.environment}`;
-    return this.options.tasks.create({ type: 'DEPLOYMENT', description, deployment }, buildPlan(planned.phases));
+    return this.options.tasks.createDeployment({ type: 'DEPLOYMENT', description, deployment }, buildPlan(planned.phases));
+  }
+
+  /** CONFLICT naming the oldest unfinished deployment task of the application to the environment, if any. */
+  private async refuseWhileUnfinished(application: string, environment: string): Promise<void> {
+    const [blocking] = await this.options.current.list({ type: 'DEPLOYMENT', application, environment });
+    if (blocking) throw unfinishedDeployment(blocking);
   }
 
   private async plan(request: DeploymentRequest) {
     const { catalog } = this.options;
     const pkg = await catalog.getPackage(request.application, request.version);
     const environment = await catalog.getEnvironment(request.environment);
+    await this.refuseWhileUnfinished(request.application, request.environment);
     return planDeployment({
       pkg,
       environment,

@@ -52,7 +52,7 @@ export function createMasterServices(options: MasterServicesOptions): MasterServ
   const factory = new TaskFactory(stores.tasks, views, logger, now);
   return {
     catalog,
-    deployments: new DeploymentService({ catalog, tasks: factory, registry }),
+    deployments: new DeploymentService({ catalog, tasks: factory, registry, current: stores.tasks }),
     controlTasks: new ControlTaskService({ catalog, tasks: factory, registry }),
     tasks: new TaskOperationsService({ tasks: stores.tasks, logs: stores.logs, views, announcer, workers, logger, now }),
     workers: new WorkerService(workers, stores.tasks),

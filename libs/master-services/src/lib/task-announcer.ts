@@ -3,13 +3,22 @@ import { NO_METRICS, TaskMessageMetrics } from '@shipdeck/metrics';
 import { TASK_MESSAGE_VERSION, TaskQueue } from '@shipdeck/queue';
 import { TaskRecord } from '@shipdeck/tasks';
 
-/** Publishes "this task is queued" messages stamped with the master's id and configuration hash. */
+/**
+ * Publishes "this task is queued" messages stamped with the master's id and configuration hash.
+ * `isCurrent` (default: always) says whether a live worker shares this master's configuration;
+ * while none does, nothing is published: a message no connected worker may execute would only
+ * circulate (spec §3). The task stays QUEUED, and the reconciler publishes it once a worker of
+ * this configuration is there.
+ */
 export class TaskAnnouncer {
+  private holding = false;
+
   constructor(
     private readonly queue: TaskQueue,
     private readonly masterId: string,
     private readonly configHash: string,
     private readonly logger: Logger,
+    private readonly isCurrent: () => boolean = () => true,
     /** Counts every publication; none by default. */
     readonly metrics: TaskMessageMetrics = NO_METRICS,
   ) {}
@@ -24,6 +33,16 @@ export class TaskAnnouncer {
    * thrown: the task stays QUEUED and the reconciler publishes it again.
    */
   async announce(task: TaskRecord): Promise<boolean> {
+    if (!this.isCurrent()) {
+      if (!this.holding) {
+        this.logger.info("no live worker shares this master's configuration: queued tasks wait unpublished until one connects", {
+          taskId: task.id,
+        });
+      }
+      this.holding = true;
+      return false;
+    }
+    this.holding = false;
     try {
       await this.queue.publish({
         version: TASK_MESSAGE_VERSION,

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { ConflictError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
 import { PluginRegistry } from '@shipdeck/plugins';
 import { Clock, TaskStore } from '@shipdeck/persistence';
 import { Plan, TaskRecord, TaskView } from '@shipdeck/tasks';
-import type { CatalogService } from './catalog-service';
+import { type CatalogService, taskLabel } from './catalog-service';
 import { TaskViews } from './task-views';
 
 /** What a new task says besides its plan: the deployment or control it performs. */
@@ -22,7 +23,7 @@ export interface TaskPlanningOptions {
 /** Makes new PENDING tasks, for the services that create deployments and control tasks. */
 export class TaskFactory {
   constructor(
-    private readonly tasks: Pick<TaskStore, 'insert'>,
+    private readonly tasks: Pick<TaskStore, 'insert' | 'insertExclusive'>,
     private readonly views: TaskViews,
     private readonly logger: Logger,
     private readonly now: Clock,
@@ -57,4 +58,25 @@ export class TaskFactory {
     this.logger.info('task created', { taskId: task.id, description: task.description });
     return this.views.view(task);
   }
+
+  /**
+   * Stores a new PENDING deployment or undeployment task unless another one of the same
+   * application and environment is unfinished (not DONE or CANCELLED; a PENDING one counts):
+   * then a CONFLICT (409) naming that task, and nothing is stored.
+   */
+  async createDeployment(purpose: TaskPurpose & { deployment: NonNullable<TaskRecord['deployment']> }, plan: Plan): Promise<TaskView> {
+    const task = { ...this.draft(purpose, plan), deployment: purpose.deployment };
+    const blocking = await this.tasks.insertExclusive(task);
+    if (blocking) throw unfinishedDeployment(blocking);
+    this.logger.info('task created', { taskId: task.id, description: task.description });
+    return this.views.view(task);
+  }
+}
+
+/** The 409 of a deployment or undeployment refused because `blocking` is unfinished. */
+export function unfinishedDeployment(blocking: TaskRecord): ConflictError {
+  const where = blocking.deployment ? `${blocking.deployment.application} to ${blocking.deployment.environment}` : 'it';
+  return new ConflictError(
+    `${taskLabel(blocking)} is unfinished: one deployment of ${where} at a time; archive, cancel or finish it first`,
+  );
 }

@@ -6,13 +6,26 @@ let master: InMemoryMaster;
 
 afterEach(() => master?.close());
 
+/** How many deployments this test created: each after the first goes to its own environment. */
+let deployments = 0;
+
 async function start(mode: 'embedded' | 'cluster' = 'embedded'): Promise<void> {
+  deployments = 0;
   master = await startInMemoryMaster({ mode });
   await master.seedCatalog();
   await master.services.catalog.importPackage(petclinicManifest());
 }
 
-const deploy = () => master.services.deployments.createDeployment({ application: 'petclinic', version: '1.0.0', environment: 'dev' });
+/**
+ * Creates a PENDING deployment of petclinic: to `dev` first, then to `dev-2`, `dev-3`…, as only
+ * one deployment per application and environment may be unfinished at a time.
+ */
+async function deploy(): Promise<TaskView> {
+  deployments += 1;
+  const environment = deployments === 1 ? 'dev' : `dev-${deployments}`;
+  if (deployments > 1) await master.services.catalog.putEnvironment({ name: environment, hosts: ['local'], dictionary: { APP_HOME: '/opt/app' } });
+  return master.services.deployments.createDeployment({ application: 'petclinic', version: '1.0.0', environment });
+}
 
 /** Starts a task and claims it as `workerId` does, so that it is EXECUTING there. */
 async function executing(workerId = master.worker.workerId): Promise<TaskView> {

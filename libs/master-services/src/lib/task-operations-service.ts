@@ -1,4 +1,4 @@
-import { IllegalTransitionError } from '@shipdeck/errors';
+import { IllegalTransitionError, ShipdeckError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
 import { Clock, StepLogStore, TaskStore } from '@shipdeck/persistence';
 import {
@@ -9,6 +9,7 @@ import {
   clonePlan,
   findStep,
   flattenSteps,
+  isActive,
   pauseBeforeStep,
   renderTask,
   skipStep,
@@ -127,6 +128,33 @@ export class TaskOperationsService {
       taskId: id,
       worker: task.workerId,
     });
+  }
+
+  /**
+   * Asks every EXECUTING task to stop after its running step(s) (a master shutting down gives
+   * them a grace period): each goes STOPPING, then STOPPED once its steps are done. Answers the
+   * tasks asked. A task that changed state meanwhile is left alone.
+   */
+  async stopExecuting(): Promise<TaskView[]> {
+    const stopping: TaskView[] = [];
+    for (const task of await this.tasks.list({ state: 'EXECUTING' })) {
+      try {
+        stopping.push(await this.interrupt(task.id, 'stop'));
+      } catch (error) {
+        if (!(error instanceof ShipdeckError)) throw error;
+        this.options.logger.debug('task not stopped: it left EXECUTING meanwhile', { taskId: task.id, error: error.message });
+      }
+    }
+    return stopping;
+  }
+
+  /** Whether any of these tasks is still in an active state (a worker runs its steps). */
+  async anyActive(ids: readonly string[]): Promise<boolean> {
+    for (const id of ids) {
+      const task = await this.tasks.get(id);
+      if (task && isActive(task.state)) return true;
+    }
+    return false;
   }
 
   /** DONE and CANCELLED tasks, newest first. */

@@ -18,7 +18,7 @@ export class WorkerService {
     return this.workers.drain(id);
   }
 
-  /** Forgets a DISCONNECTED worker; 409 in any other state. */
+  /** Forgets a DISCONNECTED worker (drained or not); 409 in any other state. */
   forgetWorker(id: string): Promise<void> {
     return this.workers.forget(id);
   }

@@ -16,6 +16,12 @@ export interface WorkerView {
   configHash: string;
   capacity: number;
   lastSeen: string;
+  /**
+   * Present (true) only for a DISCONNECTED worker that was draining when it left: it finished its
+   * tasks and exited as told, rather than vanished. It can be removed, and is pruned after
+   * `worker.pruneAfter`. Absent otherwise, so that the usual answer keeps its shape.
+   */
+  drained?: true;
 }
 
 /** The answer of `POST /workers/restore-ghost-tasks`. */
@@ -33,7 +39,7 @@ export interface WorkerPool extends WorkerLink {
   list(tasks: readonly TaskRecord[]): Promise<WorkerView[]>;
   /** Tells a worker to drain; answers the worker's own words. */
   drain(id: string): Promise<{ message: string }>;
-  /** Forgets a DISCONNECTED worker; 409 in any other state. */
+  /** Forgets a DISCONNECTED (drained or not) worker; 409 in any other state. */
   forget(id: string): Promise<void>;
   restoreGhostTasks(): Promise<GhostTaskRestore>;
 }

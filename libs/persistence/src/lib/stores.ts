@@ -7,6 +7,10 @@ export interface TaskFilter {
   state?: TaskState;
   type?: TaskType;
   workerId?: string;
+  /** Deployment tasks of this application only. */
+  application?: string;
+  /** Deployment tasks to this environment only. */
+  environment?: string;
 }
 
 /** Filter of archived tasks (DONE and CANCELLED). Times are ISO strings, compared with completedAt. */
@@ -32,6 +36,13 @@ export interface TaskStateOf {
  */
 export interface TaskRepository extends TaskStateStore {
   insert(task: TaskRecord): Promise<void>;
+  /**
+   * Inserts a deployment task unless a current (not DONE or CANCELLED) deployment task of the same
+   * application and environment exists. Answers that blocking task, and inserts nothing, or null
+   * when the task was inserted. Concurrent calls for one application and environment (from any
+   * master) are serialized, so at most one of them inserts.
+   */
+  insertExclusive(task: TaskRecord & { deployment: NonNullable<TaskRecord['deployment']> }): Promise<TaskRecord | null>;
   get(id: string): Promise<TaskRecord | null>;
   /** Current tasks (every state but DONE and CANCELLED), oldest first. */
   list(filter?: TaskFilter): Promise<TaskRecord[]>;
@@ -129,11 +140,18 @@ export interface EnvironmentStore {
   put(environment: Environment): Promise<void>;
   get(name: string): Promise<Environment | null>;
   list(): Promise<Environment[]>;
+  /** Answers false when there was no such environment. */
+  delete(name: string): Promise<boolean>;
 }
 
 export interface PackageStore {
   /** Imports a version; importing an existing (application, version) replaces it. */
   put(pkg: PackageVersion): Promise<void>;
+  /**
+   * Imports a version only if (application, version) was never imported; answers false, and
+   * changes nothing, when it was (package versions are immutable).
+   */
+  add(pkg: PackageVersion): Promise<boolean>;
   get(application: string, version: string): Promise<PackageVersion | null>;
   /** Every application with its versions, in import order. */
   listApplications(): Promise<{ name: string; versions: string[] }[]>;

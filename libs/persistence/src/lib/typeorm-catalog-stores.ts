@@ -63,6 +63,10 @@ export class TypeOrmEnvironmentStore implements EnvironmentStore {
   async list(): Promise<Environment[]> {
     return (await this.rows.list('listing environments', { order: { name: 'ASC' } })).map(environmentFromRow);
   }
+
+  delete(name: string): Promise<boolean> {
+    return this.rows.delete(`deleting environment ${name}`, { name });
+  }
 }
 
 function environmentFromRow(row: EnvironmentRow): Environment {
@@ -81,13 +85,20 @@ export class TypeOrmPackageStore implements PackageStore {
   }
 
   put(pkg: PackageVersion): Promise<void> {
-    const row: PackageRow = {
+    return this.rows.upsert(`importing ${pkg.application} ${pkg.version}`, this.rowOf(pkg), ['application', 'version']);
+  }
+
+  add(pkg: PackageVersion): Promise<boolean> {
+    return this.rows.insertNew(`importing ${pkg.application} ${pkg.version}`, this.rowOf(pkg));
+  }
+
+  private rowOf(pkg: PackageVersion): PackageRow {
+    return {
       application: pkg.application,
       version: pkg.version,
       deployables: pkg.deployables,
       imported_at: pkg.importedAt ?? this.now().toISOString(),
     };
-    return this.rows.upsert(`importing ${pkg.application} ${pkg.version}`, row, ['application', 'version']);
   }
 
   async get(application: string, version: string): Promise<PackageVersion | null> {

@@ -18,31 +18,52 @@ export class TypeOrmTaskStore implements TaskStore {
   }
 
   insert(task: TaskRecord): Promise<void> {
-    return this.db.run(`inserting task ${task.id}`, async (m) => {
-      const row: TaskRow = {
-        id: task.id,
-        type: task.type,
-        description: task.description,
-        state: task.state,
-        plan: task.plan,
-        worker_id: task.workerId,
-        lease_until: toDate(task.leaseUntil),
-        attempt: task.attempt,
-        deployment: task.deployment,
-        control: task.control,
-        application: task.deployment?.application ?? null,
-        environment: task.deployment?.environment ?? null,
-        scheduled_at: toDate(task.scheduledAt),
-        created_at: new Date(task.createdAt),
-        queued_at: toDate(task.queuedAt),
-        claimed_at: toDate(task.claimedAt),
-        started_at: toDate(task.startedAt),
-        completed_at: toDate(task.completedAt),
-        state_changed_at: this.now(),
-        failure: task.failure,
-      };
-      await m.insert(this.entity, values<TaskRow>(row));
+    return this.db.run(`inserting task ${task.id}`, (m) => this.insertRow(m, task));
+  }
+
+  insertExclusive(task: TaskRecord & { deployment: NonNullable<TaskRecord['deployment']> }): Promise<TaskRecord | null> {
+    const { application, environment } = task.deployment;
+    return this.db.transaction(`inserting deployment task ${task.id}`, async (m) => {
+      // PostgreSQL: masters may insert concurrently; a transaction-scoped advisory lock per
+      // (application, environment) makes the check and the insert one step. SQLite runs every
+      // transaction alone already.
+      if (this.db.dialect === 'postgres') {
+        await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [DEPLOYMENT_LOCK, `${application}/${environment}`]);
+      }
+      const blocking = await m.findOne(this.entity, {
+        where: { type: 'DEPLOYMENT', application, environment, state: Not(In([...FINAL_STATES])) },
+        order: { created_at: 'ASC', id: 'ASC' },
+      });
+      if (blocking) return taskFromRow(blocking);
+      await this.insertRow(m, task);
+      return null;
     });
+  }
+
+  private async insertRow(m: EntityManager, task: TaskRecord): Promise<void> {
+    const row: TaskRow = {
+      id: task.id,
+      type: task.type,
+      description: task.description,
+      state: task.state,
+      plan: task.plan,
+      worker_id: task.workerId,
+      lease_until: toDate(task.leaseUntil),
+      attempt: task.attempt,
+      deployment: task.deployment,
+      control: task.control,
+      application: task.deployment?.application ?? null,
+      environment: task.deployment?.environment ?? null,
+      scheduled_at: toDate(task.scheduledAt),
+      created_at: new Date(task.createdAt),
+      queued_at: toDate(task.queuedAt),
+      claimed_at: toDate(task.claimedAt),
+      started_at: toDate(task.startedAt),
+      completed_at: toDate(task.completedAt),
+      state_changed_at: this.now(),
+      failure: task.failure,
+    };
+    await m.insert(this.entity, values<TaskRow>(row));
   }
 
   get(id: string): Promise<TaskRecord | null> {
@@ -59,6 +80,8 @@ export class TypeOrmTaskStore implements TaskStore {
           state: filter.state === undefined ? Not(In([...FINAL_STATES])) : filter.state,
           ...(filter.type === undefined ? {} : { type: filter.type }),
           ...(filter.workerId === undefined ? {} : { worker_id: filter.workerId }),
+          ...(filter.application === undefined ? {} : { application: filter.application }),
+          ...(filter.environment === undefined ? {} : { environment: filter.environment }),
         },
         order: { created_at: 'ASC', id: 'ASC' },
       });
@@ -290,6 +313,9 @@ export class TypeOrmTaskStore implements TaskStore {
     return m.findOneBy(this.entity, { id: parameters['id'] as string });
   }
 }
+
+/** First key of the advisory lock taken while a deployment task is inserted ("DEPL"). */
+const DEPLOYMENT_LOCK = 0x4445504c;
 
 /** Rolls the archive transaction back: the task was not EXECUTED any more. */
 class NothingToArchive extends Error {}

@@ -87,7 +87,8 @@ describe('planDeployment', () => {
       operation: 'CREATE',
       deployable: 'app',
       target: { name: 'local-1', type: 'local', properties: {} },
-      properties: { create: 'install /opt/app', destroy: 'uninstall /opt/app' },
+      // Placeholder values reach shell text as variables (issue 9).
+      properties: { create: 'install "${SHIPDECK_VALUE_APP_HOME}"', destroy: 'uninstall "${SHIPDECK_VALUE_APP_HOME}"', env: { SHIPDECK_VALUE_APP_HOME: '/opt/app' } },
     });
   });
 
@@ -121,7 +122,7 @@ describe('planDeployment', () => {
       {
         operation: 'MODIFY',
         previous: current.deployeds[1],
-        next: { ...current.deployeds[1], properties: { create: 'install /opt/app', destroy: 'uninstall /opt/app' } },
+        next: { ...current.deployeds[1], properties: { create: 'install "${SHIPDECK_VALUE_APP_HOME}"', destroy: 'uninstall "${SHIPDECK_VALUE_APP_HOME}"', env: { SHIPDECK_VALUE_APP_HOME: '/opt/app' } } },
       },
       {
         operation: 'CREATE',
@@ -223,7 +224,7 @@ describe('planDeployment', () => {
   });
 
   describe('ordering', () => {
-    it('uses an explicit order, groups equal orders in one block and sorts by host, then deployable', () => {
+    it('uses an explicit order and keeps the declared order of deployables sharing one, one block per deployable across hosts', () => {
       const planned = planDeployment({
         pkg: pkg(
           '1',
@@ -239,7 +240,8 @@ describe('planDeployment', () => {
       });
       expect(outline(planned.phases)).toEqual([
         ['Deploy (order 10)', false, ['Create zz-first on h1']],
-        ['Deploy (order 70)', true, ['Create b-config on h1', 'Create a-config on h2', 'Create b-config on h2']],
+        ['Deploy (order 70): b-config', true, ['Create b-config on h1', 'Create b-config on h2']],
+        ['Deploy (order 70): a-config', false, ['Create a-config on h2']],
         ['Deploy (order 80)', false, ['Create single on h1']],
       ]);
       const plan = buildPlan(planned.phases);
@@ -247,8 +249,25 @@ describe('planDeployment', () => {
         ['1-1-1', 10],
         ['1-2-1', 70],
         ['1-2-2', 70],
-        ['1-2-3', 70],
-        ['1-3-1', 80],
+        ['1-3-1', 70],
+        ['1-4-1', 80],
+      ]);
+    });
+
+    it('keeps the declared order of deployables sharing an order on one host, and reverses it for destroys', () => {
+      const declared = [
+        { ...app, name: 'prep', order: 50 },
+        { ...app, name: 'long', order: 50 },
+        { ...app, name: 'after', order: 50 },
+      ];
+      const planned = planDeployment({ pkg: pkg('1', ...declared), environment: environment(), hosts: [host('local-1')], current: null, types });
+      expect(outline(planned.phases)).toEqual([
+        ['Deploy (order 50)', false, ['Create prep on local-1', 'Create long on local-1', 'Create after on local-1']],
+      ]);
+      const current = { environment: 'dev', application: 'petclinic', version: '1', deployeds: planned.deployeds };
+      const undeploy = planUndeployment({ current, hosts: [host('local-1')], types, pkg: pkg('1', ...declared) });
+      expect(outline(undeploy.phases)).toEqual([
+        ['Destroy (order 50)', false, ['Destroy after on local-1', 'Destroy long on local-1', 'Destroy prep on local-1']],
       ]);
     });
 
@@ -297,8 +316,8 @@ describe('planDeployment', () => {
         types,
       });
       expect(planned.deployeds[0].properties).toEqual({
-        create: 'run /opt/app/bin',
-        env: { HOME: '/opt/app', URL: 'jdbc:h2:mem?x=jdbc:h2:mem' },
+        create: 'run "${SHIPDECK_VALUE_APP_HOME}"/bin',
+        env: { HOME: '/opt/app', URL: 'jdbc:h2:mem?x=jdbc:h2:mem', SHIPDECK_VALUE_APP_HOME: '/opt/app' },
         timeout: 30,
       });
     });
@@ -421,8 +440,9 @@ describe('planUndeployment', () => {
       ['Destroy (order 40)', true, ['Destroy app-config on local-1', 'Destroy app-config on local-2']],
     ]);
     expect(planned.phases[0].blocks[0].steps[0].properties).toEqual({
-      create: 'install /opt/app',
-      destroy: 'uninstall /opt/app',
+      create: 'install "${SHIPDECK_VALUE_APP_HOME}"',
+      destroy: 'uninstall "${SHIPDECK_VALUE_APP_HOME}"',
+      env: { SHIPDECK_VALUE_APP_HOME: '/opt/app' },
     });
   });
 });

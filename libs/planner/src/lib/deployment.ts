@@ -13,7 +13,6 @@ import { DeploymentOperation, PluginRegistry } from '@shipdeck/plugins';
 import { PhaseSpec, StepSpec } from '@shipdeck/tasks';
 import { toBlocks } from './blocks';
 import { copyJson, jsonEqual } from './json';
-import { resolvePlaceholders } from './placeholders';
 
 /** What {@link planDeployment} needs; all of it already loaded, the planner does no I/O. */
 export interface DeploymentPlanInput {
@@ -32,6 +31,11 @@ export interface UndeploymentPlanInput {
   /** The environment's hosts; every host holding a deployed must be among them. */
   hosts: Host[];
   types: PluginRegistry;
+  /**
+   * The package `current` was deployed from, when it is still imported: its explicit orders
+   * apply to the destroys as they did to the creates.
+   */
+  pkg?: PackageVersion;
 }
 
 /** A planned deployment or undeployment. */
@@ -111,7 +115,8 @@ export function planUndeployment(input: UndeploymentPlanInput): DeploymentPlan {
   const { current, types } = input;
   const errors: FieldError[] = [];
   const delta: Delta[] = current.deployeds.map((previous) => ({ operation: 'DESTROY', previous }));
-  const steps = stepsFor(delta, sortedHosts(input.hosts), types, () => undefined, errors);
+  const explicitOrder = new Map((input.pkg?.deployables ?? []).map((d) => [d.name, d.order]));
+  const steps = stepsFor(delta, sortedHosts(input.hosts), types, (name) => explicitOrder.get(name), errors);
   if (errors.length > 0) throw planningError(`undeployment of ${current.application} from ${current.environment}`, errors);
   return {
     kind: 'UNDEPLOY',
@@ -134,12 +139,13 @@ function resolveDeployable(
   errors: FieldError[],
 ): Record<string, unknown> {
   const unresolved: FieldError[] = [];
-  const properties = Object.fromEntries(
-    Object.entries(deployable.properties).map(([key, value]) => [
-      key,
-      resolvePlaceholders(value, environment.dictionary, `${deployable.name}.${key}`, unresolved),
-    ]),
-  );
+  const lookup = (key: string, field: string): string | undefined => {
+    if (Object.hasOwn(environment.dictionary, key)) return environment.dictionary[key];
+    unresolved.push({ field, message: `unresolved placeholder {{${key}}}` });
+    return undefined;
+  };
+  // The type resolves its own placeholders: cmd.Command passes values to the shell as variables, never as code.
+  const properties = types.resolvePlaceholders(deployable.type, deployable.properties, lookup, deployable.name);
   errors.push(...unresolved);
   if (!types.hasCiType(deployable.type)) {
     errors.push({ field: `${deployable.name}.type`, message: `unknown type "${deployable.type}"; no plugin registers it` });

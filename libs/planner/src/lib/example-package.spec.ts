@@ -30,10 +30,12 @@ describe('example package examples/petclinic', () => {
   let dir: string;
   let appHome: string;
   let environment: Environment;
-  const hosts: Host[] = [{ name: 'local-1', type: 'local', tags: [], properties: {} }];
+  let hosts: Host[];
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'shipdeck-petclinic-'));
+    // file.File writes only under the host's allowedRoots (issue 9).
+    hosts = [{ name: 'local-1', type: 'local', tags: [], properties: { allowedRoots: [dir] } }];
     appHome = join(dir, 'app');
     environment = { name: 'dev', hosts: ['local-1'], dictionary: { APP_HOME: appHome, DB_URL: 'jdbc:h2:mem:petclinic' } };
   });
@@ -83,9 +85,10 @@ describe('example package examples/petclinic', () => {
       types,
     });
     expect(flattenSteps(buildPlan(undeploy.phases)).map((s) => s.description)).toEqual([
+      // The reverse of the creation order: app (order 70), then the two order-60 files, last declared first.
       'Destroy app on local-1',
-      'Destroy app-config on local-1',
       'Destroy readme on local-1',
+      'Destroy app-config on local-1',
     ]);
     await execute(undeploy.phases, dir);
     expect(existsSync(appHome) && readdirSync(appHome)).toEqual([]);

@@ -1,5 +1,6 @@
 import { FieldError } from '@shipdeck/errors';
 import { StepContext } from '@shipdeck/tasks';
+import { PlaceholderLookup } from './placeholders';
 
 /** The operations of a deployment step, in the order a deployable's life goes through them. */
 export const DEPLOYMENT_OPERATIONS = ['CREATE', 'MODIFY', 'DESTROY'] as const;
@@ -35,6 +36,15 @@ export interface CiTypeDefinition {
   describeStep(operation: DeploymentOperation, subject: StepSubject): string | undefined;
   /** Runs one step; rejects when it failed. Must stop at once when `ctx.signal` aborts. */
   execute(ctx: StepContext): Promise<void>;
+  /**
+   * Resolves the `{{KEY}}` placeholders of a deployable's properties against an environment.
+   * Optional: by default every placeholder is replaced by its value, as text. A type whose
+   * properties are code (shell text, scripts, URLs) resolves them itself so that a value can
+   * never become code: `cmd.Command` writes a reference to an environment variable in its shell
+   * text and passes the value in that variable (docs/plugins.md). Each property's field is
+   * `fieldPrefix.property`, as the lookup expects.
+   */
+  resolvePlaceholders?(properties: Record<string, unknown>, lookup: PlaceholderLookup, fieldPrefix: string): Record<string, unknown>;
 }
 
 /** Runs one control task step on a host; `ctx.step.properties` are the control's parameters. */

@@ -2,6 +2,7 @@ import { CiTypeCatalog } from '@shipdeck/domain';
 import { ConfigError, ErrorCode, FieldError, ValidationError } from '@shipdeck/errors';
 import { StepContext, StepExecutor, StepExecutorLookup } from '@shipdeck/tasks';
 import { CiTypeDefinition, HOST_STEP_PREFIX, HostTypeDefinition, ShipdeckPlugin, hostStepType } from './plugin';
+import { PlaceholderLookup, substituteAll } from './placeholders';
 
 const TYPE_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
@@ -103,6 +104,15 @@ export class PluginRegistry implements CiTypeCatalog {
   }
 
   /**
+   * A deployable's properties with their placeholders resolved, as its type resolves them (see
+   * {@link CiTypeDefinition.resolvePlaceholders}); plain substitution for an unknown type.
+   */
+  resolvePlaceholders(type: string, properties: Record<string, unknown>, lookup: PlaceholderLookup, fieldPrefix: string): Record<string, unknown> {
+    const resolve = this.ciTypeMap.get(type)?.definition.resolvePlaceholders;
+    return resolve ? resolve(properties, lookup, fieldPrefix) : substituteAll(properties, lookup, fieldPrefix);
+  }
+
+  /**
    * The executor of a step's ciType: a CI type's `execute`, or for `host.<type>` the host type's
    * control named by the step's operation. Bound to the registry, so it can be passed around.
    *
@@ -185,6 +195,9 @@ function ciTypeProblems(type: unknown, at: string): string[] {
   }
   for (const fn of ['validate', 'describeStep', 'execute']) {
     if (typeof t[fn] !== 'function') problems.push(`${at}.${fn} must be a function`);
+  }
+  if (t.resolvePlaceholders !== undefined && typeof t.resolvePlaceholders !== 'function') {
+    problems.push(`${at}.resolvePlaceholders must be a function when given`);
   }
   return problems;
 }

@@ -6,7 +6,7 @@ export interface ShellCommand {
   /** Passed to `/bin/sh -c`. */
   command: string;
   cwd: string;
-  /** Added to the worker's own environment. */
+  /** Added to the minimal step environment ({@link stepEnvironment}); never the worker's own. */
   env?: Record<string, string>;
   /** Kill the command after this long; none when undefined. */
   timeoutMs?: number;
@@ -35,7 +35,7 @@ export function runShell(options: ShellCommand): Promise<void> {
     try {
       child = spawn('/bin/sh', ['-c', options.command], {
         cwd: options.cwd,
-        env: { ...process.env, ...options.env },
+        env: stepEnvironment(options.env),
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -106,4 +106,123 @@ export function runShell(options: ShellCommand): Promise<void> {
 
 function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/**
+ * The variables of the worker's own environment a step inherits: enough to find programs and
+ * behave like a login on the machine, and nothing of Shipdeck's (no `SHIPDECK_DB_URL`, no queue
+ * URL, no cluster secret). Documented in docs/plugins.md.
+ */
+export const INHERITED_VARIABLES: readonly string[] = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+
+/** Used when the worker itself has no PATH. */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The environment of a step's command: {@link INHERITED_VARIABLES} from the worker (PATH always
+ * set), `SHELL=/bin/sh`, then `extra` (the step's own `env`, placeholder values).
+ */
+export function stepEnvironment(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const env: Record<string, string> = { PATH: DEFAULT_PATH, SHELL: '/bin/sh' };
+  for (const name of INHERITED_VARIABLES) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** Where in shell text a position is, as far as quoting goes. */
+export type ShellQuoting = 'unquoted' | 'single' | 'double';
+
+/**
+ * The quoting in force at the end of `text`, read as `/bin/sh` reads it: `'…'`, `"…"`, backslash
+ * escapes, and `$(…)` / backticks, which start unquoted text of their own even inside double
+ * quotes. Used only to choose how a variable reference is written; a reference is safe in any
+ * context, so a misreading (of a here-document, say) can garble the value but never run it.
+ */
+export function shellQuotingAt(text: string): ShellQuoting {
+  const stack: ('single' | 'double' | 'paren' | 'backtick')[] = [];
+  const top = () => stack[stack.length - 1];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    const context = top();
+    if (context === 'single') {
+      if (c === "'") stack.pop();
+      continue;
+    }
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (context === 'double') {
+      if (c === '"') stack.pop();
+      else if (c === '$' && text[i + 1] === '(') {
+        stack.push('paren');
+        i++;
+      } else if (c === '`') stack.push('backtick');
+      continue;
+    }
+    // Unquoted, at the top or inside a command substitution.
+    if (c === "'") stack.push('single');
+    else if (c === '"') stack.push('double');
+    else if (c === '$' && text[i + 1] === '(') {
+      stack.push('paren');
+      i++;
+    } else if (c === ')' && context === 'paren') stack.pop();
+    else if (c === '`') {
+      if (context === 'backtick') stack.pop();
+      else stack.push('backtick');
+    }
+  }
+  const context = top();
+  return context === 'single' ? 'single' : context === 'double' ? 'double' : 'unquoted';
+}
+
+/**
+ * How to write a reference to the environment variable `name` at the end of `textBefore` so
+ * that the shell expands it to exactly its value, as one word: `"${NAME}"` unquoted,
+ * `${NAME}` inside double quotes, `'"${NAME}"'` inside single quotes (close, expand, reopen).
+ * The value itself never appears in the text, so it is never parsed as code.
+ */
+export function shellVariableReference(name: string, textBefore: string): string {
+  switch (shellQuotingAt(textBefore)) {
+    case 'double':
+      return `\${${name}}`;
+    case 'single':
+      return `'"\${${name}}"'`;
+    default:
+      return `"\${${name}}"`;
+  }
+}
+
+/**
+ * A step log writer that passes on at most `maxBytes` (UTF-8) of text and then writes one line
+ * saying how much was left out, so that one chatty command cannot fill the disk. The first
+ * output is kept: it usually says what went wrong first.
+ */
+export function cappedLog(log: (text: string) => void, maxBytes: number): { write(text: string): void; end(): void } {
+  let written = 0;
+  let dropped = 0;
+  return {
+    write(text: string) {
+      if (dropped > 0) {
+        dropped += Buffer.byteLength(text, 'utf8');
+        return;
+      }
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (written + bytes <= maxBytes) {
+        written += bytes;
+        log(text);
+        return;
+      }
+      const room = maxBytes - written;
+      const kept = Buffer.from(text, 'utf8').subarray(0, room).toString('utf8').replace(/\uFFFD$/, '');
+      written = maxBytes;
+      if (kept) log(kept);
+      dropped = bytes - Buffer.byteLength(kept, 'utf8');
+    },
+    end() {
+      if (dropped > 0) log(`\n[output truncated: ${dropped} more bytes not logged; the step log keeps at most ${maxBytes} bytes of output]\n`);
+    },
+  };
 }

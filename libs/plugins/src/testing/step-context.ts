@@ -15,6 +15,8 @@ export function stepContext(
   operation: string,
   properties: Record<string, unknown>,
   workDir: string,
+  /** Host properties of the step's target (e.g. `allowedRoots`). */
+  hostProperties?: Record<string, unknown>,
 ): TestStepContext {
   const step: PlanStep = {
     path: '1-1-1',
@@ -25,7 +27,7 @@ export function stepContext(
     ciType,
     operation,
     deployable: 'test',
-    target: { name: 'local-1', type: 'local' },
+    target: { name: 'local-1', type: 'local', ...(hostProperties ? { properties: hostProperties } : {}) },
     properties,
   };
   const controller = new AbortController();

@@ -30,4 +30,10 @@ export interface TaskMessage {
   publishedBy: string;
   /** ISO time of publication. */
   publishedAt: string;
+  /**
+   * HMAC-SHA256 (base64url) over the other fields with a key derived from the cluster secret,
+   * set by {@link SignedTaskQueue} when the cluster has a secret (see signing.ts). Absent on an
+   * unsigned message.
+   */
+  signature?: string;
 }

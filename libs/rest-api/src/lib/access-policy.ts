@@ -37,6 +37,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   'GET /environments': READ,
   'GET /environments/:name': READ,
   'PUT /environments/:name': { permission: 'environment:manage' },
+  'DELETE /environments/:name': { permission: 'environment:manage' },
   'GET /environments/:name/deployed': READ,
 
   'POST /packages': { permission: 'package:import' },

@@ -27,7 +27,7 @@ export function apiRouter(services: MasterServices, auth: AuthService): Router {
   router.use(packagesRouter(services.catalog));
   router.use(deploymentsRouter(services.deployments));
   router.use(controlTasksRouter(services.controlTasks));
-  router.use(tasksRouter(services.tasks));
+  router.use(tasksRouter(services.tasks, auth));
   router.use(taskEventsRouter(services.tasks));
   router.use(eventsRouter(services.tasks));
   router.use(archiveRouter(services.tasks));

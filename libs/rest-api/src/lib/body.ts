@@ -3,6 +3,7 @@ import express, { RequestHandler } from 'express';
 import { parse as parseYaml } from 'yaml';
 import { ErrorCode, ValidationError } from '@shipdeck/errors';
 import { HttpError } from './http-errors';
+import { INPUT_LIMITS, checkInputShape, jsonNestingExceedsLimit, limitError } from './input-limits';
 import { isPlainObject } from './validation';
 
 /** Largest request body accepted; larger ones get 413. */
@@ -30,7 +31,8 @@ export function isBodyReader(handler: RequestHandler): boolean {
  * Reads the request body, checks its media type against `formats`, parses it and leaves the
  * parsed JSON object in `req.body`. Failures: 415 UNSUPPORTED_MEDIA_TYPE for another media
  * type or charset, 413 for a body over {@link BODY_LIMIT_BYTES}, 400 MALFORMED_BODY for an
- * empty body, a syntax error or anything but an object at the top.
+ * empty body, a syntax error or anything but an object at the top; 400 VALIDATION_FAILED naming
+ * the field for a body beyond {@link INPUT_LIMITS} or with a prototype key (`__proto__`…).
  */
 export function readBody(formats: readonly BodyFormat[] = ['json']): RequestHandler {
   const accepted = formats.flatMap((f) => MEDIA_TYPES[f]);
@@ -47,6 +49,7 @@ export function readBody(formats: readonly BodyFormat[] = ['json']): RequestHand
         const format = formatOf(req.headers['content-type'], formats, accepted);
         const value = parseBody(text, format);
         if (!isPlainObject(value)) throw malformed(`the request body must be a ${format.toUpperCase()} object`);
+        checkInputShape(value, 'body');
         req.body = value;
         next();
       } catch (error) {
@@ -72,12 +75,20 @@ function formatOf(header: string | undefined, formats: readonly BodyFormat[], ac
 }
 
 function parseBody(text: string, format: BodyFormat): unknown {
+  if (format === 'json' && jsonNestingExceedsLimit(text)) throw tooDeep();
   try {
     return format === 'json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    // Only nesting far beyond any real document exhausts the parser's stack; the YAML parser
+    // reports it as a parse error of its own.
+    if (error instanceof RangeError || reason.includes('Maximum call stack size exceeded')) throw tooDeep();
     throw malformed(`the request body is not valid ${format.toUpperCase()}: ${reason}`);
   }
+}
+
+function tooDeep(): ValidationError {
+  return limitError('body', `nests deeper than the limit of ${INPUT_LIMITS.maxDepth} levels`);
 }
 
 function decodeUtf8(raw: Buffer): string {

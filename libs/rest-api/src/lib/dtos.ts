@@ -1,16 +1,17 @@
-import { IsDefined, IsIn, IsObject, IsOptional, Matches } from 'class-validator';
+import { IsDefined, IsIn, IsObject, IsOptional, ValidateBy } from 'class-validator';
 import { TASK_STATES, TASK_TYPES } from '@shipdeck/tasks';
 import {
   anyString,
   ArrayOf,
+  ElementRule,
   IsIsoDateTime,
-  IsRequiredString,
   MESSAGES,
-  NON_BLANK,
-  nonEmptyString,
+  name,
   RecordOf,
   stepPath,
+  version,
 } from './validation';
+import { PageQuery } from './paging';
 
 /*
  * One class per request body or query (spec §6). Every property carries explicit validators:
@@ -18,7 +19,30 @@ import {
  * Bodies hold no nested DTOs; free-form objects (host properties, control parameters) are
  * checked to be JSON objects and handed to the services, which own their meaning.
  * Properties without a decorator would be stripped as unknown, so each one has at least one.
+ * Every name (host, environment, application, version, tag, dictionary key, worker) follows the
+ * rules of spec §1 (`@shipdeck/domain` names.ts); values (dictionary values, parameters) do not.
  */
+
+/** A value that satisfies `rule`; the rule's answer is the message. */
+function Is(rule: ElementRule): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: `is ${rule.expected}`,
+      validator: {
+        validate: (value: unknown) => rule.check(value) === undefined,
+        defaultMessage: (args) => rule.check(args?.value) ?? 'is invalid',
+      },
+    },
+    // The rule in the metadata: the OpenAPI document's schema of the property is read from it.
+    { context: { rule } },
+  );
+}
+
+/** A required name. */
+const IsRequiredName = (): PropertyDecorator => (target, property) => {
+  IsDefined(MESSAGES.required)(target, property);
+  Is(name)(target, property);
+};
 
 const TASK_STATE_FILTERS = [...TASK_STATES, 'UNKNOWN'];
 
@@ -26,14 +50,14 @@ const TASK_STATE_FILTERS = [...TASK_STATES, 'UNKNOWN'];
 export class HostBody {
   /** Optional; when given it must equal the name in the path. */
   @IsOptional()
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @Is(name)
   name?: string;
 
-  @IsRequiredString()
+  @IsRequiredName()
   type!: string;
 
   @IsOptional()
-  @ArrayOf(nonEmptyString)
+  @ArrayOf(name, { unique: true })
   tags?: string[];
 
   /** Type-specific properties (address, user… for later host types). */
@@ -46,27 +70,29 @@ export class HostBody {
 export class EnvironmentBody {
   /** Optional; when given it must equal the name in the path. */
   @IsOptional()
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @Is(name)
   name?: string;
 
+  /** Each host once: a duplicate would plan every step twice on it. */
   @IsDefined(MESSAGES.required)
-  @ArrayOf(nonEmptyString)
+  @ArrayOf(name, { unique: true })
   hosts!: string[];
 
   @IsOptional()
-  @RecordOf(anyString)
+  @RecordOf(anyString, { keyRule: name })
   dictionary?: Record<string, string>;
 }
 
 /** `POST /deployments` and `POST /deployments/preview`. */
 export class DeploymentBody {
-  @IsRequiredString()
+  @IsRequiredName()
   application!: string;
 
-  @IsRequiredString()
+  @IsDefined(MESSAGES.required)
+  @Is(version)
   version!: string;
 
-  @IsRequiredString()
+  @IsRequiredName()
   environment!: string;
 
   @IsOptional()
@@ -80,20 +106,20 @@ export class DeploymentBody {
 
 /** `POST /undeployments`. */
 export class UndeploymentBody {
-  @IsRequiredString()
+  @IsRequiredName()
   application!: string;
 
-  @IsRequiredString()
+  @IsRequiredName()
   environment!: string;
 }
 
 /** `POST /control-tasks`. */
 export class ControlTaskBody {
   /** The CI the control runs on: a host name. */
-  @IsRequiredString()
+  @IsRequiredName()
   target!: string;
 
-  @IsRequiredString()
+  @IsRequiredName()
   control!: string;
 
   @IsOptional()
@@ -110,7 +136,7 @@ export class ScheduleBody {
 }
 
 /** Query of `GET /tasks`. */
-export class TaskListQuery {
+export class TaskListQuery extends PageQuery {
   @IsOptional()
   @IsIn(TASK_STATE_FILTERS, MESSAGES.oneOf(TASK_STATE_FILTERS))
   state?: string;
@@ -120,12 +146,12 @@ export class TaskListQuery {
   type?: string;
 
   @IsOptional()
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @Is(name)
   worker?: string;
 }
 
 /** Query of `GET /archive/tasks`. */
-export class ArchiveQuery {
+export class ArchiveQuery extends PageQuery {
   @IsOptional()
   @IsIsoDateTime()
   from?: string;
@@ -135,10 +161,10 @@ export class ArchiveQuery {
   to?: string;
 
   @IsOptional()
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @Is(name)
   application?: string;
 
   @IsOptional()
-  @Matches(NON_BLANK, MESSAGES.nonEmptyString)
+  @Is(name)
   environment?: string;
 }

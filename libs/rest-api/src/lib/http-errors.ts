@@ -65,6 +65,17 @@ export interface ErrorAnswer {
 const GENERIC_MESSAGE = 'internal error; the server log has the details';
 
 /**
+ * How much of an error an answer carries: an input with 200,000 bad elements must not answer
+ * 200,000 details, and a message quoting hostile input must not answer megabytes.
+ */
+export const ERROR_DETAIL_LIMITS = {
+  /** Details listed; a last detail says how many more there were. */
+  maxDetails: 100,
+  /** Characters of a message or a field name; longer ones are cut and end in `…`. */
+  maxTextLength: 500,
+} as const;
+
+/**
  * Maps any thrown value to its answer. ShipdeckErrors keep their code and message; errors of
  * express and its body reader (http-errors with `expose`) keep their 4xx status; anything else
  * is an INTERNAL 500 whose message reveals nothing.
@@ -89,7 +100,17 @@ function answer(
   details: FieldError[],
   headers: Readonly<Record<string, string>> = {},
 ): ErrorAnswer {
-  return { status, headers, body: { error: { code, message, details } } };
+  const { maxDetails } = ERROR_DETAIL_LIMITS;
+  const shown = details.slice(0, maxDetails).map((d) => ({ field: clip(d.field), message: clip(d.message) }));
+  if (details.length > maxDetails) {
+    shown.push({ field: '…', message: `${details.length - maxDetails} more invalid fields not listed (at most ${maxDetails} are)` });
+  }
+  return { status, headers, body: { error: { code, message: clip(message), details: shown } } };
+}
+
+function clip(text: string): string {
+  const { maxTextLength } = ERROR_DETAIL_LIMITS;
+  return text.length <= maxTextLength ? text : `${text.slice(0, maxTextLength - 1)}…`;
 }
 
 /** Errors raised by express itself or by body-parser: they carry a status and say whether it is safe to show. */

@@ -1,10 +1,12 @@
 import { Request, RequestHandler, Response, Router } from 'express';
+import { AUDIT_TASK_ID } from '@shipdeck/auth';
 import { FieldError } from '@shipdeck/errors';
 import type { TaskView } from '@shipdeck/tasks';
 import { guardOf } from './access-policy';
 import { isBodyReader, readBody } from './body';
 import { methodNotAllowed } from './http-errors';
-import { DtoClass, bodyOf, invalid, param } from './validation';
+import { PageQuery, pageOf, pageRequest } from './paging';
+import { DtoClass, bodyOf, invalid, param, queryOf } from './validation';
 
 /** Where the API is mounted. */
 export const API_BASE_PATH = '/api/v1';
@@ -43,6 +45,17 @@ export function route(router: Router, path: string, handlers: MethodHandlers): v
 /** A GET handler answering what `read` answers as JSON. */
 export function getJson(read: (req: Request) => unknown): RequestHandler[] {
   return [async (req, res) => void res.json(await read(req))];
+}
+
+/**
+ * A GET handler answering one page (`{items, nextCursor}`) of the list `read` answers, as the
+ * query's `limit` and `cursor` ask (spec §6).
+ */
+export function getPage<T>(read: (req: Request) => Promise<readonly T[]>, map: (item: T) => unknown = (item) => item): RequestHandler[] {
+  return getJson(async (req) => {
+    const page = pageOf(await read(req), pageRequest(queryOf(req, PageQuery)));
+    return { items: page.items.map(map), nextCursor: page.nextCursor };
+  });
 }
 
 /** A handler that runs `act` and answers 204 No Content. */
@@ -85,12 +98,15 @@ export function created(res: Response, location: string, body: unknown): void {
 
 /** Answers 201 with the {@link CreatedTask} of a new task. */
 export function taskCreated(res: Response, task: TaskView): void {
+  // The audit entry of the creation names the task, for the task view's actors.
+  res.locals[AUDIT_TASK_ID] = task.id;
   created(res, `${API_BASE_PATH}/tasks/${encodeURIComponent(task.id)}`, { taskId: task.id, task } satisfies CreatedTask);
 }
 
 /** A collection of resources named by their path, such as `/hosts` and `/hosts/{name}`. */
 export interface NamedCollection<B extends { name?: string }> {
-  list(): Promise<unknown>;
+  /** Every resource; `GET path` answers it a page at a time. */
+  list(): Promise<readonly unknown[]>;
   get(name: string): Promise<unknown>;
   /** The body of a PUT. */
   body: DtoClass<B>;
@@ -103,7 +119,7 @@ export interface NamedCollection<B extends { name?: string }> {
 /** Registers `GET path`, and `GET`, `PUT` (and `DELETE`) on `path/:name`. */
 export function namedCollection<B extends { name?: string }>(router: Router, path: string, collection: NamedCollection<B>): void {
   const remove = collection.delete?.bind(collection);
-  route(router, path, { get: getJson(() => collection.list()) });
+  route(router, path, { get: getPage(() => collection.list()) });
   route(router, `${path}/:name`, {
     get: getJson((req) => collection.get(param(req, 'name'))),
     put: putNamed(collection.body, (name, body) => collection.save(name, body)),

@@ -25,8 +25,8 @@ describe('validateDto', () => {
     );
     expect(details).toEqual(
       expect.arrayContaining([
-        { field: 'hosts[1]', message: 'must be a non-empty string' },
-        { field: 'hosts[2]', message: 'must be a non-empty string' },
+        { field: 'hosts[1]', message: 'must not be empty' },
+        { field: 'hosts[2]', message: 'must be a string' },
         { field: 'dictionary.BAD', message: 'must be a string' },
         { field: 'dictionary["x.y"]', message: 'must be a string' },
         { field: 'extra', message: 'unknown field' },

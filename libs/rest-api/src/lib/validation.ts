@@ -12,6 +12,8 @@ import {
   validateSync,
 } from 'class-validator';
 import { ErrorCode, FieldError, ValidationError } from '@shipdeck/errors';
+import { NameKind, nameProblem } from '@shipdeck/domain';
+import { checkInputShape } from './input-limits';
 
 /*
  * The one way REST input is validated: DTO classes (dtos.ts) carry class-validator's built-in
@@ -60,11 +62,61 @@ export const stepPath: ElementRule = {
   check: (v) => (isString(v) && matches(v, STEP_PATH_PATTERN) ? undefined : 'must be a step path like 1-2-3'),
 };
 
+/** A name by the rules of spec §1 (hosts, environments, applications, tags, dictionary keys…). */
+export const name: ElementRule = {
+  expected: 'a name',
+  check: (v) => nameProblem(v),
+};
+
+/** A version by the rules of spec §1 (a name that may also contain `+`). */
+export const version: ElementRule = {
+  expected: 'a version',
+  check: (v) => nameProblem(v, 'version'),
+};
+
 const ARRAY_OF = 'arrayOf';
 const RECORD_OF = 'recordOf';
 
 interface CollectionContext {
   rule: ElementRule;
+  /** Arrays: each element may appear once. */
+  unique?: boolean;
+  /** Records: what each key must be. */
+  keyRule?: ElementRule;
+}
+
+/** Options of {@link ArrayOf}. */
+export interface ArrayOfOptions extends ValidationOptions {
+  /** Refuse an element equal to an earlier one (`hosts[3]: duplicate of hosts[1]`). */
+  unique?: boolean;
+}
+
+/** Why each element of `value` is invalid, as `[index, message]`; duplicates too when `unique`. */
+function arrayProblems(value: unknown[], context: CollectionContext): [number, string][] {
+  const first = new Map<unknown, number>();
+  const problems: [number, string][] = [];
+  value.forEach((element, i) => {
+    const message = context.rule.check(element);
+    if (message !== undefined) {
+      problems.push([i, message]);
+      return;
+    }
+    if (!context.unique) return;
+    const earlier = first.get(element);
+    if (earlier === undefined) first.set(element, i);
+    else problems.push([i, `duplicate of element ${earlier}`]);
+  });
+  return problems;
+}
+
+/** Why each entry of `value` is invalid, as `[key, message]`: its key or its value. */
+function recordProblems(value: Record<string, unknown>, context: CollectionContext): [string, string][] {
+  return Object.entries(value).flatMap(([key, element]): [string, string][] => {
+    const keyMessage = context.keyRule ? context.keyRule.check(key) : key.trim() === '' ? 'keys must be non-empty' : undefined;
+    if (keyMessage !== undefined) return [[key, `key ${keyMessage}`]];
+    const message = context.rule.check(element);
+    return message === undefined ? [] : [[key, message]];
+  });
 }
 
 /** Whether a value is a JSON object (not an array, not null, not a class instance). */
@@ -75,34 +127,37 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /** An array whose every element satisfies `rule`; failures are reported per element (`field[i]`). */
-export function ArrayOf(rule: ElementRule, options: ValidationOptions = {}): PropertyDecorator {
-  const context: CollectionContext = { rule };
+export function ArrayOf(rule: ElementRule, options: ArrayOfOptions = {}): PropertyDecorator {
+  const { unique, ...validationOptions } = options;
+  const context: CollectionContext = { rule, unique };
   return ValidateBy(
     {
       name: ARRAY_OF,
       validator: {
-        validate: (value: unknown) => Array.isArray(value) && value.every((e) => rule.check(e) === undefined),
+        validate: (value: unknown) => Array.isArray(value) && arrayProblems(value, context).length === 0,
         defaultMessage: () => `must be an array of ${rule.expected}s`,
       },
     },
-    { ...options, context },
+    { ...validationOptions, context },
   );
 }
 
-/** A JSON object whose every value satisfies `rule`; failures are reported per key (`field.KEY`). */
-export function RecordOf(rule: ElementRule, options: ValidationOptions = {}): PropertyDecorator {
-  const context: CollectionContext = { rule };
+/**
+ * A JSON object whose every value satisfies `rule` (and every key `keyRule`, non-blank when
+ * none is given); failures are reported per key (`field.KEY`).
+ */
+export function RecordOf(rule: ElementRule, options: ValidationOptions & { keyRule?: ElementRule } = {}): PropertyDecorator {
+  const { keyRule, ...validationOptions } = options;
+  const context: CollectionContext = { rule, keyRule };
   return ValidateBy(
     {
       name: RECORD_OF,
       validator: {
-        validate: (value: unknown) =>
-          isPlainObject(value) &&
-          Object.entries(value).every(([k, v]) => k.trim() !== '' && rule.check(v) === undefined),
+        validate: (value: unknown) => isPlainObject(value) && recordProblems(value, context).length === 0,
         defaultMessage: () => `must be an object whose values are ${rule.expected}s`,
       },
     },
-    { ...options, context },
+    { ...validationOptions, context },
   );
 }
 
@@ -184,16 +239,10 @@ function fieldErrorsOf(field: string, error: ClassValidationError, constraints: 
   const value: unknown = error.value;
   const collection = (error.contexts?.[ARRAY_OF] ?? error.contexts?.[RECORD_OF]) as CollectionContext | undefined;
   if (ARRAY_OF in constraints && collection && Array.isArray(value)) {
-    return value.flatMap((element, i) => {
-      const message = collection.rule.check(element);
-      return message === undefined ? [] : [{ field: `${field}[${i}]`, message }];
-    });
+    return arrayProblems(value, collection).map(([i, message]) => ({ field: `${field}[${i}]`, message }));
   }
   if (RECORD_OF in constraints && collection && isPlainObject(value)) {
-    return Object.entries(value).flatMap(([key, element]) => {
-      const message = key.trim() === '' ? 'keys must be non-empty' : collection.rule.check(element);
-      return message === undefined ? [] : [{ field: joinKey(field, key), message }];
-    });
+    return recordProblems(value, collection).map(([key, message]) => ({ field: joinKey(field, key), message }));
   }
   // A field's rules share one message (a date's format and calendar checks say the same), so the first says it.
   return [{ field, message: Object.values(constraints)[0] }];
@@ -221,15 +270,23 @@ export function bodyOf<T extends object>(req: Request, dto: DtoClass<T>): T {
 
 /** The validated query string of a request. */
 export function queryOf<T extends object>(req: Request, dto: DtoClass<T>): T {
-  return validateDto(dto, { ...(req.query as Record<string, unknown>) }, 'query');
+  const query = { ...(req.query as Record<string, unknown>) };
+  checkInputShape(query, 'query');
+  return validateDto(dto, query, 'query');
 }
 
-/** A path parameter; express guarantees it is present on a matching route. */
-export function param(req: Request, name: string): string {
-  const value: unknown = req.params[name];
+/**
+ * A path parameter, which is always a name (or version, or id) by the rules of spec §1: a 400
+ * naming the parameter otherwise, before any lookup, so that no hostile value reaches a
+ * service, a log line or a header.
+ */
+export function param(req: Request, parameter: string, kind: NameKind = 'name'): string {
+  const value: unknown = req.params[parameter];
   if (typeof value !== 'string' || value === '') {
-    throw invalid('path parameter', [{ field: name, message: 'is required' }]);
+    throw invalid('path parameter', [{ field: parameter, message: 'is required' }]);
   }
+  const problem = nameProblem(value, kind);
+  if (problem !== undefined) throw invalid('path parameter', [{ field: parameter, message: problem }]);
   return value;
 }
 
@@ -237,7 +294,7 @@ export function param(req: Request, name: string): string {
 export function stepPathParam(req: Request): string {
   const path = param(req, 'path');
   if (!STEP_PATH_PATTERN.test(path)) {
-    const detail: FieldError = { field: 'path', message: `must be a step path like 1-2-3, not ${JSON.stringify(path)}` };
+    const detail: FieldError = { field: 'path', message: 'must be a step path like 1-2-3' };
     throw invalid('path parameter', [detail]);
   }
   return path;

@@ -36,6 +36,24 @@ export interface PlanView {
   phases: PhaseView[];
 }
 
+/** A user's action on a task: who, and when. */
+export interface TaskActor {
+  user: string;
+  at: string;
+}
+
+/**
+ * Who created a task and who last started, stopped (or aborted), cancelled and archived it, read
+ * from the audit trail; null where nobody did (a scheduled task falling due starts by itself).
+ */
+export interface TaskActors {
+  createdBy: TaskActor | null;
+  startedBy: TaskActor | null;
+  stoppedBy: TaskActor | null;
+  cancelledBy: TaskActor | null;
+  archivedBy: TaskActor | null;
+}
+
 /** A task as the REST API answers it (spec §6). */
 export interface TaskView {
   id: string;
@@ -58,6 +76,8 @@ export interface TaskView {
   plan: PlanView;
   /** Every step in execution order. */
   steps: StepView[];
+  /** Only in the answer of `GET /tasks/{id}`: who acted on the task (docs/security.md). */
+  actors?: TaskActors;
 }
 
 /** Renders a stored task for the API; `shownState` replaces the state while the owner is gone (UNKNOWN). */

@@ -1,14 +1,13 @@
 import { Delivery, TASK_MESSAGE_VERSION } from '@shipdeck/queue';
 import { TaskRecord } from '@shipdeck/tasks';
 import { sleep } from './clock';
+import { HandBackCounter, classifyForeignHash } from './config-compatibility';
 import { RuntimeContext, leaseFromNow } from './runtime-context';
 
 /** What the intake needs of the runtime it feeds. */
 export interface IntakeTarget {
   /** Whether the runtime takes tasks now (RUNNING). */
   takingTasks(): boolean;
-  /** Stops taking tasks for good, e.g. on a configuration mismatch. */
-  drain(reason: string): Promise<void>;
   /** Executes a claimed task; resolves when its run has ended. */
   execute(task: TaskRecord): Promise<void>;
 }
@@ -20,6 +19,8 @@ export interface IntakeTarget {
  * the worker dies.
  */
 export class TaskIntake {
+  private readonly handBacks = new HandBackCounter();
+
   constructor(
     private readonly context: RuntimeContext,
     private readonly target: IntakeTarget,
@@ -35,12 +36,7 @@ export class TaskIntake {
       return;
     }
     if (message.configHash !== options.configHash) {
-      await delivery.handBack();
-      const reason =
-        `configuration mismatch: task ${message.taskId} from master ${message.publishedBy} carries config hash ` +
-        `${message.configHash.slice(0, 12)}, this worker has ${options.configHash.slice(0, 12)}; ` +
-        'synchronize conf/, plugins/ and ext/ with the masters and restart this worker';
-      void this.target.drain(reason);
+      await this.otherConfiguration(delivery);
       return;
     }
     if (!this.target.takingTasks()) {
@@ -64,7 +60,45 @@ export class TaskIntake {
       logger.debug('task message without a claimable task, dropped', { taskId: message.taskId });
       return;
     }
+    // Which master's message (and configuration) this execution answers: what an upgrade's audit reads.
+    logger.info(`claimed task ${task.id} from the message of ${message.publishedBy}`, {
+      taskId: task.id,
+      publishedBy: message.publishedBy,
+      configHash: message.configHash,
+    });
     this.context.held.finished.delete(task.id);
     await this.target.execute(task);
+  }
+
+  /**
+   * A message of another configuration is never executed here and never makes this worker drain
+   * (spec §3): one a live master published goes back for a worker of that configuration; one
+   * whose hash no live master has is handed back a few times (a master may just be coming back)
+   * and then dropped. Each hand back waits first, so that messages nobody here may take do not spin.
+   */
+  private async otherConfiguration(delivery: Delivery): Promise<void> {
+    const { options, logger } = this.context;
+    const { message } = delivery;
+    const kind = classifyForeignHash(message.configHash, options.liveMasterHashes());
+    const seen = this.handBacks.seen(message.taskId, message.publishedAt, message.configHash);
+    const about = { taskId: message.taskId, configHash: message.configHash, publishedBy: message.publishedBy, deliveries: seen };
+    if (kind === 'stale' && seen > options.setAsideHandBacks) {
+      logger.warn(
+        `task message set aside: task ${message.taskId} was published by ${message.publishedBy} with configuration hash ` +
+          `${message.configHash.slice(0, 12)}, which no live master has (stale from before an upgrade, or forged); ` +
+          'dropped unexecuted. A master with the current configuration publishes the task again if it is still QUEUED',
+        about,
+      );
+      await delivery.accept();
+      return;
+    }
+    logger.debug(
+      kind === 'foreign'
+        ? 'task message of another live master\'s configuration: handing it back for a worker of that configuration'
+        : 'task message of a configuration no live master has: handing it back',
+      about,
+    );
+    await sleep(options.clock, options.foreignHandBackDelayMs);
+    await delivery.handBack();
   }
 }

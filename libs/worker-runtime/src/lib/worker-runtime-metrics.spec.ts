@@ -1,4 +1,5 @@
 import { StepObservation, WorkerRuntimeMetrics } from '@shipdeck/metrics';
+import { ManualClock } from '../testing/manual-clock';
 import { RuntimeHarness, until } from '../testing/runtime-harness';
 
 /** A sink that keeps what it was told. */
@@ -52,11 +53,15 @@ describe('WorkerRuntime metrics', () => {
 
   it('counts a message it hands back', async () => {
     const metrics = new RecordedMetrics();
-    const runtime = world.runtime('w', { configHash: 'another-hash', metrics, onDrained: () => undefined });
+    const clock = new ManualClock();
+    const runtime = world.runtime('w', { clock, configHash: 'another-hash', metrics, onDrained: () => undefined });
     await runtime.start();
     await world.queuedTask(['first']);
-    await until(() => metrics.handedBack === 1, 'the message is handed back');
-    expect(metrics.delivered).toBe(1);
+    await until(() => metrics.delivered === 1, 'the message is delivered');
+    // A message of another configuration is held for a pause before it goes back.
+    expect(metrics.handedBack).toBe(0);
+    await clock.advance(1000);
+    await until(() => metrics.handedBack === 1 && metrics.delivered === 2, 'the message is handed back and delivered again');
     expect(metrics.claims).toEqual([]);
     await runtime.close();
   });

@@ -68,6 +68,26 @@ export interface WorkerRuntimeOptions {
    */
   claimRetryDelayMs?: number;
   /**
+   * The configuration hashes of the live masters this worker is connected to (what their
+   * welcomes said). A message of another configuration is handed back when one of them has its
+   * hash, and set aside when none has (spec §3).
+   * @default only this worker's own hash (the in-process worker of the embedded default)
+   */
+  liveMasterHashes?: () => readonly string[];
+  /**
+   * How many times this worker hands back a message whose configuration hash no live master has
+   * (stale from before an upgrade, or forged) before it drops it with a warning naming the task.
+   * @default 3
+   */
+  setAsideHandBacks?: number;
+  /**
+   * How long a message of another configuration is held before it is handed back, so that a
+   * queue holding messages no connected worker may execute does not make the broker and the
+   * workers spin.
+   * @default 1000
+   */
+  foreignHandBackDelayMs?: number;
+  /**
    * How long `close()` waits for aborted steps to be recorded before it lets go.
    * @default 5000
    */
@@ -96,7 +116,8 @@ export interface WorkerRuntimeOptions {
 
 /** Options with every default applied; what the parts of a runtime read. */
 export interface CompiledWorkerRuntimeOptions
-  extends Required<Omit<WorkerRuntimeOptions, 'stores' | 'takeover' | 'onStateChange' | 'onDrained'>> {
+  extends Required<Omit<WorkerRuntimeOptions, 'stores' | 'takeover' | 'onStateChange' | 'onDrained' | 'liveMasterHashes'>> {
+  liveMasterHashes: () => readonly string[];
   tasks: RuntimeTaskStore;
   logs: StepLogStore;
   /** How long an owner must have stopped renewing before its tasks are adopted; null: no takeover. */
@@ -133,6 +154,9 @@ export function compileWorkerRuntimeOptions(options: WorkerRuntimeOptions): Comp
     housekeepingIntervalMs: options.housekeepingIntervalMs ?? 5000,
     writeRetryMs: options.writeRetryMs ?? 10 * 60_000,
     claimRetryDelayMs: options.claimRetryDelayMs ?? 1000,
+    liveMasterHashes: options.liveMasterHashes ?? (() => [options.configHash]),
+    setAsideHandBacks: options.setAsideHandBacks ?? 3,
+    foreignHandBackDelayMs: options.foreignHandBackDelayMs ?? 1000,
     closeGraceMs: options.closeGraceMs ?? 5000,
     stepLogFlushMs: options.stepLogFlushMs ?? 250,
     clock: options.clock ?? systemClock,

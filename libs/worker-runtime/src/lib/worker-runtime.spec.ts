@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InProcessTaskQueue } from '@shipdeck/queue';
+import { InProcessTaskQueue, TaskQueue } from '@shipdeck/queue';
 import { flattenSteps } from '@shipdeck/tasks';
 import { delayedClaims } from '../testing/delayed-claims';
 import { ManualClock } from '../testing/manual-clock';
-import { RuntimeHarness, until } from '../testing/runtime-harness';
+import { CONFIG_HASH, RuntimeHarness, until } from '../testing/runtime-harness';
 import { SeverableQueue } from '../testing/severable-queue';
 import { parseRecoveryFile } from './recovery-files';
 import { WorkerRuntimeState } from './worker-runtime-options';
@@ -155,16 +155,89 @@ describe('WorkerRuntime (in-process: SQLite, in-process queue, manual clock)', (
     await expect(runtime.start()).rejects.toThrow('worker cannot go CLOSED -> RUNNING');
   });
 
-  it('hands back a message of another configuration and drains', async () => {
-    const drained: string[] = [];
-    const runtime = world.runtime('w', { configHash: 'another-hash', onDrained: (reason) => drained.push(reason) });
+  /** The runtime's queue, counting the deliveries its consumer got. */
+  function countingQueue(): { queue: TaskQueue; deliveries: () => number } {
+    let count = 0;
+    const inner = world.queue;
+    const queue: TaskQueue = {
+      publish: (message) => inner.publish(message),
+      consume: (options, handler) =>
+        inner.consume(options, (delivery) => {
+          count++;
+          return handler(delivery);
+        }),
+      checkReady: () => inner.checkReady(),
+      close: () => inner.close(),
+    };
+    return { queue, deliveries: () => count };
+  }
+
+  it('hands a message of another live master\'s configuration back after a pause, never drains, and does not spin', async () => {
+    const clock = new ManualClock();
+    const { queue, deliveries } = countingQueue();
+    const states: WorkerRuntimeState[] = [];
+    const runtime = world.runtime('w', {
+      clock,
+      queue,
+      configHash: 'another-hash',
+      liveMasterHashes: () => ['another-hash', CONFIG_HASH],
+      onStateChange: (state) => void states.push(state),
+    });
     await runtime.start();
     const task = await world.queuedTask(['first']);
-    await until(() => drained.length === 1, 'the runtime drains');
-    expect(drained[0]).toContain(`configuration mismatch: task ${task.id}`);
-    expect(runtime.state).toBe('DRAINING');
-    expect(world.queue.depth).toBe(1);
+    await until(() => deliveries() === 1 && world.queue.depth === 0, 'the message is delivered and held');
+    // Held, not handed back, until the pause is over: no busy loop while no other worker takes it.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(deliveries()).toBe(1);
+    for (let i = 2; i <= 6; i++) {
+      await clock.advance(1000);
+      await until(() => deliveries() === i, `delivery ${i}`);
+    }
+    expect(runtime.state).toBe('RUNNING');
+    expect(states).toEqual(['RUNNING']);
+    expect(world.steps.started).toEqual([]);
     expect((await world.task(task.id)).state).toBe('QUEUED');
+    await runtime.close();
+  });
+
+  it('sets aside a message whose configuration no live master has: a few hand backs, then dropped with a warning; no drain', async () => {
+    const clock = new ManualClock();
+    const { queue, deliveries } = countingQueue();
+    const runtime = world.runtime('w', {
+      clock,
+      queue,
+      configHash: 'another-hash',
+      liveMasterHashes: () => ['another-hash'],
+      setAsideHandBacks: 2,
+    });
+    await runtime.start();
+    const task = await world.queuedTask(['first']);
+    for (let i = 1; i <= 2; i++) {
+      await until(() => deliveries() === i, `delivery ${i}`);
+      await clock.advance(1000);
+    }
+    await until(() => deliveries() === 3 && world.queue.depth === 0, 'the third delivery is dropped');
+    await clock.advance(10_000);
+    expect(deliveries()).toBe(3);
+    expect(world.queue.depth).toBe(0);
+    expect(runtime.state).toBe('RUNNING');
+    expect(world.steps.started).toEqual([]);
+    // The task is untouched: a master with the current configuration publishes it again.
+    expect((await world.task(task.id)).state).toBe('QUEUED');
+    await runtime.close();
+  });
+
+  it('executes its own configuration\'s messages while others of another configuration wait', async () => {
+    const clock = new ManualClock();
+    const runtime = world.runtime('w', { clock, capacity: 2, liveMasterHashes: () => [CONFIG_HASH, 'new-hash'] });
+    await runtime.start();
+    const foreign = await world.queuedTask(['foreign'], { publish: async () => undefined } as unknown as TaskQueue);
+    await world.queue.publish({ version: 1, taskId: foreign.id, taskType: 'CONTROL', configHash: 'new-hash', publishedBy: 'm2', publishedAt: 'now' });
+    const own = await world.queuedTask(['own']);
+    await until(async () => (await world.task(own.id)).state === 'EXECUTED', 'its own task runs');
+    expect(runtime.state).toBe('RUNNING');
+    expect((await world.task(foreign.id)).state).toBe('QUEUED');
+    expect(world.steps.started.map((s) => s.taskId)).toEqual([own.id]);
     await runtime.close();
   });
 });

@@ -47,7 +47,6 @@ export class WorkerRuntime {
     this.maintenance = new MaintenanceLoops(this.context, this.recovery, () => this.stateValue === 'RUNNING');
     this.intake = new TaskIntake(this.context, {
       takingTasks: () => this.stateValue === 'RUNNING',
-      drain: (reason) => this.drain(reason),
       execute: (task) => this.execute(task),
     });
   }
@@ -82,8 +81,9 @@ export class WorkerRuntime {
     const report = await this.recovery.recover();
     this.context.options.metrics.tasksRecovered(report.recovered.length);
     this.maintenance.start();
-    const { queue, capacity } = this.context.options;
-    this.consumer = await queue.consume({ capacity }, (delivery) => this.intake.handle(this.counted(delivery)));
+    const { queue, capacity, configHash } = this.context.options;
+    // Where the broker filters (Artemis), messages of other configurations never reach this worker.
+    this.consumer = await queue.consume({ capacity, selectorConfigHash: configHash }, (delivery) => this.intake.handle(this.counted(delivery)));
     return report;
   }
 

@@ -46,6 +46,8 @@ export interface AuditEntryRow {
   status: number | null;
   source_ip: string | null;
   detail: string | null;
+  /** Added by migration AuditTaskId1764633600000. */
+  task_id: string | null;
 }
 
 /** The entity schemas of the auth tables. */
@@ -117,6 +119,7 @@ export function createAuthEntities(dialect: Dialect): AuthEntities {
         status: { type: 'integer', nullable: true },
         source_ip: { type: 'text', nullable: true },
         detail: { type: 'text', nullable: true },
+        task_id: { type: 'text', nullable: true },
       },
     }),
   };

@@ -84,6 +84,7 @@ export interface AuthNewAuditEntry {
   sourceIp: string | null;
   /** A short explanation (an error code, a refusal reason); never a secret. */
   detail: string | null;
+  taskId: string | null;
 }
 
 /** A recorded audit entry; `seq` increases with every entry and is the paging cursor. */
@@ -103,4 +104,5 @@ export interface AuthAuditQuery {
   /** Inclusive ISO time bounds. */
   from?: string;
   to?: string;
+  taskId?: string;
 }

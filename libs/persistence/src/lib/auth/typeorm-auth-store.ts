@@ -80,6 +80,7 @@ function auditFromRow(row: AuditEntryRow): AuthAuditEntry {
     status: row.status === null ? null : Number(row.status),
     sourceIp: row.source_ip,
     detail: row.detail,
+    taskId: row.task_id,
   };
 }
 
@@ -293,6 +294,7 @@ export class TypeormAuthStore {
         status: entry.status,
         source_ip: entry.sourceIp,
         detail: entry.detail,
+        task_id: entry.taskId,
       };
       await m.insert(this.entities.audit, row);
     });
@@ -314,5 +316,6 @@ function auditQuery(m: EntityManager, entities: AuthEntities, query: AuthAuditQu
   if (query.outcome !== undefined) select.andWhere('a.outcome = :outcome', { outcome: query.outcome });
   if (query.from !== undefined) select.andWhere('a.at >= :from', { from: new Date(query.from) });
   if (query.to !== undefined) select.andWhere('a.at <= :to', { to: new Date(query.to) });
+  if (query.taskId !== undefined) select.andWhere('a.task_id = :taskId', { taskId: query.taskId });
   return select.orderBy('a.seq', 'DESC').take(query.limit);
 }

@@ -1,12 +1,13 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stepContext, tempDir } from '../../testing/step-context';
 import { createRegistry } from '../loader';
 
 const registry = createRegistry();
 const file = registry.ciType('file.File');
-const execute = (operation: string, properties: Record<string, unknown>, workDir: string) => {
-  const ctx = stepContext('file.File', operation, properties, workDir);
+/** Runs a step on a host that allows writing under `workDir` (or under `roots`; null: a host without the property). */
+const execute = (operation: string, properties: Record<string, unknown>, workDir: string, roots: unknown = [workDir]) => {
+  const ctx = stepContext('file.File', operation, properties, workDir, roots === null ? undefined : { allowedRoots: roots });
   return registry
     .executorFor('file.File')
     .execute(ctx)
@@ -63,5 +64,58 @@ describe('file.File', () => {
     expect(file.describeStep('MODIFY', subject)).toBe('Modify app-config on local-1');
     expect(file.describeStep('DESTROY', subject)).toBe('Destroy app-config on local-1');
     expect(file.defaultOrder).toBe(60);
+  });
+
+  describe('allowed roots (issue 9)', () => {
+    let outside: ReturnType<typeof tempDir>;
+    beforeEach(() => (outside = tempDir('shipdeck-outside-')));
+    afterEach(() => outside.cleanup());
+
+    it('refuses every write on a host without allowedRoots', async () => {
+      const target = join(dir.path, 'app.conf');
+      await expect(execute('CREATE', { targetPath: target, content: 'x' }, dir.path, null)).rejects.toThrow(
+        'host local-1 has no allowedRoots',
+      );
+      await expect(execute('CREATE', { targetPath: target, content: 'x' }, dir.path, [])).rejects.toThrow('has no allowedRoots');
+      await expect(execute('CREATE', { targetPath: target, content: 'x' }, dir.path, ['relative'])).rejects.toThrow('absolute path');
+      expect(existsSync(target)).toBe(false);
+    });
+
+    it('refuses a target outside the roots, and ".." even when it would land inside', async () => {
+      const target = join(outside.path, 'evil.conf');
+      await expect(execute('CREATE', { targetPath: target, content: 'x' }, dir.path)).rejects.toThrow('outside the host');
+      expect(existsSync(target)).toBe(false);
+      await expect(execute('CREATE', { targetPath: `${dir.path}/a/../b.conf`, content: 'x' }, dir.path)).rejects.toThrow('".."');
+      writeFileSync(target, 'keep');
+      await expect(execute('DESTROY', { targetPath: target, content: 'x' }, dir.path)).rejects.toThrow('outside the host');
+      expect(readFileSync(target, 'utf8')).toBe('keep');
+    });
+
+    it('does not follow a directory link out of the roots', async () => {
+      symlinkSync(outside.path, join(dir.path, 'escape'));
+      const target = join(dir.path, 'escape', 'sub', 'evil.conf');
+      await expect(execute('CREATE', { targetPath: target, content: 'x' }, dir.path)).rejects.toThrow(`resolves to ${outside.path}`);
+      expect(existsSync(join(outside.path, 'sub'))).toBe(false);
+    });
+
+    it('does not follow a link at the target itself', async () => {
+      const victim = join(outside.path, 'victim');
+      writeFileSync(victim, 'keep');
+      symlinkSync(victim, join(dir.path, 'app.conf'));
+      await expect(execute('CREATE', { targetPath: join(dir.path, 'app.conf'), content: 'x' }, dir.path)).rejects.toThrow(
+        'is a symbolic link',
+      );
+      expect(readFileSync(victim, 'utf8')).toBe('keep');
+    });
+
+    it('writes under a root reached through a link, and under a root that does not exist yet', async () => {
+      mkdirSync(join(outside.path, 'real'));
+      symlinkSync(join(outside.path, 'real'), join(dir.path, 'via-link'));
+      await execute('CREATE', { targetPath: join(dir.path, 'via-link', 'a.conf'), content: 'x' }, dir.path, [join(dir.path, 'via-link')]);
+      expect(readFileSync(join(outside.path, 'real', 'a.conf'), 'utf8')).toBe('x');
+      const fresh = join(dir.path, 'not', 'yet');
+      await execute('CREATE', { targetPath: join(fresh, 'b.conf'), content: 'y' }, dir.path, [fresh]);
+      expect(readFileSync(join(fresh, 'b.conf'), 'utf8')).toBe('y');
+    });
   });
 });

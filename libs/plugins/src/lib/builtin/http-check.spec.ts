@@ -30,8 +30,9 @@ describe('http.Check', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  const run = (properties: Record<string, unknown>, operation = 'CREATE') => {
-    const ctx = stepContext('http.Check', operation, properties, '/tmp');
+  /** Runs a check on a host that allows loopback addresses (the test server's), or as `hostProperties` say. */
+  const run = (properties: Record<string, unknown>, operation = 'CREATE', hostProperties: Record<string, unknown> = { httpCheckAllow: ['loopback'] }) => {
+    const ctx = stepContext('http.Check', operation, properties, '/tmp', hostProperties);
     return { ctx, done: registry.executorFor('http.Check').execute(ctx) };
   };
 
@@ -112,5 +113,47 @@ describe('http.Check', () => {
       },
     ]);
     expect(check.validate({}, 'd')).toEqual([{ field: 'd.url', message: 'is required' }]);
+  });
+
+  describe('addresses it refuses (issue 9)', () => {
+    it.each([
+      ['127.0.0.1', 'loopback'],
+      ['[::1]', 'loopback'],
+      ['localhost', 'loopback'],
+      ['169.254.169.254', 'metadata'],
+      ['[fe80::1]', 'link-local'],
+      ['169.254.10.10', 'link-local'],
+      ['0.0.0.0', 'unspecified'],
+      ['[::ffff:127.0.0.1]', 'loopback'],
+    ])('refuses %s (%s) by default, at once and without retries', async (host, kind) => {
+      const { ctx, done } = run({ url: `http://${host}:9/x`, retries: 3, retryDelay: '1h' }, 'CREATE', {});
+      await expect(done).rejects.toThrow(`is a ${kind} address`);
+      expect(ctx.output()).toBe('');
+      expect(requests).toBe(0);
+    });
+
+    it('refuses metadata addresses even where link-local ones are allowed', async () => {
+      const { done } = run({ url: 'http://169.254.169.254/latest/meta-data/' }, 'CREATE', { httpCheckAllow: ['link-local', 'loopback'] });
+      await expect(done).rejects.toThrow('is a metadata address');
+    });
+
+    it('checks every redirect: follows an allowed one, refuses one to a forbidden address', async () => {
+      server.removeAllListeners('request');
+      server.on('request', (req, res) => {
+        requests++;
+        if (req.url === '/start') res.writeHead(302, { location: '/health' }).end();
+        else if (req.url === '/metadata') res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+        else res.writeHead(200).end();
+      });
+      const base = url.replace('/health', '');
+      await run({ url: `${base}/start` }).done;
+      expect(requests).toBe(2);
+      await expect(run({ url: `${base}/metadata`, retries: 0 }).done).rejects.toThrow('169.254.169.254 is a metadata address');
+      expect(requests).toBe(3);
+    });
+
+    it('refuses a host property naming an unknown kind', async () => {
+      await expect(run({ url }, 'CREATE', { httpCheckAllow: ['everything'] }).done).rejects.toThrow('httpCheckAllow may list only');
+    });
   });
 });

@@ -22,11 +22,12 @@ describe('the built-in types with ssh support, on other hosts', () => {
 
   it('file.File applies mode on the local host, and refuses owner there', async () => {
     const path = join(dir.path, 'a.conf');
-    const ctx = stepContext('file.File', 'CREATE', { targetPath: path, content: 'x=1\n', mode: '0600' }, dir.path);
+    // file.File writes on a local host only under its allowedRoots (issue 9).
+    const ctx = stepContext('file.File', 'CREATE', { targetPath: path, content: 'x=1\n', mode: '0600' }, dir.path, { allowedRoots: [dir.path] });
     await registry.executorFor('file.File').execute(ctx);
     expect(readFileSync(path, 'utf8')).toBe('x=1\n');
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    const owned = stepContext('file.File', 'CREATE', { targetPath: path, content: '', owner: 'root' }, dir.path);
+    const owned = stepContext('file.File', 'CREATE', { targetPath: path, content: '', owner: 'root' }, dir.path, { allowedRoots: [dir.path] });
     await expect(registry.executorFor('file.File').execute(owned)).rejects.toThrow('file.File owner is supported on ssh hosts only');
   });
 

@@ -1,5 +1,5 @@
 import type { Message } from 'rhea';
-import { IsIn, IsNumber, IsString, MinLength } from 'class-validator';
+import { IsIn, IsNumber, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { ValidationError, validateInput } from '@shipdeck/errors';
 import { TASK_TYPES } from '@shipdeck/tasks';
 import { MessageProperty, TASK_MESSAGE_VERSION, TaskMessage } from '../message';
@@ -66,6 +66,7 @@ export function decodeTaskMessage(amqp: Pick<Message, 'body'>): DecodedTaskMessa
     configHash: fields.configHash,
     publishedBy: fields.publishedBy,
     publishedAt: fields.publishedAt,
+    ...(fields.signature === undefined ? {} : { signature: fields.signature }),
   } as TaskMessage;
   return { ok: true, message };
 }
@@ -99,6 +100,12 @@ class TaskMessageShape {
   @IsString(NON_EMPTY)
   @MinLength(1, NON_EMPTY)
   publishedAt!: string;
+
+  /** Checked by the port's SignedTaskQueue, not here: the transport only carries it. */
+  @IsOptional()
+  @IsString(NON_EMPTY)
+  @MaxLength(128, { message: 'is longer than 128 characters' })
+  signature?: string;
 }
 
 /** A task message of this version: its task type must be one this version knows. */

@@ -1,5 +1,6 @@
+import { MAX_NAME_LENGTH, NAME_PATTERN } from '@shipdeck/domain';
 import { startInMemoryMaster, InMemoryMaster } from '@shipdeck/master-services/testing';
-import { testAuth } from '../../test-support/auth';
+import { bearerFor, testAuth } from '../../test-support/auth';
 import { memoryLogger } from '../../test-support/memory-logger';
 import { TestServer, startTestServer } from '../../test-support/http';
 import { guardedRoutes } from '../access-policy';
@@ -10,11 +11,15 @@ import { OpenApiDocument, mountOf } from './openapi-document';
 let master: InMemoryMaster;
 let server: TestServer;
 let document: OpenApiDocument;
+/** The `Authorization` of an admin, who may read every list. */
+let admin: string;
 
 beforeAll(async () => {
   const { logger } = memoryLogger();
   master = await startInMemoryMaster({ logger });
-  server = await startTestServer(createRestApp({ services: master.services, logger, auth: testAuth(master.stores, logger) }));
+  const auth = testAuth(master.stores, logger);
+  server = await startTestServer(createRestApp({ services: master.services, logger, auth }));
+  admin = await bearerFor(auth.service, 'ada', 'admin');
   const res = await server.request('GET', '/api/v1/openapi.json');
   expect(res.status).toBe(200);
   document = res.json as OpenApiDocument;
@@ -87,6 +92,10 @@ it('gives every operation a unique id, a success answer, error answers, and the 
   expect(document.components.schemas['EnvironmentBody']).toMatchObject({
     properties: { dictionary: { type: 'object', additionalProperties: { type: 'string' } } },
   });
+  // Names follow spec §1 (names.ts), in bodies and queries alike.
+  const nameSchema = { type: 'string', maxLength: MAX_NAME_LENGTH, pattern: NAME_PATTERN.source, not: { pattern: '\\.\\.' } };
+  expect(document.components.schemas['HostBody']).toMatchObject({ properties: { name: nameSchema, tags: { type: 'array', items: nameSchema } } });
+  expect(document.components.schemas['TaskListQuery']).toMatchObject({ properties: { worker: nameSchema, limit: { type: 'string' } } });
 });
 
 it('describes the paged audit list with its cursor, and list filters as query parameters', () => {
@@ -98,6 +107,42 @@ it('describes the paged audit list with its cursor, and list filters as query pa
   expect(names).toEqual(expect.arrayContaining(['query:limit', 'query:cursor']));
   const tasks = document.paths['/api/v1/tasks']?.['get']?.['parameters'] as { name: string; schema: { enum?: string[] } }[];
   expect(tasks.find((p) => p.name === 'state')?.schema.enum).toContain('UNKNOWN');
+});
+
+it('documents as paged exactly the lists that answer a page, with their element schema and limit and cursor', async () => {
+  type Operation = { parameters?: { name: string; in: string }[]; responses: Record<string, { content?: Record<string, { schema: JsonSchema }> }> };
+  const checked: string[] = [];
+  for (const [path, item] of Object.entries(document.paths)) {
+    const op = item['get'] as Operation | undefined;
+    // A route with a path parameter needs a resource to answer a list; those are checked below by their schema.
+    if (!op || path.includes('{') || !op.responses['200']?.content?.['application/json']) continue;
+    const res = await server.request('GET', path, { headers: { authorization: admin } });
+    expect({ path, status: res.status }).toEqual({ path, status: 200 });
+    const answersPage = typeof res.json === 'object' && res.json !== null && 'items' in res.json && 'nextCursor' in res.json;
+    expect({ path, documentedPaged: (item['get'] as JsonSchema)['x-shipdeck-paged'] !== undefined }).toEqual({ path, documentedPaged: answersPage });
+    if (answersPage) checked.push(path);
+  }
+  // Every list of the API, and the lists below a resource.
+  const lists = ['/hosts', '/environments', '/applications', '/tasks', '/archive/tasks', '/workers', '/users', '/tokens', '/audit'].map((p) => `/api/v1${p}`);
+  expect(checked.sort()).toEqual(lists.sort());
+  for (const path of [...lists, '/api/v1/environments/{name}/deployed', '/api/v1/applications/{app}/versions']) {
+    const op = document.paths[path]?.['get'] as Operation;
+    const schema = op.responses['200']!.content!['application/json']!.schema;
+    expect({ path, schema }).toMatchObject({
+      path,
+      schema: { type: 'object', required: ['items', 'nextCursor'], properties: { items: { type: 'array' }, nextCursor: { type: ['string', 'null'] } } },
+    });
+    const query = (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+    expect({ path, query }).toEqual({ path, query: expect.arrayContaining(['limit', 'cursor']) });
+  }
+  const itemsOf = (path: string) =>
+    ((document.paths[path]?.['get'] as Operation).responses['200']!.content!['application/json']!.schema['properties'] as Record<string, JsonSchema>)['items'];
+  // Lists of tasks carry summaries, without plans.
+  expect(itemsOf('/api/v1/tasks')).toEqual({ type: 'array', items: { $ref: '#/components/schemas/TaskSummary' } });
+  expect(itemsOf('/api/v1/archive/tasks')).toEqual({ type: 'array', items: { $ref: '#/components/schemas/TaskSummary' } });
+  expect(document.components.schemas['TaskSummary']?.['properties']).toMatchObject({ stepCount: { type: 'integer' }, stepsDone: { type: 'integer' } });
+  expect(document.components.schemas['TaskSummary']?.['properties']).not.toHaveProperty('plan');
+  expect(document.components.schemas['Task']?.['properties']).toHaveProperty('actors');
 });
 
 it('serves the reference page and its assets from the npm package, loading this document', async () => {

@@ -40,13 +40,14 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
  * class-validator rules, through class-validator-jsonschema) and {@link ROUTE_DOCS}.
  */
 export function buildOpenApiDocument(version: string): OpenApiDocument {
+  const dtos = dtoSchemas(SCHEMA_PREFIX, [...new Set(Object.values(ROUTE_DOCS).flatMap((doc) => [doc.body, doc.query].filter((c) => c !== undefined)))]);
   const paths: OpenApiDocument['paths'] = {};
   for (const [key, policy] of Object.entries(ROUTE_POLICIES)) {
     const doc = ROUTE_DOCS[key];
     if (!doc) throw new Error(`route ${key} is not documented: add it to ROUTE_DOCS (openapi/route-docs.ts)`);
     const [method, path] = key.split(' ') as [string, string];
     const openApiPath = mountOf(path) + path.replace(/:([A-Za-z]+)/g, '{$1}');
-    (paths[openApiPath] ??= {})[method.toLowerCase()] = operation(doc, path, policy.permission === 'public' ? null : policy.permission);
+    (paths[openApiPath] ??= {})[method.toLowerCase()] = operation(doc, path, policy.permission === 'public' ? null : policy.permission, dtos);
   }
   for (const key of Object.keys(ROUTE_DOCS)) {
     if (!ROUTE_POLICIES[key]) throw new Error(`ROUTE_DOCS documents ${key}, which is no route: remove it`);
@@ -62,7 +63,7 @@ export function buildOpenApiDocument(version: string): OpenApiDocument {
     },
     paths,
     components: {
-      schemas: { ...dtoSchemas(SCHEMA_PREFIX), ...ANSWER_SCHEMAS },
+      schemas: { ...dtos, ...ANSWER_SCHEMAS },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API token (`POST /tokens`).' },
         basic: { type: 'http', scheme: 'basic', description: 'User name and password.' },
@@ -76,7 +77,7 @@ export function buildOpenApiDocument(version: string): OpenApiDocument {
   };
 }
 
-function operation(doc: RouteDoc, path: string, permission: string | null): JsonSchema {
+function operation(doc: RouteDoc, path: string, permission: string | null, dtos: Record<string, JsonSchema>): JsonSchema {
   const errors = new Set(doc.errors ?? []);
   if (permission !== null) [401, 403].forEach((s) => errors.add(s));
   if (doc.body || doc.bodySchema) [400, 413, 415].forEach((s) => errors.add(s));
@@ -100,7 +101,7 @@ function operation(doc: RouteDoc, path: string, permission: string | null): Json
     required: true,
     schema: name === 'path' ? { type: 'string', pattern: STEP_PATH_PATTERN.source } : { type: 'string' },
   }));
-  if (doc.query) parameters.push(...queryParameters(doc.query.name));
+  if (doc.query) parameters.push(...queryParameters(dtos[doc.query.name]));
   return {
     summary: doc.summary,
     operationId: operationId(path, doc),
@@ -123,8 +124,7 @@ function pageOf(list: JsonSchema): JsonSchema {
 }
 
 /** Query parameters from the query DTO's schema: one per property. */
-function queryParameters(dtoName: string): { name: string; in: string; required: boolean; schema: JsonSchema }[] {
-  const schema = dtoSchemas(SCHEMA_PREFIX)[dtoName];
+function queryParameters(schema: JsonSchema | undefined): { name: string; in: string; required: boolean; schema: JsonSchema }[] {
   const properties = (schema?.['properties'] ?? {}) as Record<string, JsonSchema>;
   const required = new Set((schema?.['required'] as string[] | undefined) ?? []);
   return Object.entries(properties).map(([name, property]) => ({ name, in: 'query', required: required.has(name), schema: property }));

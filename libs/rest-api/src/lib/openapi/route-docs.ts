@@ -9,6 +9,7 @@ import {
   TaskListQuery,
   UndeploymentBody,
 } from '../dtos';
+import { PageQuery } from '../paging';
 import { EventsQuery } from '../routers/events-router';
 import { DtoClass } from '../validation';
 import { JsonSchema } from './json-schemas';
@@ -51,7 +52,16 @@ const listOf = (name: string): JsonSchema => ({ type: 'array', items: ref(name) 
 const json = (description: string, schema: JsonSchema, status: 200 | 201 = 200): SuccessDoc => ({ status, description, schema });
 const noContent = (description: string): SuccessDoc => ({ status: 204, description });
 const resource = (description: string, status: 200 | 201 = 200) => json(description, ref('Resource'), status);
-const resources = (description: string) => json(description, listOf('Resource'));
+/**
+ * A list answered a page at a time (`getPage` of routing.ts): `{items, nextCursor}` of
+ * `schema`'s items, `limit` and `cursor` from `query` (PageQuery, or a list query extending it).
+ */
+const paged = (summary: string, description: string, items = 'Resource', query: DtoClass<object> = PageQuery): RouteDoc => ({
+  summary,
+  query,
+  ok: json(description, listOf(items)),
+  paged: true,
+});
 
 const TASK_OPERATION = (what: string): RouteDoc => ({
   summary: what,
@@ -81,14 +91,15 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   },
   'POST /auth/logout': { summary: 'Log out: ends the session of the cookie sent', ok: noContent('Logged out; the cookie is cleared') },
 
-  'GET /hosts': { summary: 'List hosts', ok: resources('Every host') },
+  'GET /hosts': paged('List hosts', 'Hosts'),
   'GET /hosts/:name': { summary: 'Get a host', ok: resource('The host'), errors: [404] },
   'PUT /hosts/:name': { summary: 'Create or replace a host', body: HostBody, ok: resource('Replaced (201 when created)') },
   'DELETE /hosts/:name': { summary: 'Delete a host', ok: noContent('Deleted'), errors: [404, 409] },
-  'GET /environments': { summary: 'List environments', ok: resources('Every environment') },
+  'GET /environments': paged('List environments', 'Environments'),
   'GET /environments/:name': { summary: 'Get an environment', ok: resource('The environment'), errors: [404] },
   'PUT /environments/:name': { summary: 'Create or replace an environment', body: EnvironmentBody, ok: resource('Replaced (201 when created)'), errors: [404] },
-  'GET /environments/:name/deployed': { summary: 'What is deployed in an environment', ok: resources('Deployed applications'), errors: [404] },
+  'DELETE /environments/:name': { summary: 'Delete an environment', ok: noContent('Deleted'), errors: [404, 409] },
+  'GET /environments/:name/deployed': { ...paged('What is deployed in an environment', 'Deployed applications'), errors: [404] },
 
   'POST /packages': {
     summary: 'Import a package (a manifest, JSON or YAML)',
@@ -97,16 +108,16 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     ok: resource('Imported', 201),
     errors: [409],
   },
-  'GET /applications': { summary: 'List imported applications', ok: resources('Every application') },
-  'GET /applications/:app/versions': { summary: 'List the versions of an application', ok: resources('Its versions'), errors: [404] },
+  'GET /applications': paged('List imported applications', 'Applications'),
+  'GET /applications/:app/versions': { ...paged('List the versions of an application', 'Its versions'), errors: [404] },
 
   'POST /deployments/preview': { summary: 'Plan a deployment without creating it', body: DeploymentBody, ok: resource('The plan'), errors: [404] },
   'POST /deployments': { summary: 'Create a deployment task (PENDING)', body: DeploymentBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404, 409] },
   'POST /undeployments': { summary: 'Create an undeployment task', body: UndeploymentBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404, 409] },
   'POST /control-tasks': { summary: 'Create a control task', body: ControlTaskBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404] },
 
-  'GET /tasks': { summary: 'List current tasks', query: TaskListQuery, ok: json('Tasks, oldest first', listOf('Task')) },
-  'GET /tasks/:id': { summary: 'Get a task', ok: json('The task', ref('Task')), errors: [404] },
+  'GET /tasks': paged('List current tasks', 'Tasks, oldest first, without their plans', 'TaskSummary', TaskListQuery),
+  'GET /tasks/:id': { summary: 'Get a task', ok: json('The task with its plan, steps and `actors`', ref('Task')), errors: [404] },
   'DELETE /tasks/:id': { summary: 'Remove a task from the monitor', ok: noContent('Removed'), errors: [404, 409] },
   'GET /tasks/:id/steps/:path/log': {
     summary: 'The log of a step',
@@ -147,18 +158,18 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'POST /tasks/:id/steps/:path/skip': STEP_CHANGE('Skip a step'),
   'POST /tasks/:id/steps/:path/unskip': STEP_CHANGE('Run a skipped step again'),
   'POST /tasks/:id/steps/:path/pause-before': STEP_CHANGE('Pause before a step'),
-  'GET /archive/tasks': { summary: 'List archived tasks (DONE, CANCELLED)', query: ArchiveQuery, ok: json('Tasks, newest first', listOf('Task')) },
+  'GET /archive/tasks': paged('List archived tasks (DONE, CANCELLED)', 'Tasks, newest first, without their plans', 'TaskSummary', ArchiveQuery),
 
-  'GET /workers': { summary: 'List workers as this master sees them', ok: resources('Every worker') },
+  'GET /workers': paged('List workers as this master sees them', 'Workers'),
   'POST /workers/restore-ghost-tasks': { summary: 'Register ghost tasks again', ok: resource('What each worker restored') },
   'POST /workers/:id/drain': { summary: 'Drain a worker', ok: resource("The worker's answer"), errors: [404, 409] },
   'DELETE /workers/:id': { summary: 'Forget a disconnected worker', ok: noContent('Forgotten'), errors: [404, 409] },
   'GET /server/info': { summary: "This master's version, id and configuration hash", ok: resource('Server information') },
 
-  'GET /users': { summary: 'List users', ok: resources('Every user') },
+  'GET /users': paged('List users', 'Users, without their passwords'),
   'POST /users': { summary: 'Create a user', body: UserBody, ok: resource('Created', 201), errors: [409] },
   'DELETE /users/:name': { summary: 'Delete a user', ok: noContent('Deleted'), errors: [404] },
-  'GET /tokens': { summary: 'List API tokens (your own; all for admins)', ok: resources('Tokens, without their secrets') },
+  'GET /tokens': paged('List API tokens (your own; all for admins)', 'Tokens, without their secrets'),
   'POST /tokens': { summary: 'Create an API token (its secret is shown once)', body: TokenBody, ok: resource('Created, with `token`', 201), errors: [409] },
   'DELETE /tokens/:id': { summary: 'Revoke an API token', ok: resource('Revoked'), errors: [404] },
   'GET /audit': {

@@ -2,18 +2,20 @@ import { Router } from 'express';
 import type { TaskOperationsService } from '@shipdeck/master-services';
 import { ArchiveQuery } from '../dtos';
 import { getJson, route } from '../routing';
+import { pageOf, pageRequest, summarizeTask } from '../paging';
 import { invalid, queryOf, toDate } from '../validation';
 
 /** `/archive/tasks`: DONE and CANCELLED tasks, filtered by completion time and deployment. */
 export function archiveRouter(tasks: TaskOperationsService): Router {
   const router = Router();
   route(router, '/archive/tasks', {
-    get: getJson((req) => {
+    get: getJson(async (req) => {
       const query = queryOf(req, ArchiveQuery);
       if (query.from && query.to && toDate(query.from) > toDate(query.to)) {
         throw invalid('query', [{ field: 'to', message: 'must not be before from' }]);
       }
-      return tasks.listArchive(query);
+      const page = pageOf(await tasks.listArchive(query), pageRequest(query));
+      return { items: page.items.map(summarizeTask), nextCursor: page.nextCursor };
     }),
   });
   return router;

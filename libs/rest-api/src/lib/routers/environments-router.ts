@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { CatalogService } from '@shipdeck/master-services';
 import { EnvironmentBody } from '../dtos';
-import { getJson, namedCollection, route } from '../routing';
+import { getPage, namedCollection, route } from '../routing';
 import { param } from '../validation';
 
 /** `/environments`: named sets of hosts with a dictionary, and what is deployed to them. */
@@ -15,7 +15,8 @@ export function environmentsRouter(catalog: CatalogService): Router {
       const result = await catalog.putEnvironment({ name, hosts: body.hosts, dictionary: body.dictionary ?? {} });
       return { created: result.created, value: result.environment };
     },
+    delete: (name) => catalog.deleteEnvironment(name),
   });
-  route(router, '/environments/:name/deployed', { get: getJson((req) => catalog.getDeployed(param(req, 'name'))) });
+  route(router, '/environments/:name/deployed', { get: getPage((req) => catalog.getDeployed(param(req, 'name'))) });
   return router;
 }

@@ -15,6 +15,8 @@ beforeEach(async () => {
   await master.seedCatalog();
   await master.services.catalog.putEnvironment({ name: 'prod', hosts: ['local'], dictionary: { APP_HOME: '/opt/app' } });
   await master.services.catalog.importPackage(petclinicManifest());
+  // A second application: one environment holds one unfinished deployment per application.
+  await master.services.catalog.importPackage({ ...petclinicManifest(), application: 'vetclinic' });
   const auth = testAuth(master.stores, logger);
   authorization = await bearerFor(auth.service, 'ada', 'admin');
   server = await startTestServer(createRestApp({ services: master.services, logger, auth }));
@@ -25,10 +27,11 @@ afterEach(async () => {
   await master.close();
 });
 
-const deploy = (environment: string) => master.services.deployments.createDeployment({ application: 'petclinic', version: '1.0.0', environment });
+const deploy = (environment: string, application = 'petclinic') =>
+  master.services.deployments.createDeployment({ application, version: '1.0.0', environment });
 
 it('streams the current tasks of an environment, then their state changes, and `gone` when one leaves', async () => {
-  const [dev1, dev2] = [await deploy('dev'), await deploy('dev')];
+  const [dev1, dev2] = [await deploy('dev'), await deploy('dev', 'vetclinic')];
   await deploy('prod');
   const stream = await EventStream.open(server, '/api/v1/events?environment=dev', authorization);
   const first = [await stream.next(), await stream.next()];

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { AuthService, AuthError, AuthErrorCode, authorize, authorizeTokenOwner, principalOf } from '@shipdeck/auth';
 import { TokenBody } from '../auth-dtos';
 import { readBody } from '../body';
-import { created, getJson, route } from '../routing';
+import { created, getJson, getPage, route } from '../routing';
 import { bodyOf, param } from '../validation';
 
 /**
@@ -12,7 +12,7 @@ import { bodyOf, param } from '../validation';
 export function tokensRouter(auth: AuthService): Router {
   const router = Router();
   route(router, '/tokens', {
-    get: getJson((req) => {
+    get: getPage((req) => {
       const principal = principalOf(req);
       const all = authorize(principal, 'token:manage').allowed;
       return auth.listTokens(all ? undefined : principal.userId);

@@ -2,14 +2,14 @@ import { Router } from 'express';
 import { AuthService, Role } from '@shipdeck/auth';
 import { UserBody } from '../auth-dtos';
 import { readBody } from '../body';
-import { created, getJson, noContent, route } from '../routing';
+import { created, getPage, noContent, route } from '../routing';
 import { bodyOf, param } from '../validation';
 
 /** `/users` (admin): people who log in, with their role and, for deployers, their environments. */
 export function usersRouter(auth: AuthService): Router {
   const router = Router();
   route(router, '/users', {
-    get: getJson(() => auth.listUsers()),
+    get: getPage(() => auth.listUsers()),
     post: [
       readBody(['json']),
       async (req, res) => {

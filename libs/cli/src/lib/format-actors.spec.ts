@@ -1,0 +1,48 @@
+import type { TaskView } from '@shipdeck/tasks';
+import { taskDetails } from './format';
+
+const task: TaskView = {
+  id: 't1',
+  type: 'DEPLOYMENT',
+  description: 'Deploy petclinic 1.0.0 to dev',
+  state: 'DONE',
+  worker: null,
+  attempt: 1,
+  application: 'petclinic',
+  version: '1.0.0',
+  environment: 'dev',
+  kind: 'INITIAL',
+  failure: null,
+  createdAt: '2030-01-01T00:00:00.000Z',
+  scheduledAt: null,
+  queuedAt: null,
+  claimedAt: null,
+  startedAt: null,
+  completedAt: null,
+  plan: { state: 'DONE', phases: [] },
+  steps: [],
+};
+
+describe('taskDetails: who acted on the task', () => {
+  it('shows one actors line with what was done, by whom and when', () => {
+    const shown = taskDetails({
+      ...task,
+      actors: {
+        createdBy: { user: 'dora', at: '2030-01-01T00:00:00.000Z' },
+        startedBy: { user: 'dora', at: '2030-01-01T00:01:00.000Z' },
+        stoppedBy: null,
+        cancelledBy: null,
+        archivedBy: { user: 'ada', at: '2030-01-01T00:02:00.000Z' },
+      },
+    });
+    expect(shown).toContain(
+      'actors:      created by dora (2030-01-01T00:00:00.000Z), started by dora (2030-01-01T00:01:00.000Z), archived by ada (2030-01-01T00:02:00.000Z)',
+    );
+  });
+
+  it('shows no actors line when nobody is known, or when the view has none', () => {
+    const nobody = { createdBy: null, startedBy: null, stoppedBy: null, cancelledBy: null, archivedBy: null };
+    expect(taskDetails({ ...task, actors: nobody })).not.toContain('actors:');
+    expect(taskDetails(task)).not.toContain('actors:');
+  });
+});

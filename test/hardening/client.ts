@@ -1,0 +1,45 @@
+import { ADMIN_AUTHORIZATION, TEST_ADMIN_PASSWORD } from '../support/credentials';
+import { pollUntil } from '../support/poll';
+
+/** The admin password every test master is started with (`SHIPDECK_ADMIN_PASSWORD`). */
+export const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
+
+/** The admin's credentials, sent with every request. */
+export const AUTHORIZATION = ADMIN_AUTHORIZATION;
+
+/** A JSON answer. */
+export interface JsonAnswer<T> {
+  status: number;
+  body: T;
+  text: string;
+}
+
+/** A JSON call to `baseUrl` + `/api/v1` + `path` with the admin's credentials. */
+export async function call<T = unknown>(baseUrl: string, method: string, path: string, body?: unknown): Promise<JsonAnswer<T>> {
+  const headers: Record<string, string> = { accept: 'application/json', authorization: AUTHORIZATION };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${baseUrl}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  const json = (res.headers.get('content-type') ?? '').includes('json') && text !== '' ? (JSON.parse(text) as T) : (text as T);
+  return { status: res.status, body: json, text };
+}
+
+/** A task as `GET /tasks/{id}` answers it, the parts these tests read. */
+export interface TaskAnswer {
+  id: string;
+  state: string;
+  steps: { path: string; state: string; description: string; failure: string | null }[];
+}
+
+/** Polls a task until it is in one of `states`; fails with its last view at the deadline. */
+export async function waitForState(baseUrl: string, id: string, states: string[], timeoutMs = 30_000): Promise<TaskAnswer> {
+  let last: JsonAnswer<TaskAnswer> | undefined;
+  await pollUntil(
+    async () => {
+      last = await call<TaskAnswer>(baseUrl, 'GET', `/tasks/${id}`);
+      return last.status === 200 && states.includes(last.body.state);
+    },
+    { timeoutMs, describe: () => `task ${id} not in ${states.join('/')} within ${timeoutMs} ms: ${last?.text ?? 'no answer'}` },
+  );
+  return (last as JsonAnswer<TaskAnswer>).body;
+}
