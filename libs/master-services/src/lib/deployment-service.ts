@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ErrorCode, NotFoundError, ValidationError } from '@shipdeck/errors';
 import { planDeploymentInChunks, planUndeploymentInChunks } from '@shipdeck/planner';
 import { Plan, TaskView, buildPlan, pauseBeforeStep, renderTask, skipStep } from '@shipdeck/tasks';
@@ -30,13 +31,17 @@ export class DeploymentService {
   /** The plan a deployment would get, with what it deploys and changes; creates nothing. */
   async previewDeployment(request: DeploymentRequest): Promise<DeploymentPreview> {
     const planned = await this.plan(request);
+    // Building and rendering a large plan take a while each: other requests get a turn in between.
+    await nextTurn();
     const task = this.options.tasks.draft({ type: 'DEPLOYMENT', description: '' }, buildPlan(planned.phases));
+    await nextTurn();
     return { kind: planned.kind, deployeds: planned.deployeds, delta: planned.delta, plan: renderTask(task).plan };
   }
 
   /** Creates the PENDING task of a deployment, with the request's skipped steps and pauses. */
   async createDeployment(request: DeploymentRequest): Promise<TaskView> {
     const planned = await this.plan(request);
+    await nextTurn();
     const plan = buildPlan(planned.phases);
     applyPlanChanges(plan, request);
     const verb = planned.kind === 'UPDATE' ? 'Update' : 'Deploy';
