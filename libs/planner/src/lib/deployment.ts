@@ -138,7 +138,7 @@ function* deploymentPlanner(input: DeploymentPlanInput): Planner {
   }
   const hosts = sortedHosts(input.hosts);
   const mappedHosts = pkg.deployables.map((deployable) => hostsOf(deployable, hosts));
-  refuseOverLimit(`deployment of ${label}`, countPairs(pkg.deployables, mappedHosts, current), pkg.deployables.length, hosts.length, input.limits);
+  refuseOverLimit(`deployment of ${label}`, countPairs(pkg.deployables, mappedHosts, hosts, current), pkg.deployables.length, hosts.length, input.limits);
   yield;
   const errors: FieldError[] = [];
 
@@ -205,15 +205,28 @@ function* undeploymentPlanner(input: UndeploymentPlanInput): Planner {
 
 /** The hosts `deployable` maps to, in the order of `hosts`. */
 function hostsOf(deployable: Deployable, hosts: Host[]): Host[] {
-  if (deployable.tags.length === 0) return hosts;
-  const tags = new Set(deployable.tags);
-  return hosts.filter((host) => host.tags.some((tag) => tags.has(tag)));
+  return deployable.tags.length === 0 ? hosts : hosts.filter((host) => mapsTo(deployable, host));
 }
 
-/** The plan's (deployable, host) pairs: the mapped ones and the deployeds of `current` that are not. */
-function countPairs(deployables: Deployable[], mappedHosts: Host[][], current: DeployedApplication | null): number {
-  const mapped = new Map(deployables.map((d, i) => [d.name, new Set(mappedHosts[i].map((h) => h.name))]));
-  const leaving = (current?.deployeds ?? []).filter((d) => !mapped.get(d.deployable)?.has(d.host)).length;
+/** A deployable with tags goes to the hosts sharing at least one; without tags, to every host. */
+function mapsTo(deployable: Deployable, host: Host): boolean {
+  return deployable.tags.length === 0 || deployable.tags.some((tag) => host.tags.includes(tag));
+}
+
+/**
+ * The plan's (deployable, host) pairs: the mapped ones and the deployeds of `current` that are
+ * not. Linear in the mapped pairs and the deployeds, with no set per deployable: this runs before
+ * the limit is known to hold.
+ */
+function countPairs(deployables: Deployable[], mappedHosts: Host[][], hosts: Host[], current: DeployedApplication | null): number {
+  const deployableByName = new Map(deployables.map((d) => [d.name, d]));
+  const hostByName = new Map(hosts.map((h) => [h.name, h]));
+  const stays = (deployed: Deployed) => {
+    const deployable = deployableByName.get(deployed.deployable);
+    const host = hostByName.get(deployed.host);
+    return deployable !== undefined && host !== undefined && mapsTo(deployable, host);
+  };
+  const leaving = (current?.deployeds ?? []).filter((d) => !stays(d)).length;
   return mappedHosts.reduce((sum, list) => sum + list.length, 0) + leaving;
 }
 
