@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const { pool: workers, isCurrent } = await startWorkerPool({ config, masterId, configHash, queue, stores, registry, logger, shutdown });
   const announcer = new TaskAnnouncer(queue, masterId, configHash, logger, isCurrent);
   const info = { version: SHIPDECK_VERSION, role: 'master' as const, id: masterId, configHash, inProcessWorker: inProcess };
-  const services = createMasterServices({ stores, registry, announcer, workers, logger, info });
+  const services = createMasterServices({ stores, registry, announcer, workers, logger, info, maxPlanSteps: config.task.maxPlanSteps });
 
   const reconciler = new Reconciler({
     tasks: stores.tasks,
