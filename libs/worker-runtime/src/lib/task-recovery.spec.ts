@@ -61,6 +61,30 @@ describe('TaskRecovery and ghost tasks (in-process: SQLite, in-process queue, ma
     await restarted.close();
   });
 
+  it('a restarted runtime knows its ghosts and held tasks before it starts consuming: read once, restorable at once', async () => {
+    const ghostId = await crashedWhileExecuting('w');
+    expect(await world.stores.tasks.remove(ghostId)).toBe(true);
+    const heldId = (await world.queuedTask(['first'])).id;
+    expect(await world.stores.tasks.claim(heldId, 'w', new Date(Date.now() + 60_000))).not.toBeNull();
+
+    // A command arriving right after the worker registered: the work directory is read first.
+    const restarted = world.runtime('w');
+    expect(await restarted.restoreGhostTasks()).toEqual([ghostId]);
+    expect(await world.task(ghostId)).toMatchObject({ state: 'FAILED', workerId: 'w' });
+
+    const report = await restarted.recover();
+    expect(report).toEqual({ recovered: [heldId], quarantined: [], ghosts: [ghostId] });
+    expect(restarted.state).toBe('NEW');
+    expect(restarted.heldTasks).toEqual(
+      expect.arrayContaining([
+        { id: ghostId, type: 'CONTROL', state: 'FAILED' },
+        { id: heldId, type: 'CONTROL', state: 'FAILED' },
+      ]),
+    );
+    expect(await restarted.start()).toBe(report);
+    await restarted.close();
+  });
+
   it('a restart recovers the tasks the database says it owns without a recovery file, and removes stale temporary files', async () => {
     // A worker killed right after its claims: one task only claimed, one with a step EXECUTING in the
     // database; neither got its recovery file renamed into place, at most a temporary file.
