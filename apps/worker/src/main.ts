@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ShipdeckConfig, computeConfigHash, loadConfig } from '@shipdeck/config';
@@ -42,16 +43,11 @@ async function main(): Promise<void> {
 
   // Probes come from the start on, while the worker may still wait minutes for the database or the
   // broker: until its runtime has started they answer "not ready", like a master's.
-  let started: WorkerRuntime | undefined;
-  const health = await listenHttp((_req, res) => {
-    if (!started) {
-      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
-      res.end(JSON.stringify({ error: { code: ErrorCode.NOT_READY, message: 'the worker is starting', details: [] }, workerId }));
-      return;
-    }
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ status: 'UP', workerId, state: started.state, running: started.runningTaskIds.length }));
-  }, flags.port);
+  let probe: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+    res.end(JSON.stringify({ error: { code: ErrorCode.NOT_READY, message: 'the worker is starting', details: [] }, workerId }));
+  };
+  const health = await listenHttp((req, res) => probe(req, res), flags.port);
   shutdown.add('health server', () => health.close());
   logger.info(`health endpoint listening on port ${health.port}`);
 
@@ -172,7 +168,10 @@ async function main(): Promise<void> {
   clearInterval(reminder);
   await worker.start();
   shutdown.add('worker', () => worker.close());
-  started = worker;
+  probe = (_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ status: 'UP', workerId, state: worker.state, running: worker.runningTaskIds.length }));
+  };
   if (incompatible !== undefined) void worker.drain(incompatible);
   channel.announce();
   logger.info(`Shipdeck worker ${SHIPDECK_VERSION} started`, {
