@@ -2,13 +2,19 @@
  * A worker's start-up (spec §5, issue 9) with real processes: it reads its work directory before
  * it registers with masters, so that restoring ghost tasks as soon as it shows CONNECTED finds
  * them; and its health endpoint answers "not ready" while it still waits for the database,
- * instead of dying. Steps of the ledger test plugin append `<taskId> <stepPath> <pid>` to a ledger file.
+ * instead of dying; a task it had claimed but had no recovery file for yet is recovered from the
+ * database at its next start. Steps of the ledger test plugin append `<taskId> <stepPath> <pid>` to a ledger file.
  *
  * Needs PostgreSQL and RabbitMQ with its AMQP 1.0 plugin (see test/support/cluster.ts).
  */
+import { randomUUID } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createLogger } from '@shipdeck/logging';
+import { openStores } from '@shipdeck/persistence';
 import { useCluster } from '../support/cluster-tests';
 import { pollUntil } from '../support/poll';
+import { readRecoveryFile } from '../support/recovery-files';
 import { createDeployment, getTask, importLedgerPackage, putEnvironment, putLedgerHost, startTask } from '../support/rest-actions';
 import { Api, expectStatus, waitForTask } from '../support/rest-client';
 import { FAST_LEASE_ENV } from '../support/timings';
@@ -91,3 +97,40 @@ scenario('a probe of the health endpoint while the worker waits for the database
     await worker.kill('SIGTERM');
   }
 });
+
+scenario('a task the worker claimed just before it died, with no recovery file yet, is recovered FAILED at its restart; stale temporary files go', async () => {
+  const r = shared.cluster;
+  // The scenarios above left no worker running: the task stays QUEUED until the test claims it.
+  expect(r.workers.filter((w) => w.status === undefined)).toEqual([]);
+  const owner = r.workers[0];
+  await putEnvironment(client, 'env-claimed', ['ledger-1']);
+  const id = await createDeployment(client, 'steps-app', '1.0.0', 'env-claimed');
+  await startTask(client, id);
+  await waitForTask(client, id, ['QUEUED'], 10_000, true);
+
+  // The state a SIGKILL leaves within milliseconds of the claim: the claim committed in the
+  // database, the recovery file still a temporary file that was never renamed into place.
+  const stores = await openStores({ url: r.databaseUrl, logger: createLogger({ json: false, name: 'worker-startup-test', level: 'warn' }), migrate: false });
+  try {
+    expect(await stores.tasks.claim(id, owner.id as string, new Date(Date.now() + 60_000))).toMatchObject({ state: 'EXECUTING', workerId: owner.id });
+  } finally {
+    await stores.close();
+  }
+  const temporary = join(owner.workDir, `.${id}.${randomUUID()}.tmp`);
+  writeFileSync(temporary, '{"format":"shipdeck-task-recovery","vers');
+
+  const restarted = await r.restartWorker(owner);
+  const recovered = await getTask(client, id);
+  expect({ state: recovered.state, worker: recovered.worker, steps: recovered.steps.map((s) => s.state) }).toEqual({
+    state: 'FAILED',
+    worker: owner.id,
+    steps: ['PENDING', 'PENDING', 'PENDING'],
+  });
+  expect(existsSync(temporary)).toBe(false);
+  expect(readRecoveryFile(owner.workDir, id)?.task.state).toBe('FAILED');
+
+  // Nothing ran; started again, the task runs to its end on the restarted worker.
+  await startTask(client, id);
+  const executed = await waitForTask(client, id, ['EXECUTED'], 20_000, true);
+  expect({ worker: executed.worker, steps: executed.steps.map((s) => s.state) }).toEqual({ worker: restarted.id, steps: ['DONE', 'DONE', 'DONE'] });
+}, 60_000);
