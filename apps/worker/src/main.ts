@@ -1,7 +1,8 @@
+import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ShipdeckConfig, computeConfigHash, loadConfig } from '@shipdeck/config';
-import { ConfigError, ShipdeckError, isRetryable } from '@shipdeck/errors';
+import { ConfigError, ErrorCode, ShipdeckError, isRetryable } from '@shipdeck/errors';
 import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
 import { Logger, createLogger } from '@shipdeck/logging';
 import { openStores } from '@shipdeck/persistence';
@@ -40,11 +41,15 @@ async function main(): Promise<void> {
   const configHash = computeConfigHash(home);
   const registry = createRegistry({ pluginDir: join(home, 'plugins') });
 
-  const health = await listenHttp((req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ status: 'UP', workerId, state: worker.state, running: worker.runningTaskIds.length }));
-  }, flags.port);
+  // Probes come from the start on, while the worker may still wait minutes for the database or the
+  // broker: until its runtime has started they answer "not ready", like a master's.
+  let probe: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+    res.end(JSON.stringify({ error: { code: ErrorCode.NOT_READY, message: 'the worker is starting', details: [] }, workerId }));
+  };
+  const health = await listenHttp((req, res) => probe(req, res), flags.port);
   shutdown.add('health server', () => health.close());
+  logger.info(`health endpoint listening on port ${health.port}`);
 
   // Masters migrate the database; a worker started first waits for them.
   const stores = await retryUntil('the database (masters migrate it at start)', () =>
@@ -132,6 +137,9 @@ async function main(): Promise<void> {
         process.exit(0);
       }),
   });
+  // The work directory (recovery files, ghost tasks) is read before the worker registers with any
+  // master: its registrations list what it holds, and restoring ghost tasks finds them.
+  await worker.recover();
   await channel.start();
   shutdown.add('command channel', () => channel.close());
   shutdown.add('configuration watch', () => compatibility.stop());
@@ -160,6 +168,10 @@ async function main(): Promise<void> {
   clearInterval(reminder);
   await worker.start();
   shutdown.add('worker', () => worker.close());
+  probe = (_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ status: 'UP', workerId, state: worker.state, running: worker.runningTaskIds.length }));
+  };
   if (incompatible !== undefined) void worker.drain(incompatible);
   channel.announce();
   logger.info(`Shipdeck worker ${SHIPDECK_VERSION} started`, {
