@@ -1,7 +1,9 @@
 /**
  * Recorders of the states several masters show over time, for lifecycle assertions such as
  * CONNECTED → DRAINING → DISCONNECTED: per master and subject, the sequence of states seen
- * (consecutive repeats folded; `ERROR` / `ERROR <status>` when the master did not answer 200).
+ * (consecutive repeats folded; `ERROR` when the master did not answer or was not ready yet — a
+ * restarted master answers 503 from the moment it holds its port until it is ready — and
+ * `ERROR <status>` for any other answer but 200).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { TaskView } from '@shipdeck/tasks';
@@ -81,7 +83,7 @@ export class WorkerStateRecorder extends StateRecorder {
       [workerId],
       async (client, id) => {
         const response = await client.get<Page<WorkerView>>('/workers?limit=1000');
-        return response.status === 200 ? (response.body.items.find((w) => w.id === id)?.state ?? 'ABSENT') : `ERROR ${response.status}`;
+        return response.status === 200 ? (response.body.items.find((w) => w.id === id)?.state ?? 'ABSENT') : unavailable(response.status);
       },
       intervalMs,
     );
@@ -96,9 +98,14 @@ export class TaskStateRecorder extends StateRecorder {
       taskIds,
       async (client, id) => {
         const response = await client.get<TaskView>(`/tasks/${id}`);
-        return response.status === 200 ? response.body.state : `ERROR ${response.status}`;
+        return response.status === 200 ? response.body.state : unavailable(response.status);
       },
       intervalMs,
     );
   }
+}
+
+/** How a non-200 answer is recorded: 503 (a master starting up) is as good as no answer. */
+function unavailable(status: number): string {
+  return status === 503 ? 'ERROR' : `ERROR ${status}`;
 }

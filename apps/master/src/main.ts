@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   metrics.watchWorkers(async () => (await workers.list([])).map((worker) => worker.state));
   const announcer = new TaskAnnouncer(queue, masterId, configHash, logger, isCurrent, metrics);
   const info = { version: SHIPDECK_VERSION, role: 'master' as const, id: masterId, configHash, inProcessWorker: inProcess };
-  const services = createMasterServices({ stores, registry, announcer, workers, logger, info });
+  const services = createMasterServices({ stores, registry, announcer, workers, logger, info, maxPlanSteps: config.task.maxPlanSteps });
 
   const reconciler = new Reconciler({
     tasks: stores.tasks,

@@ -1,7 +1,8 @@
+import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ShipdeckConfig, computeConfigHash, loadConfig } from '@shipdeck/config';
-import { ConfigError, ShipdeckError, isRetryable } from '@shipdeck/errors';
+import { ConfigError, ErrorCode, ShipdeckError, isRetryable } from '@shipdeck/errors';
 import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
 import { Logger, createLogger } from '@shipdeck/logging';
 import { PrometheusMetrics } from '@shipdeck/metrics';
@@ -42,6 +43,13 @@ async function main(): Promise<void> {
   const registry = createRegistry({ pluginDir: join(home, 'plugins') });
 
   const metrics = new PrometheusMetrics({ component: 'worker' });
+  // Probes come from the start on, while the worker may still wait minutes for the database or the
+  // broker: until its runtime has started they answer "not ready", like a master's.
+  let probe: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+    res.end(JSON.stringify({ error: { code: ErrorCode.NOT_READY, message: 'the worker is starting', details: [] }, workerId }));
+  };
+  // The metrics answer from the start too: a scrape while the worker waits sees the process, not a 503.
   const health = await listenHttp((req, res) => {
     if (req.method === 'GET' && req.url?.split('?')[0] === '/metrics') {
       void metrics.render().then(
@@ -50,10 +58,10 @@ async function main(): Promise<void> {
       );
       return;
     }
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ status: 'UP', workerId, state: worker.state, running: worker.runningTaskIds.length }));
+    probe(req, res);
   }, flags.port);
   shutdown.add('health server', () => health.close());
+  logger.info(`health endpoint listening on port ${health.port}`);
 
   // Masters migrate the database; a worker started first waits for them.
   const stores = await retryUntil('the database (masters migrate it at start)', () =>
@@ -143,6 +151,9 @@ async function main(): Promise<void> {
       }),
   });
   metrics.watchWorkerRuntime(() => ({ capacity: identity.capacity, ...worker.stats }));
+  // The work directory (recovery files, ghost tasks) is read before the worker registers with any
+  // master: its registrations list what it holds, and restoring ghost tasks finds them.
+  await worker.recover();
   await channel.start();
   shutdown.add('command channel', () => channel.close());
   shutdown.add('configuration watch', () => compatibility.stop());
@@ -171,6 +182,10 @@ async function main(): Promise<void> {
   clearInterval(reminder);
   await worker.start();
   shutdown.add('worker', () => worker.close());
+  probe = (_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ status: 'UP', workerId, state: worker.state, running: worker.runningTaskIds.length }));
+  };
   if (incompatible !== undefined) void worker.drain(incompatible);
   channel.announce();
   logger.info(`Shipdeck worker ${SHIPDECK_VERSION} started`, {

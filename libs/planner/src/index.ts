@@ -17,15 +17,24 @@
  *   ciType the deployable's type, target the host, properties resolved (for DESTROY, those of the
  *   deployed being removed).
  *
+ * A plan covers at most `limits.maxSteps` (deployable, host) pairs ({@link DEFAULT_MAX_PLAN_STEPS}
+ * by default, `task.maxPlanSteps` on a master); more are refused with a PlanningError naming the
+ * numbers. Planning runs in O(n log n) for n pairs; the `…InChunks` variants give the event loop
+ * a turn every few hundred pairs, so that a master stays responsive while it plans.
+ *
  * A control task ({@link planControl}) has one phase `Control CONTROL on HOST`, one block, one
  * step of ciType `host.<host type>` whose operation is the control.
  *
  * @packageDocumentation
  */
 export {
+  DEFAULT_MAX_PLAN_STEPS,
   planDeployment,
+  planDeploymentInChunks,
   planUndeployment,
+  planUndeploymentInChunks,
   type DeploymentPlan,
+  type PlanLimits,
   type DeploymentPlanInput,
   type UndeploymentPlanInput,
 } from './lib/deployment';

@@ -99,6 +99,13 @@ export const CONFIG_KEYS = {
     default: 10,
     parse: integer(1),
   }),
+  'task.maxPlanSteps': key({
+    description:
+      'Most (deployable, host) pairs one deployment plan may cover, unchanged ones included; a larger deployment ' +
+      'or preview is refused (400 PLANNING_FAILED) naming the numbers. Split such environments or raise this.',
+    default: 10_000,
+    parse: integer(1),
+  }),
   'task.queue.url': optionalKey({
     description: 'Broker of the shared task queue (amqp://, amqps://, stomp:// or stomp+ssl://); required when task.inProcessWorker is false.',
     default: null,

@@ -41,6 +41,7 @@ describe('loadConfig defaults', () => {
       task: {
         inProcessWorker: true,
         maxActiveTasks: 10,
+        maxPlanSteps: 10_000,
         queue: { url: null, name: 'shipdeck-tasks', dialect: 'auto' },
         recovery: { dir: join(home, 'work'), takeover: 'off', takeoverAfterMs: 60000 },
         leaseDurationMs: 30_000,
@@ -237,6 +238,7 @@ describe('loadConfig refuses invalid configuration', () => {
     ['SHIPDECK_SERVER_HOSTNAME', 'two words', 'server.hostname: must be a host name'],
     ['SHIPDECK_TASK_IN_PROCESS_WORKER', 'yes', 'task.inProcessWorker: must be true or false'],
     ['SHIPDECK_TASK_MAX_ACTIVE_TASKS', '0', 'task.maxActiveTasks: must be an integer of at least 1'],
+    ['SHIPDECK_TASK_MAX_PLAN_STEPS', '0', 'task.maxPlanSteps: must be an integer of at least 1'],
     ['SHIPDECK_TASK_MAX_ACTIVE_TASKS', '2.5', 'task.maxActiveTasks: must be an integer of at least 1'],
     ['SHIPDECK_TASK_QUEUE_URL', 'http://broker', 'task.queue.url: must be a URL starting with amqp://, amqps://, stomp://, stomp+ssl://'],
     ['SHIPDECK_TASK_QUEUE_URL', 'amqp://', 'task.queue.url: must be a URL'],

@@ -41,6 +41,8 @@ export interface ShipdeckConfig {
     readonly inProcessWorker: boolean;
     /** `task.maxActiveTasks` */
     readonly maxActiveTasks: number;
+    /** `task.maxPlanSteps` */
+    readonly maxPlanSteps: number;
     readonly queue: {
       /** `task.queue.url`; null in the embedded default. */
       readonly url: string | null;
@@ -202,6 +204,7 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
     task: {
       inProcessWorker: v['task.inProcessWorker'],
       maxActiveTasks: v['task.maxActiveTasks'],
+      maxPlanSteps: v['task.maxPlanSteps'],
       queue: { url: v['task.queue.url'], name: v['task.queue.name'], dialect: v['task.queue.dialect'] },
       recovery: {
         dir: v['task.recovery.dir'],

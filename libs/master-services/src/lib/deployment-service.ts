@@ -1,5 +1,6 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ErrorCode, NotFoundError, ValidationError } from '@shipdeck/errors';
-import { planDeployment, planUndeployment } from '@shipdeck/planner';
+import { planDeploymentInChunks, planUndeploymentInChunks } from '@shipdeck/planner';
 import { Plan, TaskView, buildPlan, pauseBeforeStep, renderTask, skipStep } from '@shipdeck/tasks';
 import { TaskStore } from '@shipdeck/persistence';
 import { DeploymentPreview, DeploymentRequest, UndeploymentRequest } from './requests';
@@ -9,6 +10,8 @@ import { TaskPlanningOptions, unfinishedDeployment } from './task-factory';
 export interface DeploymentServiceOptions extends TaskPlanningOptions {
   /** Current tasks, to refuse planning while a deployment of the same application and environment is unfinished. */
   current: Pick<TaskStore, 'list'>;
+  /** `task.maxPlanSteps`: most (deployable, host) pairs one plan may cover. Default: the planner's, 10,000. */
+  maxPlanSteps?: number;
 }
 
 /**
@@ -17,6 +20,10 @@ export interface DeploymentServiceOptions extends TaskPlanningOptions {
  * undeployment per application and environment is unfinished at a time: the deployed state a
  * plan compares with is only current once the previous task is archived or cancelled, so planning
  * (a preview too) is refused with a CONFLICT (409) naming the unfinished task.
+ *
+ * Planning runs in chunks, so that the master keeps answering (health checks too) while it plans a
+ * large deployment; a plan of more than `maxPlanSteps` (deployable, host) pairs is refused with a
+ * PLANNING_FAILED (400) naming the numbers.
  */
 export class DeploymentService {
   constructor(private readonly options: DeploymentServiceOptions) {}
@@ -24,13 +31,17 @@ export class DeploymentService {
   /** The plan a deployment would get, with what it deploys and changes; creates nothing. */
   async previewDeployment(request: DeploymentRequest): Promise<DeploymentPreview> {
     const planned = await this.plan(request);
+    // Building and rendering a large plan take a while each: other requests get a turn in between.
+    await nextTurn();
     const task = this.options.tasks.draft({ type: 'DEPLOYMENT', description: '' }, buildPlan(planned.phases));
+    await nextTurn();
     return { kind: planned.kind, deployeds: planned.deployeds, delta: planned.delta, plan: renderTask(task).plan };
   }
 
   /** Creates the PENDING task of a deployment, with the request's skipped steps and pauses. */
   async createDeployment(request: DeploymentRequest): Promise<TaskView> {
     const planned = await this.plan(request);
+    await nextTurn();
     const plan = buildPlan(planned.phases);
     applyPlanChanges(plan, request);
     const verb = planned.kind === 'UPDATE' ? 'Update' : 'Deploy';
@@ -62,7 +73,13 @@ export class DeploymentService {
       if (error instanceof NotFoundError) return undefined;
       throw error;
     });
-    const planned = planUndeployment({ current, hosts: await catalog.hostsOf(environment), types: this.options.registry, pkg });
+    const planned = await planUndeploymentInChunks({
+      current,
+      hosts: await catalog.hostsOf(environment),
+      types: this.options.registry,
+      pkg,
+      limits: { maxSteps: this.options.maxPlanSteps },
+    });
     const deployment = {
       application: request.application,
       version: null,
@@ -85,12 +102,13 @@ export class DeploymentService {
     const pkg = await catalog.getPackage(request.application, request.version);
     const environment = await catalog.getEnvironment(request.environment);
     await this.refuseWhileUnfinished(request.application, request.environment);
-    return planDeployment({
+    return planDeploymentInChunks({
       pkg,
       environment,
       hosts: await catalog.hostsOf(environment),
       current: await catalog.deployedApplication(request.environment, request.application),
       types: this.options.registry,
+      limits: { maxSteps: this.options.maxPlanSteps },
     });
   }
 }

@@ -25,6 +25,8 @@ export interface MasterServicesOptions {
   workers: WorkerPool;
   logger: Logger;
   info: ServerInfo;
+  /** `task.maxPlanSteps`: most (deployable, host) pairs one deployment plan may cover. Default 10,000. */
+  maxPlanSteps?: number;
   /** The clock for creation, queueing and completion times. Default: now. */
   now?: Clock;
 }
@@ -52,7 +54,7 @@ export function createMasterServices(options: MasterServicesOptions): MasterServ
   const factory = new TaskFactory(stores.tasks, views, logger, now);
   return {
     catalog,
-    deployments: new DeploymentService({ catalog, tasks: factory, registry, current: stores.tasks }),
+    deployments: new DeploymentService({ catalog, tasks: factory, registry, current: stores.tasks, maxPlanSteps: options.maxPlanSteps }),
     controlTasks: new ControlTaskService({ catalog, tasks: factory, registry }),
     tasks: new TaskOperationsService({ tasks: stores.tasks, logs: stores.logs, views, announcer, workers, logger, now }),
     workers: new WorkerService(workers, stores.tasks),

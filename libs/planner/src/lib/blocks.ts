@@ -7,45 +7,62 @@ import { BlockSpec, StepSpec } from '@shipdeck/tasks';
  * order things were created in). A block spanning several hosts runs in parallel, so when several
  * deployables share an order value on several hosts, each deployable gets its own block (in
  * declared order), parallel across its hosts: the declared order then holds on every host.
+ *
+ * Runs in O(n log n) for n steps: every step is visited a constant number of times besides one
+ * sort per block, whose comparisons are O(1) (deployable ranks are looked up in a map).
  */
 export function toBlocks(steps: StepSpec[]): BlockSpec[] {
-  const destroys = steps.filter((s) => s.operation === 'DESTROY');
-  const others = steps.filter((s) => s.operation !== 'DESTROY');
+  const destroys: StepSpec[] = [];
+  const others: StepSpec[] = [];
+  for (const step of steps) (step.operation === 'DESTROY' ? destroys : others).push(step);
   return [...byOrder(destroys, 'Destroy', true), ...byOrder(others, 'Deploy', false)];
 }
 
 function byOrder(steps: StepSpec[], label: string, reverse: boolean): BlockSpec[] {
   const groups = new Map<number, StepSpec[]>();
-  for (const step of steps) groups.set(step.order, [...(groups.get(step.order) ?? []), step]);
-  return [...groups.entries()]
-    .sort(([a], [b]) => a - b)
-    .flatMap(([order, group]) => {
-      const declared = unique(group.map(deployableOf));
-      const deployables = reverse ? declared.reverse() : declared;
-      const hosts = unique(group.map((s) => s.target.name));
-      const description = `${label} (order ${order})`;
-      if (hosts.length > 1 && deployables.length > 1) {
-        return deployables.map((deployable) => block(`${description}: ${deployable}`, group.filter((s) => deployableOf(s) === deployable), deployables));
+  for (const step of steps) {
+    const group = groups.get(step.order);
+    if (group) group.push(step);
+    else groups.set(step.order, [step]);
+  }
+  const blocks: BlockSpec[] = [];
+  for (const [order, group] of [...groups.entries()].sort(([a], [b]) => a - b)) {
+    // Steps of one deployable, keyed in declared order (a Map keeps insertion order).
+    const byDeployable = new Map<string, StepSpec[]>();
+    const hosts = new Set<string>();
+    for (const step of group) {
+      const name = deployableOf(step);
+      const own = byDeployable.get(name);
+      if (own) own.push(step);
+      else byDeployable.set(name, [step]);
+      hosts.add(step.target.name);
+    }
+    const declared = [...byDeployable.keys()];
+    const deployables = reverse ? declared.reverse() : declared;
+    const rank = new Map(deployables.map((name, i) => [name, i]));
+    const description = `${label} (order ${order})`;
+    if (hosts.size > 1 && deployables.length > 1) {
+      for (const deployable of deployables) {
+        blocks.push(block(`${description}: ${deployable}`, byDeployable.get(deployable) ?? [], rank));
       }
-      return [block(description, group, deployables)];
-    });
+    } else blocks.push(block(description, group, rank));
+  }
+  return blocks;
 }
 
-/** A block of `steps`, by host then by the deployables' rank in `deployables`; parallel when it spans hosts. */
-function block(description: string, steps: StepSpec[], deployables: string[]): BlockSpec {
-  const rank = (s: StepSpec) => deployables.indexOf(deployableOf(s));
+/** A block of `steps`, by host then by the deployables' `rank`; parallel when it spans hosts. */
+function block(description: string, steps: StepSpec[], rank: ReadonlyMap<string, number>): BlockSpec {
+  const rankOf = (s: StepSpec) => rank.get(deployableOf(s)) ?? 0;
+  const hosts = new Set<string>();
+  for (const step of steps) hosts.add(step.target.name);
   return {
     description,
-    parallel: new Set(steps.map((s) => s.target.name)).size > 1,
-    steps: [...steps].sort((a, b) => compare(a.target.name, b.target.name) || rank(a) - rank(b)),
+    parallel: hosts.size > 1,
+    steps: [...steps].sort((a, b) => compare(a.target.name, b.target.name) || rankOf(a) - rankOf(b)),
   };
 }
 
 const deployableOf = (step: StepSpec): string => step.deployable ?? '';
-
-function unique(values: string[]): string[] {
-  return [...new Set(values)];
-}
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

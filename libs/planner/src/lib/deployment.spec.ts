@@ -2,7 +2,14 @@ import { Deployable, DeployedApplication, Environment, Host, PackageVersion } fr
 import { ErrorCode, FieldError, PlanningError } from '@shipdeck/errors';
 import { createRegistry } from '@shipdeck/plugins';
 import { StepSpec, buildPlan, flattenSteps } from '@shipdeck/tasks';
-import { planDeployment, planUndeployment } from './deployment';
+import {
+  DEFAULT_MAX_PLAN_STEPS,
+  DeploymentPlanInput,
+  planDeployment,
+  planDeploymentInChunks,
+  planUndeployment,
+  planUndeploymentInChunks,
+} from './deployment';
 
 const types = createRegistry();
 
@@ -444,5 +451,130 @@ describe('planUndeployment', () => {
       destroy: 'uninstall "${SHIPDECK_VALUE_APP_HOME}"',
       env: { SHIPDECK_VALUE_APP_HOME: '/opt/app' },
     });
+  });
+});
+
+describe('the limit on a plan\'s size', () => {
+  const hosts = (count: number, tags: string[] = []) => Array.from({ length: count }, (_, i) => host(`h-${i}`, tags));
+  const commands = (count: number, tags: string[] = []): Deployable[] =>
+    Array.from({ length: count }, (_, i) => ({ name: `c-${i}`, type: 'cmd.Command', tags, properties: { create: `echo ${i}` } }));
+  const input = (deployables: Deployable[], on: Host[], maxSteps?: number): DeploymentPlanInput => ({
+    pkg: pkg('1', ...deployables),
+    environment: environment(),
+    hosts: on,
+    current: null,
+    types,
+    limits: maxSteps === undefined ? undefined : { maxSteps },
+  });
+
+  it('refuses more (deployable, host) pairs than the limit, naming the numbers and the setting', () => {
+    const message =
+      '12 (deployable, host) pairs (3 deployables, 4 hosts) are more than a plan may have, 11 (task.maxPlanSteps); ' +
+      'deploy to smaller environments or raise the limit';
+    expect(planningDetails(() => planDeployment(input(commands(3), hosts(4), 11)))).toEqual([{ field: 'hosts', message }]);
+    expect(() => planDeployment(input(commands(3), hosts(4), 11))).toThrow(`cannot plan the deployment of petclinic 1 to dev: ${message}`);
+  });
+
+  it('allows exactly the limit', () => {
+    expect(planDeployment(input(commands(3), hosts(4), 12)).delta).toHaveLength(12);
+  });
+
+  it('counts only the hosts a deployable maps to, and the deployeds the plan removes', () => {
+    const tagged = [...hosts(2, ['web']), host('db-1', ['db'])];
+    // 2 deployables on the 2 web hosts: 4 pairs.
+    expect(planDeployment(input(commands(2, ['web']), tagged, 4)).delta).toHaveLength(4);
+    const current: DeployedApplication = {
+      environment: 'dev',
+      application: 'petclinic',
+      version: '0',
+      deployeds: [
+        { deployable: 'c-0', type: 'cmd.Command', host: 'h-0', properties: { create: 'echo 0' } },
+        { deployable: 'old', type: 'cmd.Command', host: 'db-1', properties: { create: 'echo old' } },
+      ],
+    };
+    // c-0 on h-0 is one of the 4; removing old from db-1 is a fifth pair.
+    expect(planningDetails(() => planDeployment({ ...input(commands(2, ['web']), tagged, 4), current }))[0].message).toMatch(
+      /^5 \(deployable, host\) pairs \(2 deployables, 3 hosts\)/,
+    );
+    expect(planDeployment({ ...input(commands(2, ['web']), tagged, 5), current }).delta.map((d) => d.operation)).toEqual([
+      'NOOP',
+      'CREATE',
+      'CREATE',
+      'CREATE',
+      'DESTROY',
+    ]);
+  });
+
+  it(`is ${DEFAULT_MAX_PLAN_STEPS} pairs by default: 20 deployables on 501 hosts are refused before any planning`, () => {
+    expect(DEFAULT_MAX_PLAN_STEPS).toBe(10_000);
+    const unresolvable = commands(20).map((d) => ({ ...d, properties: { create: '{{NOT_IN_DICTIONARY}}' } }));
+    const details = planningDetails(() => planDeployment(input(unresolvable, hosts(501))));
+    // Only the limit is reported: nothing was resolved (that would report the placeholders).
+    expect(details).toEqual([{ field: 'hosts', message: expect.stringMatching(/^10020 \(deployable, host\) pairs \(20 deployables, 501 hosts\).* 10000 \(task.maxPlanSteps\)/) }]);
+    expect(planDeployment(input(commands(20), hosts(500))).delta).toHaveLength(10_000);
+  });
+
+  it('limits an undeployment to the same number of pairs', () => {
+    const current: DeployedApplication = {
+      environment: 'dev',
+      application: 'petclinic',
+      version: '1',
+      deployeds: planDeployment(input(commands(3), hosts(4))).deployeds,
+    };
+    expect(planningDetails(() => planUndeployment({ current, hosts: hosts(4), types, limits: { maxSteps: 11 } }))[0].message).toMatch(
+      /^12 \(deployable, host\) pairs \(3 deployables, 4 hosts\) are more than a plan may have, 11/,
+    );
+    expect(planUndeployment({ current, hosts: hosts(4), types, limits: { maxSteps: 12 } }).delta).toHaveLength(12);
+  });
+});
+
+describe('planning in chunks', () => {
+  const many = (deployables: number, hostCount: number): DeploymentPlanInput => ({
+    pkg: pkg('1', ...Array.from({ length: deployables }, (_, i): Deployable => ({ ...app, name: `app-${i}`, order: 10 + (i % 3) }))),
+    environment: environment(),
+    hosts: Array.from({ length: hostCount }, (_, i) => host(`h-${String(i).padStart(4, '0')}`)),
+    current: null,
+    types,
+  });
+
+  /** Runs `work`, counting the turns the event loop takes (setImmediate callbacks) before it settles. */
+  async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+    let turns = 0;
+    let settled = false;
+    const tick = () => {
+      if (settled) return;
+      turns += 1;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    try {
+      return { result: await work(), turns };
+    } finally {
+      settled = true;
+    }
+  }
+
+  it('gives the same plan as planning at once, letting the event loop turn between chunks', async () => {
+    const { result, turns } = await turnsDuring(() => planDeploymentInChunks(many(10, 400)));
+    expect(result).toEqual(planDeployment(many(10, 400)));
+    // 4,000 pairs: several chunks, so other callbacks ran while the plan was made.
+    expect(turns).toBeGreaterThanOrEqual(8);
+  });
+
+  it('undeploys in chunks too', async () => {
+    const current: DeployedApplication = { environment: 'dev', application: 'petclinic', version: '1', deployeds: planDeployment(many(10, 400)).deployeds };
+    const hosts = many(10, 400).hosts;
+    const { result, turns } = await turnsDuring(() => planUndeploymentInChunks({ current, hosts, types }));
+    expect(result).toEqual(planUndeployment({ current, hosts, types }));
+    expect(turns).toBeGreaterThanOrEqual(8);
+  });
+
+  it('rejects with the same errors', async () => {
+    await expect(planDeploymentInChunks({ ...many(3, 4), limits: { maxSteps: 11 } })).rejects.toThrow(
+      /12 \(deployable, host\) pairs \(3 deployables, 4 hosts\)/,
+    );
+    await expect(planDeploymentInChunks({ ...many(1, 1), environment: { name: 'dev', hosts: [], dictionary: {} } })).rejects.toThrow(
+      'unresolved placeholder {{APP_HOME}}',
+    );
   });
 });

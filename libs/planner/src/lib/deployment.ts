@@ -11,8 +11,24 @@ import {
 import { FieldError, PlanningError } from '@shipdeck/errors';
 import { DeploymentOperation, PluginRegistry } from '@shipdeck/plugins';
 import { PhaseSpec, StepSpec } from '@shipdeck/tasks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { toBlocks } from './blocks';
 import { copyJson, jsonEqual } from './json';
+
+/** The default of {@link PlanLimits.maxSteps}, as the `task.maxPlanSteps` configuration key's. */
+export const DEFAULT_MAX_PLAN_STEPS = 10_000;
+
+/** How many (deployable, host) pairs the chunked planners handle between two turns of the event loop. */
+const PAIRS_PER_CHUNK = 500;
+
+/** Limits on one plan. */
+export interface PlanLimits {
+  /**
+   * Most (deployable, host) pairs a plan may cover, unchanged ones (NOOP) included: each is a
+   * delta entry, most are a step. Default {@link DEFAULT_MAX_PLAN_STEPS}; set by `task.maxPlanSteps`.
+   */
+  maxSteps?: number;
+}
 
 /** What {@link planDeployment} needs; all of it already loaded, the planner does no I/O. */
 export interface DeploymentPlanInput {
@@ -23,6 +39,7 @@ export interface DeploymentPlanInput {
   /** What the environment holds of the application now; null for a first deployment. */
   current: DeployedApplication | null;
   types: PluginRegistry;
+  limits?: PlanLimits;
 }
 
 /** What {@link planUndeployment} needs. */
@@ -36,6 +53,7 @@ export interface UndeploymentPlanInput {
    * apply to the destroys as they did to the creates.
    */
   pkg?: PackageVersion;
+  limits?: PlanLimits;
 }
 
 /** A planned deployment or undeployment. */
@@ -52,24 +70,81 @@ export interface DeploymentPlan {
 /**
  * Plans deploying `pkg` to `environment`: maps deployables to hosts by tag, resolves
  * placeholders, compares with `current` and turns the changes into steps (see the library's
- * documentation for the plan's shape).
+ * documentation for the plan's shape). Runs in O(n log n) for n (deployable, host) pairs.
  *
  * @throws PlanningError with one detail per unresolved placeholder (field
  *   `DEPLOYABLE.PROPERTY`) or per invalid resolved property, unknown type, or host that holds a
- *   deployed but is not among `hosts`.
+ *   deployed but is not among `hosts`; or, before any other work, when the plan would cover more
+ *   pairs than `limits.maxSteps`.
  */
 export function planDeployment(input: DeploymentPlanInput): DeploymentPlan {
+  return runToEnd(deploymentPlanner(input));
+}
+
+/**
+ * {@link planDeployment} in chunks of a few hundred (deployable, host) pairs, giving the event
+ * loop a turn between two chunks: a master planning a large deployment keeps answering its
+ * health checks and other requests meanwhile. Same result, same errors.
+ */
+export function planDeploymentInChunks(input: DeploymentPlanInput): Promise<DeploymentPlan> {
+  return runInChunks(deploymentPlanner(input));
+}
+
+/**
+ * Plans removing every deployed of `current`: each becomes a DESTROY (with no step for types
+ * that have nothing to undo).
+ *
+ * @throws PlanningError when a deployed's type is no longer registered or its host is not
+ *   among `hosts`, or when `current` has more deployeds than `limits.maxSteps`.
+ */
+export function planUndeployment(input: UndeploymentPlanInput): DeploymentPlan {
+  return runToEnd(undeploymentPlanner(input));
+}
+
+/** {@link planUndeployment} in chunks, giving the event loop a turn between two (see {@link planDeploymentInChunks}). */
+export function planUndeploymentInChunks(input: UndeploymentPlanInput): Promise<DeploymentPlan> {
+  return runInChunks(undeploymentPlanner(input));
+}
+
+/** A planner: it yields where a chunk of work ends and returns the plan. */
+type Planner = Generator<void, DeploymentPlan, void>;
+
+function runToEnd(planner: Planner): DeploymentPlan {
+  for (;;) {
+    const next = planner.next();
+    if (next.done) return next.value;
+  }
+}
+
+async function runInChunks(planner: Planner): Promise<DeploymentPlan> {
+  for (;;) {
+    const next = planner.next();
+    if (next.done) return next.value;
+    // setImmediate, not a resolved promise: I/O callbacks (an HTTP request) run before it.
+    await nextTurn();
+  }
+}
+
+/** True every {@link PAIRS_PER_CHUNK}th time, counting from 1: where a planner yields. */
+function chunkEnds(count: number): boolean {
+  return count % PAIRS_PER_CHUNK === 0;
+}
+
+function* deploymentPlanner(input: DeploymentPlanInput): Planner {
   const { pkg, environment, current, types } = input;
   const label = `${pkg.application} ${pkg.version} to ${environment.name}`;
   if (current && current.application !== pkg.application) {
     throw new PlanningError(`cannot plan ${label}: the current deployment is of application ${current.application}`);
   }
   const hosts = sortedHosts(input.hosts);
+  const mappedHosts = pkg.deployables.map((deployable) => hostsOf(deployable, hosts));
+  refuseOverLimit(`deployment of ${label}`, countPairs(pkg.deployables, mappedHosts, hosts, current), pkg.deployables.length, hosts.length, input.limits);
+  yield;
   const errors: FieldError[] = [];
 
   const wanted: { deployable: Deployable; deployed: Deployed }[] = [];
-  for (const deployable of pkg.deployables) {
-    const mapped = hosts.filter((host) => mapsTo(deployable, host));
+  for (const [i, deployable] of pkg.deployables.entries()) {
+    const mapped = mappedHosts[i];
     if (mapped.length === 0) continue;
     const properties = resolveDeployable(deployable, environment, types, errors);
     for (const host of mapped) {
@@ -77,24 +152,28 @@ export function planDeployment(input: DeploymentPlanInput): DeploymentPlan {
         deployable,
         deployed: { deployable: deployable.name, type: deployable.type, host: host.name, properties: copyJson(properties) },
       });
+      if (chunkEnds(wanted.length)) yield;
     }
   }
 
   const delta: Delta[] = [];
   const previous = new Map((current?.deployeds ?? []).map((d) => [keyOf(d), d]));
   for (const { deployed: next } of wanted) {
-    const before = previous.get(keyOf(next));
-    previous.delete(keyOf(next));
+    const key = keyOf(next);
+    const before = previous.get(key);
+    previous.delete(key);
     if (!before) delta.push({ operation: 'CREATE', next });
     else if (before.type === next.type && jsonEqual(before.properties, next.properties)) {
       delta.push({ operation: 'NOOP', previous: before, next });
     } else delta.push({ operation: 'MODIFY', previous: before, next });
+    if (chunkEnds(delta.length)) yield;
   }
   for (const gone of previous.values()) delta.push({ operation: 'DESTROY', previous: gone });
 
   const explicitOrder = new Map(pkg.deployables.map((d) => [d.name, d.order]));
-  const steps = stepsFor(delta, hosts, types, (name) => explicitOrder.get(name), errors);
+  const steps = yield* stepsFor(delta, hosts, types, (name) => explicitOrder.get(name), errors);
   if (errors.length > 0) throw planningError(`deployment of ${label}`, errors);
+  yield;
 
   return {
     kind: current ? 'UPDATE' : 'INITIAL',
@@ -104,20 +183,18 @@ export function planDeployment(input: DeploymentPlanInput): DeploymentPlan {
   };
 }
 
-/**
- * Plans removing every deployed of `current`: each becomes a DESTROY (with no step for types
- * that have nothing to undo).
- *
- * @throws PlanningError when a deployed's type is no longer registered or its host is not
- *   among `hosts`.
- */
-export function planUndeployment(input: UndeploymentPlanInput): DeploymentPlan {
+function* undeploymentPlanner(input: UndeploymentPlanInput): Planner {
   const { current, types } = input;
+  const what = `undeployment of ${current.application} from ${current.environment}`;
+  const deployables = new Set(current.deployeds.map((d) => d.deployable)).size;
+  const hostNames = new Set(current.deployeds.map((d) => d.host)).size;
+  refuseOverLimit(what, current.deployeds.length, deployables, hostNames, input.limits);
   const errors: FieldError[] = [];
   const delta: Delta[] = current.deployeds.map((previous) => ({ operation: 'DESTROY', previous }));
   const explicitOrder = new Map((input.pkg?.deployables ?? []).map((d) => [d.name, d.order]));
-  const steps = stepsFor(delta, sortedHosts(input.hosts), types, (name) => explicitOrder.get(name), errors);
-  if (errors.length > 0) throw planningError(`undeployment of ${current.application} from ${current.environment}`, errors);
+  const steps = yield* stepsFor(delta, sortedHosts(input.hosts), types, (name) => explicitOrder.get(name), errors);
+  if (errors.length > 0) throw planningError(what, errors);
+  yield;
   return {
     kind: 'UNDEPLOY',
     deployeds: [],
@@ -126,9 +203,44 @@ export function planUndeployment(input: UndeploymentPlanInput): DeploymentPlan {
   };
 }
 
+/** The hosts `deployable` maps to, in the order of `hosts`. */
+function hostsOf(deployable: Deployable, hosts: Host[]): Host[] {
+  return deployable.tags.length === 0 ? hosts : hosts.filter((host) => mapsTo(deployable, host));
+}
+
 /** A deployable with tags goes to the hosts sharing at least one; without tags, to every host. */
 function mapsTo(deployable: Deployable, host: Host): boolean {
   return deployable.tags.length === 0 || deployable.tags.some((tag) => host.tags.includes(tag));
+}
+
+/**
+ * The plan's (deployable, host) pairs: the mapped ones and the deployeds of `current` that are
+ * not. Linear in the mapped pairs and the deployeds, with no set per deployable: this runs before
+ * the limit is known to hold.
+ */
+function countPairs(deployables: Deployable[], mappedHosts: Host[][], hosts: Host[], current: DeployedApplication | null): number {
+  const deployableByName = new Map(deployables.map((d) => [d.name, d]));
+  const hostByName = new Map(hosts.map((h) => [h.name, h]));
+  const stays = (deployed: Deployed) => {
+    const deployable = deployableByName.get(deployed.deployable);
+    const host = hostByName.get(deployed.host);
+    return deployable !== undefined && host !== undefined && mapsTo(deployable, host);
+  };
+  const leaving = (current?.deployeds ?? []).filter((d) => !stays(d)).length;
+  return mappedHosts.reduce((sum, list) => sum + list.length, 0) + leaving;
+}
+
+/**
+ * Refuses a plan of more pairs than the limit, naming the numbers: its cost (planning time,
+ * stored plan, task view) grows with them, and such a plan is better split into environments.
+ */
+function refuseOverLimit(what: string, pairs: number, deployables: number, hosts: number, limits: PlanLimits | undefined): void {
+  const max = limits?.maxSteps ?? DEFAULT_MAX_PLAN_STEPS;
+  if (pairs <= max) return;
+  const message =
+    `${pairs} (deployable, host) pairs (${deployables} deployables, ${hosts} hosts) are more than a plan may have, ` +
+    `${max} (task.maxPlanSteps); deploy to smaller environments or raise the limit`;
+  throw new PlanningError(`cannot plan the ${what}: ${message}`, [{ field: 'hosts', message }]);
 }
 
 /** The deployable's properties with placeholders resolved, checked again by its type. */
@@ -161,16 +273,17 @@ function resolveDeployable(
  * default); a DESTROY takes 100 minus that, so that things are removed in the reverse order
  * they were created in.
  */
-function stepsFor(
+function* stepsFor(
   delta: Delta[],
   hosts: Host[],
   types: PluginRegistry,
   explicitOrder: (deployable: string) => number | undefined,
   errors: FieldError[],
-): StepSpec[] {
+): Generator<void, StepSpec[], void> {
   const hostByName = new Map(hosts.map((h) => [h.name, h]));
   const steps: StepSpec[] = [];
-  for (const change of delta) {
+  for (const [i, change] of delta.entries()) {
+    if (chunkEnds(i + 1)) yield;
     if (change.operation === 'NOOP') continue;
     const operation: DeploymentOperation = change.operation;
     const deployed = (operation === 'DESTROY' ? change.previous : change.next) as Deployed;

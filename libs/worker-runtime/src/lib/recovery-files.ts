@@ -7,6 +7,8 @@ import { TaskRecord } from '@shipdeck/tasks';
 export const RECOVERY_FORMAT = 'shipdeck-task-recovery';
 export const RECOVERY_VERSION = 1;
 const SUFFIX = '.task';
+/** Temporary files of {@link RecoveryFiles.write}: `.<taskId>.<uuid>.tmp`. */
+const TEMPORARY = /^\..+\.tmp$/;
 const QUARANTINE_DIR = 'quarantine';
 
 /** What a recovery file holds: enough to rebuild the task (plan, step states, owner, attempt). */
@@ -58,12 +60,19 @@ export class RecoveryFiles {
     return this.serialize(taskId, () => rm(this.pathOf(taskId), { force: true }));
   }
 
-  /** Every readable recovery file; unreadable ones are moved to `quarantine/` and reported. */
-  async readAll(): Promise<{ files: RecoveryFile[]; quarantined: QuarantinedFile[] }> {
+  /**
+   * Every readable recovery file; unreadable ones are moved to `quarantine/` and reported. Read at
+   * start only (the work directory is locked, nothing writes meanwhile), so the temporary files
+   * found are left by a crash before their rename: never complete, removed.
+   */
+  async readAll(): Promise<{ files: RecoveryFile[]; quarantined: QuarantinedFile[]; staleTemporaries: string[] }> {
     await mkdir(this.dir, { recursive: true });
     const files: RecoveryFile[] = [];
     const quarantined: QuarantinedFile[] = [];
-    for (const name of (await readdir(this.dir)).filter((n) => n.endsWith(SUFFIX)).sort()) {
+    const names = await readdir(this.dir);
+    const staleTemporaries = names.filter((n) => TEMPORARY.test(n)).sort();
+    for (const name of staleTemporaries) await rm(join(this.dir, name), { force: true });
+    for (const name of names.filter((n) => n.endsWith(SUFFIX)).sort()) {
       const taskId = name.slice(0, -SUFFIX.length);
       const path = join(this.dir, name);
       try {
@@ -73,7 +82,7 @@ export class RecoveryFiles {
         quarantined.push({ taskId, movedTo: await this.quarantine(path), reason });
       }
     }
-    return { files, quarantined };
+    return { files, quarantined, staleTemporaries };
   }
 
   private async quarantine(path: string): Promise<string> {

@@ -12,7 +12,12 @@ const RETRY_MS = 1000;
  * for every earlier write.
  */
 export class StepLogWriter {
-  private readonly buffers = new Map<string, string[]>();
+  /**
+   * Text not stored yet, per step path, in the order it was written. A chunk leaves only once
+   * stored: text written while the database is away queues behind it, so each step's log keeps
+   * its order through an outage.
+   */
+  private readonly pending = new Map<string, string[]>();
   private chain: Promise<void> = Promise.resolve();
   private timer: Cancel | undefined;
 
@@ -25,32 +30,37 @@ export class StepLogWriter {
   ) {}
 
   write(path: string, text: string): void {
-    const buffer = this.buffers.get(path) ?? [];
-    buffer.push(text);
-    this.buffers.set(path, buffer);
+    const chunks = this.pending.get(path) ?? [];
+    chunks.push(text);
+    this.pending.set(path, chunks);
     this.timer ??= this.clock.after(this.flushEveryMs, () => void this.flush());
   }
 
   flush(): Promise<void> {
     this.timer?.();
     this.timer = undefined;
-    const entries = [...this.buffers.entries()];
-    this.buffers.clear();
-    for (const [path, chunks] of entries) {
-      const text = chunks.join('');
-      this.chain = this.chain.then(() =>
-        this.store.append(this.taskId, path, text).catch((error: unknown) => {
-          if (isRetryable(error)) {
-            // The database is away: keep the text, in order, for the next flush.
-            this.buffers.set(path, [text, ...(this.buffers.get(path) ?? [])]);
-            this.timer ??= this.clock.after(RETRY_MS, () => void this.flush());
-            this.logger.warn('could not write step log yet; keeping it for later', { taskId: this.taskId, stepPath: path });
-            return;
-          }
-          this.logger.error('could not write step log', { taskId: this.taskId, stepPath: path, error: String(error) });
-        }),
-      );
-    }
+    // One write at a time: a write that fails is tried again before anything written after it.
+    this.chain = this.chain.then(() => this.writePending());
     return this.chain;
+  }
+
+  private async writePending(): Promise<void> {
+    for (const [path, chunks] of [...this.pending.entries()]) {
+      const count = chunks.length;
+      try {
+        await this.store.append(this.taskId, path, chunks.join(''));
+      } catch (error) {
+        if (isRetryable(error)) {
+          // The database is away: the text stays first in line for the next flush.
+          this.timer ??= this.clock.after(RETRY_MS, () => void this.flush());
+          this.logger.warn('could not write step log yet; keeping it for later', { taskId: this.taskId, stepPath: path });
+          continue;
+        }
+        this.logger.error('could not write step log', { taskId: this.taskId, stepPath: path, error: String(error) });
+      }
+      // Text written during the await was pushed behind the chunks just handled.
+      chunks.splice(0, count);
+      if (chunks.length === 0) this.pending.delete(path);
+    }
   }
 }

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { flattenSteps } from '@shipdeck/tasks';
 import { ManualClock } from '../testing/manual-clock';
@@ -57,6 +58,66 @@ describe('TaskRecovery and ghost tasks (in-process: SQLite, in-process queue, ma
     expect(await stepStates(id)).toEqual(['DONE', 'FAILED', 'PENDING']);
     expect(restarted.heldTasks).toEqual([{ id, type: 'CONTROL', state: 'FAILED' }]);
     expect(await restarted.restoreGhostTasks()).toEqual([]);
+    await restarted.close();
+  });
+
+  it('a restarted runtime knows its ghosts and held tasks before it starts consuming: read once, restorable at once', async () => {
+    const ghostId = await crashedWhileExecuting('w');
+    expect(await world.stores.tasks.remove(ghostId)).toBe(true);
+    const heldId = (await world.queuedTask(['first'])).id;
+    expect(await world.stores.tasks.claim(heldId, 'w', new Date(Date.now() + 60_000))).not.toBeNull();
+
+    // A command arriving right after the worker registered: the work directory is read first.
+    const restarted = world.runtime('w');
+    expect(await restarted.restoreGhostTasks()).toEqual([ghostId]);
+    expect(await world.task(ghostId)).toMatchObject({ state: 'FAILED', workerId: 'w' });
+
+    const report = await restarted.recover();
+    expect(report).toEqual({ recovered: [heldId], quarantined: [], ghosts: [ghostId] });
+    expect(restarted.state).toBe('NEW');
+    expect(restarted.heldTasks).toEqual(
+      expect.arrayContaining([
+        { id: ghostId, type: 'CONTROL', state: 'FAILED' },
+        { id: heldId, type: 'CONTROL', state: 'FAILED' },
+      ]),
+    );
+    expect(await restarted.start()).toBe(report);
+    await restarted.close();
+  });
+
+  it('a restart recovers the tasks the database says it owns without a recovery file, and removes stale temporary files', async () => {
+    // A worker killed right after its claims: one task only claimed, one with a step EXECUTING in the
+    // database; neither got its recovery file renamed into place, at most a temporary file.
+    const claimed = await world.queuedTask(['first']);
+    const executing = await world.queuedTask(['first', 'second']);
+    const lease = new Date(Date.now() + 60_000);
+    expect(await world.stores.tasks.claim(claimed.id, 'w', lease)).not.toBeNull();
+    expect(await world.stores.tasks.claim(executing.id, 'w', lease)).not.toBeNull();
+    const plan = (await world.task(executing.id)).plan;
+    flattenSteps(plan)[0].state = 'EXECUTING';
+    expect(await world.stores.tasks.savePlan(executing.id, 'w', plan)).toBe(true);
+    mkdirSync(world.workDirOf('w'), { recursive: true });
+    const temporary = join(world.workDirOf('w'), `.${claimed.id}.${randomUUID()}.tmp`);
+    writeFileSync(temporary, '{"format":"shipdeck-task-re');
+
+    const restarted = world.runtime('w');
+    const report = await restarted.start();
+
+    expect(report).toEqual({ recovered: expect.arrayContaining([claimed.id, executing.id]), quarantined: [], ghosts: [] });
+    expect(report.recovered).toHaveLength(2);
+    expect(existsSync(temporary)).toBe(false);
+    expect(await world.task(claimed.id)).toMatchObject({ state: 'FAILED', workerId: 'w' });
+    expect(await stepStates(claimed.id)).toEqual(['PENDING']);
+    expect(await world.task(executing.id)).toMatchObject({ state: 'FAILED', workerId: 'w', failure: `step 1-1-1 failed: ${INTERRUPTED_STEP}` });
+    expect(await stepStates(executing.id)).toEqual(['FAILED', 'PENDING']);
+    expect(parseRecoveryFile(readFileSync(fileOf('w', claimed.id), 'utf8'), claimed.id).task.state).toBe('FAILED');
+    expect(parseRecoveryFile(readFileSync(fileOf('w', executing.id), 'utf8'), executing.id).task.state).toBe('FAILED');
+    expect(restarted.heldTasks).toEqual(
+      expect.arrayContaining([
+        { id: claimed.id, type: 'CONTROL', state: 'FAILED' },
+        { id: executing.id, type: 'CONTROL', state: 'FAILED' },
+      ]),
+    );
     await restarted.close();
   });
 

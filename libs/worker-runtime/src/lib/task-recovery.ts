@@ -20,12 +20,18 @@ export class TaskRecovery {
 
   /**
    * Recovery files first (the worker's own record, possibly newer than the database), then active
-   * tasks the database says this worker owns. The tasks wait for the user in FAILED.
+   * tasks the database says this worker owns, also those without a file (a crash right after the
+   * claim, before the first file was renamed into place): what the worker knows is a superset of
+   * its claims. The tasks wait for the user in FAILED.
    */
   async recover(): Promise<RecoveryReport> {
     const { options, files, held } = this.context;
     const report: RecoveryReport = { recovered: [], quarantined: [], ghosts: [] };
     const found = await files.readAll();
+    if (found.staleTemporaries.length > 0) {
+      // A crash between creating a recovery file and renaming it into place (the tasks, if owned, are recovered below).
+      this.context.logger.warn('removed temporary recovery files a crash left', { files: found.staleTemporaries });
+    }
     for (const bad of found.quarantined) {
       report.quarantined.push(bad.taskId);
       taskLogger(this.context.logger, bad.taskId).error(`unreadable recovery file moved to ${bad.movedTo}: ${bad.reason}`);

@@ -34,6 +34,8 @@ export class WorkerRuntime {
   private readonly intake: TaskIntake;
   /** The runs executing now, until they have ended and are recorded. */
   private readonly runs = new Set<Promise<void>>();
+  /** The one reading of the work directory and the database at start; unset again when it failed. */
+  private recovered: Promise<RecoveryReport> | undefined;
 
   constructor(options: WorkerRuntimeOptions) {
     const compiled = compileWorkerRuntimeOptions(options);
@@ -75,10 +77,25 @@ export class WorkerRuntime {
     return { running: held.running.size, held: held.finished.size, ghosts: held.ghosts.size, takeovers: this.maintenance.takeovers };
   }
 
-  /** Recovers what a previous run left (recovery files, active tasks), then starts consuming. */
+  /**
+   * Reads what a previous run left (recovery files, ghost tasks, active tasks the database says
+   * this worker owns) and ends its interrupted tasks, once: later calls answer the same report.
+   * A worker calls it before it registers with masters, so that what it tells them, and the
+   * ghosts it can restore, include everything it holds.
+   */
+  recover(): Promise<RecoveryReport> {
+    this.recovered ??= this.recovery.recover().catch((error: unknown) => {
+      // The database may be away for a moment: the next call reads again.
+      this.recovered = undefined;
+      throw error;
+    });
+    return this.recovered;
+  }
+
+  /** Recovers what a previous run left ({@link recover}, if not done yet), then starts consuming. */
   async start(): Promise<RecoveryReport> {
     this.setState('RUNNING');
-    const report = await this.recovery.recover();
+    const report = await this.recover();
     this.context.options.metrics.tasksRecovered(report.recovered.length);
     this.maintenance.start();
     const { queue, capacity, configHash } = this.context.options;
@@ -113,9 +130,11 @@ export class WorkerRuntime {
 
   /**
    * Registers the ghost tasks again: tasks this worker holds that were removed from the monitor
-   * while it was gone. Answers their ids.
+   * while it was gone. Answers their ids. Waits for the reading of the work directory
+   * ({@link recover}), where the ghosts of a previous run are found.
    */
-  restoreGhostTasks(): Promise<string[]> {
+  async restoreGhostTasks(): Promise<string[]> {
+    await this.recover();
     return this.recovery.restoreGhostTasks();
   }
 
