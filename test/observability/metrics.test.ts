@@ -4,11 +4,11 @@
  * HTTP, publication, task, delivery, claim and step series.
  */
 import { join } from 'node:path';
-import type { WorkerView } from '@shipdeck/master-services';
 import { useCluster } from '../support/cluster-tests';
 import { requireClusterPrerequisites } from '../support/cluster';
 import { createDeployment, importPackage, startTask } from '../support/rest-actions';
 import { Api, expectStatus, request, waitForTask } from '../support/rest-client';
+import { listWorkers } from '../support/workers-api';
 
 /** The samples of a text exposition, by series with its labels sorted (`name{a="1",b="2"}`). */
 function parseExposition(text: string): Map<string, number> {
@@ -46,7 +46,7 @@ describe('metrics of a cluster of 1 master and 1 worker', () => {
 
   shared.scenario('/metrics of master and worker answer the text format, and a deployment moves their series', async (cluster) => {
     const master = `${client.baseUrl}/metrics`;
-    const [worker] = expectStatus(await client.get<WorkerView[]>('/workers'), 200);
+    const [worker] = await listWorkers(client);
     const workerMetrics = `http://127.0.0.1:${worker.address.split(':').pop()}/metrics`;
     const ledger = join(cluster.sandbox, 'ledger.txt');
     expectStatus(await client.put('/hosts/ledger-1', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
