@@ -1,5 +1,5 @@
-export * from './lib/keys';
-export * from './lib/load-config';
-export * from './lib/config-hash';
-export type { DatabaseLocation } from './lib/parsers';
+export { computeConfigHash } from './lib/config-hash';
 export { parseDuration } from './lib/duration';
+export { envVarName } from './lib/keys';
+export { loadConfig } from './lib/load-config';
+export type { ShipdeckConfig, TlsFiles } from './lib/load-config';

@@ -1,3 +1,5 @@
-export * from './lib/model';
-export * from './lib/manifest';
-export * from './lib/names';
+export { parseManifest, parseManifestText } from './lib/manifest';
+export type { CiTypeCatalog } from './lib/manifest';
+export type { Delta, Deployable, Deployed, DeployedApplication, DeploymentKind, Environment, Host, PackageVersion } from './lib/model';
+export { MAX_NAME_LENGTH, NAME_PATTERN, VERSION_PATTERN, nameProblem } from './lib/names';
+export type { NameKind } from './lib/names';

@@ -1,4 +1,5 @@
-export * from './lib/codes';
-export * from './lib/errors';
-export { fieldErrors, inputErrors, validateInput } from './lib/validate-input';
-export type { InputClass, InputErrorsOptions, ValidateInputOptions } from './lib/validate-input';
+export { ErrorCode } from './lib/codes';
+export { ConfigError, ConflictError, IllegalTransitionError, NotFoundError, NotReadyError, PlanningError, ShipdeckError, ValidationError, isRetryable } from './lib/errors';
+export type { FieldError } from './lib/errors';
+export { inputErrors, validateInput } from './lib/validate-input';
+export type { InputClass } from './lib/validate-input';

@@ -1,6 +1,4 @@
-export * from './lib/shutdown';
-export * from './lib/listen';
-export * from './lib/retry';
 export { backoffDelayMs } from './lib/backoff';
-export type { BackoffOptions } from './lib/backoff';
-export { KeyedLock } from './lib/keyed-lock';
+export { listenHttp } from './lib/listen';
+export { retryUntil } from './lib/retry';
+export { Shutdown } from './lib/shutdown';

@@ -1,7 +1,5 @@
-export * from './lib/plugin';
-export * from './lib/registry';
-export * from './lib/loader';
-export * from './lib/shell';
-export * from './lib/placeholders';
-export { BUILTIN_PLUGINS } from './lib/builtin';
-export { SSH_HOST_TYPE, SshHostConfig, readSshHost, sshConnections, fingerprintOf } from './lib/ssh';
+export { createRegistry } from './lib/loader';
+export { hostStepType } from './lib/plugin';
+export type { DeploymentOperation } from './lib/plugin';
+export { PluginRegistry } from './lib/registry';
+export { sshConnections } from './lib/ssh/connection-pool';

@@ -1,7 +1,10 @@
-export * from './lib/message';
-export * from './lib/port';
-export * from './lib/signing';
-export * from './lib/in-process-queue';
-export * from './lib/amqp';
-export * from './lib/stomp';
-export * from './lib/open-queue';
+export { AmqpTaskQueue, createAmqpTaskQueue } from './lib/amqp/amqp-task-queue';
+export { RABBITMQ_QUEUE_ARGUMENTS } from './lib/amqp/dialects/rabbitmq-queue';
+export { TaskPublishError } from './lib/amqp/errors';
+export { InProcessTaskQueue } from './lib/in-process-queue';
+export { TASK_MESSAGE_VERSION } from './lib/message';
+export type { TaskMessage } from './lib/message';
+export { openTaskQueue } from './lib/open-queue';
+export type { ConsumeOptions, Delivery, DeliveryHandler, TaskConsumer, TaskQueue } from './lib/port';
+export { SignedTaskQueue, signTaskMessage, taskMessageKey } from './lib/signing';
+export { parseStompUrl } from './lib/stomp/options';
