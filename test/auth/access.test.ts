@@ -12,7 +12,7 @@ import { StandaloneMaster, cleanupAllMasters, startMaster } from '../support/mas
 import { withOutputOf } from '../support/output-log';
 import { importCommands, localEnvironments } from '../support/rest-actions';
 import { pollUntil } from '../support/poll';
-import { api, waitForTask } from '../support/rest-client';
+import { type Page, api, waitForTask } from '../support/rest-client';
 import { Answer, TestToken, TestUser, basic, bearer, createToken, createUser, login, readAudit, send, waitForAuditEntry } from './support';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -153,6 +153,10 @@ describe('per-environment deploy permission', () => {
     // The task was left as it was.
     const task = await send<TaskView>(url, 'GET', `/api/v1/tasks/${id}`, { authorization: bearer(tokens.admin!.token) });
     expect(task.body.state).toBe('PENDING');
+    // Only one unfinished deployment per application and environment: the admin cancels it so
+    // that the next case can deploy hello to prod.
+    const cancelledByAdmin = await send<TaskView>(url, 'POST', `/api/v1/tasks/${id}/cancel`, { authorization: bearer(tokens.admin!.token) });
+    expect({ status: cancelledByAdmin.status, text: cancelledByAdmin.text }).toEqual({ status: 200, text: expect.any(String) });
   });
 
   test('an unlimited deployer may deploy anywhere, a viewer nowhere', async () => {
@@ -228,8 +232,10 @@ describe('the cross-site guard of cookie sessions', () => {
     // Nothing was created by the refused requests.
     expect((await send(url, 'GET', '/api/v1/hosts/forged', { cookie })).status).toBe(404);
 
-    const listed = await send<{ name: string }[]>(url, 'GET', '/api/v1/tokens', { cookie });
-    expect(listed.body.map((t) => t.name)).not.toContain('forged');
+    // One page of up to 1,000 tokens holds them all (nextCursor null), so the check sees every token.
+    const listed = await send<Page<{ name: string }>>(url, 'GET', '/api/v1/tokens?limit=1000', { cookie });
+    expect({ status: listed.status, nextCursor: listed.body.nextCursor }).toEqual({ status: 200, nextCursor: null });
+    expect(listed.body.items.map((t) => t.name)).not.toContain('forged');
     const jsonPost = await send(url, 'POST', '/api/v1/tokens', { cookie, json: { name: 'from-browser' } });
     expect(jsonPost.status).toBe(201);
     const json = await send(url, 'PUT', '/api/v1/hosts/from-browser', { cookie, json: { type: 'local' } });

@@ -7,6 +7,7 @@
 import { requireClusterPrerequisites } from '../support/cluster';
 import { useCluster } from '../support/cluster-tests';
 import { ADMIN_AUTHORIZATION } from '../support/credentials';
+import type { Page } from '../support/rest-client';
 import { basic, bearer, createToken, createUser, login, send, waitForAuditEntry } from './support';
 
 beforeAll(requireClusterPrerequisites, 120_000);
@@ -20,10 +21,12 @@ describe('two masters on one database', () => {
     const token = await createToken(a, user, 'ci');
     // Created on A, accepted by B.
     expect((await send(b, 'GET', '/api/v1/tasks', { authorization: bearer(token.token) })).status).toBe(200);
-    const listed = await send<{ id: string; lastUsedAt: string | null; revokedAt: string | null }[]>(b, 'GET', '/api/v1/tokens', {
+    // GET /tokens is paged: one page of up to 1,000 holds all of carl's tokens (nextCursor null).
+    const listed = await send<Page<{ id: string; lastUsedAt: string | null; revokedAt: string | null }>>(b, 'GET', '/api/v1/tokens?limit=1000', {
       authorization: basic(user.name, user.password),
     });
-    expect(listed.body.find((t) => t.id === token.id)).toMatchObject({ lastUsedAt: expect.any(String), revokedAt: null });
+    expect({ status: listed.status, nextCursor: listed.body.nextCursor }).toEqual({ status: 200, nextCursor: null });
+    expect(listed.body.items.find((t) => t.id === token.id)).toMatchObject({ lastUsedAt: expect.any(String), revokedAt: null });
 
     const revoked = await send<{ revokedAt: string | null }>(a, 'DELETE', `/api/v1/tokens/${token.id}`, { authorization: basic(user.name, user.password) });
     expect(revoked.status).toBe(200);

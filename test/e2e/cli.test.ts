@@ -186,7 +186,7 @@ describe('shipdeck against a real master', () => {
     const run = await shipdeck(['hosts', 'list'], { SHIPDECK_SERVER: master!.url });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('error: UNAUTHENTICATED: ');
-    expect(run.stderr).toContain('set SHIPDECK_TOKEN to it');
+    expect(run.stderr).toContain('log in with: shipdeck login --user NAME (or set SHIPDECK_TOKEN to an API token; see docs/security.md)');
   });
 
   e2e('import shows the digest; the same content again is unchanged; other content is refused', async () => {

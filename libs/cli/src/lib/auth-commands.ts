@@ -75,7 +75,7 @@ export const AUTH_HANDLERS: Record<AuthCommandName, Handler> = {
   },
 
   'users list': async (s) => {
-    const { body } = await s.client.json<UserView[]>('GET', '/users');
+    const body = await s.client.list<UserView>('/users');
     print(s, body, () =>
       table(
         ['NAME', 'ROLE', 'ENVIRONMENTS', 'DISABLED', 'CREATED'],
@@ -102,7 +102,7 @@ export const AUTH_HANDLERS: Record<AuthCommandName, Handler> = {
   },
 
   'tokens list': async (s) => {
-    const { body } = await s.client.json<TokenView[]>('GET', '/tokens');
+    const body = await s.client.list<TokenView>('/tokens');
     const cell = (v: string | null) => v ?? '-';
     print(s, body, () =>
       body.length === 0

@@ -168,7 +168,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   },
 
   'environments deployed': async (s, { args }) => {
-    const { body } = await s.client.json<DeployedApplication[]>('GET', `/environments/${seg(args['ENV'])}/deployed`);
+    const body = await s.client.list<DeployedApplication>(`/environments/${seg(args['ENV'])}/deployed`);
     print(s, body, () =>
       body.length === 0
         ? `nothing is deployed to ${args['ENV']}`

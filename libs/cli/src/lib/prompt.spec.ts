@@ -30,6 +30,23 @@ describe('prompt', () => {
     expect(rawModes).toEqual([true, false]);
   });
 
+  it('shows the question only once raw mode is on, so a password typed at once is not echoed by the terminal', async () => {
+    const { input, rawModes } = fakeTerminal();
+    const modesWhenAsked: boolean[][] = [];
+    const output = sink();
+    const recording = {
+      write: (chunk: string) => {
+        modesWhenAsked.push([...rawModes]);
+        return output.write(chunk);
+      },
+    };
+    const answer = prompt(input, recording, 'Password: ', true);
+    input.write('pw\r');
+    await expect(answer).resolves.toBe('pw');
+    // The first write is the question: raw mode was already switched on.
+    expect(modesWhenAsked[0]).toEqual([true]);
+  });
+
   it('echoes a visible answer', async () => {
     const { input } = fakeTerminal();
     const output = sink();

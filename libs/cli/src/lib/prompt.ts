@@ -24,7 +24,6 @@ export function isTerminal(input: PromptInput | undefined): input is PromptInput
  * cancels.
  */
 export function prompt(input: PromptInput & { setRawMode(mode: boolean): unknown }, output: TextSink, question: string, hidden: boolean): Promise<string> {
-  output.write(question);
   return new Promise((resolve, reject) => {
     let value = '';
     const finish = (result: () => void) => {
@@ -57,6 +56,9 @@ export function prompt(input: PromptInput & { setRawMode(mode: boolean): unknown
     input.setRawMode(true);
     input.on('data', onData);
     input.resume();
+    // The question only once raw mode is on: whatever is typed as soon as it shows (a password)
+    // must not meet a terminal still in cooked mode, which would echo it.
+    output.write(question);
   });
 }
 
