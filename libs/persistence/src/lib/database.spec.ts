@@ -1,5 +1,25 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '@shipdeck/errors';
-import { parseDatabaseUrl } from './database';
+import { createLogger } from '@shipdeck/logging';
+import { connect, parseDatabaseUrl } from './database';
+
+describe('the embedded database file', () => {
+  it('is created readable by its user only (0600), in a 0700 directory', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'shipdeck-db-'));
+    try {
+      const file = join(root, 'data', 'shipdeck.db');
+      const logger = createLogger({ json: true, name: 'test', level: 'error' });
+      const db = await connect({ url: `file:${file}`, logger, migrate: true });
+      await db.close();
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(statSync(join(root, 'data')).mode & 0o777).toBe(0o700);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('parseDatabaseUrl', () => {
   it('reads SQLite files', () => {

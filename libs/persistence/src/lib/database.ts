@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource, EntityManager, Logger as TypeOrmLogger } from 'typeorm';
@@ -120,7 +120,7 @@ export async function connect(options: ConnectOptions): Promise<Database> {
   let dataSource: DataSource;
   let where: string;
   if (target.dialect === 'sqlite') {
-    if (target.file !== ':memory:') mkdirSync(dirname(target.file), { recursive: true });
+    if (target.file !== ':memory:') createPrivately(target.file);
     where = target.file;
     dataSource = new DataSource({
       ...common,
@@ -246,4 +246,15 @@ class TypeOrmLoggerAdapter implements TypeOrmLogger {
     if (level === 'warn') this.logger.warn(String(message));
     else this.logger.debug(String(message));
   }
+}
+
+/**
+ * Creates the embedded database file (and its directory) readable by this user only, and narrows
+ * an existing one: it holds password hashes, tokens' hashes and every deployment. SQLite gives its
+ * -wal and -shm files the mode of the database file.
+ */
+function createPrivately(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TaskRecord, buildPlan } from '@shipdeck/tasks';
@@ -45,6 +45,14 @@ describe('RecoveryFiles', () => {
     files = new RecoveryFiles(dir, 'w1');
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps recovery files and the directories it creates private to the worker user (0600 / 0700)', async () => {
+    const nested = new RecoveryFiles(join(dir, 'work', 'w1'), 'w1');
+    const t = task('22222222-2222-2222-2222-222222222222');
+    await nested.write(t);
+    expect(statSync(join(dir, 'work', 'w1')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'work', 'w1', `${t.id}.task`)).mode & 0o777).toBe(0o600);
+  });
 
   it('writes <taskId>.task atomically and reads it back', async () => {
     const t = task('11111111-1111-1111-1111-111111111111');

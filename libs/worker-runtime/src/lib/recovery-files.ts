@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { PRIVATE_DIR, PRIVATE_FILE } from './file-modes';
 import { basename, join } from 'node:path';
 import { TaskRecord } from '@shipdeck/tasks';
 
@@ -66,7 +67,7 @@ export class RecoveryFiles {
    * found are left by a crash before their rename: never complete, removed.
    */
   async readAll(): Promise<{ files: RecoveryFile[]; quarantined: QuarantinedFile[]; staleTemporaries: string[] }> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR });
     const files: RecoveryFile[] = [];
     const quarantined: QuarantinedFile[] = [];
     const names = await readdir(this.dir);
@@ -87,16 +88,17 @@ export class RecoveryFiles {
 
   private async quarantine(path: string): Promise<string> {
     const dir = join(this.dir, QUARANTINE_DIR);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR });
     const target = join(dir, `${basename(path)}.${Date.now()}`);
     await rename(path, target);
     return target;
   }
 
   private async writeAtomically(taskId: string, content: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR });
     const temporary = join(this.dir, `.${taskId}.${randomUUID()}.tmp`);
-    const file = await open(temporary, 'w');
+    // Recovery files hold plans and step details: readable by the worker's user only.
+    const file = await open(temporary, 'w', PRIVATE_FILE);
     try {
       await file.writeFile(content);
       await file.sync();

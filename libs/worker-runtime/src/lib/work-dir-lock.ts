@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@shipdeck/errors';
+import { PRIVATE_DIR, PRIVATE_FILE } from './file-modes';
 
 const LOCK_FILE = 'worker.pid';
 
@@ -10,11 +11,11 @@ const LOCK_FILE = 'worker.pid';
  * release function.
  */
 export function lockWorkDir(workDir: string): () => void {
-  mkdirSync(workDir, { recursive: true });
+  mkdirSync(workDir, { recursive: true, mode: PRIVATE_DIR });
   const file = join(workDir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(file, 'wx');
+      const fd = openSync(file, 'wx', PRIVATE_FILE);
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
       return () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { PRIVATE_DIR, PRIVATE_FILE } from './file-modes';
 
 const ID_FILE = 'worker-id';
 
@@ -9,7 +10,7 @@ const ID_FILE = 'worker-id';
  * the same worker (and recovers its tasks).
  */
 export function loadOrCreateWorkerId(workDir: string): string {
-  mkdirSync(workDir, { recursive: true });
+  mkdirSync(workDir, { recursive: true, mode: PRIVATE_DIR });
   const file = join(workDir, ID_FILE);
   try {
     const id = readFileSync(file, 'utf8').trim();
@@ -18,7 +19,7 @@ export function loadOrCreateWorkerId(workDir: string): string {
     // first start on this work directory
   }
   const id = `worker-${randomUUID()}`;
-  writeFileSync(`${file}.tmp`, `${id}\n`);
+  writeFileSync(`${file}.tmp`, `${id}\n`, { mode: PRIVATE_FILE });
   renameSync(`${file}.tmp`, file);
   return id;
 }
