@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { create_container, type Container, type EventContext, type SenderOptions } from 'rhea';
 import { ConfigError, NotReadyError } from '@shipdeck/errors';
-import { backoffDelayMs } from '@shipdeck/lifecycle';
 import { LevelLogger } from '@shipdeck/logging';
 import { TaskMessage } from '../message';
 import { ConsumeOptions, DeliveryHandler, TaskConsumer, TaskQueue } from '../port';
@@ -10,7 +9,8 @@ import { AmqpDialect } from './dialects/dialect';
 import { brokerIdentity, detectDialect, dialectByName } from './dialects/detect';
 import { encodeTaskMessage } from './envelope';
 import { describeAmqpError, TaskPublishError } from './errors';
-import { AmqpTaskQueueOptions, CompiledAmqpOptions, RECONNECT_JITTER, compileAmqpOptions } from './options';
+import { Reconnector } from '../reconnector';
+import { AmqpTaskQueueOptions, CompiledAmqpOptions, compileAmqpOptions } from './options';
 import { closeWire, discardWire, openWire, PendingSend, Wire } from './wire';
 
 /**
@@ -64,10 +64,6 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
   private readonly instanceId = randomUUID().slice(0, 8);
   private wire?: Wire;
   private wireCount = 0;
-  private reconnectAttempt = 0;
-  private reconnectTimer?: NodeJS.Timeout;
-  /** A reconnect attempt under way (close() waits for it, so that no connection outlives it). */
-  private attempt?: Promise<void>;
   private disconnectedAt?: number;
   /** Publishes waiting to be (re)sent, in publication order. */
   private outbox: PendingSend[] = [];
@@ -82,12 +78,24 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
    */
   private publishing = false;
   private readonly logger: LevelLogger;
+  /** Re-makes the wire after a drop; close() stops it, so that no connection outlives the queue. */
+  private readonly reconnector: Reconnector<Wire>;
 
   constructor(
     readonly options: CompiledAmqpOptions,
     readonly dialect: AmqpDialect,
   ) {
     this.logger = options.logger;
+    this.reconnector = new Reconnector<Wire>({
+      connect: () => this.connect(),
+      wanted: () => this.stateValue === 'reconnecting',
+      install: (wire) => this.install(wire),
+      discard: (wire) => closeWire(wire, options.closeTimeoutMs),
+      initialDelayMs: options.reconnectInitialDelayMs,
+      maxDelayMs: options.reconnectMaxDelayMs,
+      logger: options.logger,
+      describe: describeAmqpError,
+    });
     this.container = create_container({ id: `shipdeck-${this.instanceId}` });
     // Link and session errors are handled where they happen; this only keeps rhea from
     // throwing an unhandled 'error' event for one nobody listens to.
@@ -202,7 +210,7 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
     this.outbox = [...unsettled, ...this.outbox].sort((a, b) => a.seq - b.seq);
     if (this.stateValue !== 'open') return;
     this.setState('reconnecting', reason, { unsettledSends: unsettled.length });
-    this.scheduleReconnect();
+    this.reconnector.schedule();
   }
 
   private connect(): Promise<Wire> {
@@ -218,10 +226,10 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
     const downMs = this.disconnectedAt === undefined ? undefined : Date.now() - this.disconnectedAt;
     this.setState('open', from === 'connecting' ? `connected to ${this.options.endpoint.redactedUrl}` : 'reconnected', {
       wire: wire.id,
-      ...(downMs === undefined ? {} : { downMs, attempts: this.reconnectAttempt }),
+      ...(downMs === undefined ? {} : { downMs, attempts: this.reconnector.attempts }),
       resending: this.outbox.length,
     });
-    this.reconnectAttempt = 0;
+    this.reconnector.reset();
     this.disconnectedAt = undefined;
     if (this.publishing) this.openSender(wire);
     for (const consumer of this.consumers) {
@@ -326,41 +334,12 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
     }
   }
 
-  private scheduleReconnect(): void {
-    const delay = backoffDelayMs(this.reconnectAttempt, {
-      initialDelayMs: this.options.reconnectInitialDelayMs,
-      maxDelayMs: this.options.reconnectMaxDelayMs,
-      jitter: RECONNECT_JITTER,
-    });
-    this.reconnectAttempt++;
-    this.logger.info(`reconnecting in ${delay} ms`, { attempt: this.reconnectAttempt });
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.attempt = this.connect().then(
-        async (wire) => {
-          this.attempt = undefined;
-          if (this.stateValue !== 'reconnecting') return closeWire(wire, this.options.closeTimeoutMs);
-          this.install(wire);
-        },
-        (error: unknown) => {
-          this.attempt = undefined;
-          if (this.stateValue !== 'reconnecting') return;
-          this.logger.warn('reconnect attempt failed', { attempt: this.reconnectAttempt, error: describeAmqpError(error) });
-          this.scheduleReconnect();
-        },
-      );
-    }, delay);
-  }
-
   private async closeNow(): Promise<void> {
     this.setState('closing', 'close requested', { consumers: this.consumers.size, unsent: this.outbox.length });
     const steps: [string, () => void | Promise<void>][] = [
       [
         'stop reconnecting',
-        async () => {
-          clearTimeout(this.reconnectTimer);
-          await this.attempt;
-        },
+        () => this.reconnector.stop(),
       ],
       ['close consumers', async () => void (await Promise.all([...this.consumers].map((consumer) => consumer.close())))],
       ['fail unfinished publishes', () => this.failUnfinishedSends()],

@@ -130,13 +130,6 @@ export function parseAmqpUrl(url: string): AmqpEndpoint {
   };
 }
 
-/**
- * Jitter of the reconnect backoff (see `backoffDelayMs` of @shipdeck/lifecycle): each wait is
- * drawn in [50 %, 100 %] of the nominal one, so that many workers cut off together do not
- * reconnect in lockstep.
- */
-export const RECONNECT_JITTER = [0.5, 1] as const;
-
 function positive(field: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value <= 0) {

@@ -3,11 +3,10 @@ import { connect, type Client } from 'stompit';
 import { ConfigError, NotReadyError } from '@shipdeck/errors';
 import { configHashSelector } from '../amqp/dialects/artemis';
 import { describeAmqpError, TaskPublishError } from '../amqp/errors';
-import { backoffDelayMs } from '@shipdeck/lifecycle';
 import type { LevelLogger } from '@shipdeck/logging';
-import { RECONNECT_JITTER } from '../amqp/options';
 import { TaskMessage } from '../message';
 import { ConsumeOptions, DeliveryHandler, TaskConsumer, TaskQueue } from '../port';
+import { Reconnector } from '../reconnector';
 import { taskMessageBody, taskMessageHeaders } from './envelope';
 import { compileStompOptions, CompiledStompOptions, StompTaskQueueOptions } from './options';
 import { StompConsumer } from './stomp-consumer';
@@ -55,9 +54,6 @@ export class StompTaskQueue implements TaskQueue {
   private readonly instanceId = randomUUID().slice(0, 8);
   private session?: StompSession;
   private sessionCount = 0;
-  private reconnectAttempt = 0;
-  private reconnectTimer?: NodeJS.Timeout;
-  private attempt?: Promise<void>;
   private disconnectedAt?: number;
   private outbox: PendingSend[] = [];
   private publishSeq = 0;
@@ -65,9 +61,21 @@ export class StompTaskQueue implements TaskQueue {
   private readonly consumers = new Set<StompConsumer>();
   private closing?: Promise<void>;
   readonly logger: LevelLogger;
+  /** Re-makes the connection after a drop; close() stops it, so that no connection outlives the queue. */
+  private readonly reconnector: Reconnector<StompSession>;
 
   constructor(readonly options: CompiledStompOptions) {
     this.logger = options.logger;
+    this.reconnector = new Reconnector<StompSession>({
+      connect: () => this.connect(),
+      wanted: () => this.stateValue === 'reconnecting',
+      install: (session) => this.install(session),
+      discard: (session) => disconnect(session, options.closeTimeoutMs),
+      initialDelayMs: options.reconnectInitialDelayMs,
+      maxDelayMs: options.reconnectMaxDelayMs,
+      logger: options.logger,
+      describe: describeAmqpError,
+    });
   }
 
   get state(): StompTaskQueueState {
@@ -177,7 +185,7 @@ export class StompTaskQueue implements TaskQueue {
     }
     if (this.stateValue !== 'open') return;
     this.setState('reconnecting', reason, { unsettledSends: unconfirmed.length });
-    this.scheduleReconnect();
+    this.reconnector.schedule();
   }
 
   /** Opens a connection and resolves once the broker answered CONNECTED. */
@@ -232,10 +240,10 @@ export class StompTaskQueue implements TaskQueue {
     const downMs = this.disconnectedAt === undefined ? undefined : Date.now() - this.disconnectedAt;
     this.setState('open', from === 'connecting' ? `connected to ${this.options.endpoint.redactedUrl}` : 'reconnected', {
       session: session.id,
-      ...(downMs === undefined ? {} : { downMs, attempts: this.reconnectAttempt }),
+      ...(downMs === undefined ? {} : { downMs, attempts: this.reconnector.attempts }),
       resending: this.outbox.length,
     });
-    this.reconnectAttempt = 0;
+    this.reconnector.reset();
     this.disconnectedAt = undefined;
     this.flush();
     for (const consumer of this.consumers) consumer.attach(session);
@@ -268,41 +276,12 @@ export class StompTaskQueue implements TaskQueue {
     pending.session = undefined;
   }
 
-  private scheduleReconnect(): void {
-    const delay = backoffDelayMs(this.reconnectAttempt, {
-      initialDelayMs: this.options.reconnectInitialDelayMs,
-      maxDelayMs: this.options.reconnectMaxDelayMs,
-      jitter: RECONNECT_JITTER,
-    });
-    this.reconnectAttempt++;
-    this.logger.info(`reconnecting in ${delay} ms`, { attempt: this.reconnectAttempt });
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.attempt = this.connect().then(
-        async (session) => {
-          this.attempt = undefined;
-          if (this.stateValue !== 'reconnecting') return disconnect(session, this.options.closeTimeoutMs);
-          this.install(session);
-        },
-        (error: unknown) => {
-          this.attempt = undefined;
-          if (this.stateValue !== 'reconnecting') return;
-          this.logger.warn('reconnect attempt failed', { attempt: this.reconnectAttempt, error: describeAmqpError(error) });
-          this.scheduleReconnect();
-        },
-      );
-    }, delay);
-  }
-
   private async closeNow(): Promise<void> {
     this.setState('closing', 'close requested', { consumers: this.consumers.size, unsent: this.outbox.length });
     const steps: [string, () => void | Promise<void>][] = [
       [
         'stop reconnecting',
-        async () => {
-          clearTimeout(this.reconnectTimer);
-          await this.attempt;
-        },
+        () => this.reconnector.stop(),
       ],
       ['close consumers', async () => void (await Promise.all([...this.consumers].map((consumer) => consumer.close())))],
       ['fail unfinished publishes', () => this.failUnfinishedSends()],
