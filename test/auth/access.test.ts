@@ -66,7 +66,7 @@ function expectErrorShape(answer: Answer, status: number, code: string): void {
 describe('every route of ROUTE_POLICIES', () => {
   test('is covered: the table has protected routes of every kind and public ones', async () => {
     expect(protectedRoutes.length).toBeGreaterThan(30);
-    expect(publicRoutes.sort()).toEqual(['GET /live', 'GET /ready', 'POST /auth/login', 'POST /auth/logout']);
+    expect(publicRoutes.sort()).toEqual(['GET /live', 'GET /metrics', 'GET /openapi.json', 'GET /ready', 'POST /auth/login', 'POST /auth/logout']);
   });
 
   it.each(protectedRoutes.map(([key]) => key))(
