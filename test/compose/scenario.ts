@@ -290,7 +290,7 @@ async function scenario(stack: Stack): Promise<void> {
 
   // 2. The example package, through HAProxy.
   log('deploying examples/petclinic 1.0.0 through HAProxy');
-  await api.expect(201, 'PUT', '/api/v1/hosts/local-1', { type: 'local' });
+  await api.expect(201, 'PUT', '/api/v1/hosts/local-1', { type: 'local', properties: { allowedRoots: ['/tmp/petclinic'] } });
   await api.expect(201, 'PUT', '/api/v1/environments/dev', {
     hosts: ['local-1'],
     dictionary: { APP_HOME: '/tmp/petclinic', DB_URL: 'jdbc:postgresql://db/petclinic' },
