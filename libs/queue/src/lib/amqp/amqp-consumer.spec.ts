@@ -72,7 +72,7 @@ function setup(capacity: number) {
   const host: ConsumerHost = {
     options: compileAmqpOptions({ url: 'amqp://h', queueName: 'q', dialect: 'rabbitmq', logger: silent, closeTimeoutMs: 200 }),
     dialect: rabbitmqDialect,
-    wireFailed: (_wire, reason) => void failures.push(reason),
+    connectionFailed: (_wire, reason) => void failures.push(reason),
     forget: () => undefined,
   };
   const held: { delivery: Delivery; finish: () => void; fail: (error: Error) => void }[] = [];
@@ -177,7 +177,7 @@ describe('AmqpConsumer capacity-based prefetch', () => {
     await attached;
     const old = receivers[0].transfer('a');
     wire1.dropped = true;
-    consumer.wireLost(wire1);
+    consumer.connectionLost(wire1);
     const reattached = consumer.attach(makeWire(2));
     receivers[1].emit('receiver_open');
     await reattached;

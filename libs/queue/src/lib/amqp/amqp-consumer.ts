@@ -1,6 +1,8 @@
 import type { Delivery as RheaDelivery, EventContext, Message, Receiver } from 'rhea';
 import { TaskMessage } from '../message';
-import { ConsumeOptions, Delivery, DeliveryHandler, TaskConsumer } from '../port';
+import type { BrokerConsumer } from '../broker-task-queue';
+import { dispatchDelivery } from '../dispatch';
+import { ConsumeOptions, DeliveryHandler } from '../port';
 import { AmqpDialect } from './dialects/dialect';
 import { decodeTaskMessage } from './envelope';
 import { describeAmqpError } from './errors';
@@ -13,7 +15,7 @@ export interface ConsumerHost {
   readonly options: CompiledAmqpOptions;
   readonly dialect: AmqpDialect;
   /** Drops the wire and reconnects (a consumer link the broker ended is recovered that way). */
-  wireFailed(wire: Wire, reason: string): void;
+  connectionFailed(wire: Wire, reason: string): void;
   forget(consumer: AmqpConsumer): void;
 }
 
@@ -43,7 +45,7 @@ interface ConsumerLink {
  * delivery beyond capacity (RabbitMQ 3.10 can overshoot the credit) is released at once. The
  * link is re-attached on every new wire with credit for the slots free at that moment.
  */
-export class AmqpConsumer implements TaskConsumer {
+export class AmqpConsumer implements BrokerConsumer<Wire> {
   private stateValue: AmqpConsumerState = 'active';
   /** Deliveries given to the handler whose promise has not settled (from any wire). */
   private held = 0;
@@ -111,13 +113,13 @@ export class AmqpConsumer implements TaskConsumer {
           this.link = undefined;
           reject(new Error(`the broker refused a consumer link to queue "${queueName}": ${describeAmqpError(receiver.error)}`));
         }
-        this.host.wireFailed(wire, reason);
+        this.host.connectionFailed(wire, reason);
       });
     });
   }
 
   /** The wire this consumer's link was on is gone; its deliveries can no longer be settled. */
-  wireLost(wire: Wire): void {
+  connectionLost(wire: Wire): void {
     const link = this.link;
     if (link?.wire !== wire) return;
     this.link = undefined;
@@ -213,37 +215,16 @@ export class AmqpConsumer implements TaskConsumer {
   }
 
   private dispatch(link: ConsumerLink, delivery: RheaDelivery, message: TaskMessage): void {
-    let settled = false;
-    const settle = (how: 'accept' | 'handBack') => {
-      if (settled) throw new Error(`delivery of task ${message.taskId} was already settled`);
-      settled = true;
-      this.settle(link, delivery, message, how);
-    };
-    const handed: Delivery = {
-      message,
-      accept: async () => settle('accept'),
-      handBack: async () => settle('handBack'),
-    };
-    const slotFreed = () => {
-      this.held--;
-      if (!settled) {
-        settled = true;
-        this.logger.warn('handler ended without settling its delivery; released', { consumer: this.id, taskId: message.taskId });
-        this.settle(link, delivery, message, 'release');
-      }
-      if (this.link) this.topUp(this.link);
-    };
-    let result: Promise<void>;
-    try {
-      result = Promise.resolve(this.handler(handed));
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    result
-      .catch((error: unknown) =>
-        this.logger.error('delivery handler failed', { consumer: this.id, taskId: message.taskId, error: describeAmqpError(error) }),
-      )
-      .finally(slotFreed);
+    dispatchDelivery(this.handler, message, {
+      consumerId: this.id,
+      logger: this.logger,
+      settle: (how) => this.settle(link, delivery, message, how),
+      unsettled: { how: 'release', logged: 'released' },
+      ended: () => {
+        this.held--;
+        if (this.link) this.topUp(this.link);
+      },
+    });
   }
 
   private settle(link: ConsumerLink, delivery: RheaDelivery, message: TaskMessage, how: 'accept' | 'handBack' | 'release'): void {

@@ -1,23 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { create_container, type Container, type EventContext, type SenderOptions } from 'rhea';
-import { ConfigError, NotReadyError } from '@shipdeck/errors';
-import { LevelLogger } from '@shipdeck/logging';
+import { create_container, type Container, type EventContext, type Message, type SenderOptions } from 'rhea';
+import { BrokerTaskQueue, BrokerTaskQueueState } from '../broker-task-queue';
 import { TaskMessage } from '../message';
-import { ConsumeOptions, DeliveryHandler, TaskConsumer, TaskQueue } from '../port';
+import { ConsumeOptions, DeliveryHandler, TaskQueue } from '../port';
 import { AmqpConsumer, ConsumerHost } from './amqp-consumer';
 import { AmqpDialect } from './dialects/dialect';
 import { brokerIdentity, detectDialect, dialectByName } from './dialects/detect';
 import { encodeTaskMessage } from './envelope';
 import { describeAmqpError, TaskPublishError } from './errors';
-import { Reconnector } from '../reconnector';
 import { AmqpTaskQueueOptions, CompiledAmqpOptions, compileAmqpOptions } from './options';
-import { closeWire, discardWire, openWire, PendingSend, Wire } from './wire';
+import { closeWire, discardWire, openWire, Wire } from './wire';
 
-/**
- * `connecting` (start) → `open` ⇄ `reconnecting` → `closing` → `closed`. Every transition is
- * logged; `closing` and `closed` are final.
- */
-export type AmqpTaskQueueState = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
+/** See {@link BrokerTaskQueueState}. */
+export type AmqpTaskQueueState = BrokerTaskQueueState;
 
 /**
  * Connects to the broker (declaring the queue where the dialect needs it) and resolves with a
@@ -58,185 +53,70 @@ async function resolveDialect(options: CompiledAmqpOptions): Promise<AmqpDialect
  * with fresh credit, deliveries of the dropped wire can no longer be settled (the broker
  * redelivers them).
  */
-export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
-  private stateValue: AmqpTaskQueueState = 'connecting';
+export class AmqpTaskQueue extends BrokerTaskQueue<CompiledAmqpOptions, Wire, Message, AmqpConsumer> implements ConsumerHost {
   private readonly container: Container;
-  private readonly instanceId = randomUUID().slice(0, 8);
-  private wire?: Wire;
-  private wireCount = 0;
-  private disconnectedAt?: number;
-  /** Publishes waiting to be (re)sent, in publication order. */
-  private outbox: PendingSend[] = [];
-  private publishSeq = 0;
-  private consumerCount = 0;
-  private readonly consumers = new Set<AmqpConsumer>();
-  private closing?: Promise<void>;
   /**
    * Whether this queue publishes: the publishing link is opened at the first publish() and on
    * every wire after it, not before, so that a worker whose user may only consume (Artemis roles)
    * does not have each of its connections ended by a refused sender.
    */
-  private publishing = false;
-  private readonly logger: LevelLogger;
-  /** Re-makes the wire after a drop; close() stops it, so that no connection outlives the queue. */
-  private readonly reconnector: Reconnector<Wire>;
+  private publishes = false;
 
   constructor(
-    readonly options: CompiledAmqpOptions,
+    options: CompiledAmqpOptions,
     readonly dialect: AmqpDialect,
   ) {
-    this.logger = options.logger;
-    this.reconnector = new Reconnector<Wire>({
-      connect: () => this.connect(),
-      wanted: () => this.stateValue === 'reconnecting',
-      install: (wire) => this.install(wire),
-      discard: (wire) => closeWire(wire, options.closeTimeoutMs),
-      initialDelayMs: options.reconnectInitialDelayMs,
-      maxDelayMs: options.reconnectMaxDelayMs,
-      logger: options.logger,
-      describe: describeAmqpError,
-    });
+    super(options, 'AMQP', 'wire');
     this.container = create_container({ id: `shipdeck-${this.instanceId}` });
     // Link and session errors are handled where they happen; this only keeps rhea from
     // throwing an unhandled 'error' event for one nobody listens to.
     this.container.on('error', (error: unknown) => this.logger.debug('AMQP container error', { error: describeAmqpError(error) }));
   }
 
-  get state(): AmqpTaskQueueState {
-    return this.stateValue;
-  }
-
-  /** Prepares the broker for the dialect (e.g. declares the queue) and opens the first wire. */
-  async start(): Promise<void> {
+  /** Prepares the broker for the dialect (e.g. declares the queue). */
+  protected override async prepare(): Promise<void> {
     const { url, endpoint, queueName, logger } = this.options;
-    try {
-      await this.dialect.prepare({ url, endpoint, queueName, logger });
-      this.install(await this.connect());
-    } catch (error) {
-      await this.close();
-      throw error;
-    }
+    await this.dialect.prepare({ url, endpoint, queueName, logger });
   }
 
-  publish(message: TaskMessage): Promise<void> {
-    if (this.stateValue === 'closing' || this.stateValue === 'closed') {
-      return Promise.reject(new TaskPublishError('closed', message.taskId, `cannot publish task ${message.taskId}: the task queue is closed`));
-    }
-    const encoded = encodeTaskMessage(message);
-    return new Promise<void>((resolve, reject) => {
-      let finished = false;
-      const pending: PendingSend = {
-        seq: this.publishSeq++,
-        message,
-        encoded,
-        finish: (error?: Error) => {
-          if (finished) return;
-          finished = true;
-          clearTimeout(timer);
-          if (error) reject(error);
-          else resolve();
-        },
-      };
-      const timer = setTimeout(() => {
-        this.forgetSend(pending);
-        pending.finish(
-          new TaskPublishError(
-            'timeout',
-            message.taskId,
-            `task ${message.taskId} was not accepted by the broker within ${this.options.publishTimeoutMs} ms (queue ${this.stateValue})`,
-          ),
-        );
-      }, this.options.publishTimeoutMs);
-      this.outbox.push(pending);
-      if (!this.publishing) {
-        this.publishing = true;
-        if (this.wire && !this.wire.dropped) this.openSender(this.wire);
-      }
-      this.flush();
-    });
+  protected override publishing(): void {
+    if (this.publishes) return;
+    this.publishes = true;
+    if (this.connection && !this.connection.dropped) this.openSender(this.connection);
   }
 
-  async consume(options: ConsumeOptions, handler: DeliveryHandler): Promise<TaskConsumer> {
-    if (this.stateValue === 'closing' || this.stateValue === 'closed') throw new Error('cannot consume: the task queue is closed');
-    if (!Number.isInteger(options.capacity) || options.capacity < 1) {
-      throw new ConfigError(`consumer capacity must be a positive integer, got ${String(options.capacity)}`, [
-        { field: 'capacity', message: 'must be a positive integer' },
-      ]);
-    }
+  protected override stateFields(): Record<string, unknown> {
+    return { dialect: this.dialect.name };
+  }
+
+  protected encode(message: TaskMessage): Message {
+    return encodeTaskMessage(message);
+  }
+
+  protected createConsumer(id: string, options: ConsumeOptions, handler: DeliveryHandler): AmqpConsumer {
     if (options.selectorConfigHash !== undefined && !this.dialect.honoursSelector) {
       this.logger.debug(`the ${this.dialect.name} dialect cannot filter by configuration hash; the handler checks it`);
     }
-    const consumer = new AmqpConsumer(this, `shipdeck-${this.instanceId}-c${++this.consumerCount}`, { ...options }, handler);
-    this.consumers.add(consumer);
-    if (this.wire) {
-      try {
-        await consumer.attach(this.wire);
-      } catch (error) {
-        this.consumers.delete(consumer);
-        throw error;
-      }
-    }
-    this.logger.info('consumer active', { consumer: consumer.id, queue: this.options.queueName, capacity: options.capacity });
-    return consumer;
+    return new AmqpConsumer(this, id, options, handler);
   }
 
-  async checkReady(): Promise<void> {
-    if (this.stateValue !== 'open') {
-      throw new NotReadyError(`the message broker is not connected (task queue ${this.stateValue}); Shipdeck reconnects by itself`);
-    }
-  }
-
-  close(): Promise<void> {
-    this.closing ??= this.closeNow();
-    return this.closing;
-  }
-
-  /** Called by a consumer that closed. */
-  forget(consumer: AmqpConsumer): void {
-    this.consumers.delete(consumer);
-  }
-
-  /** Drops a wire after a failure and schedules the next one. Idempotent per wire. */
-  wireFailed(wire: Wire, reason: string): void {
-    if (wire.dropped) return;
-    discardWire(wire, this.options.closeTimeoutMs);
-    if (this.wire !== wire) return;
-    this.wire = undefined;
-    this.disconnectedAt = Date.now();
-    for (const consumer of this.consumers) consumer.wireLost(wire);
-    const unsettled = [...wire.inFlight.values()];
-    wire.inFlight.clear();
-    for (const pending of unsettled) pending.wire = undefined;
-    this.outbox = [...unsettled, ...this.outbox].sort((a, b) => a.seq - b.seq);
-    if (this.stateValue !== 'open') return;
-    this.setState('reconnecting', reason, { unsettledSends: unsettled.length });
-    this.reconnector.schedule();
-  }
-
-  private connect(): Promise<Wire> {
-    return openWire(this.container, this.options, this.dialect.openHostname(this.options.endpoint), ++this.wireCount, (wire, reason) =>
-      this.wireFailed(wire, reason),
+  protected openConnection(id: number): Promise<Wire> {
+    return openWire(this.container, this.options, this.dialect.openHostname(this.options.endpoint), id, (wire, reason) =>
+      this.connectionFailed(wire, reason),
     );
   }
 
-  /** Makes a freshly opened wire the current one: sender, consumer links, resends. */
-  private install(wire: Wire): void {
-    this.wire = wire;
-    const from = this.stateValue;
-    const downMs = this.disconnectedAt === undefined ? undefined : Date.now() - this.disconnectedAt;
-    this.setState('open', from === 'connecting' ? `connected to ${this.options.endpoint.redactedUrl}` : 'reconnected', {
-      wire: wire.id,
-      ...(downMs === undefined ? {} : { downMs, attempts: this.reconnector.attempts }),
-      resending: this.outbox.length,
-    });
-    this.reconnector.reset();
-    this.disconnectedAt = undefined;
-    if (this.publishing) this.openSender(wire);
-    for (const consumer of this.consumers) {
-      consumer.attach(wire).catch((error: unknown) =>
-        this.logger.error('consumer link could not re-attach', { consumer: consumer.id, error: describeAmqpError(error) }),
-      );
-    }
+  protected closeConnection(wire: Wire): Promise<void> {
+    return closeWire(wire, this.options.closeTimeoutMs);
+  }
+
+  protected dropConnection(wire: Wire): void {
+    discardWire(wire, this.options.closeTimeoutMs);
+  }
+
+  /** A new wire: the publishing link (once this queue publishes) opens on it. */
+  protected connected(wire: Wire): void {
+    if (this.publishes) this.openSender(wire);
   }
 
   private openSender(wire: Wire): void {
@@ -271,44 +151,33 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
    * Anything else: the wire is replaced like after any failure.
    */
   private senderClosed(wire: Wire, error: unknown): void {
-    if (wire.dropped || this.wire !== wire) return;
+    if (wire.dropped || this.connection !== wire) return;
     if ((error as { condition?: unknown } | undefined)?.condition !== 'amqp:unauthorized-access') {
-      this.wireFailed(wire, `publishing link closed by the broker (${describeAmqpError(error)})`);
+      this.connectionFailed(wire, `publishing link closed by the broker (${describeAmqpError(error)})`);
       return;
     }
     wire.sender = undefined;
     wire.senderReady = false;
-    this.publishing = false;
-    const refused = [...wire.inFlight.values(), ...this.outbox];
-    wire.inFlight.clear();
-    this.outbox = [];
-    const detail = describeAmqpError(error);
-    this.logger.error('the broker refuses this user publishing to the task queue', { queue: this.options.queueName, error: detail });
-    for (const pending of refused) {
-      pending.wire = undefined;
-      const taskId = pending.message.taskId;
-      pending.finish(new TaskPublishError('rejected', taskId, `the broker refused task message ${taskId}: ${detail}`));
-    }
+    this.publishes = false;
+    this.refuseSends(this.takeInFlight(wire), describeAmqpError(error));
   }
 
   /** Sends what waits, as far as the broker's credit allows. */
-  private flush(): void {
-    const wire = this.wire;
+  protected flush(): void {
+    const wire = this.connection;
     const sender = wire?.sender;
     if (!wire || !sender || !wire.senderReady || wire.dropped) return;
-    while (this.outbox.length > 0 && sender.sendable()) {
-      const pending = this.outbox.shift() as PendingSend;
-      pending.wire = wire;
-      wire.inFlight.set(sender.send(pending.encoded), pending);
-    }
+    this.sendWaiting(
+      wire,
+      () => sender.sendable(),
+      (pending) => sender.send(pending.encoded),
+    );
   }
 
   private sendSettled(wire: Wire, context: EventContext, failure?: 'rejected' | 'released' | 'modified'): void {
     const delivery = context.delivery;
-    const pending = delivery && wire.inFlight.get(delivery);
+    const pending = delivery && this.confirmed(wire, delivery);
     if (!delivery || !pending) return;
-    wire.inFlight.delete(delivery);
-    pending.wire = undefined;
     if (!failure) {
       pending.finish();
       return;
@@ -321,64 +190,5 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
         : `the broker did not take task message ${taskId} (${failure}); publish it again later`;
     this.logger.warn(`publish ${failure}`, { taskId, queue: this.options.queueName });
     pending.finish(new TaskPublishError(failure, taskId, text));
-  }
-
-  private forgetSend(pending: PendingSend): void {
-    const index = this.outbox.indexOf(pending);
-    if (index >= 0) this.outbox.splice(index, 1);
-    if (pending.wire) {
-      for (const [delivery, candidate] of pending.wire.inFlight) {
-        if (candidate === pending) pending.wire.inFlight.delete(delivery);
-      }
-      pending.wire = undefined;
-    }
-  }
-
-  private async closeNow(): Promise<void> {
-    this.setState('closing', 'close requested', { consumers: this.consumers.size, unsent: this.outbox.length });
-    const steps: [string, () => void | Promise<void>][] = [
-      [
-        'stop reconnecting',
-        () => this.reconnector.stop(),
-      ],
-      ['close consumers', async () => void (await Promise.all([...this.consumers].map((consumer) => consumer.close())))],
-      ['fail unfinished publishes', () => this.failUnfinishedSends()],
-      [
-        'close the connection',
-        async () => {
-          const wire = this.wire;
-          this.wire = undefined;
-          if (wire) await closeWire(wire, this.options.closeTimeoutMs);
-        },
-      ],
-    ];
-    for (const [name, step] of steps) {
-      try {
-        await step();
-      } catch (error) {
-        this.logger.error(`closing the AMQP task queue: ${name} failed`, { error: describeAmqpError(error) });
-      }
-    }
-    this.setState('closed', 'closed');
-  }
-
-  private failUnfinishedSends(): void {
-    const unfinished = [...this.outbox, ...(this.wire ? this.wire.inFlight.values() : [])];
-    this.outbox = [];
-    this.wire?.inFlight.clear();
-    for (const pending of unfinished) {
-      pending.finish(
-        new TaskPublishError('closed', pending.message.taskId, `task queue closed before the broker accepted task ${pending.message.taskId}`),
-      );
-    }
-  }
-
-  private setState(to: AmqpTaskQueueState, reason: string, meta: Record<string, unknown> = {}): void {
-    const from = this.stateValue;
-    this.stateValue = to;
-    const line = `AMQP task queue ${from} -> ${to}: ${reason}`;
-    const fields = { queue: this.options.queueName, dialect: this.dialect.name, ...meta };
-    if (to === 'reconnecting') this.logger.warn(line, fields);
-    else this.logger.info(line, fields);
   }
 }

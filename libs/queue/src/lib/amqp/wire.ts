@@ -1,35 +1,21 @@
 import type { Connection, Container, Delivery as RheaDelivery, EventContext, Message, Sender } from 'rhea';
 import { NotReadyError } from '@shipdeck/errors';
-import { TaskMessage } from '../message';
+import type { BrokerConnection, PendingSend } from '../broker-task-queue';
 import { describeAmqpError } from './errors';
 import { CompiledAmqpOptions } from './options';
-
-/** A publish waiting for the broker's outcome; it survives reconnects. */
-export interface PendingSend {
-  /** Publication order, kept when unsettled sends are resent after a reconnect. */
-  readonly seq: number;
-  readonly message: TaskMessage;
-  readonly encoded: Message;
-  /** The wire it was last sent on; undefined while it waits to be (re)sent. */
-  wire?: Wire;
-  finish(error?: Error): void;
-}
 
 /**
  * One AMQP connection with its single session and the links on it. After any failure (socket,
  * connection, session or link ended by the broker) the whole wire is dropped and a new one made:
  * delivery ids, credit and unsettled state all die with a session, so nothing of it is reused.
  */
-export interface Wire {
-  readonly id: number;
+export interface Wire extends BrokerConnection<Message> {
   readonly connection: Connection;
   sender?: Sender;
   /** The broker attached the sender. */
   senderReady: boolean;
-  /** Sends on this wire that the broker has not settled yet. */
-  readonly inFlight: Map<RheaDelivery, PendingSend>;
-  /** Dropped (failed, or closed by us): its events are ignored, its deliveries cannot be settled. */
-  dropped: boolean;
+  /** Sends on this wire that the broker has not settled yet, by their rhea delivery. */
+  readonly inFlight: Map<RheaDelivery, PendingSend<Message>>;
   /** Called once when the connection is gone after we closed it. */
   onClosed?: () => void;
 }

@@ -2,7 +2,9 @@ import type { MessageFrame, Subscription } from 'stompit';
 import { describeAmqpError } from '../amqp/errors';
 import type { LevelLogger } from '@shipdeck/logging';
 import { TaskMessage } from '../message';
-import { ConsumeOptions, Delivery, DeliveryHandler, TaskConsumer } from '../port';
+import type { BrokerConsumer } from '../broker-task-queue';
+import { dispatchDelivery } from '../dispatch';
+import { ConsumeOptions, DeliveryHandler } from '../port';
 import { decodeStompBody } from './envelope';
 import type { CompiledStompOptions } from './options';
 import type { StompSession } from './stomp-task-queue';
@@ -11,9 +13,9 @@ import type { StompSession } from './stomp-task-queue';
 export interface StompConsumerHost {
   readonly options: CompiledStompOptions;
   readonly logger: LevelLogger;
-  sessionFailed(session: StompSession, reason: string): void;
+  connectionFailed(session: StompSession, reason: string): void;
   /** The connection in use now; undefined while reconnecting. */
-  currentSession(): StompSession | undefined;
+  currentConnection(): StompSession | undefined;
   forget(consumer: StompConsumer): void;
 }
 
@@ -44,7 +46,7 @@ interface Slot {
  * the queue for another consumer. When the handler ends, a new subscription fills the free slot.
  * So the handler never holds more than N deliveries, acknowledged or not.
  */
-export class StompConsumer implements TaskConsumer {
+export class StompConsumer implements BrokerConsumer<StompSession> {
   private stateValue: StompConsumerState = 'active';
   private held = 0;
   private readonly slots = new Set<Slot>();
@@ -79,7 +81,7 @@ export class StompConsumer implements TaskConsumer {
   }
 
   /** The session is gone: its subscriptions with it; held deliveries can no longer be settled. */
-  sessionLost(session: StompSession): void {
+  connectionLost(session: StompSession): void {
     for (const slot of [...this.slots]) {
       if (slot.session === session && !slot.taken) this.slots.delete(slot);
     }
@@ -129,7 +131,7 @@ export class StompConsumer implements TaskConsumer {
       slot = { session, subscription, taken: false, closed: false };
       this.slots.add(slot);
     } catch (error) {
-      this.host.sessionFailed(session, `subscribe failed: ${describeAmqpError(error)}`);
+      this.host.connectionFailed(session, `subscribe failed: ${describeAmqpError(error)}`);
     }
   }
 
@@ -159,29 +161,13 @@ export class StompConsumer implements TaskConsumer {
   }
 
   private deliver(slot: Slot, frame: MessageFrame, message: TaskMessage): void {
-    let settled = false;
-    const settle = async (how: 'accept' | 'handBack') => {
-      if (settled) throw new Error(`delivery of task ${message.taskId} was already settled`);
-      settled = true;
-      this.settle(slot, frame, how);
-    };
-    const handed: Delivery = { message, accept: async () => settle('accept'), handBack: async () => settle('handBack') };
-    let result: Promise<void>;
-    try {
-      result = Promise.resolve(this.handler(handed));
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    result
-      .catch((error: unknown) => this.logger.error('delivery handler failed', { consumer: this.id, taskId: message.taskId, error: describeAmqpError(error) }))
-      .finally(() => {
-        if (!settled) {
-          settled = true;
-          this.logger.warn('handler ended without settling its delivery; handed back', { consumer: this.id, taskId: message.taskId });
-          this.settle(slot, frame, 'handBack');
-        }
-        this.slotEnded(slot);
-      });
+    dispatchDelivery(this.handler, message, {
+      consumerId: this.id,
+      logger: this.logger,
+      settle: (how) => this.settle(slot, frame, how),
+      unsettled: { how: 'handBack', logged: 'handed back' },
+      ended: () => this.slotEnded(slot),
+    });
   }
 
   /** ACK + UNSUBSCRIBE (accept) or UNSUBSCRIBE alone (hand back: the broker requeues the unacknowledged message). */
@@ -206,7 +192,7 @@ export class StompConsumer implements TaskConsumer {
     if (also) this.unsubscribe(slot);
     this.slots.delete(slot);
     this.held--;
-    const session = this.host.currentSession();
+    const session = this.host.currentConnection();
     if (this.stateValue === 'active' && session && !session.dropped && this.held + this.openSlots(session) < this.consumeOptions.capacity) {
       this.openSlot(session);
     }
