@@ -28,10 +28,19 @@ const NON_NEGATIVE = { message: 'must be a non-negative integer' };
 const OBJECT = { message: 'must be an object' };
 const RUN_STATE = { message: `must be one of ${WORKER_RUN_STATES.join(', ')}` };
 const at = (limit: number) => ({ message: `must be at most ${limit} characters long` });
-/** One message for every rule of a bounded string, so that a missing one is reported once. */
-const bounded = (limit: number) => ({ message: `must be a non-empty string of at most ${limit} characters` });
-/** One message for every rule of an id, so that a missing id is reported once. */
-const ID = { message: `must be a non-empty string of at most ${CHANNEL_LIMITS.id} characters` };
+
+/**
+ * A required string of 1 to `limit` characters (ids, nonces, reasons), with one message for
+ * every rule, so that a missing one is reported once.
+ */
+function BoundedString(limit: number): PropertyDecorator {
+  const message = { message: `must be a non-empty string of at most ${limit} characters` };
+  // In the order stacked decorators apply (bottom up): the rules are reported in this order.
+  const rules = [MaxLength(limit, message), MinLength(1, message), IsString(message)];
+  return (target, property) => {
+    for (const rule of rules) rule(target, property);
+  };
+}
 const TEXT = at(CHANNEL_LIMITS.text);
 const PROOF = at(CHANNEL_LIMITS.proof);
 const TASKS = { message: `must list at most ${CHANNEL_LIMITS.tasks} tasks` };
@@ -43,9 +52,7 @@ const NO_CONTROL = /^[^\p{Cc}]*$/u;
 const NO_CONTROL_CHARS = { message: 'must not contain control characters' };
 
 export class RegisteredTaskShape {
-  @IsString(ID)
-  @MinLength(1, ID)
-  @MaxLength(CHANNEL_LIMITS.id, ID)
+  @BoundedString(CHANNEL_LIMITS.id)
   id!: string;
 
   @IsIn(TASK_TYPES, { message: `must be one of ${TASK_TYPES.join(', ')}` })
@@ -61,9 +68,7 @@ export class RegistrationShape {
   @Min(0, NON_NEGATIVE)
   protocolVersion!: number;
 
-  @IsString(ID)
-  @MinLength(1, ID)
-  @MaxLength(CHANNEL_LIMITS.id, ID)
+  @BoundedString(CHANNEL_LIMITS.id)
   @Matches(ID_PATTERN, ID_CHARS)
   workerId!: string;
 
@@ -97,14 +102,10 @@ export class RegistrationShape {
 }
 
 export class RegisterProofShape {
-  @IsString(bounded(CHANNEL_LIMITS.proof))
-  @MinLength(1, bounded(CHANNEL_LIMITS.proof))
-  @MaxLength(CHANNEL_LIMITS.proof, bounded(CHANNEL_LIMITS.proof))
+  @BoundedString(CHANNEL_LIMITS.proof)
   nonce!: string;
 
-  @IsString(bounded(CHANNEL_LIMITS.proof))
-  @MinLength(1, bounded(CHANNEL_LIMITS.proof))
-  @MaxLength(CHANNEL_LIMITS.proof, bounded(CHANNEL_LIMITS.proof))
+  @BoundedString(CHANNEL_LIMITS.proof)
   mac!: string;
 }
 
@@ -146,12 +147,13 @@ export class ReplyBodyShape {
   data?: unknown;
 }
 
-export class ReplyShape {
-  @IsString(ID)
-  @MinLength(1, ID)
-  @MaxLength(CHANNEL_LIMITS.id, ID)
+/** A message that answers or asks for an answer: it carries the request's id. */
+abstract class RequestIdShape {
+  @BoundedString(CHANNEL_LIMITS.id)
   requestId!: string;
+}
 
+export class ReplyShape extends RequestIdShape {
   @IsObject(OBJECT)
   @ValidateNested()
   @Type(() => ReplyBodyShape)
@@ -159,9 +161,7 @@ export class ReplyShape {
 }
 
 export class GoodbyeShape {
-  @IsString(bounded(CHANNEL_LIMITS.text))
-  @MinLength(1, bounded(CHANNEL_LIMITS.text))
-  @MaxLength(CHANNEL_LIMITS.text, bounded(CHANNEL_LIMITS.text))
+  @BoundedString(CHANNEL_LIMITS.text)
   reason!: string;
 }
 
@@ -170,9 +170,7 @@ export class HelloShape {
   @Min(0, NON_NEGATIVE)
   protocolVersion!: number;
 
-  @IsString(bounded(CHANNEL_LIMITS.proof))
-  @MinLength(1, bounded(CHANNEL_LIMITS.proof))
-  @MaxLength(CHANNEL_LIMITS.proof, bounded(CHANNEL_LIMITS.proof))
+  @BoundedString(CHANNEL_LIMITS.proof)
   nonce!: string;
 
   @IsBoolean({ message: 'must be true or false' })
@@ -180,14 +178,10 @@ export class HelloShape {
 }
 
 export class WelcomeShape {
-  @IsString(ID)
-  @MinLength(1, ID)
-  @MaxLength(CHANNEL_LIMITS.id, ID)
+  @BoundedString(CHANNEL_LIMITS.id)
   masterId!: string;
 
-  @IsString(bounded(CHANNEL_LIMITS.configHash))
-  @MinLength(1, bounded(CHANNEL_LIMITS.configHash))
-  @MaxLength(CHANNEL_LIMITS.configHash, bounded(CHANNEL_LIMITS.configHash))
+  @BoundedString(CHANNEL_LIMITS.configHash)
   configHash!: string;
 
   @IsOptional()
@@ -200,24 +194,15 @@ export class WelcomeShape {
 const TASK_COMMAND_KINDS: readonly string[] = ['stop', 'abort'];
 
 export class CommandBodyShape {
-  @IsString(ID)
-  @MinLength(1, ID)
-  @MaxLength(CHANNEL_LIMITS.id, ID)
+  @BoundedString(CHANNEL_LIMITS.id)
   kind!: string;
 
   @ValidateIf((command: CommandBodyShape) => TASK_COMMAND_KINDS.includes(command.kind))
-  @IsString(ID)
-  @MinLength(1, ID)
-  @MaxLength(CHANNEL_LIMITS.id, ID)
+  @BoundedString(CHANNEL_LIMITS.id)
   taskId?: string;
 }
 
-export class CommandShape {
-  @IsString(ID)
-  @MinLength(1, ID)
-  @MaxLength(CHANNEL_LIMITS.id, ID)
-  requestId!: string;
-
+export class CommandShape extends RequestIdShape {
   @IsObject(OBJECT)
   @ValidateNested()
   @Type(() => CommandBodyShape)

@@ -46,6 +46,7 @@ describe('decodeWorkerMessage', () => {
     [{ type: 'heartbeat', state: 'RUNNING', runningTasks: [1] }, 'runningTasks must be an array of non-empty strings'],
     [{ type: 'reply', requestId: 'r', reply: { ok: 'yes', message: '' } }, 'reply.ok must be true or false'],
     [{ type: 'reply', requestId: 'r', reply: 'yes' }, 'invalid reply message: reply must be an object'],
+    [{ type: 'reply', reply: { ok: true, message: '' } }, 'invalid reply message: requestId must be a non-empty string of at most 128 characters'],
     [{ type: 'register', registration: { ...registration, tasks: [5] } }, 'registration.tasks[0] must be an object'],
     [{ type: 'register', registration: { ...registration, tasks: 'none' } }, 'registration.tasks must be an array'],
   ])('refuses a known type with bad fields: %j', (frame, reason) => {
@@ -117,6 +118,13 @@ describe('decodeMasterMessage', () => {
     expect(command).toEqual({ kind: 'reboot', when: 'now' });
     expect(isKnownCommand(command!)).toBe(false);
     expect(isKnownCommand({ kind: 'abort', taskId: 't' })).toBe(true);
+  });
+
+  it('refuses a command without a request id, naming the field', () => {
+    expect(decodeMasterMessage({ type: 'command', command: { kind: 'drain' } })).toEqual({
+      kind: 'invalid',
+      reason: 'invalid command message: requestId must be a non-empty string of at most 128 characters',
+    });
   });
 
   it('refuses a stop without a task id', () => {

@@ -1,6 +1,6 @@
 import { IsBoolean, IsIn, IsOptional, Matches, MaxLength, MinLength } from 'class-validator';
 import { AUDIT_OUTCOMES, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROLES } from '@shipdeck/auth';
-import { ArrayOf, IsIsoDateTime, IsRequiredString, MESSAGES, nonEmptyString } from './validation';
+import { ArrayOf, IsOptionalIsoDateTime, IsRequiredString, MESSAGES, nonEmptyString } from './validation';
 
 /** User and token names: the spec's name rule (§1). */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -47,8 +47,7 @@ export class TokenBody {
   @Matches(NAME, NAME_RULE)
   name!: string;
 
-  @IsOptional()
-  @IsIsoDateTime()
+  @IsOptionalIsoDateTime()
   expiresAt?: string;
 }
 
@@ -74,12 +73,10 @@ export class AuditListQuery {
   @IsIn(AUDIT_OUTCOMES, MESSAGES.oneOf(AUDIT_OUTCOMES))
   outcome?: string;
 
-  @IsOptional()
-  @IsIsoDateTime()
+  @IsOptionalIsoDateTime()
   from?: string;
 
-  @IsOptional()
-  @IsIsoDateTime()
+  @IsOptionalIsoDateTime()
   to?: string;
 }
 

@@ -5,6 +5,7 @@ import {
   ArrayOf,
   ElementRule,
   IsIsoDateTime,
+  IsOptionalIsoDateTime,
   MESSAGES,
   name,
   RecordOf,
@@ -152,12 +153,10 @@ export class TaskListQuery extends PageQuery {
 
 /** Query of `GET /archive/tasks`. */
 export class ArchiveQuery extends PageQuery {
-  @IsOptional()
-  @IsIsoDateTime()
+  @IsOptionalIsoDateTime()
   from?: string;
 
-  @IsOptional()
-  @IsIsoDateTime()
+  @IsOptionalIsoDateTime()
   to?: string;
 
   @IsOptional()

@@ -3,6 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import {
   IsDefined,
   IsISO8601,
+  IsOptional,
   Matches,
   ValidateBy,
   ValidationError as ClassValidationError,
@@ -185,6 +186,22 @@ export const IsRequiredString = (): PropertyDecorator =>
  */
 export const IsIsoDateTime = (): PropertyDecorator =>
   allOf(Matches(ISO_DATE_TIME, MESSAGES.isoDateTime), IsISO8601({ strict: true }, MESSAGES.isoDateTime));
+
+/** An optional bound of a time window (`from`, `to`, `expiresAt`): absent, or {@link IsIsoDateTime}. */
+export const IsOptionalIsoDateTime = (): PropertyDecorator => allOf(IsOptional(), IsIsoDateTime());
+
+/** A list query's time window, both ends optional; see {@link checkTimeWindow}. */
+export interface TimeWindowQuery {
+  from?: string;
+  to?: string;
+}
+
+/** 400 naming `to` when the window of a validated query ends before it starts. */
+export function checkTimeWindow(query: TimeWindowQuery): void {
+  if (query.from && query.to && toDate(query.from) > toDate(query.to)) {
+    throw invalid('query', [{ field: 'to', message: 'must not be before from' }]);
+  }
+}
 
 /** The instant of a string validated by {@link IsIsoDateTime}. */
 export function toDate(value: string): Date {

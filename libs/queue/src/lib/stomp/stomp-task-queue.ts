@@ -129,7 +129,7 @@ export class StompTaskQueue extends BrokerTaskQueue<CompiledStompOptions, StompS
       session,
       () => true,
       (pending) => {
-        const frame = session.client.send(pending.encoded.headers, { onReceipt: () => this.confirmed(session, pending)?.finish() });
+        const frame = session.client.send({ ...pending.encoded.headers }, { onReceipt: () => this.confirmed(session, pending)?.finish() });
         frame.write(pending.encoded.body);
         frame.end();
         return pending;

@@ -3,7 +3,7 @@ import type { TaskOperationsService } from '@shipdeck/master-services';
 import { ArchiveQuery } from '../dtos';
 import { getJson, route } from '../routing';
 import { pageOf, pageRequest, summarizeTask } from '../paging';
-import { invalid, queryOf, toDate } from '../validation';
+import { checkTimeWindow, queryOf } from '../validation';
 
 /** `/archive/tasks`: DONE and CANCELLED tasks, filtered by completion time and deployment. */
 export function archiveRouter(tasks: TaskOperationsService): Router {
@@ -11,9 +11,7 @@ export function archiveRouter(tasks: TaskOperationsService): Router {
   route(router, '/archive/tasks', {
     get: getJson(async (req) => {
       const query = queryOf(req, ArchiveQuery);
-      if (query.from && query.to && toDate(query.from) > toDate(query.to)) {
-        throw invalid('query', [{ field: 'to', message: 'must not be before from' }]);
-      }
+      checkTimeWindow(query);
       const page = pageOf(await tasks.listArchive(query), pageRequest(query));
       return { items: page.items.map(summarizeTask), nextCursor: page.nextCursor };
     }),

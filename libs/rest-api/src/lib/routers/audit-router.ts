@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { AuditOutcome, AuthService } from '@shipdeck/auth';
 import { AUDIT_PAGE, AuditListQuery } from '../auth-dtos';
 import { getJson, route } from '../routing';
-import { invalid, queryOf, toDate } from '../validation';
+import { checkTimeWindow, queryOf, toDate } from '../validation';
 
 /** `/audit` (admin): every state-changing request, newest first, paged. */
 export function auditRouter(auth: AuthService): Router {
@@ -10,9 +10,7 @@ export function auditRouter(auth: AuthService): Router {
   route(router, '/audit', {
     get: getJson(async (req) => {
       const query = queryOf(req, AuditListQuery);
-      if (query.from && query.to && toDate(query.from) > toDate(query.to)) {
-        throw invalid('query', [{ field: 'to', message: 'must not be before from' }]);
-      }
+      checkTimeWindow(query);
       const limit = query.limit ? Number(query.limit) : AUDIT_PAGE.default;
       const entries = await auth.listAudit({
         // One more than asked tells whether there is a next page.
