@@ -1,15 +1,9 @@
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { FieldError, ValidationError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
-import { AuditRecorder, recordSafely } from './audit';
-import { AuthError, AuthErrorCode } from './errors';
-import {
-  DEFAULT_SCRYPT_PARAMS,
-  ScryptParams,
-  hashPassword,
-  needsRehash,
-  verifyPassword,
-} from './passwords';
+import { AuditRecorder } from './audit';
+import { PasswordCheck, PasswordStats } from './password-check';
+import { DEFAULT_SCRYPT_PARAMS, ScryptParams, hashPassword } from './passwords';
 import { LoginRateLimiter } from './rate-limit';
 import { generateSessionId, generateToken, hashSecret, looksLikeSessionId, looksLikeToken } from './secrets';
 import { ApiTokenRecord, AuditEntry, AuditQuery, AuthStore, UserPatch, UserRecord } from './store';
@@ -28,6 +22,7 @@ import {
 import type { NewUser, OpenedSession, Principal, TokenView, UserChanges, UserView } from './principal';
 
 export type { CredentialKind, NewUser, OpenedSession, Principal, TokenView, UserChanges, UserView } from './principal';
+export type { PasswordStats } from './password-check';
 
 /** Options of {@link AuthService}; every default is here. */
 export interface AuthServiceOptions {
@@ -58,19 +53,7 @@ interface CompiledOptions {
   now: () => Date;
   sessionTtlMs: number;
   tokenUseIntervalMs: number;
-  passwordCacheMs: number;
   scrypt: ScryptParams;
-}
-
-/** At most this many remembered password checks; the oldest go first. */
-const MAX_CACHED_PASSWORD_CHECKS = 1000;
-
-/** Counters of the password work done, for metrics (and tests). */
-export interface PasswordStats {
-  /** Password hashes computed to check a password (including the stand-in for unknown users). */
-  hashesComputed: number;
-  /** Password checks answered from the cache. */
-  cacheHits: number;
 }
 
 /**
@@ -81,27 +64,27 @@ export interface PasswordStats {
 export class AuthService {
   private readonly store: AuthStore;
   private readonly logger: Logger;
-  private readonly audit: AuditRecorder;
-  private readonly limiter: LoginRateLimiter;
   private readonly options: CompiledOptions;
-  private dummyHash: Promise<string> | undefined;
-  /** HMAC(name, password) → the user and stored hash a check succeeded against, and until when. */
-  private readonly verified = new Map<string, { userId: string; passwordHash: string; untilMs: number }>();
-  private readonly cacheKey = new Uint8Array(randomBytes(32));
-  private readonly counters: PasswordStats = { hashesComputed: 0, cacheHits: 0 };
+  private readonly passwords: PasswordCheck;
 
   constructor(options: AuthServiceOptions) {
     this.store = options.store;
     this.logger = options.logger;
-    this.audit = options.audit;
-    this.limiter = options.limiter ?? new LoginRateLimiter();
     this.options = {
       now: options.now ?? (() => new Date()),
       sessionTtlMs: options.sessionTtlMs ?? 12 * 60 * 60 * 1000,
       tokenUseIntervalMs: options.tokenUseIntervalMs ?? 60_000,
-      passwordCacheMs: options.passwordCacheMs ?? 60_000,
       scrypt: options.scrypt ?? DEFAULT_SCRYPT_PARAMS,
     };
+    this.passwords = new PasswordCheck({
+      store: options.store,
+      logger: options.logger,
+      audit: options.audit,
+      limiter: options.limiter ?? new LoginRateLimiter(),
+      now: this.options.now,
+      scrypt: this.options.scrypt,
+      passwordCacheMs: options.passwordCacheMs ?? 60_000,
+    });
   }
 
   // ---- users ----
@@ -196,43 +179,13 @@ export class AuthService {
    * auth. Failures are rate-limited per address and name, logged (never with the password) and
    * audited; an unknown name costs as much time as a wrong password.
    */
-  async verifyPassword(username: string, password: string, ip: string, via: 'basic' | 'session' = 'basic'): Promise<Principal> {
-    const nowMs = this.options.now().getTime();
-    const limit = this.limiter.check(ip, username, nowMs);
-    if (!limit.allowed) {
-      const seconds = Math.ceil(limit.retryAfterMs / 1000);
-      this.logger.warn('login refused: too many failed attempts', { user: username, ip, retryAfterSeconds: seconds });
-      await this.auditLogin(username, null, ip, 'denied', AuthErrorCode.TOO_MANY_ATTEMPTS);
-      throw new AuthError(AuthErrorCode.TOO_MANY_ATTEMPTS, `too many failed logins; try again in ${seconds} s`, {
-        'Retry-After': String(seconds),
-      });
-    }
-    const user = username.length <= 64 ? await this.store.getUserByName(username) : null;
-    const cacheKey = createHmac('sha256', this.cacheKey).update(`${username}\u0000${password}`).digest('hex');
-    const cached = this.verified.get(cacheKey);
-    if (user && !user.disabled && cached && cached.userId === user.id && cached.passwordHash === user.passwordHash && cached.untilMs > nowMs) {
-      this.counters.cacheHits++;
-      return principalOf(user, via, null);
-    }
-    // Hash anyway for an unknown user, so that response times do not tell which names exist.
-    this.counters.hashesComputed++;
-    const matches = await verifyPassword(password, user?.passwordHash ?? (await this.dummy()));
-    if (!user || !matches || user.disabled) {
-      this.verified.delete(cacheKey);
-      this.limiter.recordFailure(ip, username, nowMs);
-      const reason = !user ? 'unknown user' : !matches ? 'wrong password' : 'user disabled';
-      this.logger.warn('login failed', { user: username, ip, reason });
-      await this.auditLogin(username, user?.id ?? null, ip, 'failed', reason);
-      throw new AuthError(AuthErrorCode.UNAUTHENTICATED, 'wrong user name or password');
-    }
-    this.limiter.recordSuccess(ip, username);
-    let passwordHash = user.passwordHash;
-    if (needsRehash(passwordHash, this.options.scrypt)) {
-      passwordHash = await hashPassword(password, this.options.scrypt);
-      await this.store.updateUser(user.id, { passwordHash, updatedAt: this.nowIso() });
-    }
-    this.remember(cacheKey, user.id, passwordHash, nowMs);
-    return principalOf(user, via, null);
+  verifyPassword(username: string, password: string, ip: string, via: 'basic' | 'session' = 'basic'): Promise<Principal> {
+    return this.passwords.verify(username, password, ip, via);
+  }
+
+  /** Counters of the password work done so far. */
+  get passwordStats(): Readonly<PasswordStats> {
+    return this.passwords.stats;
   }
 
   // ---- tokens ----
@@ -319,7 +272,7 @@ export class AuthService {
     const expiresAt = new Date(now.getTime() + this.options.sessionTtlMs).toISOString();
     await this.store.insertSession({ idHash: hashSecret(sessionId), userId: principal.userId, createdAt: now.toISOString(), expiresAt });
     this.logger.info('login', { user: username, ip });
-    await this.auditLogin(username, principal.userId, ip, 'succeeded', null);
+    await this.passwords.auditLogin(username, principal.userId, ip, 'succeeded', null);
     return { sessionId, expiresAt, principal };
   }
 
@@ -358,52 +311,5 @@ export class AuthService {
 
   private nowIso(): string {
     return this.options.now().toISOString();
-  }
-
-  /** Counters of the password work done so far. */
-  get passwordStats(): Readonly<PasswordStats> {
-    return { ...this.counters };
-  }
-
-  private remember(cacheKey: string, userId: string, passwordHash: string, nowMs: number): void {
-    if (this.options.passwordCacheMs <= 0) return;
-    this.verified.delete(cacheKey);
-    this.verified.set(cacheKey, { userId, passwordHash, untilMs: nowMs + this.options.passwordCacheMs });
-    for (const key of this.verified.keys()) {
-      if (this.verified.size <= MAX_CACHED_PASSWORD_CHECKS) break;
-      this.verified.delete(key);
-    }
-  }
-
-  private dummy(): Promise<string> {
-    this.dummyHash ??= hashPassword(generateSessionId(), this.options.scrypt);
-    return this.dummyHash;
-  }
-
-  private auditLogin(
-    username: string,
-    userId: string | null,
-    ip: string,
-    outcome: 'succeeded' | 'failed' | 'denied',
-    detail: string | null,
-  ): Promise<void> {
-    return recordSafely(
-      this.audit,
-      {
-        at: this.nowIso(),
-        userId,
-        // A name too long to be a user's is cut, so that the audit trail cannot be flooded with it.
-        username: username.slice(0, 64),
-        tokenId: null,
-        action: 'login',
-        objectIds: {},
-        outcome,
-        status: null,
-        sourceIp: ip,
-        detail,
-        taskId: null,
-      },
-      this.logger,
-    );
   }
 }
