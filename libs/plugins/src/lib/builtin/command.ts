@@ -19,12 +19,16 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 60 * 60 * 1000;
 /** Output of one command kept in its step log; the rest is counted and noted. */
 export const MAX_COMMAND_LOG_BYTES = 1024 * 1024;
 
-interface CommandProperties {
+/** The shell text of a `cmd.Command` per operation, where it runs and its environment (local or over SSH). */
+export interface CommandScripts {
   create: string;
   modify?: string;
   destroy?: string;
   cwd?: string;
   env?: Record<string, string>;
+}
+
+interface CommandProperties extends CommandScripts {
   timeoutMs?: number;
 }
 
@@ -39,7 +43,8 @@ function read(reader: PropertyReader): CommandProperties {
   };
 }
 
-function commandFor(operation: DeploymentOperation, props: CommandProperties): string | undefined {
+/** The shell text to run for `operation`: MODIFY falls back to `create`; undefined when there is none. */
+export function commandFor(operation: DeploymentOperation, props: CommandScripts): string | undefined {
   if (operation === 'CREATE') return props.create;
   if (operation === 'MODIFY') return props.modify ?? props.create;
   return props.destroy;

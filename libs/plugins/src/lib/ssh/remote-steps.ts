@@ -2,6 +2,7 @@ import { chmod } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { FieldError } from '@shipdeck/errors';
 import { StepContext } from '@shipdeck/tasks';
+import { CommandScripts, commandFor } from '../builtin/command';
 import { CiTypeDefinition, DeploymentOperation, ShipdeckPlugin } from '../plugin';
 import { PropertyReader } from '../properties';
 import { sshConnections } from './connection-pool';
@@ -60,12 +61,7 @@ function assertValid(type: CiTypeDefinition, properties: Record<string, unknown>
 
 // ---- cmd.Command
 
-interface CommandProperties {
-  create: string;
-  modify?: string;
-  destroy?: string;
-  cwd?: string;
-  env?: Record<string, string>;
+interface CommandProperties extends CommandScripts {
   timeout?: string | number;
 }
 
@@ -77,7 +73,7 @@ function remoteCommand(base: CiTypeDefinition): CiTypeDefinition {
       assertValid(base, ctx.step.properties);
       const props = ctx.step.properties as unknown as CommandProperties;
       const operation = ctx.step.operation as DeploymentOperation;
-      const command = operation === 'CREATE' ? props.create : operation === 'MODIFY' ? (props.modify ?? props.create) : props.destroy;
+      const command = commandFor(operation, props);
       if (command === undefined) {
         ctx.log(`nothing to run for ${operation}\n`);
         return;
