@@ -94,6 +94,7 @@ export class AmqpTaskQueue implements TaskQueue, ConsumerHost {
       initialDelayMs: options.reconnectInitialDelayMs,
       maxDelayMs: options.reconnectMaxDelayMs,
       logger: options.logger,
+      metrics: options.metrics,
       describe: describeAmqpError,
     });
     this.container = create_container({ id: `shipdeck-${this.instanceId}` });

@@ -1,5 +1,6 @@
 import { ConfigError } from '@shipdeck/errors';
 import { LevelLogger, redactUrl } from '@shipdeck/logging';
+import { NO_METRICS, QueueMetrics } from '@shipdeck/metrics';
 
 /** The AMQP 1.0 brokers the adapter knows; `auto` asks the broker at start. */
 export type AmqpDialectName = 'artemis' | 'rabbitmq';
@@ -17,6 +18,8 @@ export interface AmqpTaskQueueOptions {
   /** Which broker's dialect to speak; `auto` reads the product from the broker's open frame. */
   dialect: AmqpDialectName | 'auto';
   logger: LevelLogger;
+  /** Where reconnects and redeliveries are counted; none when absent. */
+  metrics?: QueueMetrics;
   /** Backoff between reconnect attempts: doubles from `initialDelayMs` up to `maxDelayMs`. Defaults 200 ms, 30 s. */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /**
@@ -56,6 +59,7 @@ export interface CompiledAmqpOptions {
   queueName: string;
   dialect: AmqpDialectName | 'auto';
   logger: LevelLogger;
+  metrics: QueueMetrics;
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
   publishTimeoutMs: number;
@@ -91,6 +95,7 @@ export function compileAmqpOptions(options: AmqpTaskQueueOptions): CompiledAmqpO
     queueName: options.queueName,
     dialect: options.dialect,
     logger: options.logger,
+    metrics: options.metrics ?? NO_METRICS,
     reconnectInitialDelayMs: positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, AMQP_DEFAULTS.reconnectInitialDelayMs),
     reconnectMaxDelayMs: positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, AMQP_DEFAULTS.reconnectMaxDelayMs),
     publishTimeoutMs: positive('publishTimeoutMs', options.publishTimeoutMs, AMQP_DEFAULTS.publishTimeoutMs),

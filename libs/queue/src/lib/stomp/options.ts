@@ -1,5 +1,6 @@
 import { ConfigError } from '@shipdeck/errors';
 import type { LevelLogger } from '@shipdeck/logging';
+import { NO_METRICS, QueueMetrics } from '@shipdeck/metrics';
 
 /** Options of {@link createStompTaskQueue}. */
 export interface StompTaskQueueOptions {
@@ -11,6 +12,8 @@ export interface StompTaskQueueOptions {
   /** The shared task queue (`task.queue.name`): an ANYCAST queue on Artemis. */
   queueName: string;
   logger: LevelLogger;
+  /** Where reconnects and redeliveries are counted; none when absent. */
+  metrics?: QueueMetrics;
   /** Backoff between reconnect attempts: doubles from `initialDelayMs` up to `maxDelayMs`. Defaults 200 ms, 30 s. */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** The longest `publish()` waits for the broker's RECEIPT, reconnects included. Default 30 s. */
@@ -42,6 +45,7 @@ export interface CompiledStompOptions {
   endpoint: StompEndpoint;
   queueName: string;
   logger: LevelLogger;
+  metrics: QueueMetrics;
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
   publishTimeoutMs: number;
@@ -69,6 +73,7 @@ export function compileStompOptions(options: StompTaskQueueOptions): CompiledSto
     endpoint,
     queueName: options.queueName,
     logger: options.logger,
+    metrics: options.metrics ?? NO_METRICS,
     reconnectInitialDelayMs: positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, DEFAULTS.reconnectInitialDelayMs),
     reconnectMaxDelayMs: positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, DEFAULTS.reconnectMaxDelayMs),
     publishTimeoutMs: positive('publishTimeoutMs', options.publishTimeoutMs, DEFAULTS.publishTimeoutMs),

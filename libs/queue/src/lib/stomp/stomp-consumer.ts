@@ -154,6 +154,7 @@ export class StompConsumer implements TaskConsumer {
         this.slotEnded(slot);
         return;
       }
+      if (frame.headers.redelivered === 'true') this.host.options.metrics.taskMessageRedelivered();
       this.deliver(slot, frame, decoded.message);
     });
   }

@@ -74,6 +74,7 @@ export class StompTaskQueue implements TaskQueue {
       initialDelayMs: options.reconnectInitialDelayMs,
       maxDelayMs: options.reconnectMaxDelayMs,
       logger: options.logger,
+      metrics: options.metrics,
       describe: describeAmqpError,
     });
   }
