@@ -4,6 +4,7 @@
  * expected series are read back through Prometheus's HTTP API: per-worker series from both
  * workers, tasks by state, step duration histograms, QUEUED→claimed latency.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useCluster } from '../support/cluster-tests';
 import { requireClusterPrerequisites } from '../support/cluster';
@@ -12,6 +13,19 @@ import { PromSample, PrometheusServer, requirePrometheus, startPrometheus } from
 import { createDeployment, importPackage, startTask } from '../support/rest-actions';
 import { Api, expectStatus, waitForTask } from '../support/rest-client';
 import { listWorkers } from '../support/workers-api';
+
+const DASHBOARD = join(__dirname, '../../docker/grafana/shipdeck-dashboard.json');
+const OBSERVABILITY_DOC = join(__dirname, '../../docs/observability.md');
+
+/** Every query of the Grafana dashboard, with Grafana's variables as the compose stack sets them. */
+function dashboardQueries(): string[] {
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
+  return dashboard.panels.flatMap((panel) =>
+    (panel.targets ?? []).map((target) =>
+      target.expr.replaceAll('$__rate_interval', '1m').replaceAll('$master_job', 'shipdeck-master').replaceAll('$worker_job', 'shipdeck-worker'),
+    ),
+  );
+}
 
 const TASKS = 4;
 const STEPS_PER_TASK = 2;
@@ -109,6 +123,19 @@ describe('a real Prometheus scraping 1 master and 2 workers', () => {
       }
       await queryUntil('shipdeck_task_messages_redelivered_total', (s) => s.length === 3);
       await queryUntil('shipdeck_worker_ghost_tasks', (s) => s.length === 2 && s.every((x) => x.value === 0));
+      // The Grafana dashboard's queries: Prometheus accepts each, and every metric they name exists.
+      const queries = dashboardQueries();
+      expect(queries.length).toBeGreaterThan(10);
+      const names = new Set((await prometheus.query('count by (__name__) ({job=~"shipdeck-.+"})')).map((s) => s.metric.__name__));
+      for (const promql of queries) {
+        await prometheus.query(promql);
+        for (const [name] of promql.matchAll(/\b(?:shipdeck|process)_[a-z_]+/g)) expect([name, names.has(name)]).toEqual([name, true]);
+      }
+      // docs/observability.md names every Shipdeck metric a process exposes.
+      const doc = readFileSync(OBSERVABILITY_DOC, 'utf8');
+      const documented = (name: string) => doc.includes(`\`${name.replace(/_(bucket|count|sum)$/, '')}\``);
+      for (const name of names) if (name.startsWith('shipdeck_')) expect([name, documented(name)]).toEqual([name, true]);
+
       // Bounded labels: no task id anywhere.
       const all = await prometheus.query('{__name__=~"shipdeck_.+"}');
       for (const sample of all) for (const id of ids) expect(Object.values(sample.metric)).not.toContain(id);
