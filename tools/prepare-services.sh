@@ -65,7 +65,9 @@ if [ -z "${SHIPDECK_TEST_PROMETHEUS_BIN:-}" ]; then
     # policy-rc.d 101: the package's service must not start (the test runs its own instance).
     policy=/usr/sbin/policy-rc.d
     if [ -e "$policy" ]; then had_policy=1; else had_policy=0; printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"; fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null ||
+    # Package lists may be missing or stale (a fresh machine): update them once and try again.
+    install_prometheus() { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null; }
+    install_prometheus || { apt-get update >/dev/null && install_prometheus; } ||
       echo "Prometheus: could not install it; install the prometheus package or set SHIPDECK_TEST_PROMETHEUS_BIN"
     [ "$had_policy" -eq 0 ] && rm -f "$policy"
   else
