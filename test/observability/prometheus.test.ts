@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { useCluster } from '../support/cluster-tests';
 import { requireClusterPrerequisites } from '../support/cluster';
 import { pollUntil } from '../support/poll';
+import { workerMetricsUrl } from '../support/metrics-scrape';
 import { PromSample, PrometheusServer, requirePrometheus, startPrometheus } from '../support/prometheus-server';
 import { createDeployment, importPackage, startTask } from '../support/rest-actions';
 import { Api, expectStatus, waitForTask } from '../support/rest-client';
@@ -62,7 +63,7 @@ describe('a real Prometheus scraping 1 master and 2 workers', () => {
   shared.scenario(
     'scrapes every process, and the tasks run show in the series read back from its HTTP API',
     async (cluster) => {
-      const workerTargets = (await listWorkers(client)).map((worker) => `127.0.0.1:${worker.address.split(':').pop()}`);
+      const workerTargets = (await listWorkers(client)).map((worker) => new URL(workerMetricsUrl(worker)).host);
       expect(workerTargets).toHaveLength(2);
       const masterTarget = `127.0.0.1:${cluster.masters[0].port}`;
       prometheus = await startPrometheus({ jobs: { 'shipdeck-master': [masterTarget], 'shipdeck-worker': workerTargets } });
