@@ -106,6 +106,7 @@ export class Database {
     return this.closing;
   }
 
+  /** A statement failed as unavailable: an outage starts (logged once, not per statement). */
   private lost(what: string): void {
     if (this.unreachable) return;
     this.unreachable = true;
