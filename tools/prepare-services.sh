@@ -54,3 +54,23 @@ if [ -z "${SHIPDECK_TEST_ARTEMIS_AMQP_URL:-}" ] || [ -z "${SHIPDECK_TEST_ARTEMIS
     echo "Artemis: no Java here to run it; set SHIPDECK_TEST_ARTEMIS_AMQP_URL and SHIPDECK_TEST_ARTEMIS_STOMP_URL"
   fi
 fi
+
+# Prometheus for the metrics proof (test/observability/prometheus.test.ts), which runs the binary
+# itself on a loopback port with its own configuration; the Debian service is not started.
+if [ -z "${SHIPDECK_TEST_PROMETHEUS_BIN:-}" ]; then
+  if command -v prometheus >/dev/null 2>&1; then
+    echo "Prometheus: installed"
+  elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Prometheus: installing Debian's prometheus package"
+    # policy-rc.d 101: the package's service must not start (the test runs its own instance).
+    policy=/usr/sbin/policy-rc.d
+    if [ -e "$policy" ]; then had_policy=1; else had_policy=0; printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"; fi
+    # Package lists may be missing or stale (a fresh machine): update them once and try again.
+    install_prometheus() { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null; }
+    install_prometheus || { apt-get update >/dev/null && install_prometheus; } ||
+      echo "Prometheus: could not install it; install the prometheus package or set SHIPDECK_TEST_PROMETHEUS_BIN"
+    [ "$had_policy" -eq 0 ] && rm -f "$policy"
+  else
+    echo "Prometheus: not installed; install Debian's prometheus package (as root) or set SHIPDECK_TEST_PROMETHEUS_BIN"
+  fi
+fi

@@ -8,7 +8,8 @@
 #
 # Environment: SHIPDECK_COMPOSE_TEST_PORT (HAProxy on 127.0.0.1, default 14516; not 4516, which
 # local masters use), SHIPDECK_COMPOSE_PROJECT (default shipdeck-composetest),
-# SHIPDECK_IMAGE_CACHE (stand-ins' cache, default /var/cache/shipdeck).
+# SHIPDECK_IMAGE_CACHE (stand-ins' cache, default /var/cache/shipdeck). COMPOSE_PROFILES=monitoring
+# adds the Prometheus service (and builds its stand-in); the default run leaves it out.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export NX_NO_CLOUD=true NX_DAEMON=false

@@ -7,34 +7,9 @@ import { join } from 'node:path';
 import { useCluster } from '../support/cluster-tests';
 import { requireClusterPrerequisites } from '../support/cluster';
 import { createDeployment, importPackage, startTask } from '../support/rest-actions';
-import { Api, expectStatus, request, waitForTask } from '../support/rest-client';
+import { scrape, series, workerMetricsUrl } from '../support/metrics-scrape';
+import { Api, expectStatus, waitForTask } from '../support/rest-client';
 import { listWorkers } from '../support/workers-api';
-
-/** The samples of a text exposition, by series with its labels sorted (`name{a="1",b="2"}`). */
-function parseExposition(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) throw new Error(`not a sample line of the text format: ${line}`);
-    const [, name, labels = '', value] = match;
-    samples.set(`${name}{${labels.split(/,(?=[a-z_]+=")/).filter(Boolean).sort().join(',')}}`, Number(value));
-  }
-  return samples;
-}
-
-/** `name{labels}` as {@link parseExposition} keys it. */
-function series(name: string, labels: Record<string, string> = {}): string {
-  return `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).sort().join(',')}}`;
-}
-
-/** Scrapes `url` (no credentials) and parses it, after checking the media type of the text format. */
-async function scrape(url: string): Promise<Map<string, number>> {
-  const res = await request('GET', url, undefined, { authorization: null });
-  expectStatus(res, 200, `GET ${url}: `);
-  expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
-  return parseExposition(res.text);
-}
 
 beforeAll(requireClusterPrerequisites, 120_000);
 
@@ -47,7 +22,7 @@ describe('metrics of a cluster of 1 master and 1 worker', () => {
   shared.scenario('/metrics of master and worker answer the text format, and a deployment moves their series', async (cluster) => {
     const master = `${client.baseUrl}/metrics`;
     const [worker] = await listWorkers(client);
-    const workerMetrics = `http://127.0.0.1:${worker.address.split(':').pop()}/metrics`;
+    const workerMetrics = workerMetricsUrl(worker);
     const ledger = join(cluster.sandbox, 'ledger.txt');
     expectStatus(await client.put('/hosts/ledger-1', { type: 'ledger', properties: { ledgerFile: ledger } }), 201);
     await importPackage(client, {

@@ -1,3 +1,4 @@
+import type { QueueMetrics } from '@shipdeck/metrics';
 import { openTaskQueue, TaskQueue } from '@shipdeck/queue';
 import { artemisDeleteQueue, artemisPublishRaw, artemisQueueCounts, artemisQueueState, artemisReadyCount, artemisUrls, requireArtemis } from './artemis';
 import { AMQP_URL, createVhost, deleteQueue, publishRaw, rabbitmqctl, readyCount, recordingLogger, requireBroker, startTcpProxy } from './support';
@@ -47,6 +48,7 @@ export interface OpenOptions {
   url?: string;
   publishTimeoutMs?: number;
   reconnect?: { initialDelayMs: number; maxDelayMs: number };
+  metrics?: QueueMetrics;
 }
 
 function opener(transport: () => QueueTransport) {
@@ -57,6 +59,7 @@ function opener(transport: () => QueueTransport) {
       dialect: transport().broker === 'rabbitmq' && transport().protocol === 'amqp' ? 'rabbitmq' : 'artemis',
       logger: options.logger ?? recordingLogger(),
       reconnect: options.reconnect ?? { initialDelayMs: 50, maxDelayMs: 1000 },
+      metrics: options.metrics,
       ...(options.publishTimeoutMs === undefined ? {} : { publishTimeoutMs: options.publishTimeoutMs }),
     });
 }

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { TaskView } from '@shipdeck/tasks';
 import { Cluster, startCluster, withClusterOutput } from '../support/cluster';
 import { ledgerCounts, readLedger } from '../support/ledger';
+import { scrape, series, workerMetricsUrl } from '../support/metrics-scrape';
 import { mapLimit } from '../support/map-limit';
 import { pollUntil } from '../support/poll';
 import { isProcessAlive, killTrackedProcesses, readPidFile, trackProcesses } from '../support/processes';
@@ -21,6 +22,7 @@ import { createControl, createDeployment, getTask, importPackage, putEnvironment
 import { Api, expectStatus } from '../support/rest-client';
 import { TEST_DATABASE_URL, Vhost, createVhost, requireServices } from '../support/services';
 import { TcpProxy, startTcpProxy } from '../support/tcp-proxy';
+import { listWorkers } from '../support/workers-api';
 import { FAST_LEASE_ENV } from '../support/timings';
 
 const FAST = {
@@ -75,6 +77,29 @@ async function dropBrokerConnections(r: Cluster): Promise<void> {
     },
     { timeoutMs: 15_000, describe: () => `not every process lost its broker connection: before ${JSON.stringify([...before])}, now ${JSON.stringify([...now])}` },
   );
+}
+
+/** The `/metrics` URL of each master and worker process, by process name. */
+async function metricsUrls(r: Cluster): Promise<Map<string, string>> {
+  const listed = await listWorkers(a);
+  const urls = new Map(r.masters.map((m) => [m.name, `${m.url}/metrics`]));
+  for (const w of r.workers) {
+    const view = listed.find((l) => l.id === w.id);
+    if (!view) throw new Error(`GET /workers does not list ${w.name} (${w.id})`);
+    urls.set(w.name, workerMetricsUrl(view));
+  }
+  return urls;
+}
+
+/** A counter of each process's `/metrics`, by process name. */
+async function counters(urls: Map<string, string>, name: string): Promise<Map<string, number>> {
+  const values = new Map<string, number>();
+  for (const [process, url] of urls) {
+    const samples = await scrape(url);
+    const component = process.startsWith('master') ? 'master' : 'worker';
+    values.set(process, samples.get(series(name, { component })) ?? -1);
+  }
+  return values;
 }
 
 /** Polls GET /tasks until every task is in `state`; answers that are not 200 (database away) count as not yet. */
@@ -155,6 +180,17 @@ scenario('6. the broker drops every connection twice, while 40 tasks are publish
   expect(lines.filter((l) => !workerPids.includes(l.pid))).toEqual([]);
   const fromB = new Map(expectStatus(await b.get<{ items: TaskView[] }>('/tasks?limit=1000'), 200).items.map((t) => [t.id, t]));
   expect(ids.filter((id) => fromB.get(id)?.state !== 'EXECUTED')).toEqual([]);
+  // Every drop each process logged is one broker reconnect in its /metrics (the first connection is none).
+  const urls = await metricsUrls(r);
+  let counted = new Map<string, number>();
+  await pollUntil(
+    async () => {
+      counted = await counters(urls, 'shipdeck_broker_reconnects_total');
+      return [...reconnects(r)].every(([name, n]) => counted.get(name) === n);
+    },
+    { timeoutMs: 10_000, describe: () => `broker reconnects in /metrics ${JSON.stringify([...counted])}, logged drops ${JSON.stringify([...reconnects(r)])}` },
+  );
+  for (const n of counted.values()) expect(n).toBeGreaterThanOrEqual(2);
   console.info(
     `scenario 6: 40 tasks, first drop after ${startedAtFirstDrop} were started, second drop with ${executedAtSecondDrop} executed; ` +
       `all EXECUTED ${Date.now() - startedAt} ms after the first was created; reconnects per process ${JSON.stringify([...reconnects(r)])}`,
@@ -244,6 +280,14 @@ scenario('7. PostgreSQL unreachable for 4 s while steps run: running steps go on
       return { id, retried: new RegExp(`waiting for saving the plan of task ${id}`).test(owner?.output() ?? '') };
     });
   expect(retried.filter((t) => !t.retried)).toEqual([]);
+  // The outage shows as one database reconnect in the /metrics of every master (their reconcilers
+  // query every 500 ms) and of every worker that had to retry a write; no process counts more.
+  const reconnected = await counters(await metricsUrls(r), 'shipdeck_database_reconnects_total');
+  const retriedBy = new Set(retried.map(({ id }) => r.workers.find((w) => w.id === final.get(id)?.worker)?.name));
+  for (const [name, n] of reconnected) {
+    const noticed = name.startsWith('master') || retriedBy.has(name);
+    expect({ name, reconnects: noticed ? n : Math.min(n, 1) }).toEqual({ name, reconnects: noticed ? 1 : n });
+  }
   console.info(
     `scenario 7: cut ${cutMs} ms; proxy accepted ${p.accepted - acceptedBefore} connections since; ` +
       `${finishedDuringCut.size} of ${pids.length} commands finished during the cut (their workers retried writing the step DONE); ` +

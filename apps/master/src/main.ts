@@ -44,7 +44,8 @@ async function main(): Promise<void> {
 
   const registry = createRegistry({ pluginDir: join(home, 'plugins') });
   const configHash = computeConfigHash(home);
-  const stores = await openStores({ url: config.db.url, logger, migrate: true }).catch((error: unknown) => {
+  const metrics = new PrometheusMetrics({ component: 'master' });
+  const stores = await openStores({ url: config.db.url, logger, migrate: true, metrics }).catch((error: unknown) => {
     throw databaseFailure(error, config);
   });
   shutdown.add('database', () => stores.close());
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
   // clients' own errors at this point are connection trouble.
   const opened = await retryUntil(
     'the message broker',
-    () => openTaskQueue({ ...config.task.queue, url: inProcess ? null : config.task.queue.url, logger }),
+    () => openTaskQueue({ ...config.task.queue, url: inProcess ? null : config.task.queue.url, logger, metrics }),
     { timeoutMs: BROKER_WAIT_MS, logger, retryable: (error) => isRetryable(error) || !(error instanceof ShipdeckError) },
   ).catch((error: unknown) => {
     throw brokerFailure(error, config, BROKER_WAIT_MS);
@@ -68,7 +69,6 @@ async function main(): Promise<void> {
   // In a cluster, every task message is signed with the cluster secret (issue 10).
   const queue: TaskQueue = !inProcess && config.cluster.secret ? new SignedTaskQueue(opened, { secret: config.cluster.secret, logger }) : opened;
   if (!inProcess) warnAboutClusterSecurity(config, logger);
-  const metrics = new PrometheusMetrics({ component: 'master' });
   metrics.watchTasks(() => stores.tasks.countByStateAndType());
   const { pool: workers, isCurrent } = await startWorkerPool({ config, masterId, configHash, queue, stores, registry, logger, shutdown, metrics });
   // The states alone: no task list is read for it.

@@ -65,12 +65,12 @@ async function main(): Promise<void> {
 
   // Masters migrate the database; a worker started first waits for them.
   const stores = await retryUntil('the database (masters migrate it at start)', () =>
-    openStores({ url: config.db.url, logger, migrate: false }), { timeoutMs: 120_000, logger });
+    openStores({ url: config.db.url, logger, migrate: false, metrics }), { timeoutMs: 120_000, logger });
   shutdown.add('database', () => stores.close());
   // A broker away for a moment (restarting, connections dropped) is waited for like the database:
   // Shipdeck errors say whether a retry can help (a ConfigError cannot); the broker clients' own
   // errors at this point are connection trouble.
-  const opened = await retryUntil('the message broker', () => openTaskQueue({ ...config.task.queue, logger }), {
+  const opened = await retryUntil('the message broker', () => openTaskQueue({ ...config.task.queue, logger, metrics }), {
     timeoutMs: 120_000,
     logger,
     retryable: (error) => isRetryable(error) || !(error instanceof ShipdeckError),

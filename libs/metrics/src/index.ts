@@ -1,8 +1,10 @@
 export {
   NO_METRICS,
+  type DatabaseMetrics,
   type HttpMetrics,
   type HttpRequestObservation,
   type PublishOutcome,
+  type QueueMetrics,
   type StepObservation,
   type TaskMessageMetrics,
   type WorkerRuntimeMetrics,

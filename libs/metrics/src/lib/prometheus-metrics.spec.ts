@@ -23,6 +23,10 @@ describe('PrometheusMetrics', () => {
     metrics.taskMessagePublished('failed');
     metrics.reconcilerRepublished();
     metrics.stepEnded({ stepType: 'shell.Command', outcome: 'FAILED', durationSeconds: 3 });
+    metrics.taskMessageRedelivered();
+    metrics.brokerReconnected();
+    metrics.brokerReconnected();
+    metrics.databaseReconnected();
     const text = await metrics.render();
     expect(sample(text, 'shipdeck_http_request_duration_seconds_count{method="GET",route="/api/v1/tasks/:id",status="200",component="master"}')).toBe(1);
     expect(sample(text, 'shipdeck_task_messages_published_total{outcome="published",component="master"}')).toBe(2);
@@ -30,6 +34,9 @@ describe('PrometheusMetrics', () => {
     expect(sample(text, 'shipdeck_reconciler_republished_total{component="master"}')).toBe(1);
     expect(sample(text, 'shipdeck_step_duration_seconds_bucket{le="1",step_type="shell.Command",outcome="FAILED",component="master"}')).toBe(0);
     expect(sample(text, 'shipdeck_step_duration_seconds_bucket{le="5",step_type="shell.Command",outcome="FAILED",component="master"}')).toBe(1);
+    expect(sample(text, 'shipdeck_task_messages_redelivered_total{component="master"}')).toBe(1);
+    expect(sample(text, 'shipdeck_broker_reconnects_total{component="master"}')).toBe(2);
+    expect(sample(text, 'shipdeck_database_reconnects_total{component="master"}')).toBe(1);
     expect(metrics.contentType).toMatch(/^text\/plain/);
   });
 

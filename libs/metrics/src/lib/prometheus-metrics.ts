@@ -1,8 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
+  DatabaseMetrics,
   HttpMetrics,
   HttpRequestObservation,
   PublishOutcome,
+  QueueMetrics,
   StepObservation,
   TaskMessageMetrics,
   WorkerRuntimeMetrics,
@@ -49,7 +51,7 @@ const STEP_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
  * so that two in one process, as in tests, do not collide). Implements every sink of sinks.ts;
  * the gauges read at scrape time are added by the `watch…` methods for the parts a process has.
  */
-export class PrometheusMetrics implements HttpMetrics, TaskMessageMetrics, WorkerRuntimeMetrics {
+export class PrometheusMetrics implements HttpMetrics, TaskMessageMetrics, WorkerRuntimeMetrics, QueueMetrics, DatabaseMetrics {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   private readonly published: Counter<'outcome'>;
@@ -59,6 +61,9 @@ export class PrometheusMetrics implements HttpMetrics, TaskMessageMetrics, Worke
   private readonly claimLatency: Histogram;
   private readonly stepDuration: Histogram<'step_type' | 'outcome'>;
   private readonly recovered: Counter;
+  private readonly redelivered: Counter;
+  private readonly brokerReconnects: Counter;
+  private readonly databaseReconnects: Counter;
   private readonly collectFailures: Counter<'collector'>;
   /** The reads of the scrape in progress, which the failure counter waits for so that a scrape shows its own failures. */
   private readonly pendingReads = new Set<Promise<unknown>>();
@@ -111,6 +116,21 @@ export class PrometheusMetrics implements HttpMetrics, TaskMessageMetrics, Worke
     this.recovered = new Counter({
       name: 'shipdeck_tasks_recovered_total',
       help: 'Tasks a previous run left active that the start-up recovery ended',
+      registers,
+    });
+    this.redelivered = new Counter({
+      name: 'shipdeck_task_messages_redelivered_total',
+      help: 'Task messages delivered to this process that the broker marks as delivered before',
+      registers,
+    });
+    this.brokerReconnects = new Counter({
+      name: 'shipdeck_broker_reconnects_total',
+      help: 'Times the connection to the message broker dropped and was made again',
+      registers,
+    });
+    this.databaseReconnects = new Counter({
+      name: 'shipdeck_database_reconnects_total',
+      help: 'Times the database was unreachable and answered again',
       registers,
     });
     const pendingReads = this.pendingReads;
@@ -166,6 +186,18 @@ export class PrometheusMetrics implements HttpMetrics, TaskMessageMetrics, Worke
 
   tasksRecovered(count: number): void {
     this.recovered.inc(count);
+  }
+
+  taskMessageRedelivered(): void {
+    this.redelivered.inc();
+  }
+
+  brokerReconnected(): void {
+    this.brokerReconnects.inc();
+  }
+
+  databaseReconnected(): void {
+    this.databaseReconnects.inc();
   }
 
   /**

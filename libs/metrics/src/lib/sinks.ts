@@ -54,8 +54,25 @@ export interface WorkerRuntimeMetrics {
   tasksRecovered(count: number): void;
 }
 
+/** The broker connection of a task queue adapter (libs/queue), on masters and workers alike. */
+export interface QueueMetrics {
+  /** The connection to the broker dropped and was made again. */
+  brokerReconnected(): void;
+  /**
+   * A task message reached a consumer that the broker marks as delivered before (AMQP 1.0:
+   * `first-acquirer` false or `delivery-count` above 0; STOMP: `redelivered: true`).
+   */
+  taskMessageRedelivered(): void;
+}
+
+/** The database connection of a process (libs/persistence). */
+export interface DatabaseMetrics {
+  /** A statement failed because the database was unreachable, and a later one succeeded again. */
+  databaseReconnected(): void;
+}
+
 /** Every sink, doing nothing: what libraries use when their caller gives none. */
-export const NO_METRICS: HttpMetrics & TaskMessageMetrics & WorkerRuntimeMetrics = {
+export const NO_METRICS: HttpMetrics & TaskMessageMetrics & WorkerRuntimeMetrics & QueueMetrics & DatabaseMetrics = {
   httpRequest: () => undefined,
   taskMessagePublished: () => undefined,
   reconcilerRepublished: () => undefined,
@@ -64,4 +81,7 @@ export const NO_METRICS: HttpMetrics & TaskMessageMetrics & WorkerRuntimeMetrics
   taskClaimed: () => undefined,
   stepEnded: () => undefined,
   tasksRecovered: () => undefined,
+  brokerReconnected: () => undefined,
+  taskMessageRedelivered: () => undefined,
+  databaseReconnected: () => undefined,
 };

@@ -4,9 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { DataSource, EntityManager, Logger as TypeOrmLogger } from 'typeorm';
 import { ConfigError, NotReadyError } from '@shipdeck/errors';
 import type { Logger } from '@shipdeck/logging';
+import { DatabaseMetrics, NO_METRICS } from '@shipdeck/metrics';
 import { createAuthEntities } from './auth';
 import { Dialect, Entities, createEntities } from './entities';
-import { translateError } from './errors';
+import { isUnavailable, translateError } from './errors';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations';
 
 /** Where the data lives, parsed from a database URL. */
@@ -58,6 +59,14 @@ export interface ConnectOptions {
   url: string;
   logger: Logger;
   migrate: boolean;
+  /** Told when the database answers again after being unreachable; none when absent. */
+  metrics?: DatabaseMetrics;
+}
+
+/** What a {@link Database} reports about the connection itself. */
+export interface DatabaseWatch {
+  logger: Logger;
+  metrics: DatabaseMetrics;
 }
 
 /**
@@ -68,11 +77,14 @@ export interface ConnectOptions {
 export class Database {
   private tail: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
+  /** A statement failed because the database could not be reached, and none has succeeded since. */
+  private unreachable = false;
 
   constructor(
     readonly dataSource: DataSource,
     readonly dialect: Dialect,
     readonly entities: Entities,
+    private readonly watch?: DatabaseWatch,
   ) {}
 
   /** Runs `work` with the data source's manager; driver errors are translated. */
@@ -94,9 +106,35 @@ export class Database {
     return this.closing;
   }
 
+  /** A statement failed as unavailable: an outage starts (logged once, not per statement). */
+  private lost(what: string): void {
+    if (this.unreachable) return;
+    this.unreachable = true;
+    this.watch?.logger.warn('database unreachable', { while: what });
+  }
+
+  /** The first success after an outage is a reconnect: the pool has replaced its connections. */
+  private reachedAgain(): void {
+    if (!this.unreachable) return;
+    this.unreachable = false;
+    this.watch?.logger.info('database reachable again');
+    this.watch?.metrics.databaseReconnected();
+  }
+
   private serialized<T>(work: () => Promise<T>, what: string): Promise<T> {
     if (this.closing) return Promise.reject(new NotReadyError(`database closed (${what})`));
-    const guarded = () => work().catch((error: unknown) => translateError(error, what));
+    const guarded = () =>
+      work().then(
+        (result) => {
+          this.reachedAgain();
+          return result;
+        },
+        (error: unknown) => {
+          // SQLite has no connection to lose: its busy errors are not outages.
+          if (this.dialect === 'postgres' && isUnavailable(error)) this.lost(what);
+          return translateError(error, what);
+        },
+      );
     if (this.dialect === 'postgres') return guarded();
     const result = this.tail.then(guarded, guarded);
     this.tail = result.catch(() => undefined);
@@ -153,7 +191,7 @@ export async function connect(options: ConnectOptions): Promise<Database> {
   } catch (error) {
     translateError(error, `connecting to ${where}`);
   }
-  const database = new Database(dataSource, target.dialect, entities);
+  const database = new Database(dataSource, target.dialect, entities, { logger: options.logger, metrics: options.metrics ?? NO_METRICS });
   try {
     if (options.migrate) {
       await migrate(database, target, options.logger);

@@ -1,4 +1,5 @@
 import type { Logger } from '@shipdeck/logging';
+import type { DatabaseMetrics } from '@shipdeck/metrics';
 import { connect } from './database';
 import { TypeormAuthStore } from './auth';
 import { Stores } from './stores';
@@ -25,6 +26,8 @@ export interface OpenStoresOptions {
   migrate?: boolean;
   /** The clock for times the stores stamp themselves (state changes, imports). Default: now. */
   now?: Clock;
+  /** Where database reconnects are counted; none when absent. */
+  metrics?: DatabaseMetrics;
 }
 
 /**
@@ -32,7 +35,7 @@ export interface OpenStoresOptions {
  * ConfigError when the URL is unusable.
  */
 export async function openStores(options: OpenStoresOptions): Promise<Stores> {
-  const db = await connect({ url: options.url, logger: options.logger, migrate: options.migrate ?? true });
+  const db = await connect({ url: options.url, logger: options.logger, migrate: options.migrate ?? true, metrics: options.metrics });
   const now = options.now ?? (() => new Date());
   return {
     tasks: new TypeOrmTaskStore(db, now),

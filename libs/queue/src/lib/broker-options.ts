@@ -1,5 +1,6 @@
 import { ConfigError } from '@shipdeck/errors';
 import { LevelLogger, redactUrl } from '@shipdeck/logging';
+import { NO_METRICS, QueueMetrics } from '@shipdeck/metrics';
 
 /** The options every broker adapter (AMQP 1.0, STOMP) takes; each adds its own. */
 export interface BrokerTaskQueueOptions {
@@ -8,6 +9,8 @@ export interface BrokerTaskQueueOptions {
   /** The shared task queue (`task.queue.name`). */
   queueName: string;
   logger: LevelLogger;
+  /** Where reconnects and redeliveries are counted; none when absent. */
+  metrics?: QueueMetrics;
   /** Backoff between reconnect attempts: doubles from `initialDelayMs` up to `maxDelayMs`. Defaults 200 ms, 30 s. */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /**
@@ -26,6 +29,7 @@ export interface CompiledBrokerOptions {
   endpoint: { readonly redactedUrl: string };
   queueName: string;
   logger: LevelLogger;
+  metrics: QueueMetrics;
   reconnectInitialDelayMs: number;
   reconnectMaxDelayMs: number;
   publishTimeoutMs: number;
@@ -58,6 +62,7 @@ export function compileBrokerOptions<E extends { readonly redactedUrl: string }>
     endpoint,
     queueName: options.queueName,
     logger: options.logger,
+    metrics: options.metrics ?? NO_METRICS,
     reconnectInitialDelayMs: positiveMs('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, BROKER_DEFAULTS.reconnectInitialDelayMs),
     reconnectMaxDelayMs: positiveMs('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, BROKER_DEFAULTS.reconnectMaxDelayMs),
     publishTimeoutMs: positiveMs('publishTimeoutMs', options.publishTimeoutMs, BROKER_DEFAULTS.publishTimeoutMs),

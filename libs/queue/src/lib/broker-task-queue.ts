@@ -88,6 +88,7 @@ export abstract class BrokerTaskQueue<O extends CompiledBrokerOptions, C extends
       initialDelayMs: options.reconnectInitialDelayMs,
       maxDelayMs: options.reconnectMaxDelayMs,
       logger: options.logger,
+      metrics: options.metrics,
       describe: describeAmqpError,
     });
   }

@@ -1,6 +1,7 @@
 import { ConfigError } from '@shipdeck/errors';
 import { createAmqpTaskQueue } from './amqp';
 import { LevelLogger } from '@shipdeck/logging';
+import type { QueueMetrics } from '@shipdeck/metrics';
 import { InProcessTaskQueue } from './in-process-queue';
 import { TaskQueue } from './port';
 import { createStompTaskQueue } from './stomp';
@@ -13,6 +14,8 @@ export interface OpenTaskQueueOptions {
   /** `task.queue.dialect` (AMQP only: STOMP is spoken to Artemis). */
   dialect: 'auto' | 'artemis' | 'rabbitmq';
   logger: LevelLogger;
+  /** Where broker reconnects and redelivered task messages are counted; none when absent. */
+  metrics?: QueueMetrics;
   /** Backoff between reconnect attempts; adapter defaults when absent. */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /** The longest `publish()` waits for the broker's confirmation; adapter default when absent. */
@@ -24,9 +27,9 @@ export interface OpenTaskQueueOptions {
  * STOMP 1.2 on Artemis (`stomp://`, `stomp+ssl://`).
  */
 export async function openTaskQueue(options: OpenTaskQueueOptions): Promise<TaskQueue> {
-  const { url, reconnect, publishTimeoutMs, logger } = options;
+  const { url, reconnect, publishTimeoutMs, logger, metrics } = options;
   if (url === null) return new InProcessTaskQueue();
-  const tuning = { ...(reconnect ? { reconnect } : {}), ...(publishTimeoutMs === undefined ? {} : { publishTimeoutMs }) };
+  const tuning = { metrics, ...(reconnect ? { reconnect } : {}), ...(publishTimeoutMs === undefined ? {} : { publishTimeoutMs }) };
   if (/^amqps?:\/\//.test(url)) {
     return createAmqpTaskQueue({ url, queueName: options.name, dialect: options.dialect, logger, ...tuning });
   }

@@ -1,5 +1,6 @@
 import { backoffDelayMs } from '@shipdeck/lifecycle';
 import type { LevelLogger } from '@shipdeck/logging';
+import type { QueueMetrics } from '@shipdeck/metrics';
 
 /**
  * Jitter of the reconnect backoff (see `backoffDelayMs` of @shipdeck/lifecycle): each wait is
@@ -21,6 +22,8 @@ export interface ReconnectorOptions<C> {
   initialDelayMs: number;
   maxDelayMs: number;
   logger: LevelLogger;
+  /** Told of every reconnect that succeeded. */
+  metrics: QueueMetrics;
   /** A failed attempt's error, for the log. */
   describe(error: unknown): string;
 }
@@ -64,6 +67,7 @@ export class Reconnector<C> {
           this.attempt = undefined;
           if (!options.wanted()) return options.discard(connection);
           options.install(connection);
+          options.metrics.brokerReconnected();
         },
         (error: unknown) => {
           this.attempt = undefined;

@@ -208,6 +208,7 @@ export class AmqpConsumer implements BrokerConsumer<Wire> {
       this.topUp(link);
       return;
     }
+    if (amqp.first_acquirer === false || (amqp.delivery_count ?? 0) > 0) this.host.options.metrics.taskMessageRedelivered();
     this.held++;
     this.dispatch(link, delivery, decoded.message);
     // The last credit may be used while slots are free (e.g. after a re-attach).

@@ -1,6 +1,7 @@
 import { ConfigError } from '@shipdeck/errors';
 import type { LevelLogger, ProcessLogger } from '@shipdeck/logging';
 import { AMQP_DEFAULTS, compileAmqpOptions, parseAmqpUrl } from './options';
+import { NO_METRICS } from '@shipdeck/metrics';
 
 /** Compile-time check: a winston logger is what the adapter logs to. */
 export const winstonLoggerFits = (logger: ProcessLogger): LevelLogger => logger;
@@ -34,7 +35,7 @@ describe('parseAmqpUrl', () => {
 describe('compileAmqpOptions', () => {
   it('applies every default, and a given value instead of its default', () => {
     const compiled = compileAmqpOptions({ url: 'amqp://h', queueName: 'q', dialect: 'auto', logger });
-    expect(compiled).toEqual({ url: 'amqp://h', endpoint: parseAmqpUrl('amqp://h'), queueName: 'q', dialect: 'auto', logger, ...AMQP_DEFAULTS });
+    expect(compiled).toEqual({ url: 'amqp://h', endpoint: parseAmqpUrl('amqp://h'), queueName: 'q', dialect: 'auto', logger, metrics: NO_METRICS, ...AMQP_DEFAULTS });
     expect(compileAmqpOptions({ url: 'amqp://h', queueName: 'q', dialect: 'auto', logger, idleTimeoutMs: 5 }).idleTimeoutMs).toBe(5);
   });
 

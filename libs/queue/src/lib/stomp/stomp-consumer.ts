@@ -156,6 +156,7 @@ export class StompConsumer implements BrokerConsumer<StompSession> {
         this.slotEnded(slot);
         return;
       }
+      if (frame.headers.redelivered === 'true') this.host.options.metrics.taskMessageRedelivered();
       this.deliver(slot, frame, decoded.message);
     });
   }

@@ -1,0 +1,60 @@
+/**
+ * Database reconnects as the metrics count them (issue 15), on real PostgreSQL behind a TCP proxy
+ * that the test cuts: statements fail as unavailable while it is down, and the first one that
+ * succeeds afterwards counts one reconnect (not one per failed statement).
+ */
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { NotReadyError } from '@shipdeck/errors';
+import { openStores } from '@shipdeck/persistence';
+import type { Stores } from '@shipdeck/persistence';
+import { pollUntil } from '../support/poll';
+import { TcpProxy, startTcpProxy } from '../support/tcp-proxy';
+import { testLogger } from './stores-contract';
+
+const BASE_URL = process.env.SHIPDECK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const schema = `test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+
+describe('database reconnects on PostgreSQL', () => {
+  let proxy: TcpProxy | undefined;
+  let stores: Stores | undefined;
+
+  afterAll(async () => {
+    await stores?.close().catch(() => undefined);
+    await proxy?.close();
+    const admin = new Client({ connectionString: BASE_URL, connectionTimeoutMillis: 5000 });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  });
+
+  it('counts one reconnect when the database answers again after an outage', async () => {
+    const target = new URL(BASE_URL);
+    proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
+    const url = new URL(BASE_URL);
+    url.hostname = proxy.host;
+    url.port = String(proxy.port);
+    url.searchParams.set('schema', schema);
+    let reconnects = 0;
+    stores = await openStores({ url: url.toString(), logger: testLogger, metrics: { databaseReconnected: () => reconnects++ } });
+    await stores.ping();
+
+    const outage = proxy.cut(1_500);
+    // Several statements fail during the outage: still one reconnect afterwards.
+    await expect(stores.ping()).rejects.toBeInstanceOf(NotReadyError);
+    await expect(stores.tasks.countByStateAndType()).rejects.toBeInstanceOf(NotReadyError);
+    expect(reconnects).toBe(0);
+    await outage;
+    const live = stores;
+    await pollUntil(
+      () =>
+        live.ping().then(
+          () => true,
+          () => false,
+        ),
+      { timeoutMs: 15_000, intervalMs: 100, describe: () => 'the database did not answer again after the outage' },
+    );
+    await stores.ping();
+    expect(reconnects).toBe(1);
+  });
+});
