@@ -4,14 +4,13 @@
  * (tools/ssh-test-server.sh), with the README's variables bound to the test's machine. The files
  * must arrive on the "remote" side, written by the SSH user.
  */
-import { execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StandaloneMaster, cleanupAllMasters, startMaster } from '../support/master-process';
 import { adminToken } from '../support/rest-actions';
 import { REPO_ROOT, runShipdeck } from '../support/shipdeck-process';
-import { KeyPair, TEST_USER, TestSshd, generateKey, requireSshTestServer } from './sshd';
+import { KeyPair, TEST_USER, TestSshd, generateKey, remoteDirectory, requireSshTestServer, testUserUid } from './sshd';
 
 jest.setTimeout(120_000);
 
@@ -36,9 +35,7 @@ beforeAll(async () => {
   requireSshTestServer();
   dir = mkdtempSync(join(tmpdir(), 'shipdeck-ssh-walkthrough-'));
   key = generateKey(dir, 'worker-key');
-  remoteDir = mkdtempSync(join(tmpdir(), 'shipdeck-ssh-walkthrough-remote-'));
-  const uid = Number(execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim());
-  chownSync(remoteDir, uid, uid);
+  remoteDir = remoteDirectory('shipdeck-ssh-walkthrough-remote-');
   [sshd, master] = await Promise.all([TestSshd.start({ authorizedKeys: [key.publicKey] }), startMaster()]);
 });
 
@@ -82,6 +79,6 @@ test('the README walkthrough deploys the example package to an ssh host with CLI
 
   expect(readFileSync(join(appHome, 'app.conf'), 'utf8')).toContain('db.url=jdbc:postgresql://db/petclinic');
   expect(readFileSync(join(appHome, 'installed.txt'), 'utf8')).toBe('petclinic installed\n');
-  const uid = Number(execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim());
+  const uid = testUserUid();
   for (const file of ['app.conf', 'README.txt', 'installed.txt']) expect(statSync(join(appHome, file)).uid).toBe(uid);
 });
