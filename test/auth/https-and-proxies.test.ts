@@ -92,6 +92,12 @@ describe('server.tls.*: HTTPS on the REST port', () => {
     await pollUntil(async () => (entries = await audit()).length === 8, { timeoutMs: 10_000, describe: () => JSON.stringify(entries) });
     expect(entries.map((e) => e.sourceIp).sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((i) => `198.51.100.${i}`).sort());
   });
+
+  test('stops cleanly on SIGTERM, ending its HTTPS connections', async () => {
+    const kept = httpsRequest('GET', `${master.url}/health/live`, ca, { headers: { connection: 'keep-alive' } });
+    expect((await kept).status).toBe(200);
+    expect(await master.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+  });
 });
 
 describe('server.trustProxy off (the default)', () => {
