@@ -27,11 +27,13 @@ export interface SendOptions {
   raw?: { text: string; contentType: string | null };
   /** A JSON body. */
   json?: unknown;
+  /** More headers, e.g. `X-Forwarded-For`. */
+  headers?: Record<string, string>;
 }
 
 /** One request to `baseUrl + path` with only the credentials in `options`. */
 export async function send<T = unknown>(baseUrl: string, method: string, path: string, options: SendOptions = {}): Promise<Answer<T>> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
   if (options.authorization !== undefined) headers['authorization'] = options.authorization;
   if (options.cookie !== undefined) headers['cookie'] = options.cookie;
   let body: string | undefined;

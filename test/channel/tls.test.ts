@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandChannelClient, CommandChannelServer, TlsFiles } from '@shipdeck/command-channel';
 import { ConfigError } from '@shipdeck/errors';
+import { openStores } from '@shipdeck/persistence';
 import { Pki, makePki } from '../support/pki';
 import { holdsFor, pollUntil } from '../support/poll';
+import { TEST_DATABASE_URL, databaseUrlWithSchema, dropSchema, requireServices } from '../support/services';
 import { TestMaster, TestWorker, capturingLogger, registrationOf, sessionOf, startMaster, startWorker } from './support';
 
 let pki: Pki;
@@ -66,6 +69,36 @@ describe('command channel with mutual TLS', () => {
     await real.client.close();
     await worker([`localhost:${m.port}`], pki.worker, real.workerId);
     await pollUntil(() => m.server.session(real.workerId)?.open === true && m.registered.length === 2, { timeoutMs: 5_000, describe: () => m.log.dump() });
+  });
+
+  it('keeps the binding in the database: a second master refuses the id to another certificate too', async () => {
+    await requireServices({ databaseUrl: TEST_DATABASE_URL });
+    const schema = `test_bindings_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    cleanups.push(() => dropSchema(schema));
+    // Two masters: each with its own connection pool on the shared database, as two processes would have.
+    const [storesA, storesB] = await Promise.all(
+      [0, 1].map(() => openStores({ url: databaseUrlWithSchema(schema), logger: capturingLogger('stores').logger, migrate: true })),
+    );
+    cleanups.push(() => storesA.close(), () => storesB.close());
+    const a = await startMaster({ tls: pki.master, certificateBindings: storesA.workerCertificates });
+    const b = await startMaster({ tls: pki.master, certificateBindings: storesB.workerCertificates });
+    cleanups.push(() => a.server.close(), () => b.server.close());
+
+    const real = await worker([`localhost:${a.port}`], pki.worker);
+    await sessionOf(a, real.workerId);
+    // Master B never saw the real worker: only the database tells it whose id this is.
+    const impostor = await worker([`localhost:${b.port}`], pki.otherWorker, real.workerId);
+    const refusal = `worker id ${real.workerId} belongs to the certificate O=Shipdeck tests, CN=worker, not to O=Shipdeck tests, CN=other-worker`;
+    await pollUntil(() => b.log.has(new RegExp(`refused the registration of worker ${real.workerId} .*${refusal}`), 'warn'), {
+      timeoutMs: 5_000,
+      describe: () => b.log.dump(),
+    });
+    await holdsFor(() => b.registered.length === 0 && impostor.welcomes.length === 0, 1_000, () => b.log.dump());
+
+    // The real worker with its own certificate is welcome on master B.
+    await real.client.close();
+    await worker([`localhost:${b.port}`], pki.worker, real.workerId);
+    await sessionOf(b, real.workerId);
   });
 
   it('refuses a worker whose certificate comes from another CA; the worker logs the refused handshake', async () => {

@@ -66,6 +66,7 @@ describe('Stores on PostgreSQL', () => {
       'shipdeck_migrations',
       'step_logs',
       'tasks',
+      'worker_certificates',
       'workers',
     ]);
   });

@@ -532,6 +532,16 @@ export function describeStoresContract(target: ContractTarget): void {
       expect(await stores.workers.delete(id)).toBe(true);
       expect(await stores.workers.delete(id)).toBe(false);
     });
+
+    it('binds a worker id to the first certificate subject for good, one winner when two bind at once', async () => {
+      const id = `worker-${uid()}`;
+      expect(await stores.workerCertificates.bind(id, 'CN=worker')).toBe('CN=worker');
+      expect(await stores.workerCertificates.bind(id, 'CN=impostor')).toBe('CN=worker');
+      expect(await stores.workerCertificates.bind(id, 'CN=worker')).toBe('CN=worker');
+      const raced = `worker-${uid()}`;
+      const answers = await Promise.all(['CN=a', 'CN=b', 'CN=c'].map((subject) => stores.workerCertificates.bind(raced, subject)));
+      expect(new Set(answers).size).toBe(1);
+    });
   });
 
   describe('hosts', () => {

@@ -7,8 +7,7 @@
  *
  * Needs what test/ssh/ssh.test.ts needs (tools/ssh-test-server.sh) plus PostgreSQL and RabbitMQ.
  */
-import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskView } from '@shipdeck/tasks';
@@ -18,7 +17,7 @@ import { withProcessOutput } from '../support/output-log';
 import { pollUntil } from '../support/poll';
 import { createDeployment, putEnvironment, startTask } from '../support/rest-actions';
 import { Api, expectStatus, waitForTask } from '../support/rest-client';
-import { KeyPair, TEST_USER, TestSshd, generateKey, hasEnded, requireSshTestServer } from './sshd';
+import { KeyPair, TEST_USER, TestSshd, generateKey, hasEnded, remoteDirectory, requireSshTestServer, testUserUid } from './sshd';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 /** Each scenario waits for up to three tasks of up to 60 s each, so more than the harness's default. */
@@ -35,9 +34,7 @@ beforeAll(async () => {
   requireSshTestServer();
   dir = mkdtempSync(join(tmpdir(), 'shipdeck-ssh-cluster-'));
   key = generateKey(dir, 'worker-key');
-  remoteDir = mkdtempSync(join(tmpdir(), 'shipdeck-ssh-remote-'));
-  const uid = Number(execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim());
-  chownSync(remoteDir, uid, uid);
+  remoteDir = remoteDirectory('shipdeck-ssh-remote-');
   sshd = await TestSshd.start({ authorizedKeys: [key.publicKey] });
 }, 30_000);
 
@@ -107,7 +104,7 @@ scenario(
     expect(readFileSync(join(appHome, 'app.conf'), 'utf8')).toContain('db.url=jdbc:postgresql://db/petclinic');
     expect(readFileSync(join(appHome, 'installed.txt'), 'utf8')).toBe('petclinic installed\n');
     // Written by the SSH user on the "remote" side, not by the worker (root) on its own machine.
-    const uid = Number(execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim());
+    const uid = testUserUid();
     for (const file of ['app.conf', 'README.txt', 'installed.txt']) expect(statSync(join(appHome, file)).uid).toBe(uid);
     // Not stepOf(initial, 'app'): "app" also names the step of app-config.
     const app = initial.steps.filter((s) => s.description === 'Create app on web-1');

@@ -5,7 +5,7 @@
  * tools/ssh-test-server.sh (run by tools/prepare-services.sh).
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,18 @@ import { pollUntil } from '../support/poll';
 /** The unprivileged login user tools/ssh-test-server.sh creates (with password-less sudo). */
 export const TEST_USER = process.env.SHIPDECK_SSH_TEST_USER ?? 'shipdeck-ssh';
 const SSHD = '/usr/sbin/sshd';
+
+/** The uid of {@link TEST_USER}. */
+export function testUserUid(): number {
+  return Number(execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim());
+}
+
+/** A fresh directory under the system's temporary directory owned by {@link TEST_USER}: the "remote" side of a test. */
+export function remoteDirectory(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chownSync(dir, testUserUid(), testUserUid());
+  return dir;
+}
 
 /** Fails at once, saying what to run, when this machine cannot run the SSH tests. */
 export function requireSshTestServer(): void {

@@ -6,6 +6,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { httpsRequest } from './https';
 import { HasOutput, OutputLog, messageOf } from './output-log';
 import { pollUntil } from './poll';
 import { ExitStatus, ShipdeckProcess, ShipdeckRun, freePort, makeHome, runShipdeck } from './shipdeck-process';
@@ -24,12 +25,14 @@ export interface MasterProcessOptions {
   workerPort?: number;
   /** Where its full output goes (appended across restarts); none when omitted. */
   logFile?: string;
+  /** It serves HTTPS (`server.tls.*` in `env`) with a certificate this CA signed: `url` is https. */
+  httpsCa?: Buffer;
 }
 
 /** A running `shipdeck master` process, started by {@link startMasterProcess}. */
 export interface MasterProcess extends HasOutput {
   readonly name: string;
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with `httpsCa`) */
   readonly url: string;
   readonly port: number;
   /** `server.workerPort`, what workers get as `-master localhost:<workerPort>`. */
@@ -60,7 +63,7 @@ export interface MasterProcess extends HasOutput {
 export async function startMasterProcess(options: MasterProcessOptions): Promise<MasterProcess> {
   const port = options.port ?? (await freePort());
   const workerPort = options.workerPort ?? (await freePort());
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.httpsCa ? 'https' : 'http'}://127.0.0.1:${port}`;
   let env: Record<string, string> = { ...options.env, SHIPDECK_SERVER_PORT: String(port), SHIPDECK_SERVER_WORKER_PORT: String(workerPort) };
   const log = new OutputLog(options.logFile);
   let current = new ShipdeckProcess(['master'], env, log);
@@ -89,13 +92,13 @@ export async function startMasterProcess(options: MasterProcessOptions): Promise
       if (current.status === undefined) throw new Error(`${options.name} (pid ${current.pid}) is still running; kill it first`);
       env = { ...env, ...extra };
       current = new ShipdeckProcess(['master'], env, log);
-      await waitReady(master, current);
+      await waitReady(master, current, options.httpsCa);
     },
     output: () => log.text(),
     closeLog: () => log.close(),
   };
   try {
-    await waitReady(master, current);
+    await waitReady(master, current, options.httpsCa);
   } catch (error) {
     await current.kill('SIGKILL');
     await log.close();
@@ -105,7 +108,7 @@ export async function startMasterProcess(options: MasterProcessOptions): Promise
 }
 
 /** Waits until `GET /health/ready` answers 200; fails at once when the process exits first. */
-async function waitReady(master: MasterProcess, spawned: ShipdeckProcess): Promise<void> {
+async function waitReady(master: MasterProcess, spawned: ShipdeckProcess, httpsCa?: Buffer): Promise<void> {
   let last = 'no answer yet';
   await pollUntil(
     async () => {
@@ -115,8 +118,11 @@ async function waitReady(master: MasterProcess, spawned: ShipdeckProcess): Promi
         );
       }
       try {
-        const response = await fetch(`${master.url}/health/ready`, { signal: AbortSignal.timeout(2_000) });
-        last = `HTTP ${response.status} ${await response.text()}`;
+        const ready = `${master.url}/health/ready`;
+        const response = httpsCa
+          ? await httpsRequest('GET', ready, httpsCa, { timeoutMs: 2_000 })
+          : await fetch(ready, { signal: AbortSignal.timeout(2_000) }).then(async (r) => ({ status: r.status, text: await r.text() }));
+        last = `HTTP ${response.status} ${response.text}`;
         return response.status === 200;
       } catch (error) {
         last = messageOf((error as Error).cause ?? error);
@@ -172,11 +178,11 @@ export function makeStandaloneHome(): string {
  * Starts a master with an installation directory of its own (see {@link embeddedEnv}) and
  * waits until it is ready.
  */
-export async function startMaster(options: { env?: Record<string, string> } = {}): Promise<StandaloneMaster> {
+export async function startMaster(options: { env?: Record<string, string>; httpsCa?: Buffer } = {}): Promise<StandaloneMaster> {
   const home = makeStandaloneHome();
   let master: MasterProcess;
   try {
-    master = await startMasterProcess({ name: 'master', env: embeddedEnv(home, options.env) });
+    master = await startMasterProcess({ name: 'master', env: embeddedEnv(home, options.env), httpsCa: options.httpsCa });
   } catch (error) {
     rmSync(home, { recursive: true, force: true });
     throw error;

@@ -1,7 +1,7 @@
 import { RequestListener } from 'node:http';
 import { join } from 'node:path';
 import { FieldError, ShipdeckError, isRetryable } from '@shipdeck/errors';
-import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
+import { Shutdown, listenHttp, readPemFiles, retryUntil } from '@shipdeck/lifecycle';
 import { ShipdeckConfig, computeConfigHash, loadConfig } from '@shipdeck/config';
 import { Logger, createLogger } from '@shipdeck/logging';
 import { MasterServices, Reconciler, TaskAnnouncer, createMasterServices } from '@shipdeck/master-services';
@@ -37,9 +37,18 @@ async function main(): Promise<void> {
   // The ports first: a busy port is the quickest problem to report, before any connection is made.
   // Until the services are ready the API answers 503, as /health/ready does.
   let handler: RequestListener = notReadyYet;
-  const server = await listenHttp((req, res) => handler(req, res), config.server.port, config.server.host).catch((error: unknown) => {
-    throw portBusy(error, config.server.port, 'server.port');
-  });
+  const https = config.server.tls && readPemFiles(
+    {
+      cert: { path: config.server.tls.certFile, key: 'server.tls.cert', what: 'certificate' },
+      key: { path: config.server.tls.keyFile, key: 'server.tls.key', what: 'private key' },
+    },
+    'HTTPS',
+  );
+  const server = await listenHttp((req, res) => handler(req, res), config.server.port, config.server.host, https || undefined).catch(
+    (error: unknown) => {
+      throw portBusy(error, config.server.port, 'server.port');
+    },
+  );
   if (!config.task.inProcessWorker) await ensurePortFree(config.server.workerPort, 'server.workerPort');
 
   const registry = createRegistry({ pluginDir: join(home, 'plugins') });
@@ -101,12 +110,13 @@ async function main(): Promise<void> {
       clusterSecret: config.cluster.secret,
       allowedHosts: config.server.allowedHosts,
       secureCookies: config.server.secureCookies,
+      trustProxy: config.server.trustProxy,
     },
   });
   shutdown.add('http server', () => server.close());
   // Runs first on shutdown, while the API still answers, so that clients following a task see it stop.
   if (inProcess) shutdown.add('running steps', () => letRunningStepsFinish(services, config, logger));
-  logger.info(`Shipdeck master ${SHIPDECK_VERSION} listening on http://${displayHost(config.server.host)}:${server.port}`, {
+  logger.info(`Shipdeck master ${SHIPDECK_VERSION} listening on ${server.scheme}://${displayHost(config.server.host)}:${server.port}`, {
     mode: inProcess ? 'embedded (in-process worker)' : 'cluster',
     masterId,
     configHash,

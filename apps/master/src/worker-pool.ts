@@ -72,6 +72,8 @@ async function startCommandChannel({ config, stores, masterId, configHash, logge
   const channel = new CommandChannelServer({
     port: config.server.workerPort,
     tls: config.channel.tls,
+    // Every master binds a worker id to its certificate subject in the shared database.
+    certificateBindings: stores.workerCertificates,
     secret: config.cluster.secret,
     masterId,
     configHash,

@@ -1,66 +1,8 @@
 import { parseArgs } from 'node:util';
+import { FLAGS, FlagName, Flags, GLOBAL_FLAGS } from './flags';
 import { messageOf } from './session';
 
-/** Every flag the CLI knows, with its shape; a command accepts a subset (see {@link COMMANDS}). */
-export const FLAGS = {
-  server: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-  wait: { type: 'boolean' },
-  follow: { type: 'boolean', short: 'f' },
-  application: { type: 'string' },
-  environment: { type: 'string' },
-  skip: { type: 'string', multiple: true },
-  'pause-before': { type: 'string', multiple: true },
-  state: { type: 'string' },
-  type: { type: 'string' },
-  worker: { type: 'string' },
-  tag: { type: 'string', multiple: true },
-  'allowed-root': { type: 'string', multiple: true },
-  host: { type: 'string', multiple: true },
-  set: { type: 'string', multiple: true },
-  user: { type: 'string' },
-  role: { type: 'string' },
-  env: { type: 'string', multiple: true },
-  expires: { type: 'string' },
-  outcome: { type: 'string' },
-  limit: { type: 'string' },
-  cursor: { type: 'string' },
-} as const;
-
-export type FlagName = keyof typeof FLAGS;
-
-/** Flags every command takes. */
-export const GLOBAL_FLAGS: readonly FlagName[] = ['server', 'json', 'help', 'version'];
-
-/** Parsed flag values: strings, booleans, or string lists for repeatable flags. */
-export interface Flags {
-  server?: string;
-  json?: boolean;
-  help?: boolean;
-  version?: boolean;
-  wait?: boolean;
-  follow?: boolean;
-  application?: string;
-  environment?: string;
-  skip?: string[];
-  'pause-before'?: string[];
-  state?: string;
-  type?: string;
-  worker?: string;
-  tag?: string[];
-  'allowed-root'?: string[];
-  host?: string[];
-  set?: string[];
-  user?: string;
-  role?: string;
-  env?: string[];
-  expires?: string;
-  outcome?: string;
-  limit?: string;
-  cursor?: string;
-}
+export { FLAGS, GLOBAL_FLAGS, type FlagName, type Flags } from './flags';
 
 /** A client command: its words, its positional arguments and the flags it takes besides the global ones. */
 export interface CommandSpec {
@@ -119,11 +61,35 @@ export const COMMANDS = [
   {
     words: ['hosts', 'put'],
     args: ['NAME'],
-    flags: ['type', 'tag', 'allowed-root'],
-    flagsUsage: '[--type local] [--tag TAG]... [--allowed-root DIR]...',
-    summary: 'create or replace a host',
+    flags: [
+      'type', 'tag', 'allowed-root', 'property', 'address', 'port', 'username', 'identity-file', 'private-key-file',
+      'password-stdin', 'passphrase-stdin', 'host-key', 'jump-host', 'sudo', 'connect-timeout', 'command-timeout', 'max-connections',
+    ],
+    flagsUsage:
+      '[--type local|ssh] [--tag TAG]... [--allowed-root DIR]... [--property KEY=VALUE]...\n' +
+      '      ssh: --address A [--port P] --username U (--identity-file PATH | --private-key-file FILE | --password-stdin)\n' +
+      '      [--passphrase-stdin] [--host-key SHA256:…] [--jump-host HOST] [--sudo USER] [--connect-timeout D]\n' +
+      '      [--command-timeout D] [--max-connections N]',
+    summary:
+      'create or replace a host; --identity-file is a key file on the worker, --private-key-file a local key file sent ' +
+      'as a secret value; secrets are read from standard input (or a prompt), never from the command line',
   },
+  { words: ['hosts', 'show'], args: ['NAME'], flags: [], summary: 'show a host with its properties' },
   { words: ['hosts', 'list'], args: [], flags: [], summary: 'list hosts' },
+  {
+    words: ['hosts', 'trust-host-key'],
+    args: ['NAME'],
+    flags: ['host-key'],
+    flagsUsage: '[--host-key SHA256:…]',
+    summary: 'show the key an ssh host presents; with --host-key (the key confirmed) the worker records it as trusted',
+  },
+  {
+    words: ['control'],
+    args: ['HOST', 'CONTROL'],
+    flags: ['param', 'wait'],
+    flagsUsage: '[--param KEY=VALUE]... [--wait]',
+    summary: 'run a control of a host (checkConnection, trust-host-key…): create the control task and start it',
+  },
   { words: ['hosts', 'delete'], args: ['NAME'], flags: [], summary: 'delete a host' },
   {
     words: ['environments', 'put'],

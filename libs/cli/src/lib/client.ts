@@ -137,8 +137,19 @@ function unreachable(server: string, error: unknown): UnreachableError {
   const cause = (error as { cause?: unknown } | null)?.cause ?? error;
   const code = networkCode(cause);
   const reason = messageOf(cause) || code || 'network error';
-  return new UnreachableError(server, code, reason);
+  const hint = code && UNTRUSTED_CERTIFICATE.has(code) ? UNTRUSTED_HINT : '';
+  return new UnreachableError(server, code, `${reason}${hint}`);
 }
+
+/** TLS errors of a certificate the CLI does not trust (a master's own CA, a self-signed one). */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
+const UNTRUSTED_HINT =
+  " (the master's certificate is not signed by a CA this machine trusts: run the CLI with NODE_EXTRA_CA_CERTS=/path/to/ca.pem)";
 
 function networkCode(cause: unknown): string | undefined {
   const c = cause as { code?: unknown; errors?: unknown } | null;

@@ -5,8 +5,9 @@ import type { TaskView } from '@shipdeck/tasks';
 import { COMMANDS, CommandName, CommandSpec, Invocation, UsageError } from './args';
 import { AUTH_HANDLERS } from './auth-commands';
 import { ApiError } from './client';
-import { table, taskDetails } from './format';
+import { hostDetails, table, taskDetails } from './format';
 import { followStepLog, followTask, reportOutcome, taskLine } from './follow';
+import { hostProperties } from './host-properties';
 import { resolveTaskId, resolveWorkerId } from './resolve';
 import { CliError, messageOf, print, seg, Session } from './session';
 
@@ -124,13 +125,28 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     return 0;
   },
 
-  'hosts put': async (s, { args, flags }) =>
-    putNamed<Host>(s, 'host', args['NAME'], {
-      type: flags.type ?? 'local',
-      tags: flags.tag ?? [],
-      // The directories file.File may write under on this host (spec §1).
-      ...(flags['allowed-root'] ? { properties: { allowedRoots: flags['allowed-root'] } } : {}),
-    }),
+  'hosts put': async (s, { args, flags }) => {
+    const properties = await hostProperties(s, flags);
+    const request = { type: flags.type ?? 'local', tags: flags.tag ?? [], ...(Object.keys(properties).length > 0 ? { properties } : {}) };
+    return putNamed<Host>(s, 'host', args['NAME'], request);
+  },
+
+  'hosts show': async (s, { args }) => {
+    const { body } = await s.client.json<Host>('GET', `/hosts/${seg(args['NAME'])}`);
+    print(s, body, () => hostDetails(body));
+    return 0;
+  },
+
+  'hosts trust-host-key': async (s, { args, flags }) => {
+    const parameters = flags['host-key'] === undefined ? {} : { fingerprint: flags['host-key'] };
+    return createAndStart(s, '/control-tasks', { target: args['NAME'], control: 'trust-host-key', parameters }, true);
+  },
+
+  control: async (s, { args, flags }) => {
+    const spec = commandSpec('control');
+    const parameters = Object.fromEntries((flags.param ?? []).map((pair) => keyValue(pair, spec, '--param')));
+    return createAndStart(s, '/control-tasks', { target: args['HOST'], control: args['CONTROL'], parameters }, flags.wait === true);
+  },
 
   'hosts list': async (s) => {
     const body = await s.client.list<Host>('/hosts');
@@ -254,7 +270,7 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   ...AUTH_HANDLERS,
 };
 
-/** Creates a deployment or undeployment task, starts it, and follows it with `--wait`. */
+/** Creates a deployment, undeployment or control task, starts it, and follows it with `--wait`. */
 async function createAndStart(s: Session, path: string, request: object, wait: boolean): Promise<number> {
   const { body: created } = await s.client.json<CreatedTask>('POST', path, request);
   const id = created.taskId;
@@ -304,9 +320,9 @@ async function putNamed<T>(s: Session, kind: 'host' | 'environment', name: strin
   return 0;
 }
 
-function keyValue(pair: string, spec: CommandSpec): [string, string] {
+function keyValue(pair: string, spec: CommandSpec, flag = '--set'): [string, string] {
   const at = pair.indexOf('=');
-  if (at <= 0) throw new UsageError(`--set expects KEY=VALUE, got ${JSON.stringify(pair)}`, spec);
+  if (at <= 0) throw new UsageError(`${flag} expects KEY=VALUE, got ${JSON.stringify(pair)}`, spec);
   return [pair.slice(0, at), pair.slice(at + 1)];
 }
 

@@ -181,7 +181,8 @@ function isTransient(error: unknown): boolean {
 export async function reportOutcome(session: Session, task: TaskView): Promise<number> {
   if (SUCCESS_STATES.includes(task.state)) {
     if (task.state === 'EXECUTED' && !session.json) {
-      session.out(`archive it to record the new deployed state: shipdeck tasks archive ${task.id}`);
+      const why = task.type === 'CONTROL' ? 'to take it off the current tasks' : 'to record the new deployed state';
+      session.out(`archive it ${why}: shipdeck tasks archive ${task.id}`);
     }
     return 0;
   }

@@ -1,3 +1,4 @@
+import type { Host } from '@shipdeck/domain';
 import type { StepView, TaskView } from '@shipdeck/tasks';
 
 /** Aligns rows under a header; the last column is not padded. */
@@ -77,4 +78,13 @@ function deploymentSummary(task: TaskView): string | null {
 export function tail(text: string, count: number): string[] {
   const lines = text.replace(/\n$/, '').split('\n');
   return text === '' ? [] : lines.slice(-count);
+}
+
+/** A host: its name, type and tags, then one line per property (maps and lists as JSON) as the master shows them. */
+export function hostDetails(host: Host): string {
+  const lines = [`name:       ${host.name}`, `type:       ${host.type}`, `tags:       ${host.tags.join(', ') || '-'}`];
+  const properties = Object.entries(host.properties).sort(([a], [b]) => a.localeCompare(b));
+  if (properties.length > 0) lines.push('properties:');
+  for (const [key, value] of properties) lines.push(`  ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  return lines.join('\n');
 }

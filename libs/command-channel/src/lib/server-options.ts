@@ -13,6 +13,12 @@ export interface CommandChannelServerOptions {
   /** Mutual TLS (`channel.tls.*`): only workers whose certificate chains to the CA get in. Null/absent: plain TCP. */
   tls?: TlsFiles | null;
   /**
+   * With mutual TLS, where each worker id's certificate subject is bound at its first registration.
+   * Shared by every master (the database), so that no master hands the id to another certificate.
+   * @default bindings kept in this server's memory only
+   */
+  certificateBindings?: CertificateBindings;
+  /**
    * The cluster secret (`cluster.secret`): when set, a worker must prove that it knows it (HMAC
    * challenge/response, see channel-auth.ts) before it may register, and the master proves it
    * back in `welcome`. Null/absent: no proof asked (mutual TLS, or an insecure cluster). Never logged.
@@ -37,6 +43,25 @@ export interface CommandChannelServerOptions {
   onClose?(session: WorkerSession, reason: string): void | Promise<void>;
 }
 
+/** Where the worker id ↔ certificate subject bindings of mutual TLS are kept. */
+export interface CertificateBindings {
+  /**
+   * Binds `workerId` to `subject` unless it is bound already (atomically: two masters binding the
+   * same id at once end with one binding); answers the subject the id is bound to now.
+   */
+  bind(workerId: string, subject: string): Promise<string>;
+}
+
+/** Bindings in one process's memory: what a lone master (or a test) needs. */
+export class InMemoryCertificateBindings implements CertificateBindings {
+  private readonly subjects = new Map<string, string>();
+
+  async bind(workerId: string, subject: string): Promise<string> {
+    if (!this.subjects.has(workerId)) this.subjects.set(workerId, subject);
+    return this.subjects.get(workerId) as string;
+  }
+}
+
 /** {@link CommandChannelServerOptions} with every default applied. */
 export type CompiledServerOptions = Required<Omit<CommandChannelServerOptions, 'host' | 'tls' | 'secret'>> &
   Pick<CommandChannelServerOptions, 'host'> & { tls: TlsFiles | null; channelKey: KeyObject | null };
@@ -51,6 +76,7 @@ export function compileServerOptions(options: CommandChannelServerOptions): Comp
     ...rest,
     channelKey: secret ? channelKey(secret) : null,
     tls: options.tls ?? null,
+    certificateBindings: options.certificateBindings ?? new InMemoryCertificateBindings(),
     commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     registerTimeoutMs: options.registerTimeoutMs ?? DEFAULT_REGISTER_TIMEOUT_MS,
     onUpdate: options.onUpdate ?? (() => undefined),

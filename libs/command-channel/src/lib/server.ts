@@ -25,11 +25,6 @@ export class CommandChannelServer {
   private server: Server | undefined;
   private readonly connections = new Set<WorkerConnection>();
   private readonly byWorker = new Map<string, WorkerConnection>();
-  /**
-   * With mutual TLS, the certificate subject each worker id first registered with: another
-   * certificate of the same CA cannot take that id (and its session, its tasks' commands) over.
-   */
-  private readonly subjects = new Map<string, string>();
   private closing: Promise<void> | undefined;
 
   constructor(options: CommandChannelServerOptions) {
@@ -152,15 +147,21 @@ export class CommandChannelServer {
     this.connections.add(connection);
   }
 
-  private admit(workerId: string, certificateSubject: string | undefined): string | undefined {
+  /**
+   * With mutual TLS, a worker id belongs to the certificate subject it first registered with
+   * (kept by `certificateBindings`, shared by every master): another certificate of the same CA
+   * cannot take that id (and its session, its tasks' commands) over.
+   */
+  private async admit(workerId: string, certificateSubject: string | undefined): Promise<string | undefined> {
     if (!this.options.tls) return undefined;
     const subject = certificateSubject ?? '(a certificate without subject)';
-    const bound = this.subjects.get(workerId);
-    if (bound !== undefined && bound !== subject) {
-      return `worker id ${workerId} belongs to the certificate ${bound}, not to ${subject}`;
+    let bound: string;
+    try {
+      bound = await this.options.certificateBindings.bind(workerId, subject);
+    } catch (error) {
+      return `the certificate binding of worker id ${workerId} cannot be checked now: ${(error as Error).message}`;
     }
-    this.subjects.set(workerId, subject);
-    return undefined;
+    return bound === subject ? undefined : `worker id ${workerId} belongs to the certificate ${bound}, not to ${subject}`;
   }
 
   private registered(connection: WorkerConnection, first: boolean): void {

@@ -14,7 +14,7 @@ export interface ConnectionEvents {
    * Whether this authenticated peer may take the identity of `workerId` (with mutual TLS the id
    * is bound to a certificate subject); answers the reason of a refusal, or undefined.
    */
-  admit(workerId: string, certificateSubject: string | undefined): string | undefined;
+  admit(workerId: string, certificateSubject: string | undefined): Promise<string | undefined>;
   /** A register arrived; `first` when it is the connection's first. */
   registered(connection: WorkerConnection, first: boolean): void;
   updated(connection: WorkerConnection): void;
@@ -30,6 +30,11 @@ export class WorkerConnection implements SessionConnection {
   private readonly warnedTypes = new Set<string>();
   /** The challenge of this connection: what the worker's proof must cover. */
   private readonly nonce = newNonce();
+  /**
+   * While a first register is being admitted (its certificate binding checked), the frames that
+   * follow it wait here, to be handled in order once it is answered.
+   */
+  private backlog: Frame[] | null = null;
 
   constructor(
     socket: Socket,
@@ -74,6 +79,10 @@ export class WorkerConnection implements SessionConnection {
   }
 
   private receive(frame: Frame): void {
+    if (this.backlog) {
+      this.backlog.push(frame);
+      return;
+    }
     const decoded = decodeWorkerMessage(frame);
     if (decoded.kind === 'unknown') {
       if (!this.warnedTypes.has(decoded.type)) {
@@ -98,7 +107,7 @@ export class WorkerConnection implements SessionConnection {
       return;
     }
     if (message.type === 'register') {
-      this.register(message.registration, message.proof);
+      void this.register(message.registration, message.proof);
       return;
     }
     const session = this.session;
@@ -114,7 +123,7 @@ export class WorkerConnection implements SessionConnection {
     }
   }
 
-  private register(registration: WorkerRegistration, proof: RegisterProof | undefined): void {
+  private async register(registration: WorkerRegistration, proof: RegisterProof | undefined): Promise<void> {
     if (registration.protocolVersion !== CHANNEL_PROTOCOL_VERSION) {
       this.options.logger.warn(
         `worker ${registration.workerId} speaks channel protocol ${registration.protocolVersion}, this master ${CHANNEL_PROTOCOL_VERSION}`,
@@ -141,7 +150,11 @@ export class WorkerConnection implements SessionConnection {
       }
     }
     const subject = certificateSubject(this.framed.socket);
-    const refusal = this.events.admit(workerId, subject);
+    this.backlog = [];
+    const refusal = await this.events.admit(workerId, subject);
+    const queued = this.backlog;
+    this.backlog = null;
+    if (this.framed.closed) return;
     if (refusal) return this.refuse(workerId, refusal);
     this.session = new Session(this, registration, this.remoteAddress, subject, this.options);
     // From now on the allowed silence is the heartbeat time-out, re-armed by every frame.
@@ -154,6 +167,7 @@ export class WorkerConnection implements SessionConnection {
         : { type: 'welcome', masterId, configHash },
     );
     this.events.registered(this, true);
+    for (const frame of queued) this.receive(frame);
   }
 
   /** Closes a connection whose registration is refused; no session is made or touched. */

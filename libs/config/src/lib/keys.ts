@@ -14,6 +14,7 @@ import {
   oneOf,
   secretText,
   text,
+  trustProxy,
   url,
 } from './parsers';
 
@@ -78,9 +79,31 @@ export const CONFIG_KEYS = {
     parse: hostList,
   }),
   'server.secureCookies': key({
-    description: 'Mark the session cookie Secure: set it when clients reach the REST port over HTTPS (e.g. through a TLS proxy).',
+    description:
+      'Mark the session cookie Secure: set it when clients reach the REST port over HTTPS through a TLS proxy ' +
+      '(with server.tls.* the cookie is Secure anyway).',
     default: false,
     parse: boolean,
+  }),
+  'server.tls.cert': optionalKey({
+    description:
+      'Certificate (PEM, with its chain) of the REST port: with server.tls.key the port speaks HTTPS only. ' +
+      'Relative to the installation directory.',
+    default: null,
+    parse: file,
+  }),
+  'server.tls.key': optionalKey({
+    description: 'Private key (PEM) of server.tls.cert.',
+    default: null,
+    parse: file,
+  }),
+  'server.trustProxy': key({
+    description:
+      'Which reverse proxies in front of the REST port are believed about the client address (X-Forwarded-For), ' +
+      'for the login rate limit and the audit: false (none: the connecting address is the client), a number of ' +
+      'proxy hops, or proxy addresses/CIDRs (comma-separated, or loopback, linklocal, uniquelocal).',
+    default: false,
+    parse: trustProxy,
   }),
   'server.hostname': key({
     description: 'Name under which this process is reachable by the others; default: the machine name.',

@@ -37,7 +37,7 @@ describe('loadConfig defaults', () => {
     const config = loadConfig({ home, env: {} });
     expect(config).toEqual({
       home,
-      server: { port: 4516, workerPort: 8180, hostname: hostname(), host: '127.0.0.1', allowedHosts: [], secureCookies: false },
+      server: { port: 4516, workerPort: 8180, hostname: hostname(), host: '127.0.0.1', allowedHosts: [], secureCookies: false, tls: null, trustProxy: false },
       task: {
         inProcessWorker: true,
         maxActiveTasks: 10,
@@ -364,6 +364,31 @@ describe('loadConfig refuses invalid configuration', () => {
       'invalid configuration: channel.tls.ca: required when channel.tls.cert, channel.tls.key are set: ' +
         'mutual TLS needs a certificate, its key and a CA (set all three or none)',
     );
+  });
+
+  it('requires both HTTPS files or none; with them the session cookie is Secure', () => {
+    expect(failure({ SHIPDECK_SERVER_TLS_KEY: 'conf/tls.key' }).message).toBe(
+      'invalid configuration: server.tls.cert: required when server.tls.key is set: HTTPS needs a certificate and its key (set both or none)',
+    );
+    const config = loadConfig({ home, env: { SHIPDECK_SERVER_TLS_CERT: 'conf/tls.crt', SHIPDECK_SERVER_TLS_KEY: '/etc/tls.key' } });
+    expect(config.server.tls).toEqual({ certFile: join(home, 'conf', 'tls.crt'), keyFile: '/etc/tls.key' });
+    expect(config.server.secureCookies).toBe(true);
+    expect(loadConfig({ home, env: {} }).server).toMatchObject({ tls: null, secureCookies: false, trustProxy: false });
+  });
+
+  it('reads server.trustProxy as false, a hop count or proxy addresses, and refuses anything else', () => {
+    const trust = (value: string) => loadConfig({ home, env: { SHIPDECK_SERVER_TRUST_PROXY: value } }).server.trustProxy;
+    expect(trust('false')).toBe(false);
+    expect(trust('2')).toBe(2);
+    expect(trust('127.0.0.1, 10.0.0.0/8,loopback,::1/128')).toEqual(['127.0.0.1', '10.0.0.0/8', 'loopback', '::1/128']);
+    writeYaml('server:\n  trustProxy: [10.1.2.3]\n');
+    expect(loadConfig({ home, env: {} }).server.trustProxy).toEqual(['10.1.2.3']);
+    for (const bad of ['true', '0', 'proxy.example.com', '10.0.0.0/33', '10.0.0.1/8/1']) {
+      expect(failure({ SHIPDECK_SERVER_TRUST_PROXY: bad }).details[0]).toEqual({
+        field: 'server.trustProxy',
+        message: expect.stringContaining('must be false, a number of proxy hops'),
+      });
+    }
   });
 
   describe('cluster authentication', () => {

@@ -12,7 +12,7 @@ import {
   envVarName,
 } from './keys';
 import { SECTIONS, closestKey, unknownEnvVars } from './closest-name';
-import { DatabaseLocation, InvalidValue, RawValue } from './parsers';
+import { DatabaseLocation, InvalidValue, RawValue, TrustProxy } from './parsers';
 
 /**
  * The compiled configuration: validated, frozen, every unit converted once (durations in
@@ -33,8 +33,12 @@ export interface ShipdeckConfig {
     readonly host: string;
     /** `server.allowedHosts` */
     readonly allowedHosts: readonly string[];
-    /** `server.secureCookies` */
+    /** `server.secureCookies`, or true with `server.tls.*`. */
     readonly secureCookies: boolean;
+    /** `server.tls.*`: the REST port speaks HTTPS with these files, or null for plain HTTP. */
+    readonly tls: Readonly<Omit<TlsFiles, 'caFile'>> | null;
+    /** `server.trustProxy` */
+    readonly trustProxy: TrustProxy;
   };
   readonly task: {
     /** `task.inProcessWorker` */
@@ -199,7 +203,9 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
       hostname: v['server.hostname'],
       host: v['server.host'],
       allowedHosts: v['server.allowedHosts'],
-      secureCookies: v['server.secureCookies'],
+      secureCookies: v['server.secureCookies'] || v['server.tls.cert'] !== null,
+      tls: httpsFiles(v),
+      trustProxy: v['server.trustProxy'],
     },
     task: {
       inProcessWorker: v['task.inProcessWorker'],
@@ -232,10 +238,22 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
 }
 
 const TLS_KEYS = ['channel.tls.cert', 'channel.tls.key', 'channel.tls.ca'] as const;
+const HTTPS_KEYS = ['server.tls.cert', 'server.tls.key'] as const;
+
+/** Keys that are set all together or not at all, and why. */
+const ALL_OR_NONE: readonly [readonly ConfigKey[], string][] = [
+  [TLS_KEYS, 'mutual TLS needs a certificate, its key and a CA (set all three or none)'],
+  [HTTPS_KEYS, 'HTTPS needs a certificate and its key (set both or none)'],
+];
 
 function tlsFiles(v: ConfigValues): TlsFiles | null {
   const [certFile, keyFile, caFile] = TLS_KEYS.map((key) => v[key]);
   return certFile && keyFile && caFile ? { certFile, keyFile, caFile } : null;
+}
+
+function httpsFiles(v: ConfigValues): Omit<TlsFiles, 'caFile'> | null {
+  const [certFile, keyFile] = HTTPS_KEYS.map((key) => v[key]);
+  return certFile && keyFile ? { certFile, keyFile } : null;
 }
 
 /** Rules that involve more than one key. */
@@ -246,16 +264,14 @@ function checkCombinations(
   problems: FieldError[],
 ): void {
   // A key that is itself invalid was reported already; rules involving it would only add noise.
-  const tlsSet = TLS_KEYS.filter((key) => invalid.has(key) || v[key] !== null);
-  const tlsMissing = TLS_KEYS.filter((key) => !tlsSet.includes(key));
-  if (tlsSet.length > 0 && tlsMissing.length > 0) {
-    for (const key of tlsMissing) {
-      problems.push({
-        field: key,
-        message: `required when ${tlsSet.join(', ')} ${tlsSet.length === 1 ? 'is' : 'are'} set: mutual TLS needs a certificate, its key and a CA (set all three or none)`,
-      });
+  for (const [keys, why] of ALL_OR_NONE) {
+    const set = keys.filter((key) => invalid.has(key) || v[key] !== null);
+    if (set.length === 0) continue;
+    for (const key of keys.filter((k) => !set.includes(k))) {
+      problems.push({ field: key, message: `required when ${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} set: ${why}` });
     }
   }
+  const tlsSet = TLS_KEYS.filter((key) => invalid.has(key) || v[key] !== null);
   if (
     !invalid.has('worker.heartbeatInterval') &&
     !invalid.has('worker.gracePeriod') &&

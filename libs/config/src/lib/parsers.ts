@@ -175,3 +175,40 @@ export const databaseUrl: Parser<DatabaseLocation> = (value, context) => {
     throw new InvalidValue(rule);
   }
 };
+
+/** Which clients `server.trustProxy` believes about `X-Forwarded-For`: none, a hop count, or addresses. */
+export type TrustProxy = false | number | string[];
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * Express's `trust proxy`, without its "trust everyone" `true`: `false` (the socket's address is
+ * the client's), a hop count (`1`: the last proxy in front), or addresses, CIDRs and the names
+ * loopback, linklocal, uniquelocal (a YAML sequence or one comma-separated string).
+ */
+export const trustProxy: Parser<TrustProxy> = (value) => {
+  const rule =
+    'must be false, a number of proxy hops (1 or more), or a comma-separated list of proxy addresses or CIDRs ' +
+    `(or ${PROXY_NAMES.join(', ')}), e.g. 127.0.0.1,10.0.0.0/8`;
+  if (value === false || (typeof value === 'string' && value.trim().toLowerCase() === 'false')) return false;
+  if (typeof value === 'number' || (typeof value === 'string' && /^\s*\d+\s*$/.test(value))) {
+    const hops = Number(value);
+    if (!Number.isInteger(hops) || hops < 1) throw new InvalidValue(rule);
+    return hops;
+  }
+  const items: unknown[] | null = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : null;
+  if (items === null || items.length === 0) throw new InvalidValue(rule);
+  return items.map((item) => {
+    const entry = typeof item === 'string' ? item.trim() : '';
+    if (!isProxyAddress(entry)) throw new InvalidValue(rule);
+    return entry;
+  });
+};
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}

@@ -1,21 +1,31 @@
 import { Server, createServer, RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { ErrorCode } from '@shipdeck/errors';
 
-/** A listening HTTP server whose `close` also ends idle keep-alive connections. */
+/** The PEM certificate and key an HTTPS server presents. */
+export interface HttpsMaterial {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** A listening HTTP(S) server whose `close` also ends idle keep-alive connections. */
 export interface ListeningServer {
   server: Server;
   port: number;
+  /** `https` when it was given {@link HttpsMaterial}. */
+  scheme: 'http' | 'https';
   close(): Promise<void>;
 }
 
 /**
- * Listens on `port` (0 = any free port); rejects with a clear message when the port is taken.
+ * Listens on `port` (0 = any free port), over TLS when given `tls`; rejects with a clear message when the port is taken.
  * Requests that are not HTTP enough to reach `handler` (request line or headers over Node's
  * limit, bad syntax) are answered in the API's error shape too, instead of Node's empty default.
  */
-export function listenHttp(handler: RequestListener, port: number, host?: string): Promise<ListeningServer> {
-  const server = createServer(handler);
+export function listenHttp(handler: RequestListener, port: number, host?: string, tls?: HttpsMaterial): Promise<ListeningServer> {
+  // An https.Server is an http.Server over TLS: the same request events, parser and limits.
+  const server = tls ? (createHttpsServer({ cert: tls.cert, key: tls.key }, handler) as unknown as Server) : createServer(handler);
   server.on('clientError', answerClientError);
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
@@ -31,6 +41,7 @@ export function listenHttp(handler: RequestListener, port: number, host?: string
       resolve({
         server,
         port: actual,
+        scheme: tls ? 'https' : 'http',
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());

@@ -82,6 +82,14 @@ export interface WorkerRow {
   last_seen: string;
 }
 
+/** With mutual TLS, the certificate subject a worker id belongs to (bound at its first registration). */
+export interface WorkerCertificateRow {
+  worker_id: string;
+  subject: string;
+  /** ISO time (column transformer). */
+  bound_at: string;
+}
+
 export interface DeployedApplicationRow {
   environment: string;
   application: string;
@@ -100,6 +108,7 @@ export interface Entities {
   package: EntitySchema<PackageRow>;
   deployed: EntitySchema<DeployedApplicationRow>;
   worker: EntitySchema<WorkerRow>;
+  workerCertificate: EntitySchema<WorkerCertificateRow>;
 }
 
 /**
@@ -200,6 +209,15 @@ export function createEntities(dialect: Dialect): Entities {
         capacity: { type: 'integer' },
         registered_at: { type: time, transformer: isoTime },
         last_seen: { type: time, transformer: isoTime },
+      },
+    }),
+    workerCertificate: new EntitySchema<WorkerCertificateRow>({
+      name: 'WorkerCertificate',
+      tableName: 'worker_certificates',
+      columns: {
+        worker_id: { type: 'text', primary: true },
+        subject: { type: 'text' },
+        bound_at: { type: time, transformer: isoTime },
       },
     }),
   };

@@ -7,6 +7,7 @@ import { Clock } from './row-mapping';
 import { TypeOrmDeployedStore, TypeOrmEnvironmentStore, TypeOrmHostStore, TypeOrmPackageStore } from './typeorm-catalog-stores';
 import { TypeOrmStepLogStore } from './typeorm-step-log-store';
 import { TypeOrmTaskStore } from './typeorm-task-store';
+import { TypeOrmWorkerCertificateStore } from './typeorm-worker-certificate-store';
 import { TypeOrmWorkerStore } from './typeorm-worker-store';
 
 /** Options of {@link openStores}. */
@@ -45,6 +46,7 @@ export async function openStores(options: OpenStoresOptions): Promise<Stores> {
     packages: new TypeOrmPackageStore(db, now),
     deployed: new TypeOrmDeployedStore(db),
     workers: new TypeOrmWorkerStore(db),
+    workerCertificates: new TypeOrmWorkerCertificateStore(db),
     auth: new TypeormAuthStore(db),
     ping: () => db.run('checking the database', async (m) => void (await m.query('SELECT 1'))),
     close: () => db.close(),

@@ -179,6 +179,18 @@ export interface WorkerStore {
   delete(id: string): Promise<boolean>;
 }
 
+/**
+ * With mutual TLS on the command channel, which certificate subject each worker id belongs to.
+ * Bindings are permanent: a worker whose certificate subject changes registers under a new id.
+ */
+export interface WorkerCertificateStore {
+  /**
+   * Binds `workerId` to `subject` unless it is bound already (atomic across masters); answers
+   * the subject the id is bound to now.
+   */
+  bind(workerId: string, subject: string): Promise<string>;
+}
+
 export interface DeployedStore {
   get(environment: string, application: string): Promise<DeployedApplication | null>;
   listForEnvironment(environment: string): Promise<DeployedApplication[]>;
@@ -193,6 +205,7 @@ export interface Stores {
   packages: PackageStore;
   deployed: DeployedStore;
   workers: WorkerStore;
+  workerCertificates: WorkerCertificateStore;
   /** Users, API tokens, sessions and the audit trail. */
   auth: TypeormAuthStore;
   /** Answers once the database answers a trivial query (readiness). */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { Application, RequestHandler } from 'express';
 import helmet from 'helmet';
 import { AuthService, StoreAuditRecorder, AuthStore, auditTrail, authErrorHandler, authenticate } from '@shipdeck/auth';
+import type { TrustProxy } from '@shipdeck/config';
 import type { Logger } from '@shipdeck/logging';
 import type { MasterServices } from '@shipdeck/master-services';
 import { PrometheusMetrics } from '@shipdeck/metrics';
@@ -33,6 +34,12 @@ export interface RestAppOptions {
     allowedHosts: readonly string[];
     /** Mark the session cookie `Secure`. */
     secureCookies: boolean;
+    /**
+     * Express's `trust proxy` (`server.trustProxy`): which proxies' `X-Forwarded-For` gives the
+     * client address (`req.ip`) the login rate limit and the audit use.
+     * @default false: the connecting address is the client's
+     */
+    trustProxy?: TrustProxy;
   };
   /**
    * Receives every request's observation and serves `GET /metrics`.
@@ -58,6 +65,7 @@ export function createRestApp({
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  app.set('trust proxy', auth.trustProxy ?? false);
   setAccessContext(app.locals, { taskEnvironment: (id) => services.tasks.environmentOf(id) });
   app.use(httpMetrics(metrics));
   app.use(helmet());
