@@ -101,8 +101,9 @@ Options:
   --scale-out            1, then 2, then 4 workers (added to the running cluster), K tasks each
                          (created first, then started in a burst); throughput and efficiency
                          against linear
-  --capacity-test        one worker of capacity C runs K concurrent steps: wall time against the
-                         step's duration, peak concurrency, peak RSS
+  --capacity-test        one worker of capacity C runs K concurrent steps (created first, then
+                         started): wall time against the step's duration, peak concurrency,
+                         peak RSS
   --recovery-test        K tasks held by one worker that is SIGKILLed with their recovery files
                          in its work directory, then started again: time from its start until
                          it logs and stores them recovered

@@ -80,11 +80,14 @@ export async function scaleOut({ cluster, args, workload, cleanup, log }: ModeIn
 }
 
 /**
- * `--capacity-test`: one worker of capacity C runs K sleeping steps at once. On time means every
- * step's claim → EXECUTED stays within its sleep plus one second.
+ * `--capacity-test`: one worker of capacity C runs K sleeping steps at once (created first, then
+ * started in a burst). On time means every step's claim → EXECUTED stays within its sleep plus
+ * one second.
  */
 export async function capacityTest({ cluster, args, workload, cleanup, log }: ModeInput): Promise<ModeResult> {
-  const phase = await runPhase(cluster, args, workload, { label: 'capacity', arrival: { kind: 'burst', concurrency: args.concurrency }, count: args.tasks, workers: 1 }, cleanup, log);
+  // Created first: only the starts must fit into the step's sleep for every step to run at once.
+  const arrival = { kind: 'precreated', concurrency: args.concurrency } as const;
+  const phase = await runPhase(cluster, args, workload, { label: 'capacity', arrival, count: args.tasks, workers: 1 }, cleanup, log);
   const sleepMs = sleepOf(args);
   const { figures, push } = phase;
   const worker = Object.entries(phase.memory).find(([name]) => name.startsWith('worker'))?.[1];

@@ -161,7 +161,7 @@ export function baselineLine(args: BenchArgs, baseline: BaselineResult | null): 
   return baseline
     ? `broker baseline     ${fmt(baseline.msgsPerSec)} msg/s  (${args.transport}: ${baseline.broker}, ${baseline.method}, ` +
         `${baseline.messages} durable msgs: ${fmt(baseline.elapsedMs)} ms)`
-    : 'broker baseline     skipped (--skip-baseline)';
+    : `broker baseline     not measured (${args.mode === 'burst' ? '--skip-baseline' : `--${args.mode} has no use for it`})`;
 }
 
 /** A measured figure against the issue's target, a row of the final table. */
