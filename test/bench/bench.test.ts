@@ -50,7 +50,7 @@ function problems(argv: string[]): string {
 describe('npm run bench: the command line', () => {
   it('applies each mode its defaults and keeps what the command line gives', () => {
     const burst: BenchArgs = parseBenchArgs([]);
-    expect(burst).toMatchObject({ mode: 'burst', workers: 1, capacity: 10, tasks: 1000, step: { kind: 'noop' }, rate: null });
+    expect(burst).toMatchObject({ mode: 'burst', workers: 1, capacity: 10, tasks: 1000, step: { kind: 'noop' }, rate: null, warmup: 50 });
     expect(parseBenchArgs(['--scale-out'])).toMatchObject({ mode: 'scale-out', capacity: 50, step: { kind: 'sleep', ms: 200 } });
     expect(parseBenchArgs(['--capacity-test'])).toMatchObject({ workers: 1, capacity: 1000, tasks: 1000 });
     expect(parseBenchArgs(['--recovery-test', '--tasks=5'])).toMatchObject({ mode: 'recovery-test', tasks: 5, capacity: 100 });
@@ -86,11 +86,11 @@ describe('npm run bench: the command line', () => {
 
 describe('npm run bench: a short run', () => {
   it('--rate half --tasks 20: a burst, then an open-loop run; the last line of stdout is the JSON of every figure', async () => {
-    const run = await runBench(['--rate', 'half', '--tasks', '20', '--baseline-messages', '200']);
+    const run = await runBench(['--rate', 'half', '--tasks', '20', '--warmup', '5', '--baseline-messages', '200']);
     if (run.code !== 0) throw new Error(`the bench exited ${run.code}:\n${run.stderr}\n${run.stdout}`);
     const lines = run.stdout.trimEnd().split('\n');
     const summary = JSON.parse(lines[lines.length - 1]) as Record<string, unknown> & { phases: Record<string, unknown>[] };
-    expect(summary).toMatchObject({ mode: 'burst', transport: 'rabbitmq-amqp', step: 'noop', masters: 1, workers: 1, tasks: 20, capacity: 10 });
+    expect(summary).toMatchObject({ mode: 'burst', transport: 'rabbitmq-amqp', step: 'noop', masters: 1, workers: 1, tasks: 20, capacity: 10, warmup: 5 });
     expect(summary.phases.map((p) => [p.label, p.tasks, p.perWorker])).toEqual([
       ['burst', 20, { 'worker-1': 20 }],
       [expect.stringMatching(/^rate \d+(\.\d)?\/s$/), 20, { 'worker-1': 20 }],

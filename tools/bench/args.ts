@@ -40,6 +40,12 @@ export interface BenchArgs {
    * null: one burst with `concurrency` requests in flight.
    */
   rate: number | 'half' | null;
+  /**
+   * `--warmup W`: tasks pushed and awaited before the first measured phase of a burst, rate or
+   * scale-out run, their figures dropped (the first tasks of a fresh cluster pay for JIT
+   * compilation, connection pools, prepared statements).
+   */
+  warmup: number;
   /** `--scale-out`, `--capacity-test`, `--recovery-test`; `burst` (the default) otherwise. */
   mode: BenchMode;
   help: boolean;
@@ -98,6 +104,8 @@ Options:
   --rate N/s | half      open-loop arrival: create and start N tasks per second whatever the
                          cluster does; half: a burst first, then the same number of tasks at
                          half its rate (default: one burst, --concurrency requests in flight)
+  --warmup W             tasks run before the first measured phase of a burst, rate or
+                         scale-out run, their figures dropped (default 50; 0: none)
   --scale-out            1, then 2, then 4 workers (added to the running cluster), K tasks each
                          (created first, then started in a burst); throughput and efficiency
                          against linear
@@ -142,6 +150,7 @@ const OPTIONS: Record<string, Option> = {
   concurrency: { kind: 'int', key: 'concurrency', min: 1 },
   'baseline-messages': { kind: 'int', key: 'baselineMessages', min: 1 },
   timeout: { kind: 'int', key: 'timeoutMs', min: 1 },
+  warmup: { kind: 'int', key: 'warmup', min: 0 },
   'skip-baseline': { kind: 'flag', key: 'skipBaseline' },
   help: { kind: 'flag', key: 'help' },
 };
@@ -167,6 +176,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     transport: 'rabbitmq-amqp',
     step: { kind: 'noop' },
     rate: null,
+    warmup: 50,
     mode: 'burst',
     help: false,
   };

@@ -89,6 +89,11 @@ async function main(): Promise<number> {
     await useApiToken(cluster.masters[0]);
     const idle = memoryOfAll(cluster.processes());
     const workload = workloadOf(args.step);
+    if (args.warmup > 0 && (args.mode === 'burst' || args.mode === 'scale-out')) {
+      const arrival = { kind: 'burst', concurrency: args.concurrency } as const;
+      const warm = await runPhase(cluster, args, workload, { label: 'warm-up', arrival, count: args.warmup, workers: args.workers }, cleanup, log);
+      log(`warm-up: ${args.warmup} tasks at ${warm.figures.tasksPerSec.toFixed(1)} tasks/s (not reported)`);
+    }
     const input = { cluster, args, workload, cleanup, log };
     const result =
       args.mode === 'scale-out'

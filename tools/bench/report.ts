@@ -37,6 +37,8 @@ export interface BenchSummary extends PhaseSummary {
   step: string;
   masters: number;
   capacity: number;
+  /** Tasks run before the measured phases, their figures dropped. */
+  warmup: number;
   brokerMsgsPerSec: number | null;
   /** RSS of each process once the cluster was up, before the first task (MB). */
   idleRssMb: Record<string, number>;
@@ -89,6 +91,7 @@ export function summarize(
     step: stepName(args.step),
     masters: args.masters,
     capacity: args.capacity,
+    warmup: args.mode === 'burst' || args.mode === 'scale-out' ? args.warmup : 0,
     brokerMsgsPerSec: baseline ? round(baseline.msgsPerSec, 0) : null,
     ...phases[0],
     idleRssMb: Object.fromEntries(Object.entries(memory.idle).map(([name, m]) => [name, m.rssMb])),
@@ -102,7 +105,7 @@ export function summarize(
 export function phaseLines(phase: PhaseFacts, summary: PhaseSummary): string[] {
   const { push, wait, figures, cpu } = phase;
   const pushMs = push.lastStartedAt - push.firstStartAt;
-  const lines = [`-- ${phase.label}: ${phase.workers} worker(s), ${figures.tasks} tasks`];
+  const lines = [`-- ${phase.label} (${figures.tasks} tasks, ${phase.workers} worker(s))`];
   const arrival =
     phase.arrival.kind === 'rate'
       ? `open loop at ${fmt(phase.arrival.perSec)} tasks/s (the bench ran at most ${fmt(push.maxLagMs)} ms behind its schedule)`
