@@ -101,7 +101,7 @@ describe('npm run bench: a short run', () => {
       for (const key of ['tasksPerSec', 'p50Ms', 'p99Ms', 'endToEndP50Ms', 'endToEndP99Ms', 'cpuMsPerTask']) {
         expect([key, typeof phase[key]]).toEqual([key, 'number']);
       }
-      expect(Object.keys(phase.cpuMsPerTaskBy as object)).toEqual(['masters', 'workers', 'postgres', 'rabbitmq']);
+      expect(Object.keys(phase.cpuMsPerTaskBy as object)).toEqual(['masters', 'workers', 'postgres', 'broker']);
     }
     expect(summary.brokerMsgsPerSec).toEqual(expect.any(Number));
     expect(summary.ratioToBroker).toEqual(expect.any(Number));

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BenchArgs } from './args';
 import { Cleanup } from './cleanup';
+import { engineSec } from './cpu';
 import { BenchCluster } from './cluster';
 import { pushTasks } from './driver';
 import { memoryOf } from './memory';
@@ -63,7 +64,7 @@ export async function scaleOut({ cluster, args, workload, cleanup, log }: ModeIn
       fmt(p.workers * one),
       `${fmt(efficiency[i] * 100, 0)} %`,
       fmt(ceiling(p.workers)),
-      p.cpu ? fmt(((p.cpu.bySec.masters + p.cpu.bySec.workers + p.cpu.bySec.postgres + p.cpu.bySec.rabbitmq) * 1000) / p.figures.tasks) : '-',
+      p.cpu ? fmt((engineSec(p.cpu.bySec) * 1000) / p.figures.tasks) : '-',
     ]),
   );
   lines.push(`(I/O ceiling: workers × capacity ${args.capacity} / step of ${sleepOf(args)} ms; linear: workers × the 1-worker rate)`);

@@ -49,7 +49,7 @@ export async function runPhase(
   const ids: string[] = new Array(phase.count);
   let push: PushResult | undefined;
   let wait: WaitResult;
-  const pids = { masters: cluster.masterPids, workers: cluster.workerPids };
+  const pids = { masters: cluster.masterPids, workers: cluster.workerPids, artemis: args.transport !== 'rabbitmq-amqp' };
   const cpuBefore = sampleCpu(pids);
   const began = Date.now();
   const ticker = setInterval(() => {

@@ -1,5 +1,6 @@
 import { BenchArgs, stepName } from './args';
 import { BaselineResult } from './baseline';
+import { engineSec } from './cpu';
 import { largest, Memory } from './memory';
 import { PhaseFacts } from './phase';
 import { Distribution, distribution } from './stats';
@@ -23,9 +24,9 @@ export interface PhaseSummary {
   endToEndP99Ms: number;
   peakConcurrency: number;
   ratioToBroker: number | null;
-  /** CPU ms per task of masters + workers + PostgreSQL + RabbitMQ; null without /proc. */
+  /** CPU ms per task of masters + workers + PostgreSQL + the broker (RabbitMQ or Artemis); null without /proc. */
   cpuMsPerTask: number | null;
-  cpuMsPerTaskBy: { masters: number; workers: number; postgres: number; rabbitmq: number } | null;
+  cpuMsPerTaskBy: { masters: number; workers: number; postgres: number; broker: number } | null;
   /** Tasks executed per worker (its name, or its id when the cluster has no names). */
   perWorker: Record<string, number>;
 }
@@ -67,8 +68,8 @@ export function summarizePhase(phase: PhaseFacts, baseline: BaselineResult | nul
     endToEndP99Ms: phase.endToEnd.p99,
     peakConcurrency: phase.peakConcurrency,
     ratioToBroker: baseline ? round(figures.tasksPerSec / baseline.msgsPerSec, 4) : null,
-    cpuMsPerTask: by ? perTask(by.masters + by.workers + by.postgres + by.rabbitmq) : null,
-    cpuMsPerTaskBy: by ? { masters: perTask(by.masters), workers: perTask(by.workers), postgres: perTask(by.postgres), rabbitmq: perTask(by.rabbitmq) } : null,
+    cpuMsPerTask: by ? perTask(engineSec(by)) : null,
+    cpuMsPerTaskBy: by ? { masters: perTask(by.masters), workers: perTask(by.workers), postgres: perTask(by.postgres), broker: perTask(by.broker) } : null,
     perWorker: Object.fromEntries(
       Object.entries(figures.perWorker)
         .map(([id, count]) => [workerNames[id] ?? id, count] as const)
@@ -143,7 +144,7 @@ export function phaseLines(phase: PhaseFacts, summary: PhaseSummary): string[] {
     if (summary.cpuMsPerTask !== null && by) {
       lines.push(
         `  per task          ${fmt(summary.cpuMsPerTask)} ms of CPU: masters ${fmt(by.masters)}, workers ${fmt(by.workers)}, ` +
-          `postgres ${fmt(by.postgres)}, rabbitmq ${fmt(by.rabbitmq)} ms ` +
+          `postgres ${fmt(by.postgres)}, broker ${fmt(by.broker)} ms ` +
           `(→ at most ${fmt((cpu.cores * 1000) / summary.cpuMsPerTask)} tasks/s on ${cpu.cores} cores with nothing else running)`,
       );
     }
