@@ -121,14 +121,15 @@ Options:
                          the step's sleep)
   --reconcile-after D    task.reconcileAfter of the masters, e.g. 60s (default, as shipped) or 5m
   --log-level L          log.level of the cluster processes: info (default), http, verbose, debug, silly
-  --skip-baseline        do not measure the raw broker throughput
+  --skip-baseline        do not measure the raw broker throughput (only burst and rate runs do)
   --attach URL[,URL…]    drive masters that are already running instead of starting a cluster
   --transport T          rabbitmq-amqp (default), artemis-amqp or artemis-stomp; the baseline
                          measures the same broker and protocol
   --help                 this text
 
 Credentials: the launched cluster's admin (test/support/credentials.ts), traded for an API
-token; with --attach, SHIPDECK_BENCH_TOKEN=<API token of a deployer>.
+token; with --attach, SHIPDECK_BENCH_TOKEN=<API token of a deployer> (else the test admin's
+password, checked on every request).
 
 Services (environment):
   SHIPDECK_TEST_DATABASE_URL  PostgreSQL (default postgres://postgres@127.0.0.1:5432/test)

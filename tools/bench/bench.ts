@@ -86,7 +86,8 @@ async function main(): Promise<number> {
       cluster = await startBenchCluster(args, cleanup);
       log(`cluster ready in ${Date.now() - began} ms: ${cluster.label}`);
     }
-    await useApiToken(cluster.masters[0]);
+    // Not in somebody else's cluster: a token would stay there.
+    if (!args.attach) await useApiToken(cluster.masters[0]);
     const idle = memoryOfAll(cluster.processes());
     const workload = workloadOf(args.step);
     if (args.warmup > 0 && (args.mode === 'burst' || args.mode === 'scale-out')) {
