@@ -73,6 +73,7 @@ describe('npm run bench: the command line', () => {
     expect(problems(['--scale-out', '--workers', '3'])).toContain('--workers does not go with --scale-out');
     expect(problems(['--scale-out', '--capacity-test'])).toContain('one mode at a time');
     expect(problems(['--recovery-test', '--rate', '5'])).toContain('--rate does not go with --recovery-test');
+    expect(problems(['--capacity-test', '--step', 'noop'])).toContain('--step: --capacity-test needs sleep:MS steps (got noop)');
   });
 
   it('--help prints the usage; a bad argument exits 2 naming it', async () => {

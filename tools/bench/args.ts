@@ -260,6 +260,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       if (given.has(clash)) problems.push(`--${clash} does not go with --${args.mode}`);
     }
   }
+  // Their steps must still run when all are started (capacity) or when the worker is killed (recovery).
+  if ((args.mode === 'capacity-test' || args.mode === 'recovery-test') && given.has('step') && args.step.kind !== 'sleep') {
+    problems.push(`--step: --${args.mode} needs sleep:MS steps (got ${stepName(args.step)})`);
+  }
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   args.workers ||= defaults.workers;
   args.capacity ||= defaults.capacity;
