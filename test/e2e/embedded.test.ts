@@ -347,6 +347,11 @@ describe('embedded master', () => {
     const log = expectStatus(await client.get<string>(`/tasks/${id}/steps/${executed.steps[0].path}/log`), 200);
     expect(log.trim().length).toBeGreaterThan(0);
     await archive(client, id);
+
+    // Control noop (the benchmark's trivial task) waits sleepMs and logs nothing.
+    const noop = expectStatus(await client.post<Created>('/control-tasks', { target: 'local-1', control: 'noop', parameters: { sleepMs: 20 } }), 201);
+    await start(client, noop.taskId);
+    expect((await waitForTask(url, noop.taskId, ['EXECUTED'])).steps[0].state).toBe('DONE');
   });
 
   e2e('8. the example plugin deploys an example.Marker', async () => {
@@ -495,6 +500,14 @@ describe('embedded master', () => {
         400,
       );
       expect(skip.details.map((d) => d.field)).toEqual(['skipSteps']);
+    });
+
+    e2e("a control's bad parameters → 400 naming parameters.*", async () => {
+      const error = expectError(
+        await client.post('/control-tasks', { target: 'local-1', control: 'noop', parameters: { sleepMs: -1, colour: 'red' } }),
+        400,
+      );
+      expect(error.details.map((d) => d.field)).toEqual(['parameters.sleepMs', 'parameters.colour']);
     });
 
     e2e('a manifest with an unknown CI type → 400 naming deployables[0].type', async () => {

@@ -32,8 +32,50 @@ export interface BenchArgs {
    * SHIPDECK_TEST_ARTEMIS_AMQP_URL / _STOMP_URL). The baseline measures the same transport.
    */
   transport: BenchTransport;
+  /** `--step S`: what each task's one step does (see {@link BenchStep}); the mode's default when not given. */
+  step: BenchStep;
+  /**
+   * `--rate N/s`: open-loop arrival, N tasks created and started per second whatever the cluster
+   * does with them; `--rate half`: a burst first, then the same tasks again at half its rate;
+   * null: one burst with `concurrency` requests in flight.
+   */
+  rate: number | 'half' | null;
+  /**
+   * `--warmup W`: tasks pushed and awaited before the first measured phase of a burst, rate or
+   * scale-out run, their figures dropped (the first tasks of a fresh cluster pay for JIT
+   * compilation, connection pools, prepared statements).
+   */
+  warmup: number;
+  /** `--scale-out`, `--capacity-test`, `--recovery-test`; `burst` (the default) otherwise. */
+  mode: BenchMode;
   help: boolean;
 }
+
+/**
+ * What the step of every task does. `noop`: control noop of the local host, nothing at all (the
+ * engine alone); `check`: control checkConnection (what issue 16 first measured); `shell`: a
+ * deployment of one `cmd.Command` step running `true` in a shell; `sleep`: control noop with
+ * `sleepMs`, an I/O-bound step of `ms` that uses no CPU.
+ */
+export type BenchStep = { kind: 'noop' } | { kind: 'check' } | { kind: 'shell' } | { kind: 'sleep'; ms: number };
+
+export const BENCH_MODES = ['burst', 'scale-out', 'capacity-test', 'recovery-test'] as const;
+export type BenchMode = (typeof BENCH_MODES)[number];
+
+/** `sleep:200` for the step's description and the JSON line. */
+export function stepName(step: BenchStep): string {
+  return step.kind === 'sleep' ? `sleep:${step.ms}` : step.kind;
+}
+
+/** The workers, capacity, step and tasks of each mode when the command line does not give them. */
+export const MODE_DEFAULTS: Record<BenchMode, { workers: number; capacity: number; tasks: number; step: BenchStep }> = {
+  burst: { workers: 1, capacity: 10, tasks: 1000, step: { kind: 'noop' } },
+  // Worker counts 1, 2, 4 are the mode itself; --workers is refused.
+  'scale-out': { workers: 1, capacity: 50, tasks: 1000, step: { kind: 'sleep', ms: 200 } },
+  'capacity-test': { workers: 1, capacity: 1000, tasks: 1000, step: { kind: 'sleep', ms: 60_000 } },
+  // The tasks must still be running when the worker is killed: an hour-long sleep.
+  'recovery-test': { workers: 1, capacity: 100, tasks: 100, step: { kind: 'sleep', ms: 3_600_000 } },
+};
 
 export const BENCH_TRANSPORTS = ['rabbitmq-amqp', 'artemis-amqp', 'artemis-stomp'] as const;
 export type BenchTransport = (typeof BENCH_TRANSPORTS)[number];
@@ -41,25 +83,53 @@ export type BenchTransport = (typeof BENCH_TRANSPORTS)[number];
 export const USAGE = `Usage: npm run bench -- --masters M --workers N --tasks K [options]
 
 Starts M masters and N workers against PostgreSQL and RabbitMQ (a schema and a queue of their
-own), pushes K one-step control tasks (checkConnection on a local host) through the masters'
-REST API round-robin, waits until every one is EXECUTED and prints the figures. The last line
-of stdout is one JSON object.
+own), pushes K one-step tasks through the masters' REST API round-robin, waits until every one
+is EXECUTED and prints the figures: throughput, dispatch latency, CPU per task and component,
+idle and peak RSS per process. The last line of stdout is one JSON object. docs/performance.md
+says how each figure of the issue's targets is measured.
 
 Options:
   --masters M            master processes (default 1)
   --workers N            worker processes (default 1)
-  --tasks K              control tasks (default 1000)
-  --capacity C           task.maxActiveTasks of every worker (default 10)
+  --tasks K              tasks (default 1000; 100 in --recovery-test)
+  --capacity C           task.maxActiveTasks of every worker (default 10; 50 in --scale-out,
+                         1000 in --capacity-test, 100 in --recovery-test)
+  --step S               what each task's one step does (default noop; sleep:200 in --scale-out,
+                         sleep:60000 in --capacity-test, sleep:3600000 in --recovery-test):
+                           noop      control noop on a local host: nothing, the engine alone
+                           check     control checkConnection on a local host
+                           shell     a deployment of one cmd.Command step running \`true\` (one
+                                     environment per task: deployments lock their environment)
+                           sleep:MS  control noop with sleepMs MS: I/O-bound, no CPU
+  --rate N/s | half      open-loop arrival: create and start N tasks per second whatever the
+                         cluster does; half: a burst first, then the same number of tasks at
+                         half its rate (default: one burst, --concurrency requests in flight)
+  --warmup W             tasks run before the first measured phase of a burst, rate or
+                         scale-out run, their figures dropped (default 50; 0: none)
+  --scale-out            1, then 2, then 4 workers (added to the running cluster), K tasks each
+                         (created first, then started in a burst); throughput and efficiency
+                         against linear
+  --capacity-test        one worker of capacity C runs K concurrent steps (created first, then
+                         started): wall time against the step's duration, peak concurrency,
+                         peak RSS
+  --recovery-test        K tasks held by one worker that is SIGKILLed with their recovery files
+                         in its work directory, then started again: time from its start until
+                         it logs and stores them recovered
   --concurrency R        REST requests in flight (default 32)
   --baseline-messages B  messages of the raw broker baseline (default 5000)
-  --timeout S            seconds to wait for every task to be EXECUTED (default 120 + K/2)
+  --timeout S            seconds to wait for every task to be EXECUTED (default 120 + K/2, plus
+                         the step's sleep)
   --reconcile-after D    task.reconcileAfter of the masters, e.g. 60s (default, as shipped) or 5m
   --log-level L          log.level of the cluster processes: info (default), http, verbose, debug, silly
-  --skip-baseline        do not measure the raw broker throughput
+  --skip-baseline        do not measure the raw broker throughput (only burst and rate runs do)
   --attach URL[,URL…]    drive masters that are already running instead of starting a cluster
   --transport T          rabbitmq-amqp (default), artemis-amqp or artemis-stomp; the baseline
                          measures the same broker and protocol
   --help                 this text
+
+Credentials: the launched cluster's admin (test/support/credentials.ts), traded for an API
+token; with --attach, SHIPDECK_BENCH_TOKEN=<API token of a deployer> (else the test admin's
+password, checked on every request).
 
 Services (environment):
   SHIPDECK_TEST_DATABASE_URL  PostgreSQL (default postgres://postgres@127.0.0.1:5432/test)
@@ -81,17 +151,22 @@ const OPTIONS: Record<string, Option> = {
   concurrency: { kind: 'int', key: 'concurrency', min: 1 },
   'baseline-messages': { kind: 'int', key: 'baselineMessages', min: 1 },
   timeout: { kind: 'int', key: 'timeoutMs', min: 1 },
+  warmup: { kind: 'int', key: 'warmup', min: 0 },
   'skip-baseline': { kind: 'flag', key: 'skipBaseline' },
   help: { kind: 'flag', key: 'help' },
 };
+const MODE_FLAGS: readonly string[] = BENCH_MODES.filter((m) => m !== 'burst');
+const VALUED = ['log-level', 'attach', 'reconcile-after', 'transport', 'step', 'rate'];
+/** The largest sleep of `--step sleep:MS`: control noop's own limit (libs/plugins local-host.ts). */
+const MAX_SLEEP_MS = 3_600_000;
 
 /** Parses `--name value` and `--name=value`; every problem is collected into one {@link UsageError}. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const args: BenchArgs = {
     masters: 1,
-    workers: 1,
-    tasks: 1000,
-    capacity: 10,
+    workers: 0,
+    tasks: 0,
+    capacity: 0,
     concurrency: 32,
     baselineMessages: 5000,
     timeoutMs: 0,
@@ -100,14 +175,26 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     skipBaseline: false,
     attach: null,
     transport: 'rabbitmq-amqp',
+    step: { kind: 'noop' },
+    rate: null,
+    warmup: 50,
+    mode: 'burst',
     help: false,
   };
   const problems: string[] = [];
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const match = /^--?([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
     const name = match?.[1] ?? '';
-    if (!match || !(name in OPTIONS || ['log-level', 'attach', 'reconcile-after', 'transport'].includes(name))) {
+    if (!match || !(name in OPTIONS || VALUED.includes(name) || MODE_FLAGS.includes(name))) {
       problems.push(`${argv[i]}: unknown argument`);
+      continue;
+    }
+    given.add(name);
+    if (MODE_FLAGS.includes(name)) {
+      if (match[2] !== undefined) problems.push(`--${name} takes no value`);
+      if (args.mode !== 'burst' && args.mode !== name) problems.push(`--${name}: one mode at a time (--${args.mode} was given)`);
+      args.mode = name as BenchMode;
       continue;
     }
     const option = OPTIONS[name];
@@ -140,6 +227,19 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       args.transport = value as BenchTransport;
       continue;
     }
+    if (name === 'step') {
+      const step = parseStep(value);
+      if (step === undefined) problems.push(`--step: must be noop, check, shell or sleep:MS with MS from 1 to ${MAX_SLEEP_MS} (got ${value})`);
+      else args.step = step;
+      continue;
+    }
+    if (name === 'rate') {
+      const rate = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(value);
+      if (value === 'half') args.rate = 'half';
+      else if (rate && Number(rate[1]) > 0) args.rate = Number(rate[1]);
+      else problems.push(`--rate: must be a number of tasks per second like 50/s, or half (got ${value})`);
+      continue;
+    }
     if (name === 'attach') {
       const urls = value.split(',').map((u) => u.trim().replace(/\/+$/, ''));
       const bad = urls.filter((u) => !/^https?:\/\/[^/]+$/.test(u));
@@ -154,8 +254,31 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     }
     (args[option.key] as number) = name === 'timeout' ? number * 1000 : number;
   }
+  const defaults = MODE_DEFAULTS[args.mode];
+  if (args.mode !== 'burst') {
+    for (const clash of ['attach', 'rate', ...(args.mode === 'scale-out' ? ['workers'] : [])]) {
+      if (given.has(clash)) problems.push(`--${clash} does not go with --${args.mode}`);
+    }
+  }
+  // Their steps must still run when all are started (capacity) or when the worker is killed (recovery).
+  if ((args.mode === 'capacity-test' || args.mode === 'recovery-test') && given.has('step') && args.step.kind !== 'sleep') {
+    problems.push(`--step: --${args.mode} needs sleep:MS steps (got ${stepName(args.step)})`);
+  }
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  args.workers ||= defaults.workers;
+  args.capacity ||= defaults.capacity;
+  args.tasks ||= defaults.tasks;
+  if (!given.has('step')) args.step = defaults.step;
   if (args.attach) args.masters = args.attach.length;
-  if (args.timeoutMs === 0) args.timeoutMs = (120 + Math.ceil(args.tasks / 2)) * 1000;
+  // The recovery test never waits for its hour-long steps.
+  const stepMs = args.step.kind === 'sleep' && args.mode !== 'recovery-test' ? args.step.ms : 0;
+  if (args.timeoutMs === 0) args.timeoutMs = (120 + Math.ceil(args.tasks / 2)) * 1000 + stepMs;
   return args;
+}
+
+function parseStep(value: string): BenchStep | undefined {
+  if (value === 'noop' || value === 'check' || value === 'shell') return { kind: value };
+  const sleep = /^sleep:(\d+)$/.exec(value);
+  const ms = Number(sleep?.[1]);
+  return sleep && ms >= 1 && ms <= MAX_SLEEP_MS ? { kind: 'sleep', ms } : undefined;
 }

@@ -20,6 +20,10 @@ export interface BenchCluster {
    * without a claim for `task.reconcileAfter` (counted in the masters' logs); null when unknown.
    */
   republished(): number | null;
+  /** Name → pid of every running master and worker (`master-1`, `worker-2`…), for memory figures. */
+  processes(): Record<string, number>;
+  /** The launcher's cluster, for modes that add, kill and restart workers; undefined with --attach. */
+  launched?: Cluster;
   /** What it runs on (schema, queue, directory), for the log. */
   label: string;
   /** The last lines of every process's output, for an error message; empty when unknown. */
@@ -28,7 +32,16 @@ export interface BenchCluster {
 
 /** Masters somebody else started (`--attach`): nothing is known of their processes. */
 export function attachCluster(masters: string[]): BenchCluster {
-  return { masters, workerNames: () => ({}), masterPids: () => [], workerPids: () => [], describe: () => '', label: masters.join(', '), republished: () => null };
+  return {
+    masters,
+    workerNames: () => ({}),
+    masterPids: () => [],
+    workerPids: () => [],
+    processes: () => ({}),
+    describe: () => '',
+    label: masters.join(', '),
+    republished: () => null,
+  };
 }
 
 /**
@@ -67,6 +80,11 @@ export async function startBenchCluster(args: BenchArgs, cleanup: Cleanup): Prom
       Object.fromEntries(cluster.workers.filter((w) => w.id !== undefined).map((w) => [w.id as string, w.name])),
     masterPids: () => cluster.masters.map((m) => m.pid),
     workerPids: () => cluster.workers.map((w) => w.pid),
+    processes: () =>
+      Object.fromEntries(
+        [...cluster.masters, ...cluster.workers].filter((p) => p.status === undefined).map((p) => [p.name, p.pid] as const),
+      ),
+    launched: cluster,
     describe: (lines) => cluster.describe(lines),
     republished: () => countInLogs(cluster.logDir, /^master-/, REPUBLISHED),
     label: `${args.transport}, schema ${cluster.schema}, queue ${cluster.queueName}, logs in ${cluster.logDir}`,

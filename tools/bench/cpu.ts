@@ -6,7 +6,7 @@ import { cpus } from 'node:os';
  * reported): where the time goes on a small machine, and how much of it other people's
  * processes took (a busy machine makes every figure lower).
  */
-export type Role = 'masters' | 'workers' | 'postgres' | 'rabbitmq' | 'bench' | 'other';
+export type Role = 'masters' | 'workers' | 'postgres' | 'broker' | 'bench' | 'other';
 
 export interface CpuSample {
   at: number;
@@ -32,6 +32,13 @@ const TICKS_PER_SEC = 100;
 export interface RoleOf {
   masters: () => number[];
   workers: () => number[];
+  /** The task queue's broker is ActiveMQ Artemis (a `java` process) rather than RabbitMQ (`beam`…). */
+  artemis?: boolean;
+}
+
+/** CPU seconds of everything a task needs: masters, workers, PostgreSQL and the broker. */
+export function engineSec(bySec: Record<Role, number>): number {
+  return bySec.masters + bySec.workers + bySec.postgres + bySec.broker;
 }
 
 export function sampleCpu(roles: RoleOf): CpuSample | null {
@@ -67,7 +74,7 @@ export function sampleCpu(roles: RoleOf): CpuSample | null {
     else if (workers.has(pid)) role = 'workers';
     else if (pid === process.pid) role = 'bench';
     else if (comm === 'postgres') role = 'postgres';
-    else if (comm.startsWith('beam') || comm === 'erl_child_setup' || comm === 'epmd') role = 'rabbitmq';
+    else if (roles.artemis ? comm === 'java' : comm.startsWith('beam') || comm === 'erl_child_setup' || comm === 'epmd') role = 'broker';
     // A worker's step commands are its children: their time counts as the worker's once reaped.
     pids.set(pid, { role, ticks: role === 'workers' ? own + children : own });
   }
@@ -75,7 +82,7 @@ export function sampleCpu(roles: RoleOf): CpuSample | null {
 }
 
 export function cpuBetween(before: CpuSample, after: CpuSample): CpuUsage {
-  const bySec: Record<Role, number> = { masters: 0, workers: 0, postgres: 0, rabbitmq: 0, bench: 0, other: 0 };
+  const bySec: Record<Role, number> = { masters: 0, workers: 0, postgres: 0, broker: 0, bench: 0, other: 0 };
   for (const [pid, now] of after.pids) {
     const then = before.pids.get(pid);
     if (now.role === 'other') continue;

@@ -1,9 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { call, TaskWire } from './rest';
 
-/** The host every bench task checks: `local` runs in the worker process, nothing leaves the machine. */
-export const BENCH_HOST = 'bench-local';
-
 /** What the driver has done so far, read by the progress line. */
 export interface Progress {
   created: number;
@@ -12,60 +9,102 @@ export interface Progress {
   done: number;
 }
 
+/**
+ * How tasks arrive. `burst`: `concurrency` lanes each create then start task after task;
+ * `rate`: open loop, task i is created and started at `i / perSec` seconds whatever happened to
+ * the others; `precreated`: every task is created first (not timed), then started by
+ * `concurrency` lanes, so that only dispatch and execution are measured.
+ */
+export type Arrival = { kind: 'burst'; concurrency: number } | { kind: 'rate'; perSec: number } | { kind: 'precreated'; concurrency: number };
+
 export interface PushResult {
   /** Epoch ms just before the first start request left. */
   firstStartAt: number;
   /** Epoch ms when the last start request was answered. */
   lastStartedAt: number;
-  /** Round-trip times of the create and the start requests, in ms. */
+  /** Round-trip times of the create and the start requests, in ms (no creates when precreated). */
   createMs: number[];
   startMs: number[];
-}
-
-/** `PUT /hosts/bench-local` (type `local`): the target of every task. */
-export async function createBenchHost(base: string): Promise<void> {
-  await call(base, 'PUT', `/hosts/${BENCH_HOST}`, { type: 'local' });
+  /** Epoch ms at which task i's first timed request left (its create; its start when precreated). */
+  submittedAt: number[];
+  /** Open loop only: how late the latest task was sent against its schedule (the bench's own lag), in ms. */
+  maxLagMs: number;
 }
 
 /**
- * Creates and starts `ids.length` one-step control tasks (`checkConnection` on the bench host),
- * task i on master i mod M, with `concurrency` tasks in flight (each: create, then start on the
- * same master), writing task i's id into `ids[i]` as soon as it is known. The first failed
- * request ends the push.
+ * Creates (with `create`) and starts `ids.length` tasks, task i on master i mod M, writing task
+ * i's id into `ids[i]` as soon as it is known. The first failed request ends the push.
  */
-export async function pushTasks(masters: string[], ids: string[], concurrency: number, progress: Progress): Promise<PushResult> {
+export async function pushTasks(
+  masters: string[],
+  ids: string[],
+  arrival: Arrival,
+  create: (base: string) => Promise<string>,
+  progress: Progress,
+): Promise<PushResult> {
   const count = ids.length;
-  const createMs: number[] = [];
-  const startMs: number[] = [];
-  let firstStartAt = 0;
-  let lastStartedAt = 0;
-  let next = 0;
-  let failed: unknown;
+  const result: PushResult = { firstStartAt: 0, lastStartedAt: 0, createMs: [], startMs: [], submittedAt: new Array(count), maxLagMs: 0 };
+  const master = (i: number) => masters[i % masters.length];
 
+  const createOne = async (i: number) => {
+    const sent = performance.now();
+    ids[i] = await create(master(i));
+    if (arrival.kind !== 'precreated') result.createMs.push(performance.now() - sent);
+    progress.created++;
+  };
+  const startOne = async (i: number) => {
+    if (result.firstStartAt === 0) result.firstStartAt = Date.now();
+    const sent = performance.now();
+    await call<TaskWire>(master(i), 'POST', `/tasks/${encodeURIComponent(ids[i])}/start`);
+    result.startMs.push(performance.now() - sent);
+    progress.started++;
+    result.lastStartedAt = Date.now();
+  };
+  const submit = async (i: number) => {
+    result.submittedAt[i] = Date.now();
+    if (arrival.kind !== 'precreated') await createOne(i);
+    await startOne(i);
+  };
+
+  if (arrival.kind === 'burst') await inLanes(count, arrival.concurrency, submit);
+  else if (arrival.kind === 'precreated') {
+    await inLanes(count, arrival.concurrency, createOne);
+    await inLanes(count, arrival.concurrency, submit);
+  } else {
+    const began = performance.now();
+    const inFlight: Promise<void>[] = [];
+    let failed = false;
+    for (let i = 0; i < count && !failed; i++) {
+      const due = began + (i * 1000) / arrival.perSec;
+      const wait = due - performance.now();
+      // A timer to the next due time: arrivals keep their schedule however slow the answers are.
+      if (wait > 1) await delay(wait);
+      result.maxLagMs = Math.max(result.maxLagMs, performance.now() - due);
+      inFlight.push(submit(i).catch((error: unknown) => ((failed = true), Promise.reject(error))));
+    }
+    const outcomes = await Promise.allSettled(inFlight);
+    const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (rejected) throw rejected.reason;
+  }
+  return result;
+}
+
+/** Runs `job(0..count-1)` with at most `concurrency` in flight; the first failure ends it and is thrown. */
+export async function inLanes(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: { error: unknown } | undefined;
   const lane = async () => {
     while (failed === undefined && next < count) {
       const i = next++;
-      const base = masters[i % masters.length];
       try {
-        let sent = performance.now();
-        const created = await call<{ taskId: string }>(base, 'POST', '/control-tasks', { target: BENCH_HOST, control: 'checkConnection' });
-        createMs.push(performance.now() - sent);
-        progress.created++;
-        ids[i] = created.taskId;
-        if (firstStartAt === 0) firstStartAt = Date.now();
-        sent = performance.now();
-        await call<TaskWire>(base, 'POST', `/tasks/${encodeURIComponent(created.taskId)}/start`);
-        startMs.push(performance.now() - sent);
-        progress.started++;
-        lastStartedAt = Date.now();
+        await job(i);
       } catch (error) {
-        failed ??= error;
+        failed ??= { error };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
-  if (failed !== undefined) throw failed;
-  return { firstStartAt, lastStartedAt, createMs, startMs };
+  if (failed) throw failed.error;
 }
 
 /** Task states a task does not leave by itself: waiting longer for one of them is pointless. */

@@ -1,3 +1,5 @@
+import { ADMIN_AUTHORIZATION } from '../../test/support/credentials';
+
 /**
  * The slice of the REST contract (spec §6) the bench uses, declared here rather than imported:
  * the bench drives the wire like any client would.
@@ -27,6 +29,21 @@ export class RestError extends Error {
   }
 }
 
+/** The credentials of every request: the test admin's password until {@link useApiToken}. */
+let authorization = process.env['SHIPDECK_BENCH_TOKEN'] ? `Bearer ${process.env['SHIPDECK_BENCH_TOKEN']}` : ADMIN_AUTHORIZATION;
+
+/**
+ * Trades the admin's password for an API token of its own (`POST /tokens`), used from then on: a
+ * password is checked with a deliberately slow hash on every request, which the bench would
+ * otherwise measure as the masters' cost. With SHIPDECK_BENCH_TOKEN set (for --attach), that
+ * token is used as it is.
+ */
+export async function useApiToken(base: string): Promise<void> {
+  if (authorization.startsWith('Bearer ')) return;
+  const created = await call<{ token: string }>(base, 'POST', '/tokens', { name: `bench-${Date.now()}` });
+  authorization = `Bearer ${created.token}`;
+}
+
 /** One JSON request to `base` + `/api/v1` + `path`; a non-2xx answer throws a {@link RestError}. */
 export async function call<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
   const what = `${method} ${base}/api/v1${path}`;
@@ -34,7 +51,7 @@ export async function call<T>(base: string, method: string, path: string, body?:
   try {
     response = await fetch(`${base}/api/v1${path}`, {
       method,
-      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      headers: { accept: 'application/json', authorization, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {

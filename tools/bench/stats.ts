@@ -88,13 +88,22 @@ export function taskFigures(tasks: readonly TaskWire[], firstStartAt: number): T
 
 /** Tasks that were QUEUED (not yet claimed) at each instant, sampled from the views: the backlog. */
 export function peakBacklog(tasks: readonly TaskWire[]): number {
+  return peakOverlap(tasks, (t) => t.queuedAt, (t) => t.claimedAt);
+}
+
+/** Tasks claimed and not yet completed at each instant: how many ran at once. */
+export function peakConcurrency(tasks: readonly TaskWire[]): number {
+  return peakOverlap(tasks, (t) => t.claimedAt, (t) => t.completedAt);
+}
+
+/** The most tasks inside [from, to) at one instant. */
+function peakOverlap(tasks: readonly TaskWire[], from: (t: TaskWire) => string | null, to: (t: TaskWire) => string | null): number {
   const events: [number, number][] = [];
   for (const task of tasks) {
-    if (task.queuedAt && task.claimedAt) {
-      events.push([Date.parse(task.queuedAt), 1], [Date.parse(task.claimedAt), -1]);
-    }
+    const [a, b] = [from(task), to(task)];
+    if (a && b) events.push([Date.parse(a), 1], [Date.parse(b), -1]);
   }
-  // At equal times, claims count before queueings.
+  // At equal times, ends count before beginnings.
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let current = 0;
   let peak = 0;

@@ -48,9 +48,16 @@ describe('planControl', () => {
     const error = thrown(() => planControl({ host, control: 'reboot', parameters: {}, types }));
     expect(error.code).toBe(ErrorCode.VALIDATION_FAILED);
     expect(error.details).toEqual([
-      { field: 'control', message: 'unknown control "reboot" for host type local (available: checkConnection)' },
+      { field: 'control', message: 'unknown control "reboot" for host type local (available: checkConnection, noop)' },
     ]);
     expect(thrown(() => planControl({ host, control: 'constructor', parameters: {}, types })).details[0].field).toBe('control');
+  });
+
+  it("refuses parameters the host type's validateControl refuses, one detail per field", () => {
+    const error = thrown(() => planControl({ host, control: 'noop', parameters: { sleepMs: -1, colour: 'red' }, types }));
+    expect(error.code).toBe(ErrorCode.VALIDATION_FAILED);
+    expect(error.details.map((d) => d.field)).toEqual(['parameters.sleepMs', 'parameters.colour']);
+    expect(planControl({ host, control: 'noop', parameters: { sleepMs: 200 }, types })[0].blocks[0].steps[0].properties).toEqual({ sleepMs: 200 });
   });
 
   it('refuses a host whose type is not registered', () => {

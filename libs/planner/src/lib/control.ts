@@ -16,8 +16,9 @@ export interface ControlPlanInput {
  * Plans a control task: one phase `Control CONTROL on HOST` with one block of one step, whose
  * ciType is `host.<host type>`, operation the control and properties the parameters.
  *
- * @throws ValidationError code UNKNOWN_CI_TYPE when the host's type is not registered, or with
- *   field `control` when the host type has no such control.
+ * @throws ValidationError code UNKNOWN_CI_TYPE when the host's type is not registered, with
+ *   field `control` when the host type has no such control, or with fields `parameters.*` when
+ *   the host type's `validateControl` refuses the parameters.
  */
 export function planControl(input: ControlPlanInput): PhaseSpec[] {
   const { host, control, parameters, types } = input;
@@ -27,6 +28,10 @@ export function planControl(input: ControlPlanInput): PhaseSpec[] {
     throw new ValidationError(`host ${host.name} (type ${host.type}) has no control ${JSON.stringify(control)}`, [
       { field: 'control', message: `unknown control ${JSON.stringify(control)} for host type ${host.type} (available: ${available})` },
     ]);
+  }
+  const problems = hostType.validateControl?.(control, parameters, 'parameters') ?? [];
+  if (problems.length > 0) {
+    throw new ValidationError(`invalid parameters of control ${control} on host ${host.name}`, problems);
   }
   return [
     {

@@ -62,6 +62,12 @@ export interface HostTypeDefinition {
    * field is `fieldPrefix` + `.` + the property. Optional: host types without properties need none.
    */
   validate?(properties: Record<string, unknown>, fieldPrefix: string): FieldError[];
+  /**
+   * Checks the parameters of a control task when it is created (a bad one is a 400 naming
+   * `fieldPrefix.parameter`); `control` is one of {@link HostTypeDefinition.controls}. Optional:
+   * without it any parameters are accepted and the control checks them when it runs.
+   */
+  validateControl?(control: string, parameters: Record<string, unknown>, fieldPrefix: string): FieldError[];
 }
 
 /** What a plugin module exports as `plugin`; built-in and external plugins alike. */

@@ -207,7 +207,9 @@ function hostTypeProblems(type: unknown, at: string): string[] {
   const t = type as Record<string, unknown>;
   const problems: string[] = [];
   if (typeof t.name !== 'string' || !TYPE_NAME.test(t.name)) problems.push(`${at}.name must be a type name like local`);
-  if (t.validate !== undefined && typeof t.validate !== 'function') problems.push(`${at}.validate must be a function`);
+  for (const fn of ['validate', 'validateControl']) {
+    if (t[fn] !== undefined && typeof t[fn] !== 'function') problems.push(`${at}.${fn} must be a function when given`);
+  }
   if (typeof t.controls !== 'object' || t.controls === null) problems.push(`${at}.controls must be an object`);
   else {
     for (const [name, fn] of Object.entries(t.controls)) {

@@ -1,0 +1,92 @@
+import { BenchArgs } from './args';
+import { Cleanup } from './cleanup';
+import { BenchCluster } from './cluster';
+import { cpuBetween, CpuUsage, sampleCpu } from './cpu';
+import { Arrival, Progress, PushResult, pushTasks, waitUntilExecuted, WaitResult } from './driver';
+import { Memory, memoryOfAll } from './memory';
+import { distribution, Distribution, peakBacklog, peakConcurrency, taskFigures, TaskFigures } from './stats';
+import { Workload } from './workload';
+
+/** Everything one measured push (create, start, wait until EXECUTED) found out. */
+export interface PhaseFacts {
+  /** What the phase is called in the report: `burst`, `rate 40/s`, `2 workers`… */
+  label: string;
+  arrival: Arrival;
+  workers: number;
+  push: PushResult;
+  wait: WaitResult;
+  figures: TaskFigures;
+  /** Task submitted (its first timed request left the bench) → completedAt: what a client waits. */
+  endToEnd: Distribution;
+  peakBacklog: number;
+  /** Most tasks between claim and completion at one instant. */
+  peakConcurrency: number;
+  /** CPU time by role from the first request to the last task read; null where /proc is missing. */
+  cpu: CpuUsage | null;
+  /** Memory of every process at the phase's end (VmHWM: the peak since it started). */
+  memory: Record<string, Memory>;
+}
+
+export type Log = (line: string) => void;
+
+/**
+ * One measured push on a running cluster: sets up what `count` tasks of `workload` need, then
+ * creates and starts them as `arrival` says, waits until every one is EXECUTED and computes the
+ * figures, logging progress every second.
+ */
+export async function runPhase(
+  cluster: BenchCluster,
+  args: BenchArgs,
+  workload: Workload,
+  phase: { label: string; arrival: Arrival; count: number; workers: number },
+  cleanup: Cleanup,
+  log: Log,
+): Promise<PhaseFacts> {
+  const { masters } = cluster;
+  await workload.setup(masters, phase.count, args.concurrency);
+  const progress: Progress = { created: 0, started: 0, done: 0 };
+  const pushState = { done: false, failed: false };
+  const ids: string[] = new Array(phase.count);
+  let push: PushResult | undefined;
+  let wait: WaitResult;
+  const pids = { masters: cluster.masterPids, workers: cluster.workerPids, artemis: args.transport !== 'rabbitmq-amqp' };
+  const cpuBefore = sampleCpu(pids);
+  const began = Date.now();
+  const ticker = setInterval(() => {
+    if (cleanup.interrupted) return;
+    const seconds = ((Date.now() - began) / 1000).toFixed(0).padStart(4);
+    log(`${phase.label}: ${seconds} s  created ${progress.created}/${phase.count}  started ${progress.started}/${phase.count}  done ${progress.done}/${phase.count}`);
+  }, 1000);
+  try {
+    const pushing = pushTasks(masters, ids, phase.arrival, (base) => workload.create(base), progress).then(
+      (result) => {
+        push = result;
+        pushState.done = true;
+      },
+      (error: unknown) => {
+        pushState.failed = true;
+        throw error;
+      },
+    );
+    // Whichever fails first ends the run; a failed push gets here before the waiter notices it.
+    [, wait] = await Promise.all([pushing, waitUntilExecuted(masters, ids, began + args.timeoutMs, progress, () => pushState)]);
+  } finally {
+    clearInterval(ticker);
+  }
+  const cpuAfter = sampleCpu(pids);
+  if (!push) throw new Error('the push did not finish');
+  log(`${phase.label}: ${((Date.now() - began) / 1000).toFixed(1)} s  all ${phase.count} tasks EXECUTED`);
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const submitted = push.submittedAt;
+  return {
+    ...phase,
+    push,
+    wait,
+    figures: taskFigures(wait.tasks, push.firstStartAt),
+    endToEnd: distribution(wait.tasks.map((t) => Date.parse(t.completedAt ?? '') - submitted[index.get(t.id) ?? -1])),
+    peakBacklog: peakBacklog(wait.tasks),
+    peakConcurrency: peakConcurrency(wait.tasks),
+    cpu: cpuBefore && cpuAfter ? cpuBetween(cpuBefore, cpuAfter) : null,
+    memory: memoryOfAll(cluster.processes()),
+  };
+}
