@@ -3,3 +3,4 @@ export { parseDuration } from './lib/duration';
 export { envVarName } from './lib/keys';
 export { loadConfig } from './lib/load-config';
 export type { ShipdeckConfig, TlsFiles } from './lib/load-config';
+export { KEY_FILE_MODE, openOrCreateSecretBox, openSecretBox } from './lib/secrets-key';

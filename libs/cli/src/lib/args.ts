@@ -20,6 +20,8 @@ export const FLAGS = {
   'allowed-root': { type: 'string', multiple: true },
   host: { type: 'string', multiple: true },
   set: { type: 'string', multiple: true },
+  secret: { type: 'string', multiple: true },
+  'keep-secrets': { type: 'boolean' },
   user: { type: 'string' },
   role: { type: 'string' },
   env: { type: 'string', multiple: true },
@@ -53,6 +55,8 @@ export interface Flags {
   'allowed-root'?: string[];
   host?: string[];
   set?: string[];
+  secret?: string[];
+  'keep-secrets'?: boolean;
   user?: string;
   role?: string;
   env?: string[];
@@ -128,8 +132,8 @@ export const COMMANDS = [
   {
     words: ['environments', 'put'],
     args: ['NAME'],
-    flags: ['host', 'set'],
-    flagsUsage: '--host HOST... [--set KEY=VALUE]...',
+    flags: ['host', 'set', 'secret', 'keep-secrets'],
+    flagsUsage: '--host HOST... [--set KEY=VALUE]... [--secret KEY[=VALUE]]... [--keep-secrets]',
     summary: 'create or replace an environment',
   },
   { words: ['environments', 'list'], args: [], flags: [], summary: 'list environments' },

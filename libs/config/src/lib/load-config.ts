@@ -92,6 +92,12 @@ export interface ShipdeckConfig {
     /** `cluster.insecure` */
     readonly insecure: boolean;
   };
+  readonly secrets: {
+    /** `secrets.key` (32 bytes), or null: the key is in `keyFile`. A secret: never log it. */
+    readonly key: Uint8Array | null;
+    /** `secrets.keyFile`, absolute. */
+    readonly keyFile: string;
+  };
   readonly export: {
     /** `export.dir`, absolute. */
     readonly dir: string;
@@ -226,6 +232,7 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
     },
     channel: { tls: tlsFiles(v) },
     cluster: { secret: v['cluster.secret'], insecure: v['cluster.insecure'] },
+    secrets: { key: v['secrets.key'], keyFile: v['secrets.keyFile'] },
     export: { dir: v['export.dir'] },
     log: { level: v['log.level'] },
   };

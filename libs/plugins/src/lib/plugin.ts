@@ -62,6 +62,11 @@ export interface HostTypeDefinition {
    * field is `fieldPrefix` + `.` + the property. Optional: host types without properties need none.
    */
   validate?(properties: Record<string, unknown>, fieldPrefix: string): FieldError[];
+  /**
+   * Properties whose values are secrets, as dotted paths (`password`, `jumpHost.password`): a
+   * master stores them encrypted, the API masks them, the worker opens them as a step runs.
+   */
+  secretProperties?: readonly string[];
 }
 
 /** What a plugin module exports as `plugin`; built-in and external plugins alike. */

@@ -208,6 +208,10 @@ function hostTypeProblems(type: unknown, at: string): string[] {
   const problems: string[] = [];
   if (typeof t.name !== 'string' || !TYPE_NAME.test(t.name)) problems.push(`${at}.name must be a type name like local`);
   if (t.validate !== undefined && typeof t.validate !== 'function') problems.push(`${at}.validate must be a function`);
+  const secrets = t.secretProperties;
+  if (secrets !== undefined && !(Array.isArray(secrets) && secrets.every((path) => typeof path === 'string' && path !== ''))) {
+    problems.push(`${at}.secretProperties must be a list of property paths when given`);
+  }
   if (typeof t.controls !== 'object' || t.controls === null) problems.push(`${at}.controls must be an object`);
   else {
     for (const [name, fn] of Object.entries(t.controls)) {

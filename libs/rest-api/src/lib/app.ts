@@ -15,6 +15,7 @@ import { refuseCrossSiteRequests, refuseUnknownHosts } from './request-guards';
 import { authRouter } from './routers/auth-router';
 import { healthRouter } from './routers/health-router';
 import { API_BASE_PATH } from './routing';
+import { maskSecrets } from './secret-masking';
 
 /** What {@link createRestApp} needs. */
 export interface RestAppOptions {
@@ -58,6 +59,7 @@ export function createRestApp({
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
+  app.set('json replacer', maskSecrets);
   setAccessContext(app.locals, { taskEnvironment: (id) => services.tasks.environmentOf(id) });
   app.use(httpMetrics(metrics));
   app.use(helmet());
