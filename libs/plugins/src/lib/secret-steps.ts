@@ -23,7 +23,7 @@ async function executeOpened(executor: StepExecutor, ctx: StepContext, box: Secr
     step = {
       ...ctx.step,
       properties: openDeep(ctx.step.properties, box, opened),
-      target: { ...ctx.step.target, properties: openDeep(ctx.step.target.properties, box, opened) },
+      target: ctx.step.target.properties ? { ...ctx.step.target, properties: openDeep(ctx.step.target.properties, box, opened) } : ctx.step.target,
     };
   } catch (error) {
     if (error instanceof SecretUnavailableError) throw new Error(`cannot open the step's secrets: ${error.message}`);
