@@ -6,7 +6,7 @@
  * (debug level) never holds it, and the key file and the other private files have private modes.
  * A broken key stops the master at start with one message (exit 78).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,6 +119,27 @@ it('keeps the key file, the database and the work directory private', () => {
       expect([entry, stats.mode & 0o777]).toEqual([entry, stats.isDirectory() ? 0o700 : 0o600]);
     }
   }
+});
+
+it('fails a step whose secret another key sealed, saying so, and keeps running (the key from SHIPDECK_SECRETS_KEY)', async () => {
+  const key = Buffer.from(readFileSync(join(master.home, 'data', 'secrets.key'), 'utf8').trim(), 'base64');
+  const fileKeyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
+  expect(master.output()).toContain(fileKeyId);
+  await master.kill('SIGTERM');
+  await master.restart({ SHIPDECK_SECRETS_KEY: randomBytes(32).toString('base64') });
+  const create = `echo "changed {{PW}}"`;
+  const imported = await call('POST', '/packages', { application: 'locked', version: '1.0.0', deployables: [{ name: 'app', type: 'cmd.Command', create }] });
+  expect(imported.status).toBe(201);
+  const created = await call<{ taskId: string }>('POST', '/deployments', { application: 'locked', version: '1.0.0', environment: 'dev' });
+  expect(created.status).toBe(201);
+  expect((await call('POST', `/tasks/${created.body.taskId}/start`)).status).toBe(200);
+  const task = await waitForState(master.url, created.body.taskId, ['EXECUTED', 'FAILED']);
+  expect(task.state).toBe('FAILED');
+  expect(task.steps[0].failure).toMatch(
+    new RegExp(`^cannot open the step's secrets: a secret was sealed with secrets key ${fileKeyId}, but this process has secrets key [0-9a-f]{8}: give every master and worker the same key`),
+  );
+  expect((await fetch(`${master.url}/health/live`)).status).toBe(200);
+  expect(master.output()).not.toContain(SECRET);
 });
 
 describe('a broken secrets key stops the master at start with one clear message', () => {

@@ -8,8 +8,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { SECRET_MASK, SecretBox } from '@shipdeck/domain';
 import { CatalogService } from '@shipdeck/master-services';
 import { Stores, openStores } from '@shipdeck/persistence';
@@ -111,13 +111,13 @@ describeSecretsAtRest(
   'on SQLite',
   () => openStores({ url: `file:${file}`, logger, migrate: true }),
   async (environment, host) => {
-    const db = new Database(file, { readonly: true });
+    const db = await new DataSource({ type: 'better-sqlite3', database: file, readonly: true }).initialize();
     try {
-      const env = db.prepare('SELECT secrets FROM environments WHERE name = ?').get(environment) as { secrets: string };
-      const h = db.prepare('SELECT properties FROM hosts WHERE name = ?').get(host) as { properties: string };
+      const [env] = (await db.query('SELECT secrets FROM environments WHERE name = ?', [environment])) as { secrets: string }[];
+      const [h] = (await db.query('SELECT properties FROM hosts WHERE name = ?', [host])) as { properties: string }[];
       return { secrets: env.secrets, properties: h.properties };
     } finally {
-      db.close();
+      await db.destroy();
     }
   },
   async () => rmSync(dir, { recursive: true, force: true }),

@@ -93,8 +93,8 @@ export interface ShipdeckConfig {
     readonly insecure: boolean;
   };
   readonly secrets: {
-    /** `secrets.key` (32 bytes), or null: the key is in `keyFile`. A secret: never log it. */
-    readonly key: Uint8Array | null;
+    /** `secrets.key` (32 bytes in base64), or null: the key is in `keyFile`. A secret: never log it. */
+    readonly key: string | null;
     /** `secrets.keyFile`, absolute. */
     readonly keyFile: string;
   };

@@ -74,11 +74,10 @@ export function decodeSecretsKey(text: string): Uint8Array | undefined {
   return key.length === 32 && key.toString('base64') === trimmed ? new Uint8Array(key) : undefined;
 }
 
-/** `secrets.key`: 32 bytes in base64. */
-export const secretsKey: Parser<Uint8Array> = (value) => {
-  const key = typeof value === 'string' ? decodeSecretsKey(value) : undefined;
-  if (!key) throw new InvalidValue(SECRETS_KEY_RULE);
-  return key;
+/** `secrets.key`: 32 bytes in base64, kept as that text (the configuration is frozen; bytes cannot be). */
+export const secretsKey: Parser<string> = (value) => {
+  if (typeof value !== 'string' || !decodeSecretsKey(value)) throw new InvalidValue(SECRETS_KEY_RULE);
+  return value.trim();
 };
 
 /** One of `values`. */

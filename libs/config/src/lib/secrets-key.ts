@@ -19,7 +19,8 @@ export const KEY_FILE_MODE = 0o600;
  */
 export function openSecretBox(config: Pick<ShipdeckConfig, 'secrets'>): SecretBox | null {
   const { key, keyFile } = config.secrets;
-  if (key) return new SecretBox(key);
+  const configured = key === null ? undefined : decodeSecretsKey(key);
+  if (configured) return new SecretBox(configured);
   let text: string;
   try {
     text = readFileSync(keyFile, 'utf8');
