@@ -122,7 +122,7 @@ it('keeps the key file, the database and the work directory private', () => {
 });
 
 it('fails a step whose secret another key sealed, saying so, and keeps running (the key from SHIPDECK_SECRETS_KEY)', async () => {
-  const key = Buffer.from(readFileSync(join(master.home, 'data', 'secrets.key'), 'utf8').trim(), 'base64');
+  const key = new Uint8Array(Buffer.from(readFileSync(join(master.home, 'data', 'secrets.key'), 'utf8').trim(), 'base64'));
   const fileKeyId = createHash('sha256').update(key).digest('hex').slice(0, 8);
   expect(master.output()).toContain(fileKeyId);
   await master.kill('SIGTERM');

@@ -12,7 +12,7 @@ export {
   holdsSealed,
   keyIdOf,
   maskSealed,
-  maskSealedDeep,
+  mapStringsDeep,
   sealedPattern,
   wrongKey,
 } from './lib/secrets';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SECRET_MASK, SecretBox, SecretUnavailableError, holdsSealed, maskSealedDeep } from './secrets';
+import { SECRET_MASK, SecretBox, SecretUnavailableError, holdsSealed, mapStringsDeep, maskSealed } from './secrets';
 
 describe('SecretBox', () => {
   const box = new SecretBox(new Uint8Array(randomBytes(32)));
@@ -35,6 +35,6 @@ describe('SecretBox', () => {
 
   it('masks sealed values anywhere in JSON-like data', () => {
     const data = { a: [box.seal('x'), 1, null], b: { c: `u:${box.seal('y')}@h` }, d: 'plain' };
-    expect(maskSealedDeep(data)).toEqual({ a: [SECRET_MASK, 1, null], b: { c: `u:${SECRET_MASK}@h` }, d: 'plain' });
+    expect(mapStringsDeep(data, maskSealed)).toEqual({ a: [SECRET_MASK, 1, null], b: { c: `u:${SECRET_MASK}@h` }, d: 'plain' });
   });
 });

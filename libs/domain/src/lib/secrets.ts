@@ -33,15 +33,12 @@ export function maskSealed(value: string): string {
   return value.replace(sealedPattern(), SECRET_MASK);
 }
 
-/**
- * A deep copy of JSON-like `value` with every sealed value in its strings masked: what may be
- * shown of a host, an environment, a plan or a step to anyone.
- */
-export function maskSealedDeep<T>(value: T): T {
-  if (typeof value === 'string') return maskSealed(value) as T;
-  if (Array.isArray(value)) return value.map((item) => maskSealedDeep(item)) as T;
+/** A deep copy of JSON-like `value` (lists and plain objects) with `map` applied to every string in it. */
+export function mapStringsDeep<T>(value: T, map: (text: string) => string): T {
+  if (typeof value === 'string') return map(value) as T;
+  if (Array.isArray(value)) return value.map((item) => mapStringsDeep(item, map)) as T;
   if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSealedDeep(v)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapStringsDeep(v, map)])) as T;
   }
   return value;
 }

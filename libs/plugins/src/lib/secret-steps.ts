@@ -1,4 +1,4 @@
-import { SecretBox, SecretMasker, SecretUnavailableError, holdsSealed, sealedPattern, wrongKey } from '@shipdeck/domain';
+import { SecretBox, SecretMasker, SecretUnavailableError, holdsSealed, mapStringsDeep, sealedPattern, wrongKey } from '@shipdeck/domain';
 import { PlanStep, StepContext, StepExecutor, StepExecutorLookup } from '@shipdeck/tasks';
 
 /**
@@ -51,14 +51,9 @@ async function executeOpened(executor: StepExecutor, ctx: StepContext, box: Secr
 
 /** A copy of `value` with every sealed value in its strings opened; each plaintext is added to `opened`. */
 function openDeep<T>(value: T, box: SecretBox | null, opened: Set<string>): T {
-  if (typeof value === 'string') {
-    if (!holdsSealed(value)) return value;
-    if (!box) throw wrongKey(sealedPattern().exec(value)?.[1] ?? 'unknown', null);
-    return box.openAll(value, opened) as T;
-  }
-  if (Array.isArray(value)) return value.map((item) => openDeep(item, box, opened)) as T;
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, openDeep(v, box, opened)])) as T;
-  }
-  return value;
+  return mapStringsDeep(value, (text) => {
+    if (!holdsSealed(text)) return text;
+    if (!box) throw wrongKey(sealedPattern().exec(text)?.[1] ?? 'unknown', null);
+    return box.openAll(text, opened);
+  });
 }
