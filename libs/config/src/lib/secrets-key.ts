@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SECRETS_KEY_BYTES, SecretBox } from '@shipdeck/domain';
 import { ConfigError } from '@shipdeck/errors';
@@ -44,20 +44,26 @@ export function openOrCreateSecretBox(config: Pick<ShipdeckConfig, 'secrets'>): 
   return openSecretBox(config) ?? new SecretBox(createKeyFile(config.secrets.keyFile));
 }
 
-/** Writes a new key to `file` (0600, its directory 0700 when created); another process's file, written first, wins. */
+/**
+ * Writes a new key to `file` (0600; its directory 0700 when created). The key is written to a
+ * temporary file first and linked into place, so that a master starting at the same moment never
+ * reads a half-written file; when another one was first, its key wins.
+ */
 function createKeyFile(file: string): Uint8Array {
   const key = new Uint8Array(randomBytes(SECRETS_KEY_BYTES));
+  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, `${Buffer.from(key).toString('base64')}\n`, { mode: KEY_FILE_MODE, flag: 'wx' });
+    writeFileSync(temporary, `${Buffer.from(key).toString('base64')}\n`, { mode: KEY_FILE_MODE, flag: 'wx' });
+    linkSync(temporary, file);
     return key;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      const existing = decodeSecretsKey(readFileSync(file, 'utf8'));
-      if (existing) return existing;
-      throw new ConfigError(`secrets.keyFile: ${file} ${SECRETS_KEY_RULE}`);
-    }
-    throw new ConfigError(`secrets.keyFile: cannot create ${file} (${code ?? String(error)})`);
+    if (code !== 'EEXIST') throw new ConfigError(`secrets.keyFile: cannot create ${file} (${code ?? String(error)})`);
+    const existing = decodeSecretsKey(readFileSync(file, 'utf8'));
+    if (!existing) throw new ConfigError(`secrets.keyFile: ${file} ${SECRETS_KEY_RULE}`);
+    return existing;
+  } finally {
+    rmSync(temporary, { force: true });
   }
 }
