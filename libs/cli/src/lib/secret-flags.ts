@@ -1,10 +1,7 @@
-import type { Environment } from '@shipdeck/domain';
+import { type Environment, SECRET_MASK } from '@shipdeck/domain';
 import { CommandSpec, UsageError } from './args';
 import { readPassword } from './auth-commands';
 import { Session } from './session';
-
-/** What the API shows, and takes back as "keep the stored value" (the domain's SECRET_MASK). */
-const MASK = '******';
 
 /**
  * The `secrets` of `environments put`: `--secret KEY=VALUE` as given (it stays in the shell's
@@ -31,7 +28,7 @@ export async function secretsOf(
   }
   if (flags['keep-secrets']) {
     const { body } = await s.client.json<Environment>('GET', `/environments/${encodeURIComponent(name)}`);
-    for (const key of Object.keys(body.secrets ?? {})) if (!Object.hasOwn(secrets, key)) secrets[key] = MASK;
+    for (const key of Object.keys(body.secrets ?? {})) if (!Object.hasOwn(secrets, key)) secrets[key] = SECRET_MASK;
   }
   return secrets;
 }
