@@ -436,6 +436,7 @@ const secrets = {
   ARTEMIS_MASTER_PASSWORD: secret(),
   ARTEMIS_WORKER_PASSWORD: secret(),
   SHIPDECK_CLUSTER_SECRET: secret(),
+  SHIPDECK_SECRETS_KEY: randomBytes(32).toString('base64'),
   SHIPDECK_ADMIN_PASSWORD: secret(),
 };
 

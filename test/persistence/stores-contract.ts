@@ -572,11 +572,13 @@ export function describeStoresContract(target: ContractTarget): void {
       const name = `env-${uid()}`;
       expect(await stores.environments.get(name)).toBeNull();
       await stores.environments.put({ name, hosts: ['a'], dictionary: { PORT: '80' } });
-      await stores.environments.put({ name, hosts: ['a', 'b'], dictionary: { PORT: '8080', APP_HOME: '/opt/app' } });
+      expect((await stores.environments.get(name))?.secrets).toEqual({});
+      await stores.environments.put({ name, hosts: ['a', 'b'], dictionary: { PORT: '8080', APP_HOME: '/opt/app' }, secrets: { PW: '<<sealed:v1:…>>' } });
       expect(await stores.environments.get(name)).toEqual({
         name,
         hosts: ['a', 'b'],
         dictionary: { PORT: '8080', APP_HOME: '/opt/app' },
+        secrets: { PW: '<<sealed:v1:…>>' },
       });
       expect((await stores.environments.list()).filter((e) => e.name === name)).toHaveLength(1);
     });

@@ -2,7 +2,7 @@ import { RequestListener } from 'node:http';
 import { join } from 'node:path';
 import { FieldError, ShipdeckError, isRetryable } from '@shipdeck/errors';
 import { Shutdown, listenHttp, readPemFiles, retryUntil } from '@shipdeck/lifecycle';
-import { ShipdeckConfig, computeConfigHash, loadConfig } from '@shipdeck/config';
+import { ShipdeckConfig, computeConfigHash, loadConfig, openOrCreateSecretBox } from '@shipdeck/config';
 import { Logger, createLogger } from '@shipdeck/logging';
 import { MasterServices, Reconciler, TaskAnnouncer, createMasterServices } from '@shipdeck/master-services';
 import { PrometheusMetrics } from '@shipdeck/metrics';
@@ -29,8 +29,11 @@ async function main(): Promise<void> {
   const home = process.env.SHIPDECK_HOME ?? process.cwd();
   const warnings: FieldError[] = [];
   const config = loadConfig({ home, strict: args.includes('--strict'), onWarning: (w) => warnings.push(w) });
+  // A broken key stops the master here (exit 78); a missing key file is created (0600).
+  const secrets = openOrCreateSecretBox(config);
   const logger = createLogger({ level: config.log.level, json: process.env.NODE_ENV === 'production', name: 'master' });
   for (const w of warnings) logger.warn(`configuration: ${w.field}: ${w.message} (shipdeck master --strict refuses to start)`);
+  logger.info('secrets key loaded', { keyId: secrets.keyId, from: config.secrets.key ? 'secrets.key' : config.secrets.keyFile });
   const shutdown = new Shutdown(logger);
   shutdown.onSignals();
 
@@ -79,12 +82,12 @@ async function main(): Promise<void> {
   const queue: TaskQueue = !inProcess && config.cluster.secret ? new SignedTaskQueue(opened, { secret: config.cluster.secret, logger }) : opened;
   if (!inProcess) warnAboutClusterSecurity(config, logger);
   metrics.watchTasks(() => stores.tasks.countByStateAndType());
-  const { pool: workers, isCurrent } = await startWorkerPool({ config, masterId, configHash, queue, stores, registry, logger, shutdown, metrics });
+  const { pool: workers, isCurrent } = await startWorkerPool({ config, masterId, configHash, queue, stores, registry, secrets, logger, shutdown, metrics });
   // The states alone: no task list is read for it.
   metrics.watchWorkers(async () => (await workers.list([])).map((worker) => worker.state));
   const announcer = new TaskAnnouncer(queue, masterId, configHash, logger, isCurrent, metrics);
   const info = { version: SHIPDECK_VERSION, role: 'master' as const, id: masterId, configHash, inProcessWorker: inProcess };
-  const services = createMasterServices({ stores, registry, announcer, workers, logger, info, maxPlanSteps: config.task.maxPlanSteps });
+  const services = createMasterServices({ stores, registry, secrets, announcer, workers, logger, info, maxPlanSteps: config.task.maxPlanSteps });
 
   const reconciler = new Reconciler({
     tasks: stores.tasks,

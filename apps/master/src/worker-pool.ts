@@ -5,7 +5,8 @@ import { Logger } from '@shipdeck/logging';
 import { PrometheusMetrics } from '@shipdeck/metrics';
 import { ClusterWorkers, InProcessWorkers, WorkerPool } from '@shipdeck/master-services';
 import { Stores } from '@shipdeck/persistence';
-import { PluginRegistry } from '@shipdeck/plugins';
+import { SecretBox } from '@shipdeck/domain';
+import { PluginRegistry, withSecrets } from '@shipdeck/plugins';
 import { TaskQueue } from '@shipdeck/queue';
 import { WorkerRuntime, loadOrCreateWorkerId, lockWorkDir } from '@shipdeck/worker-runtime';
 
@@ -17,6 +18,8 @@ export interface WorkerPoolContext {
   queue: TaskQueue;
   stores: Stores;
   registry: PluginRegistry;
+  /** Opens the secrets of the steps the in-process worker runs. */
+  secrets: SecretBox | null;
   logger: Logger;
   shutdown: Shutdown;
   /** The master's metrics; the in-process worker reports there too. */
@@ -42,14 +45,14 @@ export async function startWorkerPool(context: WorkerPoolContext): Promise<Start
   return startCommandChannel(context);
 }
 
-async function startInProcessWorker({ config, queue, stores, registry, configHash, logger, shutdown, metrics }: WorkerPoolContext) {
+async function startInProcessWorker({ config, queue, stores, registry, secrets, configHash, logger, shutdown, metrics }: WorkerPoolContext) {
   const workDir = config.task.recovery.dir;
   shutdown.add('work directory lock', lockWorkDir(workDir));
   const workerId = loadOrCreateWorkerId(workDir);
   const { recovery } = config.task;
   const worker = new WorkerRuntime({
     workerId, workDir, queue, stores, configHash, logger,
-    executors: registry.executorFor,
+    executors: withSecrets(registry.executorFor, secrets),
     capacity: config.task.maxActiveTasks,
     leaseMs: config.task.leaseDurationMs,
     takeover: { enabled: recovery.takeover === 'auto', afterMs: recovery.takeoverAfterMs },

@@ -1,13 +1,13 @@
 import type { RequestListener } from 'node:http';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ShipdeckConfig, computeConfigHash, loadConfig } from '@shipdeck/config';
+import { ShipdeckConfig, computeConfigHash, loadConfig, openSecretBox } from '@shipdeck/config';
 import { ConfigError, ErrorCode, ShipdeckError, isRetryable } from '@shipdeck/errors';
 import { Shutdown, listenHttp, retryUntil } from '@shipdeck/lifecycle';
 import { Logger, createLogger } from '@shipdeck/logging';
 import { PrometheusMetrics } from '@shipdeck/metrics';
 import { openStores } from '@shipdeck/persistence';
-import { createRegistry } from '@shipdeck/plugins';
+import { createRegistry, withSecrets } from '@shipdeck/plugins';
 import { SignedTaskQueue, TaskQueue, openTaskQueue } from '@shipdeck/queue';
 import { CommandChannelClient, reconnectBackoffWithin } from '@shipdeck/command-channel';
 import { ConfigCompatibility, LiveMaster, WorkerRuntime, loadOrCreateWorkerId, lockWorkDir, systemClock } from '@shipdeck/worker-runtime';
@@ -30,6 +30,11 @@ async function main(): Promise<void> {
       'invalid configuration: task.inProcessWorker: true means the masters run their own in-process worker and refuse external workers; set task.inProcessWorker: false (conf/shipdeck.yaml or SHIPDECK_TASK_IN_PROCESS_WORKER=false) on masters and workers',
     );
   }
+  // A broken key stops the worker here (exit 78). Without any key it runs, and fails only the steps
+  // that need a secret, saying so: the key is the masters'; a worker never makes one up.
+  const secrets = openSecretBox(config);
+  if (secrets) logger.info('secrets key loaded', { keyId: secrets.keyId });
+  else logger.warn(`no secrets key (secrets.key, or the file ${config.secrets.keyFile}): steps that need a secret will fail`);
   // A local worker (same installation as its master) finds the master on this machine by default.
   const api = flags.api ?? `http://localhost:${config.server.port}`;
   const masters = flags.masters.length > 0 ? flags.masters : [`localhost:${config.server.workerPort}`];
@@ -135,7 +140,7 @@ async function main(): Promise<void> {
   });
   const worker: WorkerRuntime = new WorkerRuntime({
     workerId, workDir, queue, stores, configHash, logger,
-    executors: registry.executorFor,
+    executors: withSecrets(registry.executorFor, secrets),
     capacity: config.task.maxActiveTasks,
     leaseMs: config.task.leaseDurationMs,
     takeover: { enabled: config.task.recovery.takeover === 'auto', afterMs: config.task.recovery.takeoverAfterMs },

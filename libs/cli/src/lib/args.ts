@@ -94,8 +94,8 @@ export const COMMANDS = [
   {
     words: ['environments', 'put'],
     args: ['NAME'],
-    flags: ['host', 'set'],
-    flagsUsage: '--host HOST... [--set KEY=VALUE]...',
+    flags: ['host', 'set', 'secret', 'keep-secrets'],
+    flagsUsage: '--host HOST... [--set KEY=VALUE]... [--secret KEY[=VALUE]]... [--keep-secrets]',
     summary: 'create or replace an environment',
   },
   { words: ['environments', 'list'], args: [], flags: [], summary: 'list environments' },

@@ -200,7 +200,8 @@ async function askNewPassword(s: Session, user: string): Promise<string> {
   return readPassword(s.stdin, s, '', 'pipe the password to standard input');
 }
 
-async function readPassword(stdin: PromptInput | undefined, s: Session, question: string, advice: string): Promise<string> {
+/** A hidden value: a prompt (not echoed) on a terminal, else the first line of standard input; never empty. */
+export async function readPassword(stdin: PromptInput | undefined, s: Session, question: string, advice: string): Promise<string> {
   let password: string;
   if (isTerminal(stdin)) password = await prompt(stdin, s.stderr, question, true);
   else if (stdin) password = await readFirstLine(stdin);

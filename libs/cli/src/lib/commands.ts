@@ -9,6 +9,7 @@ import { hostDetails, table, taskDetails } from './format';
 import { followStepLog, followTask, reportOutcome, taskLine } from './follow';
 import { hostProperties } from './host-properties';
 import { resolveTaskId, resolveWorkerId } from './resolve';
+import { secretsOf } from './secret-flags';
 import { CliError, messageOf, print, seg, Session } from './session';
 
 /**
@@ -167,7 +168,9 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
     const spec = commandSpec('environments put');
     if (!flags.host?.length) throw new UsageError('environments put needs at least one --host', spec);
     const dictionary = Object.fromEntries((flags.set ?? []).map((pair) => keyValue(pair, spec)));
-    return putNamed<Environment>(s, 'environment', name, { hosts: flags.host, dictionary });
+    const secrets = await secretsOf(s, name, flags, spec);
+    const request = Object.keys(secrets).length > 0 ? { hosts: flags.host, dictionary, secrets } : { hosts: flags.host, dictionary };
+    return putNamed<Environment>(s, 'environment', name, request);
   },
 
   'environments list': async (s) => {
@@ -176,8 +179,8 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
       body.length === 0
         ? 'no environments'
         : table(
-            ['NAME', 'HOSTS', 'DICTIONARY'],
-            body.map((e) => [e.name, e.hosts.join(','), Object.keys(e.dictionary).join(',')]),
+            ['NAME', 'HOSTS', 'DICTIONARY', 'SECRETS'],
+            body.map((e) => [e.name, e.hosts.join(','), Object.keys(e.dictionary).join(','), Object.keys(e.secrets ?? {}).join(',')]),
           ),
     );
     return 0;

@@ -17,6 +17,8 @@ export const FLAGS = {
   'allowed-root': { type: 'string', multiple: true },
   host: { type: 'string', multiple: true },
   set: { type: 'string', multiple: true },
+  secret: { type: 'string', multiple: true },
+  'keep-secrets': { type: 'boolean' },
   user: { type: 'string' },
   role: { type: 'string' },
   env: { type: 'string', multiple: true },

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -402,9 +403,23 @@ describe('hosts and environments', () => {
   });
 
   it('lists environments', async () => {
-    await serve(() => page([{ name: 'dev', hosts: ['a', 'b'], dictionary: { K: 'V' } }]));
+    await serve(() => page([{ name: 'dev', hosts: ['a', 'b'], dictionary: { K: 'V' }, secrets: { PW: '******' } }]));
     expect(await cli(['environments', 'list'])).toBe(0);
-    expect(stdout.lines).toEqual(['NAME  HOSTS  DICTIONARY', 'dev   a,b    K']);
+    expect(stdout.lines).toEqual(['NAME  HOSTS  DICTIONARY  SECRETS', 'dev   a,b    K           PW']);
+  });
+
+  it('puts secrets given inline, read from standard input, and kept as stored', async () => {
+    await serve((req) =>
+      req.method === 'GET'
+        ? json({ name: 'dev', hosts: ['a'], dictionary: {}, secrets: { OLD: '******', PW: '******' } })
+        : json({ name: 'dev' }, 200),
+    );
+    const stdin = Object.assign(Readable.from(['from-stdin\n']), { isTTY: false });
+    const argv = ['--server', master!.url, 'environments', 'put', 'dev', '--host', 'a', '--secret', 'PW=inline', '--secret', 'TOKEN', '--keep-secrets'];
+    expect(await runCli(argv, { stdout, stderr, env: {}, stdin })).toBe(0);
+    const put = master!.requests.find((r) => r.method === 'PUT')!;
+    expect(JSON.parse(put.body)).toEqual({ hosts: ['a'], dictionary: {}, secrets: { PW: 'inline', TOKEN: 'from-stdin', OLD: '******' } });
+    expect(stdout.text + stderr.text).not.toContain('from-stdin');
   });
 });
 

@@ -13,6 +13,7 @@ import {
   integer,
   oneOf,
   secretText,
+  secretsKey,
   text,
   trustProxy,
   url,
@@ -250,6 +251,22 @@ export const CONFIG_KEYS = {
       'a warning is logged at every start.',
     default: false,
     parse: boolean,
+  }),
+  'secrets.key': optionalKey({
+    description:
+      'Key that encrypts secret values at rest (secret dictionary entries, ssh passwords and keys): 32 random bytes in ' +
+      'base64 (openssl rand -base64 32); best from SHIPDECK_SECRETS_KEY. Every master and worker needs the same key. ' +
+      'Unset: secrets.keyFile. Never logged.',
+    default: null,
+    parse: secretsKey,
+    secret: true,
+  }),
+  'secrets.keyFile': key({
+    description:
+      'File holding the secrets key (base64) when secrets.key is not set; relative to the installation directory. ' +
+      'A master creates it (mode 0600) when it is missing; a worker only reads it.',
+    default: 'data/secrets.key',
+    parse: file,
   }),
   'export.dir': key({
     description: 'Reports and exports; every master and worker must be able to read and write it.',

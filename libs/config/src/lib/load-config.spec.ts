@@ -53,6 +53,7 @@ describe('loadConfig defaults', () => {
       worker: { connectIntervalMs: 30_000, heartbeatIntervalMs: 2_000, gracePeriodMs: 10_000, pruneAfterMs: 86_400_000, dnsServers: [] },
       channel: { tls: null },
       cluster: { secret: null, insecure: false },
+      secrets: { key: null, keyFile: join(home, 'data', 'secrets.key') },
       export: { dir: join(home, 'export') },
       log: { level: 'info' },
     });

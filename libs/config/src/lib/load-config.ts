@@ -96,6 +96,12 @@ export interface ShipdeckConfig {
     /** `cluster.insecure` */
     readonly insecure: boolean;
   };
+  readonly secrets: {
+    /** `secrets.key` (32 bytes in base64), or null: the key is in `keyFile`. A secret: never log it. */
+    readonly key: string | null;
+    /** `secrets.keyFile`, absolute. */
+    readonly keyFile: string;
+  };
   readonly export: {
     /** `export.dir`, absolute. */
     readonly dir: string;
@@ -232,6 +238,7 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
     },
     channel: { tls: tlsFiles(v) },
     cluster: { secret: v['cluster.secret'], insecure: v['cluster.insecure'] },
+    secrets: { key: v['secrets.key'], keyFile: v['secrets.keyFile'] },
     export: { dir: v['export.dir'] },
     log: { level: v['log.level'] },
   };

@@ -63,6 +63,23 @@ export function secretText(minLength: number): Parser<string> {
   };
 }
 
+/** What a secrets key must be; the rule never quotes the value. */
+export const SECRETS_KEY_RULE = 'must be 32 random bytes in base64 (openssl rand -base64 32)';
+
+/** The 32 bytes of a base64 secrets key (blanks around it ignored), or undefined when it is not one. */
+export function decodeSecretsKey(text: string): Uint8Array | undefined {
+  const trimmed = text.trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed)) return undefined;
+  const key = Buffer.from(trimmed, 'base64');
+  return key.length === 32 && key.toString('base64') === trimmed ? new Uint8Array(key) : undefined;
+}
+
+/** `secrets.key`: 32 bytes in base64, kept as that text (the configuration is frozen; bytes cannot be). */
+export const secretsKey: Parser<string> = (value) => {
+  if (typeof value !== 'string' || !decodeSecretsKey(value)) throw new InvalidValue(SECRETS_KEY_RULE);
+  return value.trim();
+};
+
 /** One of `values`. */
 export function oneOf<const V extends string>(values: readonly V[]): Parser<V> {
   return (value) => {

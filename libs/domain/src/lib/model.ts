@@ -12,6 +12,12 @@ export interface Environment {
   name: string;
   hosts: string[];
   dictionary: Record<string, string>;
+  /**
+   * Secret entries, placeholders like the dictionary's: key → sealed value (see `SecretBox`).
+   * Stored encrypted, never shown (the API masks them), opened by the worker only as a step runs.
+   * A key is in `dictionary` or here, never both.
+   */
+  secrets?: Record<string, string>;
 }
 
 /** One deployable of a package. `type` names the CI type that a plugin registers. */

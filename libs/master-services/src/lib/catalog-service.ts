@@ -1,10 +1,11 @@
 import { ConflictError, ErrorCode, NotFoundError, ValidationError } from '@shipdeck/errors';
-import { DeployedApplication, Environment, Host, PackageVersion, parseManifest } from '@shipdeck/domain';
+import { DeployedApplication, Environment, Host, PackageVersion, SecretBox, parseManifest } from '@shipdeck/domain';
 import { Logger } from '@shipdeck/logging';
 import { Stores } from '@shipdeck/persistence';
 import { PluginRegistry } from '@shipdeck/plugins';
 import { flattenSteps, TaskRecord } from '@shipdeck/tasks';
 import { packageDigest } from './package-digest';
+import { SecretSealing } from './secret-sealing';
 
 /** A package version as the catalog answers it: with its content digest (see {@link packageDigest}). */
 export type ImportedPackage = PackageVersion & { digest: string };
@@ -16,6 +17,8 @@ export interface CatalogServiceOptions {
   /** Knows the host types and deployable types a manifest may name. */
   registry: PluginRegistry;
   logger: Logger;
+  /** Seals secret dictionary entries and secret host properties; without it, secrets are refused. */
+  secrets?: SecretBox | null;
 }
 
 /**
@@ -24,18 +27,26 @@ export interface CatalogServiceOptions {
  * services use these lookups rather than the stores.
  */
 export class CatalogService {
-  constructor(private readonly options: CatalogServiceOptions) {}
+  private readonly sealing: SecretSealing;
+
+  constructor(private readonly options: CatalogServiceOptions) {
+    this.sealing = new SecretSealing(options.secrets ?? null);
+  }
 
   private get stores() {
     return this.options.stores;
   }
 
-  /** Creates or replaces a host; refuses a host type no plugin provides. */
-  async putHost(host: Host): Promise<{ created: boolean; host: Host }> {
-    this.options.registry.hostType(host.type);
-    const created = (await this.stores.hosts.get(host.name)) === null;
+  /**
+   * Creates or replaces a host; refuses a host type no plugin provides. The properties its type
+   * declares secret are stored sealed (and answered so: the API masks them).
+   */
+  async putHost(incoming: Host): Promise<{ created: boolean; host: Host }> {
+    const type = this.options.registry.hostType(incoming.type);
+    const stored = await this.stores.hosts.get(incoming.name);
+    const host = this.sealing.host(incoming, type.secretProperties ?? [], stored);
     await this.stores.hosts.put(host);
-    return { created, host };
+    return { created: stored === null, host };
   }
 
   /** One host; HOST_NOT_FOUND when there is none. */
@@ -91,8 +102,11 @@ export class CatalogService {
   /**
    * Creates or replaces an environment; every host it names must exist (one detail per missing
    * host), and a host holding deployeds of an application deployed there cannot be dropped (409).
+   * Its `secrets` (plain values from the client) are stored sealed, as {@link SecretSealing} says.
    */
-  async putEnvironment(environment: Environment): Promise<{ created: boolean; environment: Environment }> {
+  async putEnvironment(incoming: Environment): Promise<{ created: boolean; environment: Environment }> {
+    const stored = await this.stores.environments.get(incoming.name);
+    const environment = this.sealing.environment(incoming, stored);
     const missing: { field: string; message: string }[] = [];
     for (const [i, name] of environment.hosts.entries()) {
       if (await this.stores.hosts.get(name)) continue;
@@ -111,9 +125,8 @@ export class CatalogService {
         `environment ${environment.name} cannot drop hosts still in use: ${holding.join('; ')}; undeploy first (the undeployment needs the host)`,
       );
     }
-    const created = (await this.stores.environments.get(environment.name)) === null;
     await this.stores.environments.put(environment);
-    return { created, environment };
+    return { created: stored === null, environment };
   }
 
   /** One environment; ENVIRONMENT_NOT_FOUND when there is none. */

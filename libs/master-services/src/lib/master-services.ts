@@ -1,3 +1,4 @@
+import { SecretBox } from '@shipdeck/domain';
 import { Logger } from '@shipdeck/logging';
 import { Clock, Stores } from '@shipdeck/persistence';
 import { PluginRegistry } from '@shipdeck/plugins';
@@ -27,6 +28,8 @@ export interface MasterServicesOptions {
   info: ServerInfo;
   /** `task.maxPlanSteps`: most (deployable, host) pairs one deployment plan may cover. Default 10,000. */
   maxPlanSteps?: number;
+  /** Seals secrets before they are stored (the master's secrets key); without it secrets are refused. */
+  secrets?: SecretBox | null;
   /** The clock for creation, queueing and completion times. Default: now. */
   now?: Clock;
 }
@@ -49,7 +52,7 @@ export interface MasterServices {
 export function createMasterServices(options: MasterServicesOptions): MasterServices {
   const { stores, registry, announcer, workers, logger } = options;
   const now = options.now ?? (() => new Date());
-  const catalog = new CatalogService({ stores, registry, logger });
+  const catalog = new CatalogService({ stores, registry, logger, secrets: options.secrets });
   const views = new TaskViews(stores.tasks, workers);
   const factory = new TaskFactory(stores.tasks, views, logger, now);
   return {

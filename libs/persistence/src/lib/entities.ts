@@ -58,6 +58,8 @@ export interface EnvironmentRow {
   name: string;
   hosts: string[];
   dictionary: Record<string, string>;
+  /** Secret entries: key → sealed value (ciphertext). */
+  secrets: Record<string, string>;
 }
 
 /** `seq` is assigned by the database at first import and keeps the import order. */
@@ -174,6 +176,7 @@ export function createEntities(dialect: Dialect): Entities {
         name: { type: 'text', primary: true },
         hosts: { type: json },
         dictionary: { type: json },
+        secrets: { type: json },
       },
     }),
     package: new EntitySchema<PackageRow>({

@@ -51,7 +51,12 @@ export class TypeOrmEnvironmentStore implements EnvironmentStore {
   }
 
   put(environment: Environment): Promise<void> {
-    const row: EnvironmentRow = { name: environment.name, hosts: environment.hosts, dictionary: environment.dictionary };
+    const row: EnvironmentRow = {
+      name: environment.name,
+      hosts: environment.hosts,
+      dictionary: environment.dictionary,
+      secrets: environment.secrets ?? {},
+    };
     return this.rows.upsert(`saving environment ${environment.name}`, row, ['name']);
   }
 
@@ -70,7 +75,7 @@ export class TypeOrmEnvironmentStore implements EnvironmentStore {
 }
 
 function environmentFromRow(row: EnvironmentRow): Environment {
-  return { name: row.name, hosts: row.hosts, dictionary: row.dictionary };
+  return { name: row.name, hosts: row.hosts, dictionary: row.dictionary, secrets: row.secrets ?? {} };
 }
 
 /** Packages in import order: the database numbers each (application, version) at its first import. */

@@ -253,6 +253,10 @@ function resolveDeployable(
   const unresolved: FieldError[] = [];
   const lookup = (key: string, field: string): string | undefined => {
     if (Object.hasOwn(environment.dictionary, key)) return environment.dictionary[key];
+    // A secret resolves to its sealed value: plans, previews and deployeds carry only ciphertext,
+    // which the worker opens as the step runs.
+    const secrets = environment.secrets ?? {};
+    if (Object.hasOwn(secrets, key)) return secrets[key];
     unresolved.push({ field, message: `unresolved placeholder {{${key}}}` });
     return undefined;
   };

@@ -68,6 +68,11 @@ export interface HostTypeDefinition {
    * without it any parameters are accepted and the control checks them when it runs.
    */
   validateControl?(control: string, parameters: Record<string, unknown>, fieldPrefix: string): FieldError[];
+  /**
+   * Properties whose values are secrets, as dotted paths (`password`, `jumpHost.password`): a
+   * master stores them encrypted, the API masks them, the worker opens them as a step runs.
+   */
+  secretProperties?: readonly string[];
 }
 
 /** What a plugin module exports as `plugin`; built-in and external plugins alike. */

@@ -210,6 +210,10 @@ function hostTypeProblems(type: unknown, at: string): string[] {
   for (const fn of ['validate', 'validateControl']) {
     if (t[fn] !== undefined && typeof t[fn] !== 'function') problems.push(`${at}.${fn} must be a function when given`);
   }
+  const secrets = t.secretProperties;
+  if (secrets !== undefined && !(Array.isArray(secrets) && secrets.every((path) => typeof path === 'string' && path !== ''))) {
+    problems.push(`${at}.secretProperties must be a list of property paths when given`);
+  }
   if (typeof t.controls !== 'object' || t.controls === null) problems.push(`${at}.controls must be an object`);
   else {
     for (const [name, fn] of Object.entries(t.controls)) {

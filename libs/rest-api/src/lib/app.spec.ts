@@ -181,14 +181,14 @@ describe('environments', () => {
     const body = { hosts: ['local'], dictionary: { APP_HOME: '/opt/app' } };
     const first = await api('PUT', '/environments/test', { json: body });
     expect(first.status).toBe(201);
-    expect(first.json).toEqual({ name: 'test', ...body });
+    expect(first.json).toEqual({ name: 'test', secrets: {}, ...body });
     const second = await api('PUT', '/environments/test', { json: { hosts: [] } });
     expect(second.status).toBe(200);
-    expect((await api('GET', '/environments/test')).json).toEqual({ name: 'test', hosts: [], dictionary: {} });
+    expect((await api('GET', '/environments/test')).json).toEqual({ name: 'test', hosts: [], dictionary: {}, secrets: {} });
   });
 
   it('lists, gets and shows what is deployed', async () => {
-    expect(items(await api('GET', '/environments'))).toEqual([{ name: 'dev', hosts: ['local'], dictionary: { APP_HOME: '/opt/app' } }]);
+    expect(items(await api('GET', '/environments'))).toEqual([{ name: 'dev', hosts: ['local'], dictionary: { APP_HOME: '/opt/app' }, secrets: {} }]);
     expect((await api('GET', '/environments/dev')).status).toBe(200);
     const deployed = await api('GET', '/environments/dev/deployed');
     expect(items(deployed)).toEqual([]);

@@ -16,6 +16,7 @@ import { refuseCrossSiteRequests, refuseUnknownHosts } from './request-guards';
 import { authRouter } from './routers/auth-router';
 import { healthRouter } from './routers/health-router';
 import { API_BASE_PATH } from './routing';
+import { maskSecrets } from './secret-masking';
 
 /** What {@link createRestApp} needs. */
 export interface RestAppOptions {
@@ -66,6 +67,7 @@ export function createRestApp({
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', auth.trustProxy ?? false);
+  app.set('json replacer', maskSecrets);
   setAccessContext(app.locals, { taskEnvironment: (id) => services.tasks.environmentOf(id) });
   app.use(httpMetrics(metrics));
   app.use(helmet());

@@ -82,6 +82,11 @@ export class EnvironmentBody {
   @IsOptional()
   @RecordOf(anyString, { keyRule: name })
   dictionary?: Record<string, string>;
+
+  /** Secret entries (stored encrypted, answered as `******`); `******` keeps the stored value. */
+  @IsOptional()
+  @RecordOf(anyString, { keyRule: name })
+  secrets?: Record<string, string>;
 }
 
 /** `POST /deployments` and `POST /deployments/preview`. */

@@ -2,6 +2,7 @@ import { InitialSchema1732550400000 } from './1732550400000-initial-schema';
 import { Workers1732636800000 } from './1732636800000-workers';
 import { AuthTables1764547200000 } from '../auth/auth-migration';
 import { AuditTaskId1764633600000 } from '../auth/audit-task-migration';
+import { EnvironmentSecrets1764723600000 } from './1764723600000-environment-secrets';
 import { WorkerCertificates1764806400000 } from './1764806400000-worker-certificates';
 
 /** Every migration, oldest first. A new one is appended here; a released one is never edited. */
@@ -10,6 +11,7 @@ export const MIGRATIONS = [
   Workers1732636800000,
   AuthTables1764547200000,
   AuditTaskId1764633600000,
+  EnvironmentSecrets1764723600000,
   WorkerCertificates1764806400000,
 ];
 

@@ -64,6 +64,9 @@ const ENDPOINT_PROPERTIES = [
 /** Properties whose values are secrets: checked here so that no message ever repeats them. */
 const SECRET_PROPERTIES = ['privateKey', 'passphrase', 'password'] as const;
 
+/** Every secret property of an ssh host, its jump host's included: stored encrypted, masked by the API. */
+export const SSH_SECRET_PROPERTIES: readonly string[] = [...SECRET_PROPERTIES, ...SECRET_PROPERTIES.map((name) => `jumpHost.${name}`)];
+
 /**
  * The values with every non-string secret replaced by an empty string, and one error per such
  * secret; the generic reader would quote the value in its message.

@@ -1,7 +1,7 @@
 import { StepContext } from '@shipdeck/tasks';
 import { ShipdeckPlugin } from '../plugin';
 import { SshConnection } from './connection';
-import { SSH_HOST_TYPE, readSshHost, sshHostConfig } from './host-config';
+import { SSH_HOST_TYPE, SSH_SECRET_PROPERTIES, readSshHost, sshHostConfig } from './host-config';
 import { TrustedHostKeys } from './host-keys';
 import { withSshConnection } from './remote-steps';
 import { runQuick, sudoPrefix } from './remote-shell';
@@ -70,6 +70,7 @@ export const plugin: ShipdeckPlugin = {
       name: SSH_HOST_TYPE,
       controls: { checkConnection, 'trust-host-key': trustHostKey },
       validate: (properties, fieldPrefix) => readSshHost(properties, fieldPrefix, true).errors,
+      secretProperties: SSH_SECRET_PROPERTIES,
     },
   ],
 };

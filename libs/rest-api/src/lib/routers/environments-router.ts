@@ -12,7 +12,12 @@ export function environmentsRouter(catalog: CatalogService): Router {
     get: (name) => catalog.getEnvironment(name),
     body: EnvironmentBody,
     save: async (name, body) => {
-      const result = await catalog.putEnvironment({ name, hosts: body.hosts, dictionary: body.dictionary ?? {} });
+      const result = await catalog.putEnvironment({
+        name,
+        hosts: body.hosts,
+        dictionary: body.dictionary ?? {},
+        secrets: body.secrets ?? {},
+      });
       return { created: result.created, value: result.environment };
     },
     delete: (name) => catalog.deleteEnvironment(name),

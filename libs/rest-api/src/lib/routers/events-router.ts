@@ -5,6 +5,7 @@ import { TASK_STATES, TaskState, TaskView } from '@shipdeck/tasks';
 import { route } from '../routing';
 import { MESSAGES, NON_BLANK, queryOf } from '../validation';
 import { requireEventStreamAccept } from './event-stream';
+import { maskedJson } from '../secret-masking';
 
 /** How often the stream of all tasks looks at the database. */
 export const EVENTS_POLL_MS = 1000;
@@ -56,7 +57,7 @@ export function eventsRouter(tasks: TaskOperationsService, pollMs = EVENTS_POLL_
         const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
         let sequence = 0;
         const send = (event: string, data: Record<string, unknown>) =>
-          res.write(`id: ${++sequence}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+          res.write(`id: ${++sequence}\nevent: ${event}\ndata: ${maskedJson(data)}\n\n`);
         const shown = new Map<string, string>();
         try {
           while (!closed) {

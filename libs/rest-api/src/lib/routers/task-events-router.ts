@@ -5,6 +5,7 @@ import type { TaskView } from '@shipdeck/tasks';
 import { route } from '../routing';
 import { param } from '../validation';
 import { requireEventStreamAccept } from './event-stream';
+import { maskedJson } from '../secret-masking';
 
 /** How often a stream looks at the database; the events come from there, not from this master's memory. */
 export const TASK_EVENTS_POLL_MS = 500;
@@ -145,5 +146,5 @@ async function changes(view: TaskView, position: StreamPosition, tasks: TaskOper
 }
 
 function send(res: Response, event: TaskEvent): void {
-  res.write(`id: ${event.id}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`);
+  res.write(`id: ${event.id}\nevent: ${event.event}\ndata: ${maskedJson(event.data)}\n\n`);
 }
