@@ -1,3 +1,5 @@
+import { ADMIN_AUTHORIZATION } from '../../test/support/credentials';
+
 /**
  * The slice of the REST contract (spec §6) the bench uses, declared here rather than imported:
  * the bench drives the wire like any client would.
@@ -34,7 +36,11 @@ export async function call<T>(base: string, method: string, path: string, body?:
   try {
     response = await fetch(`${base}/api/v1${path}`, {
       method,
-      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      headers: {
+        accept: 'application/json',
+        authorization: ADMIN_AUTHORIZATION,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
