@@ -1,10 +1,11 @@
 import type { AuditEntry, AuthService } from '@shipdeck/auth';
 import type { TaskActor, TaskActors } from '@shipdeck/tasks';
-import { API_BASE_PATH } from './routing';
+import { API_BASE_PATH, STARTED_ON_CREATE } from './routing';
 
 /** The audited actions (as the audit trail names them) behind each of {@link TaskActors}. */
 const ACTIONS: Readonly<Record<keyof TaskActors, readonly string[]>> = {
   createdBy: ['POST /deployments', 'POST /undeployments', 'POST /control-tasks'],
+  // Also a creation with `start: true` (its entry's detail says so), see below.
   startedBy: ['POST /tasks/:id/start'],
   stoppedBy: ['POST /tasks/:id/stop', 'POST /tasks/:id/abort'],
   cancelledBy: ['POST /tasks/:id/cancel'],
@@ -17,7 +18,7 @@ const ACTIONS: Readonly<Record<keyof TaskActors, readonly string[]>> = {
  * many times costs no more than one operated once.
  */
 export async function taskActors(auth: AuthService, taskId: string): Promise<TaskActors> {
-  const latest = async (routes: readonly string[]): Promise<TaskActor | null> => {
+  const latest = async (routes: readonly string[]): Promise<AuditEntry | undefined> => {
     const found = await Promise.all(
       routes.map(async (route) => {
         const [method, path] = route.split(' ') as [string, string];
@@ -25,15 +26,29 @@ export async function taskActors(auth: AuthService, taskId: string): Promise<Tas
         return entry;
       }),
     );
-    const newest = found.filter((e): e is AuditEntry => e !== undefined).sort((a, b) => b.seq - a.seq)[0];
-    return newest ? { user: newest.username ?? '(unknown)', at: newest.at } : null;
+    return newest(found);
   };
-  const [createdBy, startedBy, stoppedBy, cancelledBy, archivedBy] = await Promise.all([
+  const [created, started, stopped, cancelled, archived] = await Promise.all([
     latest(ACTIONS.createdBy),
     latest(ACTIONS.startedBy),
     latest(ACTIONS.stoppedBy),
     latest(ACTIONS.cancelledBy),
     latest(ACTIONS.archivedBy),
   ]);
-  return { createdBy, startedBy, stoppedBy, cancelledBy, archivedBy };
+  const startedOnCreate = created?.detail === STARTED_ON_CREATE ? created : undefined;
+  return {
+    createdBy: actor(created),
+    startedBy: actor(newest([started, startedOnCreate])),
+    stoppedBy: actor(stopped),
+    cancelledBy: actor(cancelled),
+    archivedBy: actor(archived),
+  };
+}
+
+function newest(entries: ReadonlyArray<AuditEntry | undefined>): AuditEntry | undefined {
+  return entries.filter((e): e is AuditEntry => e !== undefined).sort((a, b) => b.seq - a.seq)[0];
+}
+
+function actor(entry: AuditEntry | undefined): TaskActor | null {
+  return entry ? { user: entry.username ?? '(unknown)', at: entry.at } : null;
 }
