@@ -1,4 +1,4 @@
-import { AuthService } from '@shipdeck/auth';
+import { AuthService, StoreAuditRecorder } from '@shipdeck/auth';
 import { FAST_SCRYPT, InMemoryAuthStore } from '@shipdeck/auth/testing';
 import { memoryLogger } from '../test-support/memory-logger';
 import { STARTED_ON_CREATE } from './routing';
@@ -6,7 +6,7 @@ import { taskActors } from './task-actors';
 
 describe('taskActors', () => {
   const store = new InMemoryAuthStore();
-  const auth = new AuthService({ store, logger: memoryLogger().logger, scrypt: FAST_SCRYPT });
+  const auth = new AuthService({ store, logger: memoryLogger().logger, audit: new StoreAuditRecorder(store), scrypt: FAST_SCRYPT });
   let minute = 0;
   const record = (taskId: string, username: string, action: string, outcome: 'succeeded' | 'failed' = 'succeeded', detail: string | null = null) =>
     store.appendAudit({
