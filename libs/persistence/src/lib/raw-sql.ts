@@ -3,9 +3,9 @@ import { DateUtils } from 'typeorm/util/DateUtils';
 import type { Dialect } from './entities';
 
 /**
- * Hand-written statements for the few task statements every task runs several times (read, claim,
- * state change, plan save): TypeORM's query building and entity hydration cost more CPU than the
- * database's work for them. Statements are written once with `$1, $2…` placeholders; for SQLite
+ * Hand-written statements for the few statements every task runs, several of them more than once
+ * (task read, claim, state change, plan save, step log append): TypeORM's query building and
+ * entity hydration cost more CPU than the database's work for them. Statements are written once with `$1, $2…` placeholders; for SQLite
  * (whose driver binds only anonymous `?` positionally) each becomes `?`, with the parameters in the
  * order they appear. Rows come back raw and go through the same row mapping as `RETURNING *`.
  */
