@@ -22,7 +22,10 @@ export interface PushResult {
   firstStartAt: number;
   /** Epoch ms when the last start request was answered. */
   lastStartedAt: number;
-  /** Round-trip times of the create and the start requests, in ms (no creates when precreated). */
+  /**
+   * Round-trip times in ms: `createMs` of the create-and-start requests (burst, rate), `startMs` of
+   * the start requests of precreated tasks.
+   */
   createMs: number[];
   startMs: number[];
   /** Epoch ms at which task i's first timed request left (its create; its start when precreated). */
@@ -39,18 +42,27 @@ export async function pushTasks(
   masters: string[],
   ids: string[],
   arrival: Arrival,
-  create: (base: string) => Promise<string>,
+  create: (base: string, start: boolean) => Promise<string>,
   progress: Progress,
 ): Promise<PushResult> {
   const count = ids.length;
   const result: PushResult = { firstStartAt: 0, lastStartedAt: 0, createMs: [], startMs: [], submittedAt: new Array(count), maxLagMs: 0 };
   const master = (i: number) => masters[i % masters.length];
 
-  const createOne = async (i: number) => {
+  // Burst and open-loop arrivals create and start a task in one request (`start: true`), as the
+  // CLI does; precreated tasks are created first (not timed) and then started one by one.
+  const createOne = async (i: number, start: boolean) => {
+    if (start && result.firstStartAt === 0) result.firstStartAt = Date.now();
     const sent = performance.now();
-    ids[i] = await create(master(i));
-    if (arrival.kind !== 'precreated') result.createMs.push(performance.now() - sent);
+    ids[i] = await create(master(i), start);
+    if (!start) {
+      progress.created++;
+      return;
+    }
+    result.createMs.push(performance.now() - sent);
     progress.created++;
+    progress.started++;
+    result.lastStartedAt = Date.now();
   };
   const startOne = async (i: number) => {
     if (result.firstStartAt === 0) result.firstStartAt = Date.now();
@@ -62,13 +74,13 @@ export async function pushTasks(
   };
   const submit = async (i: number) => {
     result.submittedAt[i] = Date.now();
-    if (arrival.kind !== 'precreated') await createOne(i);
-    await startOne(i);
+    if (arrival.kind === 'precreated') await startOne(i);
+    else await createOne(i, true);
   };
 
   if (arrival.kind === 'burst') await inLanes(count, arrival.concurrency, submit);
   else if (arrival.kind === 'precreated') {
-    await inLanes(count, arrival.concurrency, createOne);
+    await inLanes(count, arrival.concurrency, (i) => createOne(i, false));
     await inLanes(count, arrival.concurrency, submit);
   } else {
     const began = performance.now();

@@ -142,7 +142,7 @@ export async function recoveryTest({ cluster, args, workload, log }: ModeInput):
   const masters = cluster.masters;
   await workload.setup(masters, args.tasks, args.concurrency);
   const ids: string[] = new Array(args.tasks);
-  await pushTasks(masters, ids, { kind: 'burst', concurrency: args.concurrency }, (base) => workload.create(base), { created: 0, started: 0, done: 0 });
+  await pushTasks(masters, ids, { kind: 'burst', concurrency: args.concurrency }, (base, start) => workload.create(base, start), { created: 0, started: 0, done: 0 });
   const deadline = Date.now() + args.timeoutMs;
   await until(deadline, 'every task EXECUTING on the worker', async () => {
     const views = await Promise.all(ids.map((id) => call<TaskWire>(masters[0], 'GET', `/tasks/${id}`)));

@@ -58,7 +58,7 @@ export async function runPhase(
     log(`${phase.label}: ${seconds} s  created ${progress.created}/${phase.count}  started ${progress.started}/${phase.count}  done ${progress.done}/${phase.count}`);
   }, 1000);
   try {
-    const pushing = pushTasks(masters, ids, phase.arrival, (base) => workload.create(base), progress).then(
+    const pushing = pushTasks(masters, ids, phase.arrival, (base, start) => workload.create(base, start), progress).then(
       (result) => {
         push = result;
         pushState.done = true;

@@ -116,9 +116,9 @@ export function phaseLines(phase: PhaseFacts, summary: PhaseSummary): string[] {
   lines.push(
     `push                ${figures.tasks} started in ${fmt(pushMs)} ms (${fmt((figures.tasks * 1000) / Math.max(1, pushMs))} tasks/s): ${arrival}`,
   );
-  if (push.createMs.length > 0) lines.push(`  create request    ${dist(distribution(push.createMs))}`);
+  if (push.createMs.length > 0) lines.push(`  create+start req. ${dist(distribution(push.createMs))}`);
+  if (push.startMs.length > 0) lines.push(`  start request     ${dist(distribution(push.startMs))}`);
   lines.push(
-    `  start request     ${dist(distribution(push.startMs))}`,
     `end to end          ${fmt(summary.tasksPerSec)} tasks/s  (${figures.tasks} tasks, first start request → last completedAt: ${fmt(figures.elapsedMs)} ms)` +
       (summary.ratioToBroker === null ? '' : `; ${fmt(summary.ratioToBroker * 100, 2)} % of the broker baseline`),
     `QUEUED → claimed    ${dist(figures.queueToClaim)}`,

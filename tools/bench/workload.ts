@@ -15,8 +15,8 @@ export interface Workload {
   description: string;
   /** Creates what `count` more tasks need (hosts, packages, environments); not timed. */
   setup(masters: string[], count: number, concurrency: number): Promise<void>;
-  /** Creates the next task (PENDING) on master `base` and answers its id. */
-  create(base: string): Promise<string>;
+  /** Creates the next task on master `base`, started with `start` (QUEUED) or PENDING, and answers its id. */
+  create(base: string, start: boolean): Promise<string>;
 }
 
 /** `PUT /hosts/bench-local` (type `local`): the target of every task. */
@@ -25,8 +25,8 @@ async function createBenchHost(base: string): Promise<void> {
 }
 
 function controlTask(control: string, parameters: Record<string, unknown>) {
-  return async (base: string): Promise<string> => {
-    const created = await call<{ taskId: string }>(base, 'POST', '/control-tasks', { target: BENCH_HOST, control, parameters });
+  return async (base: string, start: boolean): Promise<string> => {
+    const created = await call<{ taskId: string }>(base, 'POST', '/control-tasks', { target: BENCH_HOST, control, parameters, start });
     return created.taskId;
   };
 }
@@ -66,9 +66,9 @@ export function workloadOf(step: BenchStep): Workload {
             await call(masters[i % masters.length], 'PUT', `/environments/${SHELL_APP}-${from + i}`, { hosts: [BENCH_HOST], dictionary: {} });
           });
         },
-        async create(base) {
+        async create(base, start) {
           if (used >= prepared) throw new Error(`--step shell: only ${prepared} environments were prepared`);
-          const body = { application: SHELL_APP, version: '1', environment: `${SHELL_APP}-${used++}` };
+          const body = { application: SHELL_APP, version: '1', environment: `${SHELL_APP}-${used++}`, start };
           return (await call<{ taskId: string }>(base, 'POST', '/deployments', body)).taskId;
         },
       };

@@ -183,7 +183,7 @@ export function auditTrail(options: AuditTrailOptions): RequestHandler {
           outcome: status === 0 ? 'failed' : outcomeOfStatus(status),
           status: status === 0 ? null : status,
           sourceIp: clientAddress(req),
-          detail: typeof res.locals['auditDetail'] === 'string' ? res.locals['auditDetail'] : null,
+          detail: typeof res.locals[AUDIT_DETAIL] === 'string' ? res.locals[AUDIT_DETAIL] : null,
           taskId: auditedTaskId(res.locals, target),
         },
         options.logger,
@@ -210,7 +210,7 @@ export function authErrorHandler(): ErrorRequestHandler {
 /** Answers a refused request in the error shape. */
 export function sendAuthError(res: Response, error: AuthError): void {
   const answer = authErrorAnswer(error);
-  res.locals['auditDetail'] = error.code;
+  res.locals[AUDIT_DETAIL] = error.code;
   res.status(answer.status).set(answer.headers).json(answer.body);
 }
 
@@ -224,6 +224,9 @@ function clientAddress(req: Request): string {
 
 /** Where a route that creates a task leaves its id for the audit entry (see {@link auditedTaskId}). */
 export const AUDIT_TASK_ID = 'auditTaskId';
+
+/** Where a route leaves the `detail` of its audit entry (a refused request's is the error code). */
+export const AUDIT_DETAIL = 'auditDetail';
 
 /** The task a request created (left in `res.locals` by the route) or acted on (`/tasks/:id…`). */
 function auditedTaskId(locals: Record<string, unknown>, target: AuditTarget | undefined): string | null {

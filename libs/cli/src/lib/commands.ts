@@ -4,7 +4,6 @@ import type { DeployedApplication, Environment, Host, PackageVersion } from '@sh
 import type { TaskView } from '@shipdeck/tasks';
 import { COMMANDS, CommandName, CommandSpec, Invocation, UsageError } from './args';
 import { AUTH_HANDLERS } from './auth-commands';
-import { ApiError } from './client';
 import { hostDetails, table, taskDetails } from './format';
 import { followStepLog, followTask, reportOutcome, taskLine } from './follow';
 import { hostProperties } from './host-properties';
@@ -273,18 +272,12 @@ export const HANDLERS: Record<Exclude<CommandName, 'help'>, Handler> = {
   ...AUTH_HANDLERS,
 };
 
-/** Creates a deployment, undeployment or control task, starts it, and follows it with `--wait`. */
+/** Creates a deployment, undeployment or control task and starts it in the same request, and follows it with `--wait`. */
 async function createAndStart(s: Session, path: string, request: object, wait: boolean): Promise<number> {
-  const { body: created } = await s.client.json<CreatedTask>('POST', path, request);
+  const { body: created } = await s.client.json<CreatedTask>('POST', path, { ...request, start: true });
   const id = created.taskId;
-  if (!s.json) s.out(created.task ? `task ${id} created: ${created.task.description}` : `task ${id} created`);
-  let started: TaskView;
-  try {
-    ({ body: started } = await s.client.json<TaskView>('POST', `/tasks/${seg(id)}/start`));
-  } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    throw new ApiError(error.status, error.code, `task ${id} was created but not started: ${error.message}`, error.details);
-  }
+  if (!s.json) s.out(created.task ? `task ${id} created and started: ${created.task.description}` : `task ${id} created and started`);
+  const started = created.task ?? (await s.client.json<TaskView>('GET', `/tasks/${seg(id)}`)).body;
   if (!wait) return printTask(s, started);
   if (!s.json) s.out(taskLine(started));
   return follow(s, started);

@@ -89,9 +89,9 @@ function deploymentMaster(states: TaskView[], log = ''): Promise<FakeMaster> {
   let polls = 0;
   return serve((req) => {
     if (is(req, 'POST', '/api/v1/deployments') || is(req, 'POST', '/api/v1/undeployments')) {
-      return json({ taskId: 't1', task: task('PENDING', states[0].steps.map((s) => ({ ...s, state: 'PENDING' }))) }, 201);
+      const started = (JSON.parse(req.body) as { start?: boolean }).start === true;
+      return json({ taskId: 't1', task: task(started ? 'QUEUED' : 'PENDING', states[0].steps.map((s) => ({ ...s, state: 'PENDING' }))) }, 201);
     }
-    if (is(req, 'POST', '/api/v1/tasks/t1/start')) return json(task('QUEUED', states[0].steps.map((s) => ({ ...s, state: 'PENDING' }))));
     if (is(req, 'GET', '/api/v1/tasks/t1')) return json(states[Math.min(polls++, states.length - 1)]);
     if (req.method === 'GET' && req.url.endsWith('/log')) return { text: log };
     return undefined;
@@ -153,18 +153,19 @@ describe('import', () => {
 });
 
 describe('deploy', () => {
-  it('creates the deployment, starts it and prints the task id', async () => {
+  it('creates and starts the deployment in one request and prints the task id', async () => {
     await deploymentMaster([task('PENDING', [step('1-1-1', 'PENDING', CONFIG)])]);
     expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--skip', '1-1-2', '--pause-before', '1-1-3'])).toBe(0);
-    expect(calls()).toEqual(['POST /api/v1/deployments', 'POST /api/v1/tasks/t1/start']);
+    expect(calls()).toEqual(['POST /api/v1/deployments']);
     expect(JSON.parse(master!.requests[0].body)).toEqual({
       application: 'petclinic',
       version: '1.0.0',
       environment: 'dev',
       skipSteps: ['1-1-2'],
       pauseBefore: ['1-1-3'],
+      start: true,
     });
-    expect(stdout.lines).toEqual(['task t1 created: Deploy petclinic 1.0.0 to dev', 'task t1 QUEUED']);
+    expect(stdout.lines).toEqual(['task t1 created and started: Deploy petclinic 1.0.0 to dev', 'task t1 QUEUED']);
   });
 
   it('--wait prints every step and task state change and exits 0 once executed', async () => {
@@ -176,7 +177,7 @@ describe('deploy', () => {
     ]);
     expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait'])).toBe(0);
     expect(stdout.lines).toEqual([
-      'task t1 created: Deploy petclinic 1.0.0 to dev',
+      'task t1 created and started: Deploy petclinic 1.0.0 to dev',
       'task t1 QUEUED',
       '  1-1-2  SKIPPED    Create app on local',
       '  1-1-1  EXECUTING  Create app-config on local',
@@ -212,8 +213,7 @@ describe('deploy', () => {
   it('--wait keeps polling while the master answers 503', async () => {
     let polls = 0;
     await serve((req) => {
-      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('PENDING') }, 201);
-      if (is(req, 'POST', '/api/v1/tasks/t1/start')) return json(task('QUEUED'));
+      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('QUEUED') }, 201);
       if (is(req, 'GET', '/api/v1/tasks/t1')) {
         polls++;
         if (polls === 1) return json({ error: { code: 'NOT_READY', message: 'database down', details: [] } }, 503);
@@ -231,15 +231,6 @@ describe('deploy', () => {
     expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait', '--json'])).toBe(0);
     expect(JSON.parse(stdout.text)).toMatchObject({ id: 't1', state: 'EXECUTED' });
   });
-
-  it('names the created task when it cannot be started', async () => {
-    await serve((req) => {
-      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('PENDING') }, 201);
-      return json({ error: { code: 'ILLEGAL_TRANSITION', message: 'cannot start a task in state QUEUED', details: [] } }, 409);
-    });
-    expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev'])).toBe(1);
-    expect(stderr.lines).toEqual(['error: ILLEGAL_TRANSITION: task t1 was created but not started: cannot start a task in state QUEUED']);
-  });
 });
 
 describe('undeploy', () => {
@@ -248,7 +239,7 @@ describe('undeploy', () => {
     await deploymentMaster([task('STOPPED', [paused])]);
     expect(await cli(['undeploy', 'petclinic', 'dev', '--wait'])).toBe(1);
     expect(calls()[0]).toBe('POST /api/v1/undeployments');
-    expect(JSON.parse(master!.requests[0].body)).toEqual({ application: 'petclinic', environment: 'dev' });
+    expect(JSON.parse(master!.requests[0].body)).toEqual({ application: 'petclinic', environment: 'dev', start: true });
     expect(stderr.lines).toEqual([
       'error: task t1 ended STOPPED',
       '  paused before step 1-1-1: Destroy app on local',
@@ -493,14 +484,13 @@ describe('following output', () => {
   it('--wait interleaves step output with the state lines, plain when not a terminal', async () => {
     const routes = scriptedTask();
     await serve((req) => {
-      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1' }, 201);
-      if (is(req, 'POST', '/api/v1/tasks/t1/start')) return json(task('QUEUED', [step('1-1-1', 'PENDING', APP)]));
+      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('QUEUED', [step('1-1-1', 'PENDING', APP)]) }, 201);
       return routes(req);
     });
     expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait'])).toBe(0);
     expect(stdout.text).not.toContain('\r');
     expect(stdout.lines).toEqual([
-      'task t1 created',
+      'task t1 created and started: Deploy petclinic 1.0.0 to dev',
       'task t1 QUEUED',
       `  1-1-1  EXECUTING  ${APP}`,
       '    1-1-1 | one',

@@ -39,6 +39,31 @@ describe('createLogger', () => {
     expect(lines()[0]).toContain('shown');
   });
 
+  it('drops a line below the level at the call, before reading its fields, in children too', async () => {
+    const { logger, lines } = capture(false);
+    let reads = 0;
+    const meta = {
+      get detail() {
+        reads++;
+        return 'x';
+      },
+    };
+    logger.debug('hidden', meta);
+    taskLogger(logger, 't1').debug('hidden too', meta);
+    logger.info('shown', meta);
+    await flush();
+    expect(reads).toBe(1);
+    expect(lines()).toEqual([expect.stringContaining('shown detail=x')]);
+  });
+
+  it('writes a line of a level enabled after the logger was made', async () => {
+    const { logger, lines } = capture(false);
+    (logger as ReturnType<typeof createLogger>).level = 'debug';
+    taskLogger(logger, 't1').debug('now shown');
+    await flush();
+    expect(lines()).toEqual([expect.stringContaining('now shown')]);
+  });
+
   it('keeps error details in JSON', async () => {
     const { logger, lines } = capture(true);
     logger.error('query failed', { error: Object.assign(new Error('boom'), { code: 'ECONNREFUSED' }) });

@@ -1,14 +1,20 @@
 import { Database } from './database';
+import { RawSql } from './raw-sql';
 import { StepLogStore } from './stores';
 
 /** Step logs as ordered, append-only chunks. */
 export class TypeOrmStepLogStore implements StepLogStore {
-  constructor(private readonly db: Database) {}
+  /** Every step appends at least once: a hand-written INSERT (see RawSql). */
+  private readonly sql: RawSql;
+
+  constructor(private readonly db: Database) {
+    this.sql = new RawSql(db.dialect);
+  }
 
   append(taskId: string, path: string, text: string): Promise<void> {
     if (text === '') return Promise.resolve();
     return this.db.run(`appending to the log of task ${taskId} step ${path}`, async (m) => {
-      await m.insert(this.db.entities.stepLog, { task_id: taskId, path, text });
+      await this.sql.rows(m, 'INSERT INTO step_logs (task_id, path, text) VALUES ($1, $2, $3)', [taskId, path, text]);
     });
   }
 

@@ -3,15 +3,21 @@ import { DeployedApplication } from '@shipdeck/domain';
 import { ACTIVE_STATES, FINAL_STATES, Plan, TaskPatch, TaskRecord, TaskState } from '@shipdeck/tasks';
 import { Database } from './database';
 import { DeployedApplicationRow, TaskRow } from './entities';
+import { RawSql } from './raw-sql';
 import { Clock, ColumnValues, parseBound, patchToColumns, taskFromRow, toDate, values } from './row-mapping';
 import { ArchiveFilter, TaskFilter, TaskStateOf, TaskStore } from './stores';
 
 /** Tasks, with every state change a single conditional UPDATE. */
 export class TypeOrmTaskStore implements TaskStore {
+  /** The hot statements (read, claim, state change, plan save, states) are written by hand. */
+  private readonly sql: RawSql;
+
   constructor(
     private readonly db: Database,
     private readonly now: Clock,
-  ) {}
+  ) {
+    this.sql = new RawSql(db.dialect);
+  }
 
   private get entity() {
     return this.db.entities.task;
@@ -68,7 +74,7 @@ export class TypeOrmTaskStore implements TaskStore {
 
   get(id: string): Promise<TaskRecord | null> {
     return this.db.run(`reading task ${id}`, async (m) => {
-      const row = await m.findOneBy(this.entity, { id });
+      const [row] = await this.sql.rows<TaskRow>(m, 'SELECT * FROM tasks WHERE id = $1', [id]);
       return row ? taskFromRow(row) : null;
     });
   }
@@ -112,9 +118,13 @@ export class TypeOrmTaskStore implements TaskStore {
     return this.db.run(`updating task ${id}`, async (m) => {
       const columns = patchToColumns(patch, this.now());
       // An empty patch still answers whether the task is in the expected state.
-      const set = Object.keys(columns).length > 0 ? columns : { state: expected };
-      const condition = owner === undefined ? 'id = :id AND state = :expected' : 'id = :id AND state = :expected AND worker_id = :owner';
-      const row = await this.conditionalUpdate(m, set, condition, { id, expected, owner });
+      const set: Partial<TaskRow> = Object.keys(columns).length > 0 ? columns : { state: expected };
+      const names = Object.keys(set) as (keyof TaskRow)[];
+      const assignments = names.map((name, i) => `${name} = $${i + 1}`).join(', ');
+      const n = names.length;
+      const condition = `id = $${n + 1} AND state = $${n + 2}` + (owner === undefined ? '' : ` AND worker_id = $${n + 3}`);
+      const parameters = [...names.map((name) => this.columnValue(name, set[name])), id, expected, ...(owner === undefined ? [] : [owner])];
+      const [row] = await this.sql.rows<TaskRow>(m, `UPDATE tasks SET ${assignments} WHERE ${condition} RETURNING *`, parameters);
       return row ? taskFromRow(row) : null;
     });
   }
@@ -146,33 +156,16 @@ export class TypeOrmTaskStore implements TaskStore {
 
   claim(id: string, workerId: string, leaseUntil: Date): Promise<TaskRecord | null> {
     return this.db.run(`claiming task ${id}`, async (m) => {
-      const now = this.now();
-      const row = await this.conditionalUpdate(
-        m,
-        {
-          state: 'EXECUTING',
-          worker_id: workerId,
-          lease_until: leaseUntil,
-          started_at: () => 'COALESCE(started_at, :now)',
-          claimed_at: now,
-          state_changed_at: now,
-        },
-        "id = :id AND state = 'QUEUED'",
-        { id, now },
-      );
+      const now = this.sql.time(this.now());
+      const [row] = await this.sql.rows<TaskRow>(m, CLAIM, [id, workerId, this.sql.time(leaseUntil), now]);
       return row ? taskFromRow(row) : null;
     });
   }
 
   savePlan(id: string, workerId: string, plan: Plan): Promise<boolean> {
     return this.db.run(`saving the plan of task ${id}`, async (m) => {
-      const result = await m
-        .createQueryBuilder()
-        .update(this.entity)
-        .set(values<TaskRow>({ plan }))
-        .where('id = :id AND worker_id = :workerId', { id, workerId })
-        .execute();
-      return (result.affected ?? 0) > 0;
+      const saved = await this.sql.rows(m, 'UPDATE tasks SET plan = $1 WHERE id = $2 AND worker_id = $3 RETURNING id', [this.sql.json(plan), id, workerId]);
+      return saved.length > 0;
     });
   }
 
@@ -237,7 +230,11 @@ export class TypeOrmTaskStore implements TaskStore {
   statesOf(ids: string[]): Promise<TaskStateOf[]> {
     if (ids.length === 0) return Promise.resolve([]);
     return this.db.run(`reading the states of ${ids.length} task(s)`, async (m) => {
-      const rows = await m.find(this.entity, { select: { id: true, state: true, worker_id: true }, where: { id: In(ids) } });
+      const rows = await this.sql.rows<Pick<TaskRow, 'id' | 'state' | 'worker_id'>>(
+        m,
+        `SELECT id, state, worker_id FROM tasks WHERE id IN (${RawSql.placeholders(ids.length)})`,
+        ids,
+      );
       return rows.map((row) => ({ id: row.id, state: row.state as TaskState, workerId: row.worker_id }));
     });
   }
@@ -291,6 +288,13 @@ export class TypeOrmTaskStore implements TaskStore {
     }
   }
 
+  /** A column's value as a hand-written statement binds it. */
+  private columnValue(name: keyof TaskRow, value: unknown): unknown {
+    if (JSON_COLUMNS.has(name)) return this.sql.json(value);
+    if (TIME_COLUMNS.has(name)) return this.sql.time(value as Date | null);
+    return value;
+  }
+
   /**
    * One `UPDATE tasks SET … WHERE <condition>`: answers the updated row, or null when no row
    * matched. PostgreSQL answers the row with RETURNING; on SQLite, whose operations run one at a
@@ -313,6 +317,23 @@ export class TypeOrmTaskStore implements TaskStore {
     return m.findOneBy(this.entity, { id: parameters['id'] as string });
   }
 }
+
+/** The claim: QUEUED → EXECUTING, owned by one worker; $1 id, $2 worker, $3 lease end, $4 now. */
+const CLAIM =
+  "UPDATE tasks SET state = 'EXECUTING', worker_id = $2, lease_until = $3, started_at = COALESCE(started_at, $4), " +
+  "claimed_at = $4, state_changed_at = $4 WHERE id = $1 AND state = 'QUEUED' RETURNING *";
+
+const JSON_COLUMNS: ReadonlySet<keyof TaskRow> = new Set<keyof TaskRow>(['plan', 'deployment', 'control']);
+const TIME_COLUMNS: ReadonlySet<keyof TaskRow> = new Set<keyof TaskRow>([
+  'lease_until',
+  'scheduled_at',
+  'created_at',
+  'queued_at',
+  'claimed_at',
+  'started_at',
+  'completed_at',
+  'state_changed_at',
+]);
 
 /** First key of the advisory lock taken while a deployment task is inserted ("DEPL"). */
 const DEPLOYMENT_LOCK = 0x4445504c;

@@ -15,6 +15,9 @@ export interface ShellCommand {
   log(text: string): void;
 }
 
+/** The shell every step command runs in. */
+export const SHELL = '/bin/sh';
+
 /** How long to wait for the output pipes to close once the command's process group is gone. */
 const PIPE_CLOSE_GRACE_MS = 5_000;
 
@@ -33,7 +36,7 @@ export function runShell(options: ShellCommand): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', ['-c', options.command], {
+      child = spawn(SHELL, ['-c', options.command], {
         cwd: options.cwd,
         env: stepEnvironment(options.env),
         detached: true,
@@ -123,7 +126,7 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * set), `SHELL=/bin/sh`, then `extra` (the step's own `env`, placeholder values).
  */
 export function stepEnvironment(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
-  const env: Record<string, string> = { PATH: DEFAULT_PATH, SHELL: '/bin/sh' };
+  const env: Record<string, string> = { PATH: DEFAULT_PATH, SHELL };
   for (const name of INHERITED_VARIABLES) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;

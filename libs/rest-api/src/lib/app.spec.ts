@@ -379,6 +379,39 @@ describe('deployments and control tasks', () => {
     expect(errorOf(unknownHost).code).toBe('HOST_NOT_FOUND');
   });
 
+  it('starts a task it creates with start: true, in one request, and names the creator as its starter', async () => {
+    const res = await api('POST', '/control-tasks', { json: { target: 'local', control: 'checkConnection', start: true } });
+    expect(res.status).toBe(201);
+    const body = res.json as { taskId: string; task: TaskView };
+    expect(body.task.state).toBe('QUEUED');
+    expect(body.task.queuedAt).toEqual(expect.any(String));
+    const actor = { user: 'admin', at: expect.any(String) };
+    const shown = (await api('GET', `/tasks/${body.taskId}`)).json as TaskView & { actors: Record<string, unknown> };
+    expect(shown.actors).toMatchObject({ createdBy: actor, startedBy: actor });
+    // Without start the task stays PENDING and nobody started it.
+    const pending = (await api('POST', '/control-tasks', { json: { target: 'local', control: 'checkConnection', start: false } })).json as { taskId: string; task: TaskView };
+    expect(pending.task.state).toBe('PENDING');
+    expect(((await api('GET', `/tasks/${pending.taskId}`)).json as { actors: Record<string, unknown> }).actors).toMatchObject({ startedBy: null });
+  });
+
+  it('starts a new deployment and undeployment with start: true; refuses a start that is not a boolean', async () => {
+    await master.services.catalog.importPackage(petclinicManifest());
+    const res = await api('POST', '/deployments', { json: { ...deployment, start: true } });
+    expect(res.status).toBe(201);
+    expect(res.json).toMatchObject({ task: { state: 'QUEUED', kind: 'INITIAL' } });
+    // Deployed to another environment and archived: then it can be undeployed there.
+    await master.services.catalog.putEnvironment({ name: 'other', hosts: ['local'], dictionary: { APP_HOME: '/opt/app' } });
+    const deployed = await master.services.deployments.createDeployment({ ...deployment, environment: 'other' });
+    await master.stores.tasks.compareAndSet(deployed.id, 'PENDING', { state: 'EXECUTED' });
+    expect((await api('POST', `/tasks/${deployed.id}/archive`)).status).toBe(200);
+    const undeploy = await api('POST', '/undeployments', { json: { application: 'petclinic', environment: 'other', start: true } });
+    expect(undeploy.status).toBe(201);
+    expect(undeploy.json).toMatchObject({ task: { state: 'QUEUED', kind: 'UNDEPLOY' } });
+    const details = expectInvalidFields(await api('POST', '/control-tasks', { json: { target: 'local', control: 'checkConnection', start: 'yes' } }), ['start']);
+    expect(details[0].message).toBe('must be true or false');
+    expectInvalidFields(await api('POST', '/deployments/preview', { json: { ...deployment, start: true } }), ['start']);
+  });
+
   it('maps planning errors to 400 with their details', async () => {
     await master.services.catalog.putEnvironment({ name: 'bare', hosts: ['local'], dictionary: {} });
     const res = await api('POST', '/deployments', { json: { ...deployment, environment: 'bare' } });

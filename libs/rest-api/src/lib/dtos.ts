@@ -1,4 +1,4 @@
-import { IsDefined, IsIn, IsObject, IsOptional, ValidateBy } from 'class-validator';
+import { IsBoolean, IsDefined, IsIn, IsObject, IsOptional, ValidateBy } from 'class-validator';
 import { TASK_STATES, TASK_TYPES } from '@shipdeck/tasks';
 import {
   anyString,
@@ -89,8 +89,19 @@ export class EnvironmentBody {
   secrets?: Record<string, string>;
 }
 
-/** `POST /deployments` and `POST /deployments/preview`. */
-export class DeploymentBody {
+/**
+ * `start` of the bodies that create a task: true starts it in the same request, as
+ * `POST /tasks/{id}/start` would (that route's permission is needed too). Default false: PENDING.
+ */
+function StartOnCreate(): PropertyDecorator {
+  return (target, key) => {
+    IsOptional()(target, key);
+    IsBoolean({ message: 'must be true or false' })(target, key);
+  };
+}
+
+/** `POST /deployments/preview`, and what `POST /deployments` has besides `start`. */
+export class DeploymentPreviewBody {
   @IsRequiredName()
   application!: string;
 
@@ -110,6 +121,12 @@ export class DeploymentBody {
   pauseBefore?: string[];
 }
 
+/** `POST /deployments`. */
+export class DeploymentBody extends DeploymentPreviewBody {
+  @StartOnCreate()
+  start?: boolean;
+}
+
 /** `POST /undeployments`. */
 export class UndeploymentBody {
   @IsRequiredName()
@@ -117,6 +134,9 @@ export class UndeploymentBody {
 
   @IsRequiredName()
   environment!: string;
+
+  @StartOnCreate()
+  start?: boolean;
 }
 
 /** `POST /control-tasks`. */
@@ -131,6 +151,9 @@ export class ControlTaskBody {
   @IsOptional()
   @IsObject(MESSAGES.object)
   parameters?: Record<string, unknown>;
+
+  @StartOnCreate()
+  start?: boolean;
 }
 
 /** `POST /tasks/{id}/schedule`. */

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TaskRecord, buildPlan } from '@shipdeck/tasks';
-import { RECOVERY_FORMAT, RecoveryFiles } from './recovery-files';
+import { DirectorySync, RECOVERY_FORMAT, RecoveryFiles } from './recovery-files';
 
 function task(id: string): TaskRecord {
   return {
@@ -76,6 +76,23 @@ describe('RecoveryFiles', () => {
     expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('creates its directory again when it has gone', async () => {
+    const nested = new RecoveryFiles(join(dir, 'work'), 'w1');
+    const t = task('55555555-5555-5555-5555-555555555555');
+    await nested.write(t);
+    rmSync(join(dir, 'work'), { recursive: true });
+    await nested.write(t);
+    expect(readdirSync(join(dir, 'work'))).toEqual([`${t.id}.task`]);
+  });
+
+  it('writes the files of many tasks at once, each complete', async () => {
+    const tasks = Array.from({ length: 30 }, (_, i) => task(`66666666-6666-6666-6666-${String(i).padStart(12, '0')}`));
+    await Promise.all(tasks.map((t) => files.write(t)));
+    const { files: read, quarantined } = await files.readAll();
+    expect(quarantined).toEqual([]);
+    expect(read.map((f) => f.task.id)).toEqual(tasks.map((t) => t.id));
+  });
+
   it('removes a file', async () => {
     const t = task('33333333-3333-3333-3333-333333333333');
     await files.write(t);
@@ -102,5 +119,62 @@ describe('RecoveryFiles', () => {
     expect(quarantined[0].reason).toMatch(reason);
     expect(readdirSync(join(dir, 'quarantine'))).toHaveLength(1);
     expect(readdirSync(dir).filter((n) => n.endsWith('.task'))).toEqual([]);
+  });
+});
+
+describe('DirectorySync', () => {
+  /** An fsync that ends when the test says so, recording when each started. */
+  function controlledFsync() {
+    const calls: Array<() => void> = [];
+    return {
+      calls,
+      fsync: () => new Promise<void>((resolve) => calls.push(resolve)),
+    };
+  }
+
+  it('runs one fsync for a lone caller', async () => {
+    const { calls, fsync } = controlledFsync();
+    const sync = new DirectorySync('/unused', fsync);
+    const done = sync.sync();
+    expect(calls).toHaveLength(1);
+    calls[0]();
+    await done;
+  });
+
+  it('answers callers arriving during an fsync only after a next one, shared by all of them', async () => {
+    const { calls, fsync } = controlledFsync();
+    const sync = new DirectorySync('/unused', fsync);
+    const ended: string[] = [];
+    const first = sync.sync().then(() => ended.push('first'));
+    const later = [sync.sync(), sync.sync(), sync.sync()].map((p, i) => p.then(() => ended.push(`later-${i}`)));
+    expect(calls).toHaveLength(1);
+    calls[0]();
+    await first;
+    await new Promise(setImmediate); // every promise reaction queued so far has run
+    expect(ended).toEqual(['first']);
+    expect(calls).toHaveLength(2);
+    calls[1]();
+    await Promise.all(later);
+    expect(ended).toEqual(['first', 'later-0', 'later-1', 'later-2']);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('passes a failed fsync to its callers and runs the next one anyway', async () => {
+    let n = 0;
+    const sync = new DirectorySync('/unused', () => (n++ === 0 ? Promise.reject(new Error('EIO')) : Promise.resolve()));
+    const first = sync.sync();
+    const second = sync.sync();
+    await expect(first).rejects.toThrow('EIO');
+    await expect(second).resolves.toBeUndefined();
+  });
+
+  it('fsyncs a real directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dirsync-'));
+    try {
+      await new DirectorySync(dir).sync();
+      await expect(new DirectorySync(join(dir, 'missing')).sync()).rejects.toThrow(/ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { FileHandle, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { PRIVATE_DIR, PRIVATE_FILE } from './file-modes';
 import { basename, join } from 'node:path';
 import { TaskRecord } from '@shipdeck/tasks';
@@ -31,16 +31,21 @@ export interface QuarantinedFile {
 
 /**
  * The `<work dir>/<taskId>.task` files (spec §5). Each write goes to a temporary file that is
- * fsynced and renamed over the old one (and the directory fsynced), so a crash at any point
- * leaves either the previous or the new content, never a mix. Writes of one task are serialized.
+ * fsynced and renamed over the old one (and the directory fsynced, one fsync shared by the
+ * writes of concurrent tasks), so a crash at any point leaves either the previous or the new
+ * content, never a mix. Writes of one task are serialized. The directory is created once.
  */
 export class RecoveryFiles {
   private readonly chains = new Map<string, Promise<void>>();
+  private readonly dirSync: DirectorySync;
+  private dirReady = false;
 
   constructor(
     readonly dir: string,
     private readonly workerId: string,
-  ) {}
+  ) {
+    this.dirSync = new DirectorySync(dir);
+  }
 
   pathOf(taskId: string): string {
     return join(this.dir, `${taskId}${SUFFIX}`);
@@ -95,10 +100,8 @@ export class RecoveryFiles {
   }
 
   private async writeAtomically(taskId: string, content: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR });
     const temporary = join(this.dir, `.${taskId}.${randomUUID()}.tmp`);
-    // Recovery files hold plans and step details: readable by the worker's user only.
-    const file = await open(temporary, 'w', PRIVATE_FILE);
+    const file = await this.create(temporary);
     try {
       await file.writeFile(content);
       await file.sync();
@@ -106,12 +109,22 @@ export class RecoveryFiles {
       await file.close();
     }
     await rename(temporary, this.pathOf(taskId));
-    const dir = await open(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+    await this.dirSync.sync();
+  }
+
+  /** Opens a new file for writing; creates the directory at the first write and when it has gone. */
+  private async create(path: string): Promise<FileHandle> {
+    // Recovery files hold plans and step details: readable by the worker's user only.
+    if (this.dirReady) {
+      try {
+        return await open(path, 'w', PRIVATE_FILE);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
     }
+    await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR });
+    this.dirReady = true;
+    return open(path, 'w', PRIVATE_FILE);
   }
 
   private serialize(taskId: string, work: () => Promise<void>): Promise<void> {
@@ -122,6 +135,49 @@ export class RecoveryFiles {
       if (this.chains.get(taskId) === settled) this.chains.delete(taskId);
     });
     return next;
+  }
+}
+
+/**
+ * fsync of a directory (making the renames in it durable), shared by concurrent callers: each
+ * call resolves after an fsync that started after the call, so it covers what the caller did
+ * before; callers arriving while one runs all wait for the same next one (a group commit).
+ */
+export class DirectorySync {
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+
+  constructor(
+    private readonly dir: string,
+    private readonly fsync: (dir: string) => Promise<void> = fsyncDirectory,
+  ) {}
+
+  sync(): Promise<void> {
+    if (!this.running) return this.run();
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.run();
+      });
+    return this.queued;
+  }
+
+  private run(): Promise<void> {
+    const running: Promise<void> = this.fsync(this.dir).finally(() => {
+      if (this.running === running) this.running = undefined;
+    });
+    this.running = running;
+    return running;
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -54,7 +54,8 @@ export class TaskRun {
     const { held, files } = this.context;
     const log = taskLogger(this.context.logger, this.task.id);
     held.running.set(this.task.id, this);
-    log.info(`executing task: ${this.task.description}`, { attempt: this.task.attempt });
+    // Per-task lines are debug (the claim and the end stay info): step states are in the database.
+    log.debug(`executing task: ${this.task.description}`, { attempt: this.task.attempt });
     try {
       await files.write(this.task);
       // A stop or abort requested between the claim and now.
@@ -113,7 +114,7 @@ export class TaskRun {
   }
 
   private async stepChanged(step: PlanStep): Promise<void> {
-    taskLogger(this.context.logger, this.task.id, step.path).info(`step ${step.state}: ${step.description}`);
+    taskLogger(this.context.logger, this.task.id, step.path).debug(`step ${step.state}: ${step.description}`);
     const ended = step.state === 'DONE' || step.state === 'FAILED';
     if (ended) this.stepEnded(step);
     if (ended) await this.stepLog.flush();

@@ -11,9 +11,10 @@ describe('host type local', () => {
   beforeEach(() => (dir = tempDir()));
   afterEach(() => dir.cleanup());
 
-  it('checkConnection runs a command, writes to the work directory and logs host and user', async () => {
+  it('checkConnection finds the shell executable, writes to the work directory and logs host and user', async () => {
     const ctx = stepContext('host.local', 'checkConnection', {}, dir.path);
     await registry.executorFor('host.local').execute(ctx);
+    expect(ctx.output()).toContain('/bin/sh is executable: ok');
     expect(ctx.output()).toContain(`host ${hostname()}, user ${userInfo().username}`);
     expect(ctx.output()).toContain(`wrote to work directory ${dir.path}: ok`);
     expect(readdirSync(dir.path)).toEqual([]);
@@ -21,7 +22,7 @@ describe('host type local', () => {
 
   it('checkConnection fails when the work directory is not usable', async () => {
     const ctx = stepContext('host.local', 'checkConnection', {}, join(dir.path, 'missing'));
-    await expect(registry.executorFor('host.local').execute(ctx)).rejects.toThrow(/cannot run the command/);
+    await expect(registry.executorFor('host.local').execute(ctx)).rejects.toThrow(/cannot write to work directory .*missing/);
   });
 
   it('noop does nothing: no step log, no file', async () => {

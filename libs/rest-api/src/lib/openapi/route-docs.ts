@@ -3,6 +3,7 @@ import {
   ArchiveQuery,
   ControlTaskBody,
   DeploymentBody,
+  DeploymentPreviewBody,
   EnvironmentBody,
   HostBody,
   ScheduleBody,
@@ -111,10 +112,10 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /applications': paged('List imported applications', 'Applications'),
   'GET /applications/:app/versions': { ...paged('List the versions of an application', 'Its versions'), errors: [404] },
 
-  'POST /deployments/preview': { summary: 'Plan a deployment without creating it', body: DeploymentBody, ok: resource('The plan'), errors: [404] },
-  'POST /deployments': { summary: 'Create a deployment task (PENDING)', body: DeploymentBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404, 409] },
-  'POST /undeployments': { summary: 'Create an undeployment task', body: UndeploymentBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404, 409] },
-  'POST /control-tasks': { summary: 'Create a control task', body: ControlTaskBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404] },
+  'POST /deployments/preview': { summary: 'Plan a deployment without creating it', body: DeploymentPreviewBody, ok: resource('The plan'), errors: [404] },
+  'POST /deployments': { summary: 'Create a deployment task (PENDING; QUEUED with start: true)', body: DeploymentBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404, 409] },
+  'POST /undeployments': { summary: 'Create an undeployment task (PENDING; QUEUED with start: true)', body: UndeploymentBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404, 409] },
+  'POST /control-tasks': { summary: 'Create a control task (PENDING; QUEUED with start: true)', body: ControlTaskBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404] },
 
   'GET /tasks': paged('List current tasks', 'Tasks, oldest first, without their plans', 'TaskSummary', TaskListQuery),
   'GET /tasks/:id': { summary: 'Get a task', ok: json('The task with its plan, steps and `actors`', ref('Task')), errors: [404] },

@@ -1,12 +1,12 @@
 import { Router } from 'express';
-import type { ControlTaskService } from '@shipdeck/master-services';
+import type { ControlTaskService, TaskOperationsService } from '@shipdeck/master-services';
 import { readBody } from '../body';
 import { ControlTaskBody } from '../dtos';
-import { route, taskCreated } from '../routing';
+import { createTask, route } from '../routing';
 import { bodyOf } from '../validation';
 
 /** `/control-tasks`: a control run on a host. */
-export function controlTasksRouter(controlTasks: ControlTaskService): Router {
+export function controlTasksRouter(controlTasks: ControlTaskService, tasks: TaskOperationsService): Router {
   const router = Router();
   route(router, '/control-tasks', {
     post: [
@@ -14,7 +14,13 @@ export function controlTasksRouter(controlTasks: ControlTaskService): Router {
       async (req, res) => {
         const body = bodyOf(req, ControlTaskBody);
         const request = { target: body.target, control: body.control, parameters: body.parameters ?? {} };
-        taskCreated(res, await controlTasks.createControlTask(request));
+        await createTask(req, res, {
+          start: body.start,
+          // A control task belongs to no environment (as for POST /tasks/{id}/start).
+          environment: null,
+          create: () => controlTasks.createControlTask(request),
+          startTask: (id) => tasks.operate(id, 'start'),
+        });
       },
     ],
   });

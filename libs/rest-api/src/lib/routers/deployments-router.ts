@@ -1,33 +1,42 @@
 import { Router } from 'express';
-import type { DeploymentRequest, DeploymentService } from '@shipdeck/master-services';
+import type { DeploymentRequest, DeploymentService, TaskOperationsService } from '@shipdeck/master-services';
 import { readBody } from '../body';
-import { DeploymentBody, UndeploymentBody } from '../dtos';
-import { route, taskCreated } from '../routing';
+import { DeploymentBody, DeploymentPreviewBody, UndeploymentBody } from '../dtos';
+import { createTask, route } from '../routing';
 import { bodyOf } from '../validation';
 
 /** `/deployments` (preview and create) and `/undeployments`. */
-export function deploymentsRouter(deployments: DeploymentService): Router {
+export function deploymentsRouter(deployments: DeploymentService, tasks: TaskOperationsService): Router {
   const router = Router();
   const json = readBody(['json']);
+  const startTask = (id: string) => tasks.operate(id, 'start');
   route(router, '/deployments/preview', {
-    post: [json, async (req, res) => void res.json(await deployments.previewDeployment(toRequest(bodyOf(req, DeploymentBody))))],
+    post: [json, async (req, res) => void res.json(await deployments.previewDeployment(toRequest(bodyOf(req, DeploymentPreviewBody))))],
   });
   route(router, '/deployments', {
-    post: [json, async (req, res) => taskCreated(res, await deployments.createDeployment(toRequest(bodyOf(req, DeploymentBody))))],
+    post: [
+      json,
+      async (req, res) => {
+        const body = bodyOf(req, DeploymentBody);
+        const create = () => deployments.createDeployment(toRequest(body));
+        await createTask(req, res, { start: body.start, environment: body.environment, create, startTask });
+      },
+    ],
   });
   route(router, '/undeployments', {
     post: [
       json,
       async (req, res) => {
         const body = bodyOf(req, UndeploymentBody);
-        taskCreated(res, await deployments.createUndeployment({ application: body.application, environment: body.environment }));
+        const create = () => deployments.createUndeployment({ application: body.application, environment: body.environment });
+        await createTask(req, res, { start: body.start, environment: body.environment, create, startTask });
       },
     ],
   });
   return router;
 }
 
-function toRequest(body: DeploymentBody): DeploymentRequest {
+function toRequest(body: DeploymentPreviewBody): DeploymentRequest {
   return {
     application: body.application,
     version: body.version,
