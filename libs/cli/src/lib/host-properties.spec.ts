@@ -99,12 +99,13 @@ describe('hosts show, control and trust-host-key', () => {
   it('creates and starts a control task with its parameters', async () => {
     const view = { id: 'c1', state: 'QUEUED', steps: [] };
     const routes: FakeRoutes = (req) =>
-      req.url === '/api/v1/control-tasks' ? { status: 201, json: { taskId: 'c1' } } : req.url === '/api/v1/tasks/c1/start' ? { json: view } : undefined;
+      req.url === '/api/v1/control-tasks' ? { status: 201, json: { taskId: 'c1', task: view } } : undefined;
     const controlBodies = () => master.requests.filter((r) => r.url === '/api/v1/control-tasks').map((r) => JSON.parse(r.body) as unknown);
     expect(await cli(['control', 'web-1', 'checkConnection', '--param', 'verbose=yes'], routes)).toBe(0);
-    expect(controlBodies()).toEqual([{ target: 'web-1', control: 'checkConnection', parameters: { verbose: 'yes' } }]);
-    expect(master.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /api/v1/control-tasks', 'POST /api/v1/tasks/c1/start']);
+    // One request: created and started together (`start: true`).
+    expect(controlBodies()).toEqual([{ target: 'web-1', control: 'checkConnection', parameters: { verbose: 'yes' }, start: true }]);
+    expect(master.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /api/v1/control-tasks']);
     expect(await cli(['hosts', 'trust-host-key', 'web-1', '--host-key', 'SHA256:k', '--json'], (req) => (req.url === '/api/v1/tasks/c1' ? { json: { ...view, state: 'DONE' } } : routes(req)))).toBe(0);
-    expect(controlBodies()).toEqual([{ target: 'web-1', control: 'trust-host-key', parameters: { fingerprint: 'SHA256:k' } }]);
+    expect(controlBodies()).toEqual([{ target: 'web-1', control: 'trust-host-key', parameters: { fingerprint: 'SHA256:k' }, start: true }]);
   });
 });
