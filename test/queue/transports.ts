@@ -9,6 +9,8 @@ export type TransportName = 'rabbitmq-amqp' | 'artemis-amqp' | 'artemis-stomp';
 /** A place on the broker that a test may disrupt: every connection through `url` can be killed. */
 export interface Isolated {
   url: string;
+  /** What was set up, for logs (no credentials): a virtual host, a proxy. */
+  what: string;
   /** Ends every connection made through `url` (broker-side where the broker can, else the network); answers how many. */
   kill(): Promise<number>;
   drop(): Promise<void>;
@@ -75,6 +77,7 @@ async function proxied(target: string): Promise<Isolated> {
   const proxy = await startTcpProxy(target);
   return {
     url: proxy.url,
+    what: `TCP proxy ${new URL(proxy.url).host} in front of the broker`,
     kill: async () => {
       const open = proxy.open;
       proxy.cut();
@@ -136,7 +139,7 @@ const rabbitmqAmqp: QueueTransport = {
   isolate: async () => {
     // A virtual host of its own, whose connections the broker itself closes.
     const vhost = await createVhost(AMQP_URL);
-    return { url: vhost.url, kill: () => vhost.dropConnections('test'), drop: vhost.drop };
+    return { url: vhost.url, what: `virtual host ${vhost.name}`, kill: () => vhost.dropConnections('test'), drop: vhost.drop };
   },
 };
 
