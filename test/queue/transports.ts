@@ -95,9 +95,9 @@ function missingQueue(error: unknown): boolean {
   return /AMQ229067|AMQ229017/.test(String(error instanceof Error ? error.message : error));
 }
 
-/** Deletes the queue on the Artemis of the tests; one that was never created counts as deleted. */
-export function artemisDeleteQueueIfAny(queueName: string): Promise<void> {
-  return artemisDeleteQueue(queueName).catch((error: unknown) => {
+/** Deletes the queue on an Artemis (default the tests'); one that was never created counts as deleted. */
+export function artemisDeleteQueueIfAny(queueName: string, amqpUrl?: string): Promise<void> {
+  return artemisDeleteQueue(queueName, amqpUrl).catch((error: unknown) => {
     if (!missingQueue(error)) throw error;
   });
 }
@@ -119,7 +119,7 @@ async function artemisReadyAndUnacked(queueName: string): Promise<{ ready: numbe
 function artemisClusterOptions(protocol: 'amqp' | 'stomp') {
   return (url?: string): Pick<ClusterOptions, 'amqpUrl' | 'queueBroker'> => ({
     amqpUrl: url ?? artemisUrls()[protocol],
-    queueBroker: { require: requireArtemis, deleteQueue: artemisDeleteQueueIfAny },
+    queueBroker: { require: () => requireArtemis(), deleteQueue: (queueName) => artemisDeleteQueueIfAny(queueName) },
   });
 }
 
@@ -149,7 +149,7 @@ const artemisAmqp: QueueTransport = {
   protocol: 'amqp',
   honoursSelector: true,
   url: () => artemisUrls().amqp,
-  require: requireArtemis,
+  require: () => requireArtemis(),
   open: opener(() => artemisAmqp),
   deleteQueue: (queueName) => artemisDeleteQueue(queueName),
   readyCount: (queueName) => artemisReadyCount(queueName),
@@ -166,7 +166,7 @@ const artemisStomp: QueueTransport = {
   protocol: 'stomp',
   honoursSelector: true,
   url: () => artemisUrls().stomp,
-  require: requireArtemis,
+  require: () => requireArtemis(),
   open: opener(() => artemisStomp),
   deleteQueue: (queueName) => artemisDeleteQueue(queueName),
   readyCount: (queueName) => artemisReadyCount(queueName),
