@@ -6,13 +6,41 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../support/shipdeck-process';
 
 const run = promisify(execFile);
 const START_LOCAL = join(__dirname, '..', '..', 'artemis-broker', 'start-local');
+
+/** Whether nothing listens on `port` now. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free port below the kernel's ephemeral range. While the killed broker is down its port is
+ * free, and a port inside the ephemeral range can be handed out meanwhile: to any `listen(0)` on
+ * the machine (other tests pick their ports so), or as the local port of a client reconnecting to
+ * that very port (a TCP self-connect). Then the broker cannot start again (seen here: "port … is
+ * taken by a process this script did not start"). The kernel never hands out ports below the
+ * range by itself, like the brokers' usual 5672 and 61616.
+ */
+async function brokerPort(): Promise<number> {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const low = 20_000;
+  if (!(ephemeralLow > low + 1000)) throw new Error(`the ephemeral port range starts at ${ephemeralLow}: no room below it for a private broker`);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
+    if (await isFree(port)) return port;
+  }
+  throw new Error(`no free port found between ${low} and ${ephemeralLow} in 50 draws`);
+}
 
 export interface PrivateArtemis {
   /** Its URLs, with the test user (who may send, consume and manage). */
@@ -34,8 +62,8 @@ export async function startPrivateArtemis(): Promise<PrivateArtemis> {
   const env = {
     ...process.env,
     SHIPDECK_ARTEMIS_INSTANCE: instance,
-    SHIPDECK_ARTEMIS_PORT: String(await freePort()),
-    SHIPDECK_ARTEMIS_STOMP_PORT: String(await freePort()),
+    SHIPDECK_ARTEMIS_PORT: String(await brokerPort()),
+    SHIPDECK_ARTEMIS_STOMP_PORT: String(await brokerPort()),
   };
   const startLocal = async (command: 'start' | 'stop') => void (await run('bash', [START_LOCAL, command], { env, timeout: 240_000 }));
   try {
