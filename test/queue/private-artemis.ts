@@ -28,7 +28,7 @@ function isFree(port: number): Promise<boolean> {
  * free, and a port inside the ephemeral range can be handed out meanwhile: to any `listen(0)` on
  * the machine (other tests pick their ports so), or as the local port of a client reconnecting to
  * that very port (a TCP self-connect). Then the broker cannot start again (seen here: "port … is
- * taken by a process this script did not start"). The kernel never hands out ports below the
+ * taken by a process this script did not start"). The kernel never hands out ports outside the
  * range by itself, like the brokers' usual 5672 and 61616.
  */
 async function brokerPort(): Promise<number> {
