@@ -90,7 +90,7 @@ describe.each(['amqp', 'stomp'] as const)('a cluster on a private Artemis over %
         intervalMs: 100,
         describe: () => `fewer than ${EXECUTED_AT_KILL} tasks EXECUTED`,
       });
-      artemis.kill();
+      await artemis.kill();
       const killedAfterMs = Date.now() - started;
       const byState = (views: Map<string, TaskView>) =>
         JSON.stringify(Object.fromEntries([...views.values()].reduce((m, t) => m.set(t.state, (m.get(t.state) ?? 0) + 1), new Map<string, number>())));

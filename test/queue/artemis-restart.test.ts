@@ -55,7 +55,7 @@ describe('Artemis SIGKILLed mid-run and restarted on its journal', () => {
     for (const id of ids.slice(0, 150)) publishes.push(publisher.publish(taskMessage(id)));
     await until(() => received.size >= 20, 'the first deliveries', 60_000);
     // Mid-run: sends are on their way and deliveries unacknowledged when the JVM dies.
-    artemis.kill();
+    await artemis.kill();
     for (const id of ids.slice(150)) publishes.push(publisher.publish(taskMessage(id)));
     await until(() => publisherLog.lines.some((line) => /-> reconnecting/.test(line.message)), 'the publisher to notice', 60_000);
     await artemis.start();

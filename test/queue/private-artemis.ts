@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,9 +27,8 @@ function isFree(port: number): Promise<boolean> {
  * A free port below the kernel's ephemeral range. While the killed broker is down its port is
  * free, and a port inside the ephemeral range can be handed out meanwhile: to any `listen(0)` on
  * the machine (other tests pick their ports so), or as the local port of a client reconnecting to
- * that very port (a TCP self-connect). Then the broker cannot start again (seen here: "port … is
- * taken by a process this script did not start"). The kernel never hands out ports outside the
- * range by itself, like the brokers' usual 5672 and 61616.
+ * that very port (a TCP self-connect), and the broker could not start again. The kernel never
+ * hands out ports outside the range by itself, like the brokers' usual 5672 and 61616.
  */
 async function brokerPort(): Promise<number> {
   const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
@@ -47,23 +46,63 @@ export interface PrivateArtemis {
   readonly urls: { amqp: string; stomp: string };
   /** The JVM's pid now (it changes at every start). */
   pid(): number;
-  /** SIGKILLs the JVM: nothing is flushed, the journal is what the broker had written. */
-  kill(): void;
+  /**
+   * SIGKILLs the JVM (nothing is flushed: the journal is what the broker had written) and resolves
+   * once it is dead, its sockets closed.
+   */
+  kill(): Promise<void>;
   /** Starts it again on its instance (and journal); resolves once it accepts connections. */
   start(): Promise<void>;
   /** Stops it and removes its instance directory. */
   remove(): Promise<void>;
 }
 
+/** Whether a connection to `port` is refused (nothing listens there any more). */
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+/**
+ * Resolves once process `pid` is gone (or a zombie) and `ports` refuse connections. A SIGKILLed
+ * JVM's thread-group leader is a zombie, its command line empty, while its other threads still
+ * exit and its sockets still accept (seen here); start-local, run at that moment, no longer sees
+ * its broker running yet finds the port answering, and fails with "port … is taken by a process
+ * this script did not start".
+ */
+async function untilDead(pid: number, ports: number[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const exited = () => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // The state follows the parenthesised command name.
+      return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+    } catch {
+      return true;
+    }
+  };
+  while (!(exited() && (await Promise.all(ports.map(refuses))).every(Boolean))) {
+    if (Date.now() > deadline) throw new Error(`the broker's JVM (pid ${pid}) or its ports still answer ${timeoutMs} ms after SIGKILL`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Creates the instance and starts it; resolves once it accepts connections (minutes at the first fetch). */
 export async function startPrivateArtemis(): Promise<PrivateArtemis> {
   const dir = mkdtempSync(join(tmpdir(), 'shipdeck-artemis-'));
   const instance = join(dir, 'broker');
+  const ports = [await brokerPort(), await brokerPort()];
   const env = {
     ...process.env,
     SHIPDECK_ARTEMIS_INSTANCE: instance,
-    SHIPDECK_ARTEMIS_PORT: String(await brokerPort()),
-    SHIPDECK_ARTEMIS_STOMP_PORT: String(await brokerPort()),
+    SHIPDECK_ARTEMIS_PORT: String(ports[0]),
+    SHIPDECK_ARTEMIS_STOMP_PORT: String(ports[1]),
   };
   const startLocal = async (command: 'start' | 'stop') => void (await run('bash', [START_LOCAL, command], { env, timeout: 240_000 }));
   try {
@@ -82,7 +121,11 @@ export async function startPrivateArtemis(): Promise<PrivateArtemis> {
   return {
     urls: { amqp: vars.SHIPDECK_ARTEMIS_AMQP_URL, stomp: vars.SHIPDECK_ARTEMIS_STOMP_URL },
     pid,
-    kill: () => process.kill(pid(), 'SIGKILL'),
+    async kill() {
+      const killed = pid();
+      process.kill(killed, 'SIGKILL');
+      await untilDead(killed, ports);
+    },
     start: () => startLocal('start'),
     async remove() {
       await startLocal('stop').catch(() => undefined);
