@@ -1,20 +1,23 @@
 /**
- * Cluster mode end to end (spec §2–§5, issue 3): real `shipdeck master` and `shipdeck worker`
- * processes sharing a PostgreSQL schema and a RabbitMQ (AMQP 1.0) queue of their own, driven
- * through the REST API of every master. Steps of the ledger test plugin
- * (test/fixtures/plugins/ledger) append `<taskId> <stepPath> <pid>` to a ledger file, which
- * shows that each step ran exactly once and in which worker process.
+ * Cluster mode end to end (spec §2–§5, issues 3 and 11): real `shipdeck master` and `shipdeck worker`
+ * processes sharing a PostgreSQL schema and a broker queue of their own, driven through the REST
+ * API of every master. Steps of the ledger test plugin (test/fixtures/plugins/ledger) append
+ * `<taskId> <stepPath> <pid>` to a ledger file, which shows that each step ran exactly once and
+ * in which worker process. The 2-masters-3-workers cluster runs on every transport of
+ * test/queue/transports.ts (RabbitMQ over AMQP 1.0, Artemis over AMQP 1.0 and over STOMP;
+ * SHIPDECK_TEST_TRANSPORTS picks some), the other clusters on RabbitMQ.
  *
- * Needs PostgreSQL and RabbitMQ with its AMQP 1.0 plugin (SHIPDECK_TEST_DATABASE_URL,
- * SHIPDECK_TEST_AMQP_URL; local defaults) and rabbitmqctl for that broker; fails saying what to
- * start when they are missing.
+ * Needs PostgreSQL, RabbitMQ with its AMQP 1.0 plugin (SHIPDECK_TEST_DATABASE_URL,
+ * SHIPDECK_TEST_AMQP_URL; local defaults), rabbitmqctl for that broker, and Artemis
+ * (`artemis-broker/start-local`, or SHIPDECK_TEST_ARTEMIS_*_URL); fails saying what to start
+ * when they are missing.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeConfigHash } from '@shipdeck/config';
-import { SignedTaskQueue, TASK_MESSAGE_VERSION, TaskMessage, TaskQueue, createAmqpTaskQueue } from '@shipdeck/queue';
+import { SignedTaskQueue, TASK_MESSAGE_VERSION, TaskMessage, TaskQueue, createAmqpTaskQueue, openTaskQueue } from '@shipdeck/queue';
 import type { ServerInfo } from '@shipdeck/master-services';
 import type { ShownTaskState, TaskView } from '@shipdeck/tasks';
 import { Cluster, requireClusterPrerequisites, startCluster, withClusterOutput as withCluster } from '../support/cluster';
@@ -27,9 +30,10 @@ import { holdsFor, pollUntil, withDeadline } from '../support/poll';
 import { isProcessAlive, killTrackedProcesses, trackProcesses, waitForPidFile, waitForProcessesGone } from '../support/processes';
 import { createControl, createDeployment, getTask, importPackage, listTasks, startTask } from '../support/rest-actions';
 import { Api, api, expectStatus, stepOf, summarize, waitForTask } from '../support/rest-client';
-import { TEST_AMQP_URL, databaseUrlWithSchema, deleteQueue, dropSchema, queueCounts, queueStatus } from '../support/services';
+import { TEST_AMQP_URL, databaseUrlWithSchema, deleteQueue, dropSchema } from '../support/services';
 import { freePort, makeHome } from '../support/shipdeck-process';
 import { WorkerProcess, startWorker } from '../support/worker-process';
+import { selectedTransports } from '../queue/transports';
 
 const RESTING: readonly ShownTaskState[] = ['EXECUTED', 'FAILED', 'STOPPED', 'ABORTED', 'CANCELLED', 'DONE'];
 
@@ -76,12 +80,15 @@ beforeAll(requireClusterPrerequisites, 120_000);
 
 afterAll(() => killTrackedProcesses());
 
-describe('a cluster of 2 masters and 3 workers', () => {
+describe.each(selectedTransports().map((transport) => [transport.name, transport] as const))('a cluster of 2 masters and 3 workers on %s', (_, transport) => {
   let a: Api;
   let b: Api;
-  const shared = useCluster({ masters: 2, workers: 3, env: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: '4' } }, async (cluster) => {
-    [a, b] = cluster.clients;
-  });
+  const shared = useCluster(
+    () => ({ masters: 2, workers: 3, env: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: '4' }, ...transport.clusterOptions() }),
+    async (cluster) => {
+      [a, b] = cluster.clients;
+    },
+  );
   const { scenario } = shared;
 
   scenario(
@@ -192,15 +199,17 @@ describe('a cluster of 2 masters and 3 workers', () => {
 
     // Signed with the cluster secret, as a master signs: the duplicates reach the claim.
     const publisher: TaskQueue = new SignedTaskQueue(
-      await createAmqpTaskQueue({
-        url: c.amqpUrl,
-        queueName: c.queueName,
-        dialect: 'auto',
-        logger: silentLogger,
-        // close() leaves rhea's idle timers (2 × idleTimeoutMs) running, which keeps Jest from
-        // exiting; a short idle timeout bounds that (see the report on libs/queue's closeWire).
-        idleTimeoutMs: 5_000,
-      }),
+      transport.protocol === 'amqp'
+        ? await createAmqpTaskQueue({
+            url: c.amqpUrl,
+            queueName: c.queueName,
+            dialect: 'auto',
+            logger: silentLogger,
+            // close() leaves rhea's idle timers (2 × idleTimeoutMs) running, which keeps Jest from
+            // exiting; a short idle timeout bounds that (see the report on libs/queue's closeWire).
+            idleTimeoutMs: 5_000,
+          })
+        : await openTaskQueue({ url: c.amqpUrl, name: c.queueName, dialect: 'auto', logger: silentLogger }),
       { secret: TEST_CLUSTER_SECRET, logger: silentLogger },
     );
     try {
@@ -225,13 +234,9 @@ describe('a cluster of 2 masters and 3 workers', () => {
 
       // Every message was delivered and settled: the workers had their say on each duplicate.
       let counts = { ready: -1, unacked: -1 };
-      await pollUntil(async () => (await queueStatus(c.queueName, c.amqpUrl)).ready === 0, {
-        timeoutMs: 20_000,
-        describe: () => `queue ${c.queueName} still has ready messages`,
-      });
       await pollUntil(
         async () => {
-          counts = await queueCounts(c.queueName, c.amqpUrl);
+          counts = await transport.queueCounts(c.queueName, c.amqpUrl);
           return counts.ready === 0 && counts.unacked === 0;
         },
         { timeoutMs: 30_000, intervalMs: 200, describe: () => `queue ${c.queueName} not settled: ${JSON.stringify(counts)}` },

@@ -88,17 +88,18 @@ async function withConnection<T>(url: string, use: (connection: Connection) => P
   }
 }
 
-/** Fails (never skips) with a message saying what to start when Artemis is not usable. */
-export async function requireArtemis(): Promise<void> {
-  await withConnection(artemisUrls().amqp, async () => undefined);
+/** Fails (never skips) with a message saying what to start when Artemis (default: the tests') is not usable. */
+export async function requireArtemis(amqpUrl = artemisUrls().amqp): Promise<void> {
+  await withConnection(amqpUrl, async () => undefined);
 }
 
 /**
  * Calls a management operation over AMQP: a request to `activemq.management` naming the resource
- * and operation, answered on a dynamic reply queue with the JSON of the result.
+ * and operation, answered on a dynamic reply queue with the JSON of the result. `amqpUrl`: of a
+ * user with the admin role; default the tests' Artemis.
  */
-export async function artemisManage(resource: string, operation: string, parameters: unknown[]): Promise<unknown> {
-  return withConnection(artemisUrls().amqp, (connection) => {
+export async function artemisManage(resource: string, operation: string, parameters: unknown[], amqpUrl = artemisUrls().amqp): Promise<unknown> {
+  return withConnection(amqpUrl, (connection) => {
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer to management ${resource}.${operation} within 10 s`)), 10_000);
       // A dynamic source: the broker makes a temporary reply queue and names it in its attach.
@@ -142,8 +143,8 @@ export async function artemisReadyCount(queueName: string): Promise<number> {
  * is the trace of the Artemis STOMP cleanup race described in test/queue/fixtures/artemis-stomp-orphans.ts:
  * such messages are never redelivered until the broker restarts.
  */
-export async function artemisQueueState(queueName: string): Promise<string> {
-  const { messages, delivering, consumers, held, orphaned } = await artemisQueueCounts(queueName);
+export async function artemisQueueState(queueName: string, amqpUrl?: string): Promise<string> {
+  const { messages, delivering, consumers, held, orphaned } = await artemisQueueCounts(queueName, amqpUrl);
   return `messages ${messages}, delivering ${delivering}, consumers ${consumers} holding ${held}, orphaned ${orphaned}`;
 }
 
@@ -154,19 +155,20 @@ export async function artemisQueueState(queueName: string): Promise<string> {
  */
 export async function artemisQueueCounts(
   queueName: string,
+  amqpUrl = artemisUrls().amqp,
 ): Promise<{ messages: number; delivering: number; consumers: number; held: number; orphaned: number }> {
   const resource = `queue.${queueName}`;
-  const [messages] = (await artemisManage(resource, 'countMessages', [])) as [number];
-  const [delivering] = (await artemisManage(resource, 'getDeliveringCount', [])) as [number];
-  const [consumersJson] = (await artemisManage(resource, 'listConsumersAsJSON', [])) as [string];
+  const [messages] = (await artemisManage(resource, 'countMessages', [], amqpUrl)) as [number];
+  const [delivering] = (await artemisManage(resource, 'getDeliveringCount', [], amqpUrl)) as [number];
+  const [consumersJson] = (await artemisManage(resource, 'listConsumersAsJSON', [], amqpUrl)) as [string];
   const consumers = JSON.parse(consumersJson) as { messagesInTransit?: number }[];
   const held = consumers.reduce((sum, consumer) => sum + (consumer.messagesInTransit ?? 0), 0);
   return { messages, delivering, consumers: consumers.length, held, orphaned: delivering - held };
 }
 
 /** Deletes a queue (and its address) with whatever is in it. */
-export async function artemisDeleteQueue(queueName: string): Promise<void> {
-  await artemisManage('broker', 'destroyQueue', [queueName, true, true]);
+export async function artemisDeleteQueue(queueName: string, amqpUrl = artemisUrls().amqp): Promise<void> {
+  await artemisManage('broker', 'destroyQueue', [queueName, true, true], amqpUrl);
 }
 
 /** Publishes a raw body over AMQP (a data section), bypassing the adapter's envelope. */

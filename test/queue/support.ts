@@ -1,11 +1,6 @@
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { connect as connect091 } from 'amqplib';
 import { create_container } from 'rhea';
 import { TASK_MESSAGE_VERSION, TaskMessage } from '@shipdeck/queue';
-
-const run = promisify(execFile);
 
 /** The RabbitMQ the AMQP tests use (its AMQP 1.0 plugin must be enabled). */
 export const AMQP_URL = process.env.SHIPDECK_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -55,13 +50,6 @@ export async function requireBroker(url = AMQP_URL): Promise<void> {
   });
 }
 
-/** The test URL pointing at another virtual host. */
-export function urlWithVhost(vhost: string, url = AMQP_URL): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(vhost)}`;
-  return parsed.href;
-}
-
 export async function deleteQueue(queueName: string, url = AMQP_URL): Promise<void> {
   const connection = await connect091(url);
   try {
@@ -93,27 +81,6 @@ export async function publishRaw(queueName: string, body: Buffer, url = AMQP_URL
   } finally {
     await connection.close().catch(() => undefined);
   }
-}
-
-/** `rabbitmqctl ARGS…` on this machine; fails with a clear message when it cannot run. */
-export async function rabbitmqctl(...args: string[]): Promise<string> {
-  try {
-    return (await run('rabbitmqctl', args, { timeout: 60_000 })).stdout;
-  } catch (error) {
-    throw new Error(
-      `\`rabbitmqctl ${args.join(' ')}\` failed (${String(error)}); this test needs rabbitmqctl for the broker at ` +
-        `${redact(AMQP_URL)} on this machine (as a user allowed to run it)`,
-    );
-  }
-}
-
-/** A virtual host of its own for a test that disrupts connections; removed by `drop()`. */
-export async function createVhost(): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
-  const name = `shipdeck-test-${randomUUID()}`;
-  const user = decodeURIComponent(new URL(AMQP_URL).username) || 'guest';
-  await rabbitmqctl('add_vhost', name);
-  await rabbitmqctl('set_permissions', '-p', name, user, '.*', '.*', '.*');
-  return { name, url: urlWithVhost(name), drop: async () => void (await rabbitmqctl('delete_vhost', name)) };
 }
 
 /** Polls until the condition holds, or fails naming what was awaited. */
@@ -170,6 +137,8 @@ export interface TcpProxy {
   refuse(on: boolean): void;
   /** Connections accepted so far. */
   readonly accepted: number;
+  /** Client connections open now. */
+  readonly open: number;
   close(): Promise<void>;
 }
 
@@ -177,11 +146,14 @@ export async function startTcpProxy(target = AMQP_URL): Promise<TcpProxy> {
   const { createServer, connect } = await import('node:net');
   const upstream = new URL(target);
   const sockets = new Set<import('node:net').Socket>();
+  const clients = new Set<import('node:net').Socket>();
   let refusing = false;
   let accepted = 0;
   const server = createServer((client) => {
     if (refusing) return void client.destroy();
     accepted++;
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
     const broker = connect(Number(upstream.port || 5672), upstream.hostname);
     for (const [a, b] of [
       [client, broker],
@@ -206,6 +178,9 @@ export async function startTcpProxy(target = AMQP_URL): Promise<TcpProxy> {
     refuse: (on) => void (refusing = on),
     get accepted() {
       return accepted;
+    },
+    get open() {
+      return clients.size;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,15 +1,19 @@
 import type { QueueMetrics } from '@shipdeck/metrics';
 import { openTaskQueue, TaskQueue } from '@shipdeck/queue';
+import type { ClusterOptions } from '../support/cluster';
+import { createVhost, queueCounts } from '../support/services';
 import { artemisDeleteQueue, artemisPublishRaw, artemisQueueCounts, artemisQueueState, artemisReadyCount, artemisUrls, requireArtemis } from './artemis';
-import { AMQP_URL, createVhost, deleteQueue, publishRaw, rabbitmqctl, readyCount, recordingLogger, requireBroker, startTcpProxy } from './support';
+import { AMQP_URL, deleteQueue, publishRaw, readyCount, recordingLogger, requireBroker, startTcpProxy } from './support';
 
 export type TransportName = 'rabbitmq-amqp' | 'artemis-amqp' | 'artemis-stomp';
 
 /** A place on the broker that a test may disrupt: every connection through `url` can be killed. */
 export interface Isolated {
   url: string;
-  /** Ends every connection made through `url` (broker-side where the broker can, else the network). */
-  kill(): Promise<void>;
+  /** What was set up, for logs (no credentials): a virtual host, a proxy. */
+  what: string;
+  /** Ends every connection made through `url` (broker-side where the broker can, else the network); answers how many. */
+  kill(): Promise<number>;
   drop(): Promise<void>;
 }
 
@@ -27,6 +31,13 @@ export interface QueueTransport {
   deleteQueue(queueName: string, url?: string): Promise<void>;
   /** Messages in the queue that no consumer holds. */
   readyCount(queueName: string, url?: string): Promise<number>;
+  /** Messages ready, and delivered but not settled (unacked), in the queue. */
+  queueCounts(queueName: string, url?: string): Promise<{ ready: number; unacked: number }>;
+  /**
+   * What {@link startCluster} needs to run masters and workers on this transport: `task.queue.url`
+   * (`url`, e.g. an {@link Isolated} one, or the transport's), and the broker's own plumbing.
+   */
+  clusterOptions(url?: string): Pick<ClusterOptions, 'amqpUrl' | 'queueBroker'>;
   /** What the broker holds for the queue, for failure reports (where the broker can tell). */
   queueState?(queueName: string): Promise<string>;
   /**
@@ -67,7 +78,52 @@ function opener(transport: () => QueueTransport) {
 /** A TCP proxy in front of the broker: killing cuts every connection through it. */
 async function proxied(target: string): Promise<Isolated> {
   const proxy = await startTcpProxy(target);
-  return { url: proxy.url, kill: async () => proxy.cut(), drop: () => proxy.close() };
+  return {
+    url: proxy.url,
+    what: `TCP proxy ${new URL(proxy.url).host} in front of the broker`,
+    kill: async () => {
+      const open = proxy.open;
+      proxy.cut();
+      return open;
+    },
+    drop: () => proxy.close(),
+  };
+}
+
+/**
+ * Artemis creates a queue at the first link to it, and a master publishes nothing while no worker
+ * of its configuration is there: a queue that does not exist yet holds nothing, and is deleted.
+ */
+function missingQueue(error: unknown): boolean {
+  return /AMQ229067|AMQ229017/.test(String(error instanceof Error ? error.message : error));
+}
+
+/** Deletes the queue on an Artemis (default the tests'); one that was never created counts as deleted. */
+export function artemisDeleteQueueIfAny(queueName: string, amqpUrl?: string): Promise<void> {
+  return artemisDeleteQueue(queueName, amqpUrl).catch((error: unknown) => {
+    if (!missingQueue(error)) throw error;
+  });
+}
+
+/** Messages ready on an Artemis queue (0 for a queue not created yet). */
+export function artemisReadyCountIfAny(queueName: string): Promise<number> {
+  return artemisReadyCount(queueName).catch((error: unknown) => {
+    if (missingQueue(error)) return 0;
+    throw error;
+  });
+}
+
+async function artemisReadyAndUnacked(queueName: string): Promise<{ ready: number; unacked: number }> {
+  const { messages, delivering } = await artemisQueueCounts(queueName);
+  return { ready: messages - delivering, unacked: delivering };
+}
+
+/** Masters and workers on the Artemis of the tests, speaking `protocol`; test plumbing goes over AMQP. */
+function artemisClusterOptions(protocol: 'amqp' | 'stomp') {
+  return (url?: string): Pick<ClusterOptions, 'amqpUrl' | 'queueBroker'> => ({
+    amqpUrl: url ?? artemisUrls()[protocol],
+    queueBroker: { require: () => requireArtemis(), deleteQueue: (queueName) => artemisDeleteQueueIfAny(queueName) },
+  });
 }
 
 const rabbitmqAmqp: QueueTransport = {
@@ -80,11 +136,13 @@ const rabbitmqAmqp: QueueTransport = {
   open: opener(() => rabbitmqAmqp),
   deleteQueue: (queueName, url) => deleteQueue(queueName, url),
   readyCount: (queueName, url) => readyCount(queueName, url),
+  queueCounts: (queueName, url) => queueCounts(queueName, url ?? AMQP_URL),
+  clusterOptions: (url) => ({ amqpUrl: url ?? AMQP_URL }),
   publishRaw: (queueName, body) => publishRaw(queueName, body),
   isolate: async () => {
     // A virtual host of its own, whose connections the broker itself closes.
-    const vhost = await createVhost();
-    return { url: vhost.url, kill: async () => void (await rabbitmqctl('close_all_connections', '-p', vhost.name, 'test')), drop: vhost.drop };
+    const vhost = await createVhost(AMQP_URL);
+    return { url: vhost.url, what: `virtual host ${vhost.name}`, kill: () => vhost.dropConnections('test'), drop: vhost.drop };
   },
 };
 
@@ -94,10 +152,12 @@ const artemisAmqp: QueueTransport = {
   protocol: 'amqp',
   honoursSelector: true,
   url: () => artemisUrls().amqp,
-  require: requireArtemis,
+  require: () => requireArtemis(),
   open: opener(() => artemisAmqp),
   deleteQueue: (queueName) => artemisDeleteQueue(queueName),
   readyCount: (queueName) => artemisReadyCount(queueName),
+  queueCounts: artemisReadyAndUnacked,
+  clusterOptions: artemisClusterOptions('amqp'),
   queueState: artemisQueueState,
   publishRaw: artemisPublishRaw,
   isolate: () => proxied(artemisUrls().amqp),
@@ -109,10 +169,12 @@ const artemisStomp: QueueTransport = {
   protocol: 'stomp',
   honoursSelector: true,
   url: () => artemisUrls().stomp,
-  require: requireArtemis,
+  require: () => requireArtemis(),
   open: opener(() => artemisStomp),
   deleteQueue: (queueName) => artemisDeleteQueue(queueName),
   readyCount: (queueName) => artemisReadyCount(queueName),
+  queueCounts: artemisReadyAndUnacked,
+  clusterOptions: artemisClusterOptions('stomp'),
   queueState: artemisQueueState,
   orphanedDeliveries: async (queueName) => (await artemisQueueCounts(queueName)).orphaned,
   publishRaw: artemisPublishRaw,
@@ -120,6 +182,11 @@ const artemisStomp: QueueTransport = {
 };
 
 export const TRANSPORTS: readonly QueueTransport[] = [rabbitmqAmqp, artemisAmqp, artemisStomp];
+
+/** The transport of this name. */
+export function queueTransport(name: TransportName): QueueTransport {
+  return TRANSPORTS.find((transport) => transport.name === name) as QueueTransport;
+}
 
 /** The transports to run: all, or those named in SHIPDECK_TEST_TRANSPORTS (comma-separated). */
 export function selectedTransports(): QueueTransport[] {

@@ -44,15 +44,16 @@ export interface SharedCluster {
 /**
  * A cluster shared by the tests of the enclosing block: started in `beforeAll` (then `setup`
  * runs on it), stopped in `afterAll`; `scenario` tests get it and carry its output on failure.
+ * `options` may be a function, for options read when the block runs (e.g. a broker's URLs).
  */
-export function useCluster(options: ClusterOptions, setup?: (cluster: Cluster) => Promise<void>, defaultTimeoutMs = 60_000): SharedCluster {
+export function useCluster(options: ClusterOptions | (() => ClusterOptions), setup?: (cluster: Cluster) => Promise<void>, defaultTimeoutMs = 60_000): SharedCluster {
   let cluster: Cluster | undefined;
   const started = (): Cluster => {
     if (!cluster) throw new Error('the shared cluster did not start (see the beforeAll failure)');
     return cluster;
   };
   beforeAll(async () => {
-    cluster = await startCluster(options);
+    cluster = await startCluster(typeof options === 'function' ? options() : options);
     await setup?.(cluster);
   }, START_TIMEOUT_MS);
   afterAll(async () => {

@@ -5,7 +5,8 @@
  * message of another configuration never reaches them.
  */
 import { TaskMessage, openTaskQueue } from '@shipdeck/queue';
-import { artemisDeleteQueue, artemisPublishRaw, artemisReadyCount, artemisUrls, requireArtemis } from '../queue/artemis';
+import { artemisPublishRaw, artemisUrls } from '../queue/artemis';
+import { artemisReadyCountIfAny, queueTransport } from '../queue/transports';
 import type { ClusterOptions } from '../support/cluster';
 import { TEST_AMQP_URL, queueStatus } from '../support/services';
 import { publishRaw } from './support';
@@ -24,14 +25,6 @@ export interface UpgradeTransport {
   readyCount(queueName: string): Promise<number>;
 }
 
-/**
- * Artemis creates a queue at the first link to it, and a master publishes nothing while no worker
- * of its configuration is there: a queue that does not exist yet holds nothing, and is deleted.
- */
-function missingQueue(error: unknown): boolean {
-  return /AMQ229067|AMQ229017/.test(String(error instanceof Error ? error.message : error));
-}
-
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
 
 const rabbitmq: UpgradeTransport = {
@@ -48,16 +41,7 @@ function artemis(protocol: 'amqp' | 'stomp'): UpgradeTransport {
   return {
     name: protocol === 'amqp' ? 'artemis-amqp' : 'artemis-stomp',
     selector: true,
-    clusterOptions: () => ({
-      amqpUrl: protocol === 'amqp' ? artemisUrls().amqp : artemisUrls().stomp,
-      queueBroker: {
-        require: requireArtemis,
-        deleteQueue: (queueName) =>
-          artemisDeleteQueue(queueName).catch((error: unknown) => {
-            if (!missingQueue(error)) throw error;
-          }),
-      },
-    }),
+    clusterOptions: () => queueTransport(`artemis-${protocol}`).clusterOptions(),
     async publish(queueName, messages) {
       // The product's AMQP adapter writes the envelope a master writes (configHash property
       // included, for the selector), with whatever signature the message carries, or none.
@@ -69,11 +53,7 @@ function artemis(protocol: 'amqp' | 'stomp'): UpgradeTransport {
       }
     },
     publishMalformed: (queueName, body) => artemisPublishRaw(queueName, Buffer.from(body)),
-    readyCount: (queueName) =>
-      artemisReadyCount(queueName).catch((error: unknown) => {
-        if (missingQueue(error)) return 0;
-        throw error;
-      }),
+    readyCount: artemisReadyCountIfAny,
   };
 }
 
