@@ -23,6 +23,8 @@ export interface RequestOptions {
   contentType?: string;
   /** The `Authorization` header; default: the test admin's ({@link ADMIN_AUTHORIZATION}); null: none. */
   authorization?: string | null;
+  /** More request headers, e.g. `x-request-id`. */
+  headers?: Record<string, string>;
 }
 
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -33,7 +35,7 @@ const REQUEST_TIMEOUT_MS = 20_000;
  * Rejects with {@link NoAnswerError} when no answer came.
  */
 export function request<T = unknown>(method: string, url: string, body?: unknown, options: RequestOptions = {}): Promise<ApiResponse<T>> {
-  const headers: Record<string, string | number> = { accept: 'application/json' };
+  const headers: Record<string, string | number> = { accept: 'application/json', ...options.headers };
   const authorization = options.authorization === undefined ? ADMIN_AUTHORIZATION : options.authorization;
   if (authorization !== null) headers['authorization'] = authorization;
   let payload: string | undefined;

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const home = process.env.SHIPDECK_HOME ?? process.cwd();
   const warnings: FieldError[] = [];
   const config = loadConfig({ home, strict: args.includes('--strict'), onWarning: (w) => warnings.push(w) });
-  const logger = createLogger({ level: config.log.level, json: process.env.NODE_ENV === 'production', name: 'master' });
+  const logger = createLogger({ level: config.log.level, json: config.log.format === 'json', name: 'master' });
   for (const w of warnings) logger.warn(`configuration: ${w.field}: ${w.message} (shipdeck master --strict refuses to start)`);
   const shutdown = new Shutdown(logger);
   shutdown.onSignals();
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   reconciler.start();
   shutdown.add('reconciler', () => reconciler.close());
 
-  const auth = await startAuth({ stores, logger, shutdown });
+  const auth = await startAuth({ stores, logger, shutdown, jsonLogs: config.log.format === 'json' });
   handler = createRestApp({
     services,
     logger,
