@@ -91,9 +91,15 @@ export async function* taskEvents(session: Session, taskId: string, contact: Con
     const abort = new AbortController();
     let dropped: unknown;
     let received = false;
+    let idle: NodeJS.Timeout | undefined;
+    const alive = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => abort.abort(), session.streamIdleTimeoutMs);
+    };
     try {
+      alive();
       const body = await session.client.eventStream(`/tasks/${seg(taskId)}/events`, lastEventId, abort.signal);
-      for await (const raw of serverSentEvents(body)) {
+      for await (const raw of serverSentEvents(body, alive)) {
         received = true;
         contact.restored();
         if (raw.id !== undefined) lastEventId = raw.id;
@@ -106,6 +112,7 @@ export async function* taskEvents(session: Session, taskId: string, contact: Con
       if (error instanceof CliError || (error instanceof ApiError && !isTransient(error))) throw error;
       dropped = error;
     } finally {
+      clearTimeout(idle);
       abort.abort();
     }
     // A stream that served events and dropped is opened again at once, quietly; contact counts as
@@ -122,11 +129,15 @@ interface RawEvent {
   data: string;
 }
 
-/** Splits an event stream into events (the SSE format: fields up to a blank line; `:` lines are comments). */
-async function* serverSentEvents(body: EventStreamBody): AsyncGenerator<RawEvent> {
+/**
+ * Splits an event stream into events (the SSE format: fields up to a blank line; `:` lines are
+ * comments, such as keepalives); `received` is called at each chunk.
+ */
+async function* serverSentEvents(body: EventStreamBody, received: () => void): AsyncGenerator<RawEvent> {
   const decoder = new TextDecoder();
   let buffer = '';
   for await (const chunk of body) {
+    received();
     buffer += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n');
     let end: number;
     while ((end = buffer.indexOf('\n\n')) !== -1) {

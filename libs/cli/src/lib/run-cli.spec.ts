@@ -259,6 +259,23 @@ describe('deploy', () => {
     expect(master!.requests.find((r) => r.url.endsWith('/events'))?.headers['accept']).toBe('text/event-stream');
   });
 
+  it('--wait drops a stream that stays silent and reopens it after the last event', async () => {
+    const batches = [[{ event: 'state', data: { state: 'EXECUTING' } }], [{ event: 'state', data: { state: 'EXECUTED' } }]];
+    const events = eventBatches(batches);
+    await serve((req) => {
+      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('PENDING') }, 201);
+      if (is(req, 'POST', '/api/v1/tasks/t1/start')) return json(task('QUEUED'));
+      // The first stream hangs after its events, as behind a master that stopped answering.
+      if (is(req, 'GET', '/api/v1/tasks/t1/events')) return { ...events(req), hold: req.headers['last-event-id'] === undefined };
+      if (is(req, 'GET', '/api/v1/tasks/t1')) return json(task('EXECUTED'));
+      return undefined;
+    });
+    const argv = ['--server', master!.url, 'deploy', 'petclinic', '1.0.0', 'dev', '--wait'];
+    expect(await runCli(argv, { stdout, stderr, env: {}, retryDelayMs: 1, streamIdleTimeoutMs: 200 })).toBe(0);
+    expect(stdout.lines).toContain('task t1 EXECUTED');
+    expect(master!.requests.filter((r) => r.url.endsWith('/events')).map((r) => r.headers['last-event-id'])).toEqual([undefined, '0.0']);
+  });
+
   it('--wait gives up when the master stays out of reach', async () => {
     await serve((req) => {
       if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('PENDING') }, 201);

@@ -30,6 +30,11 @@ export interface CliContext {
   retryDelayMs?: number;
   /** How long `--wait` and `--follow` keep retrying while the master cannot be reached; 60 s. */
   reconnectTimeoutMs?: number;
+  /**
+   * An event stream silent this long is dropped and reopened; 45 s, three of the keepalives a
+   * master sends every 15 s, so that a master that hangs does not hold a wait forever.
+   */
+  streamIdleTimeoutMs?: number;
   /** What `--version` prints. */
   version?: string;
 }
@@ -66,6 +71,7 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
       err,
       retryDelayMs: context.retryDelayMs ?? 250,
       reconnectTimeoutMs: context.reconnectTimeoutMs ?? 60_000,
+      streamIdleTimeoutMs: context.streamIdleTimeoutMs ?? 45_000,
       // A progress line that redraws itself only makes sense on a terminal, and never mixed with JSON.
       progress: !json && context.stdout.isTTY === true ? context.stdout : null,
       env: context.env,

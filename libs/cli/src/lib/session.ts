@@ -21,6 +21,8 @@ export interface Session {
   retryDelayMs: number;
   /** How long `--wait` and `--follow` keep retrying while the master cannot be reached. */
   reconnectTimeoutMs: number;
+  /** An event stream silent this long (not even a keepalive) is dropped and reopened. */
+  streamIdleTimeoutMs: number;
   /** The terminal a progress line is drawn on, or null (not a terminal, or `--json`): plain lines only. */
   progress: TextSink | null;
   /** The environment (SHIPDECK_PASSWORD, XDG_CONFIG_HOME… for `login`). */
