@@ -52,15 +52,21 @@ export async function request<T = unknown>(method: string, url: string, body?: u
   return res;
 }
 
-/** The check of each origin that serves an OpenAPI document; null for one that answers it has none (a worker). */
+/** The check of each origin that serves an OpenAPI document; null for one that answers something else (a worker's port). */
 const openApiChecks = new Map<string, Promise<OpenApiCheck | null | undefined>>();
 
 /** The origin's check; undefined while it cannot be had (no answer, not ready: asked again next time). */
 async function openApiCheckOf(origin: string): Promise<OpenApiCheck | null | undefined> {
   let check = openApiChecks.get(origin);
   if (!check) {
-    check = send<object>('GET', `${origin}${OPENAPI_PATH}`, undefined, { authorization: null }).then(
-      (res) => (res.status === 200 && typeof res.body === 'object' ? new OpenApiCheck(res.body as ConstructorParameters<typeof OpenApiCheck>[0]) : res.status === 404 ? null : undefined),
+    check = send<{ openapi?: unknown; paths?: unknown }>('GET', `${origin}${OPENAPI_PATH}`, undefined, { authorization: null }).then(
+      (res) => {
+        const document = res.body;
+        const isDocument = res.status === 200 && typeof document?.openapi === 'string' && typeof document.paths === 'object';
+        if (isDocument) return new OpenApiCheck(document as ConstructorParameters<typeof OpenApiCheck>[0]);
+        // A worker's port answers anything but the document: there is nothing to check its answers against.
+        return res.status === 503 ? undefined : null;
+      },
       () => undefined,
     );
     openApiChecks.set(origin, check);
