@@ -1,5 +1,6 @@
 import { ADMIN_AUTHORIZATION, TEST_ADMIN_PASSWORD } from '../support/credentials';
 import { pollUntil } from '../support/poll';
+import { request } from '../support/rest-client';
 
 /** The admin password every test master is started with (`SHIPDECK_ADMIN_PASSWORD`). */
 export const ADMIN_PASSWORD = TEST_ADMIN_PASSWORD;
@@ -14,14 +15,13 @@ export interface JsonAnswer<T> {
   text: string;
 }
 
-/** A JSON call to `baseUrl` + `/api/v1` + `path` with the admin's credentials. */
+/**
+ * A JSON call to `baseUrl` + `/api/v1` + `path` with the admin's credentials, through the REST
+ * helper of every process-level test: its answer is checked against the OpenAPI document.
+ */
 export async function call<T = unknown>(baseUrl: string, method: string, path: string, body?: unknown): Promise<JsonAnswer<T>> {
-  const headers: Record<string, string> = { accept: 'application/json', authorization: AUTHORIZATION };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${baseUrl}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  const json = (res.headers.get('content-type') ?? '').includes('json') && text !== '' ? (JSON.parse(text) as T) : (text as T);
-  return { status: res.status, body: json, text };
+  const res = await request<T>(method, `${baseUrl}/api/v1${path}`, body, { authorization: AUTHORIZATION });
+  return { status: res.status, body: res.body, text: res.text };
 }
 
 /** A task as `GET /tasks/{id}` answers it, the parts these tests read. */

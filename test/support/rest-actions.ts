@@ -58,6 +58,21 @@ export function heldScript(startedFile: string, releaseFile: string, maxSeconds 
   return `echo $$ >> ${startedFile}; i=0; while [ ! -f ${releaseFile} ] && [ $i -lt ${ticks} ]; do sleep 0.1; i=$((i+1)); done`;
 }
 
+/** `line-FROM` … `line-TO`: what a {@link talkerScript} prints. */
+export const numberedLines = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => `line-${from + i}`);
+
+/**
+ * A `cmd.Command` script that prints line-1 to line-3, waits until `releaseFile` exists (60 s at
+ * most), then prints line-4 to line-6: a step that is logging when the test acts.
+ */
+export function talkerScript(releaseFile: string): string {
+  return [
+    `for l in ${numberedLines(1, 3).join(' ')}; do echo $l; done`,
+    `i=0; while [ ! -f ${releaseFile} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`,
+    `for l in ${numberedLines(4, 6).join(' ')}; do echo $l; done`,
+  ].join('; ');
+}
+
 /** `POST /control-tasks`: a `record` control of the ledger test plugin on `target`; answers the task id. */
 export async function createControl(client: Api, target: string, parameters: Record<string, unknown> = {}): Promise<string> {
   const body = { target, control: 'record', parameters };

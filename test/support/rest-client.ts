@@ -5,10 +5,14 @@
 import { request as httpRequest } from 'node:http';
 import type { ShownTaskState, StepView, TaskView } from '@shipdeck/tasks';
 import { ADMIN_AUTHORIZATION } from './credentials';
+import { OPENAPI_PATH, OpenApiCheck } from './openapi-check';
 import { pollUntil } from './poll';
 
 /** A request got no HTTP answer (connection refused or reset, timeout): it may or may not have been applied. */
 export class NoAnswerError extends Error {}
+
+/** A master answered something its OpenAPI document does not allow (see openapi-check.ts). */
+export class OpenApiDriftError extends Error {}
 
 export interface ApiResponse<T = unknown> {
   status: number;
@@ -23,6 +27,8 @@ export interface RequestOptions {
   contentType?: string;
   /** The `Authorization` header; default: the test admin's ({@link ADMIN_AUTHORIZATION}); null: none. */
   authorization?: string | null;
+  /** More request headers, e.g. `x-request-id`. */
+  headers?: Record<string, string>;
 }
 
 const REQUEST_TIMEOUT_MS = 20_000;
@@ -30,10 +36,48 @@ const REQUEST_TIMEOUT_MS = 20_000;
 /**
  * One HTTP request on a connection of its own: no keep-alive, so that a socket kept from before
  * a master restart can neither fail a request nor leave it unclear whether it was sent.
- * Rejects with {@link NoAnswerError} when no answer came.
+ * Rejects with {@link NoAnswerError} when no answer came, and with {@link OpenApiDriftError} when
+ * a master answered what its OpenAPI document does not allow (status or JSON body).
  */
-export function request<T = unknown>(method: string, url: string, body?: unknown, options: RequestOptions = {}): Promise<ApiResponse<T>> {
-  const headers: Record<string, string | number> = { accept: 'application/json' };
+export async function request<T = unknown>(method: string, url: string, body?: unknown, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+  const res = await send<T>(method, url, body, options);
+  const check = await openApiCheckOf(new URL(url).origin);
+  const contentType = res.headers.get('content-type') ?? '';
+  const isJson = contentType.includes('json') && res.text !== '' && typeof res.body !== 'string';
+  const problems = check?.problems({ method, url, status: res.status, contentType, body: res.body, isJson }) ?? [];
+  if (problems.length > 0) {
+    const shown = res.text.length > 1000 ? `${res.text.slice(0, 1000)}…` : res.text;
+    throw new OpenApiDriftError(`${method} ${url} answered what the OpenAPI document does not allow:\n  - ${problems.join('\n  - ')}\n  body: ${shown}`);
+  }
+  return res;
+}
+
+/** The check of each origin that serves an OpenAPI document; null for one that answers something else (a worker's port). */
+const openApiChecks = new Map<string, Promise<OpenApiCheck | null | undefined>>();
+
+/** The origin's check; undefined while it cannot be had (no answer, not ready: asked again next time). */
+async function openApiCheckOf(origin: string): Promise<OpenApiCheck | null | undefined> {
+  let check = openApiChecks.get(origin);
+  if (!check) {
+    check = send<{ openapi?: unknown; paths?: unknown }>('GET', `${origin}${OPENAPI_PATH}`, undefined, { authorization: null }).then(
+      (res) => {
+        const document = res.body;
+        const isDocument = res.status === 200 && typeof document?.openapi === 'string' && typeof document.paths === 'object';
+        if (isDocument) return new OpenApiCheck(document as ConstructorParameters<typeof OpenApiCheck>[0]);
+        // A worker's port answers anything but the document: there is nothing to check its answers against.
+        return res.status === 503 ? undefined : null;
+      },
+      () => undefined,
+    );
+    openApiChecks.set(origin, check);
+  }
+  const result = await check;
+  if (result === undefined) openApiChecks.delete(origin);
+  return result;
+}
+
+function send<T>(method: string, url: string, body: unknown, options: RequestOptions): Promise<ApiResponse<T>> {
+  const headers: Record<string, string | number> = { accept: 'application/json', ...options.headers };
   const authorization = options.authorization === undefined ? ADMIN_AUTHORIZATION : options.authorization;
   if (authorization !== null) headers['authorization'] = authorization;
   let payload: string | undefined;
@@ -143,7 +187,7 @@ export async function waitForTask(
         last = await client.get<TaskView>(`/tasks/${id}`);
         error = undefined;
       } catch (e) {
-        if (!tolerant) throw e;
+        if (!tolerant || e instanceof OpenApiDriftError) throw e;
         error = e;
         return false;
       }

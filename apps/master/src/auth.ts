@@ -1,7 +1,7 @@
 import { AuthService, StoreAuditRecorder, ensureAdmin, ADMIN_PASSWORD_ENV } from '@shipdeck/auth';
 import { ConfigError, ValidationError } from '@shipdeck/errors';
 import { Shutdown } from '@shipdeck/lifecycle';
-import { Logger } from '@shipdeck/logging';
+import { Logger, writeConsoleNotice } from '@shipdeck/logging';
 import { Stores } from '@shipdeck/persistence';
 
 /** How often expired sessions are deleted. */
@@ -12,7 +12,18 @@ const SESSION_SWEEP_MS = 60 * 60_000;
  * SHIPDECK_ADMIN_PASSWORD or a generated password printed once on the console (never to the log
  * files or the database in clear).
  */
-export async function startAuth({ stores, logger, shutdown }: { stores: Stores; logger: Logger; shutdown: Shutdown }): Promise<AuthService> {
+export async function startAuth({
+  stores,
+  logger,
+  shutdown,
+  jsonLogs,
+}: {
+  stores: Stores;
+  logger: Logger;
+  shutdown: Shutdown;
+  /** `log.format: json`: the console notice is a JSON line too. */
+  jsonLogs: boolean;
+}): Promise<AuthService> {
   const auth = new AuthService({ store: stores.auth, logger, audit: new StoreAuditRecorder(stores.auth) });
   let admin;
   try {
@@ -26,7 +37,8 @@ export async function startAuth({ stores, logger, shutdown }: { stores: Stores; 
   }
   if (admin.created) {
     const password = admin.password ?? `(the value of ${ADMIN_PASSWORD_ENV})`;
-    process.stdout.write(
+    writeConsoleNotice(
+      { json: jsonLogs, name: 'master' },
       `\n  Shipdeck created the user "${admin.username}" with the password: ${password}\n` +
         `  It is shown only this once. Log in with: npx shipdeck login --user ${admin.username}\n\n`,
     );

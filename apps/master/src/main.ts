@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const config = loadConfig({ home, strict: args.includes('--strict'), onWarning: (w) => warnings.push(w) });
   // A broken key stops the master here (exit 78); a missing key file is created (0600).
   const secrets = openOrCreateSecretBox(config);
-  const logger = createLogger({ level: config.log.level, json: process.env.NODE_ENV === 'production', name: 'master' });
+  const logger = createLogger({ level: config.log.level, json: config.log.format === 'json', name: 'master' });
   for (const w of warnings) logger.warn(`configuration: ${w.field}: ${w.message} (shipdeck master --strict refuses to start)`);
   logger.info('secrets key loaded', { keyId: secrets.keyId, from: config.secrets.key ? 'secrets.key' : config.secrets.keyFile });
   const shutdown = new Shutdown(logger);
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   reconciler.start();
   shutdown.add('reconciler', () => reconciler.close());
 
-  const auth = await startAuth({ stores, logger, shutdown });
+  const auth = await startAuth({ stores, logger, shutdown, jsonLogs: config.log.format === 'json' });
   handler = createRestApp({
     services,
     logger,

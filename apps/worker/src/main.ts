@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const flags = parseWorkerFlags(process.argv.slice(3));
   const warnings: string[] = [];
   const config = loadConfig({ home, onWarning: (w) => warnings.push(`configuration: ${w.field}: ${w.message}`) });
-  const logger = createLogger({ level: config.log.level, json: process.env.NODE_ENV === 'production', name: 'worker' });
+  const logger = createLogger({ level: config.log.level, json: config.log.format === 'json', name: 'worker' });
   for (const warning of warnings) logger.warn(warning);
   if (config.task.inProcessWorker) {
     throw new ConfigError(

@@ -1,3 +1,3 @@
-export { LOG_LEVELS, createLogger, taskLogger } from './lib/logger';
-export type { LevelLogger, LogLevel, LogMeta, Logger, LoggerOptions, ProcessLogger } from './lib/logger';
+export { LOG_FORMATS, LOG_LEVELS, createLogger, taskLogger, writeConsoleNotice } from './lib/logger';
+export type { LevelLogger, LogFormat, LogLevel, LogMeta, Logger, LoggerOptions, ProcessLogger } from './lib/logger';
 export { redactUrl } from './lib/redact';

@@ -43,6 +43,9 @@ export interface ApiAnswer<T> {
   body: T;
 }
 
+/** The body of an event stream, read chunk by chunk. */
+export type EventStreamBody = NonNullable<Response['body']>;
+
 /** A thin client of a master's REST API over global fetch. */
 export class ApiClient {
   /** The master's URL without a trailing slash, as the user gave it. */
@@ -100,12 +103,34 @@ export class ApiClient {
     return text;
   }
 
-  private async fetch(method: string, path: string, body: RequestBody | undefined, accept: string): Promise<Response> {
-    const headers: Record<string, string> = { accept };
+  /**
+   * Opens a Server-Sent Events stream (`GET path`), resuming after `lastEventId` when given, and
+   * answers its body; `signal` ends it. Throws ApiError (not a 200 event stream) or UnreachableError.
+   */
+  async eventStream(path: string, lastEventId: string | undefined, signal: AbortSignal): Promise<EventStreamBody> {
+    const extra: Record<string, string> = lastEventId === undefined ? {} : { 'last-event-id': lastEventId };
+    const res = await this.fetch('GET', path, undefined, 'text/event-stream', extra, signal);
+    if (!res.ok) throw errorOf(res, await res.text());
+    if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream') || !res.body) {
+      await res.body?.cancel();
+      throw new ApiError(res.status, `HTTP_${res.status}`, `the server answered ${res.headers.get('content-type') ?? 'nothing'}, not an event stream`);
+    }
+    return res.body;
+  }
+
+  private async fetch(
+    method: string,
+    path: string,
+    body: RequestBody | undefined,
+    accept: string,
+    extra: Record<string, string> = {},
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept, ...extra };
     if (body) headers['content-type'] = body.contentType;
     if (this.authorization) headers['authorization'] = this.authorization;
     try {
-      return await fetch(`${this.server}${API_PREFIX}${path}`, { method, headers, body: body?.text });
+      return await fetch(`${this.server}${API_PREFIX}${path}`, { method, headers, body: body?.text, signal });
     } catch (error) {
       throw unreachable(this.server, error);
     }

@@ -1,5 +1,6 @@
 import type { ShownTaskState, StepView, TaskView } from '@shipdeck/tasks';
-import { ApiError, UnreachableError } from './client';
+import { ApiError } from './client';
+import { Contact, taskEvents } from './event-stream';
 import { stepLine, tail } from './format';
 import { ProgressLine } from './progress';
 import { messageOf, seg, Session } from './session';
@@ -20,158 +21,144 @@ export const taskLine = (task: Pick<TaskView, 'id' | 'state'>): string => `task 
 /** A line of step output as progress shows it: `    1-2-1 | text`. */
 const outputLine = (path: string, text: string): string => `    ${path} | ${text}`;
 
+/** Step states in which a step writes no more output (until it runs again). */
+const STEP_QUIET: readonly StepView['state'][] = ['PENDING', ...STEP_ENDED];
+
 /**
- * What has been printed of each step's log, so that each poll prints only what is new; a line
- * is printed once it is complete (or when its step ends).
+ * Turns the log text of each step, as it arrives in pieces, into lines: a line is printed once it
+ * is complete, or when its step ends.
  */
-class LogCursor {
-  private readonly printed = new Map<string, number>();
+class LineBuffer {
   private readonly partial = new Map<string, string>();
 
   constructor(
-    private readonly session: Session,
-    private readonly taskId: string,
+    private readonly print: (line: string) => void,
     /** How a line of output is shown. */
     private readonly format: (path: string, text: string) => string = outputLine,
   ) {}
 
-  /** Fetches the step's log and prints its new complete lines; with `end`, the unfinished last line too. */
-  async pull(path: string, print: (line: string) => void, end = false): Promise<void> {
-    let log: string;
-    try {
-      log = await this.session.client.text(`/tasks/${seg(this.taskId)}/steps/${seg(path)}/log`);
-    } catch (error) {
-      // A log that cannot be read now is read at the next poll; only the task's state is vital.
-      if (error instanceof ApiError || error instanceof UnreachableError) return;
-      throw error;
-    }
-    const from = this.printed.get(path) ?? 0;
-    const text = (this.partial.get(path) ?? '') + log.slice(from);
-    this.printed.set(path, log.length);
-    const lines = text.split('\n');
-    const rest = lines.pop() ?? '';
-    for (const line of lines) print(this.format(path, line));
-    if (end && rest !== '') print(this.format(path, rest));
-    this.partial.set(path, end ? '' : rest);
+  /** Adds text of a step's log and prints its complete lines. */
+  add(path: string, text: string): void {
+    const lines = ((this.partial.get(path) ?? '') + text).split('\n');
+    this.partial.set(path, lines.pop() ?? '');
+    for (const line of lines) this.print(this.format(path, line));
+  }
+
+  /** The step ended: prints its unfinished last line, if any. */
+  end(path: string): void {
+    const rest = this.partial.get(path) ?? '';
+    this.partial.delete(path);
+    if (rest !== '') this.print(this.format(path, rest));
   }
 }
 
 /**
- * Polls a task until it settles, printing each task and step state change and, unless `--json`,
- * each step's output as it arrives. On a terminal a progress line (steps done / total, elapsed,
- * the running step) stays below the output. Survives a master restart: while the master cannot
- * be reached or answers 502/503/504, it keeps retrying for `reconnectTimeoutMs`.
+ * Follows a task's event stream until the task settles, printing each task and step state change
+ * and, unless `--json`, each step's output as it arrives. On a terminal a progress line (steps
+ * done / total, elapsed, the running step) stays below the output. Survives a master restart: the
+ * stream is opened again (see {@link taskEvents}) for up to `reconnectTimeoutMs`. Answers the
+ * settled task as the master shows it then.
  */
 export async function followTask(session: Session, first: TaskView): Promise<TaskView> {
   const progress = new ProgressLine(session.progress, session.out);
   const print = (line: string) => (session.json ? undefined : progress.line(line));
-  const logs = new LogCursor(session, first.id);
-  const seen = new Map<string, StepView['state']>(first.steps.map((s) => [s.path, 'PENDING']));
-  let task = first;
+  const contact = new Contact(session, () => progress.clear());
+  const output = new LineBuffer(print);
+  let steps = first.steps.map((s) => ({ ...s, state: 'PENDING' as StepView['state'] }));
+  let state = first.state;
+  const stepAt = async (path: string): Promise<StepView> => {
+    let step = steps.find((s) => s.path === path);
+    if (!step) {
+      // A step the task did not show at first: learn the plan again.
+      const known = new Map(steps.map((s) => [s.path, s.state]));
+      const task = await contact.retry(() => fetchTask(session, first.id));
+      steps = task.steps.map((s) => ({ ...s, state: known.get(s.path) ?? 'PENDING' }));
+      step = steps.find((s) => s.path === path) ?? { ...task.steps[0], path, description: '', state: 'PENDING' };
+    }
+    return step;
+  };
   try {
-    await printSteps(task, seen, logs, print, session.json);
-    if (!session.json) progress.update(progressText(task));
-    while (!SETTLED_STATES.includes(task.state)) {
-      await delay(session.pollIntervalMs);
-      const next = await fetchTask(session, task.id, progress);
-      // Steps first: they explain the task state that follows them.
-      await printSteps(next, seen, logs, print, session.json);
-      if (next.state !== task.state) print(taskLine(next));
-      task = next;
-      if (!session.json) progress.update(progressText(task));
+    if (!session.json) progress.update(progressText(state, steps));
+    for await (const event of taskEvents(session, first.id, contact)) {
+      if (event.event === 'removed') throw new ApiError(404, 'TASK_NOT_FOUND', `task ${first.id} was removed`);
+      if (event.event === 'log') {
+        const step = await stepAt(event.path);
+        // Its output may arrive before the step's state change, within one look of the master.
+        if (STEP_QUIET.includes(step.state)) {
+          step.state = 'EXECUTING';
+          print(stepLine(step));
+        }
+        output.add(event.path, event.text);
+      } else if (event.event === 'step') {
+        const step = await stepAt(event.path);
+        if (step.state === event.state) continue;
+        step.state = event.state;
+        if (event.state !== 'EXECUTING') output.end(step.path);
+        print(stepLine(step));
+      } else if (event.state !== state) {
+        state = event.state;
+        print(taskLine({ id: first.id, state }));
+      }
+      if (!session.json) progress.update(progressText(state, steps));
+      if (event.event === 'state' && SETTLED_STATES.includes(state)) break;
     }
   } finally {
     progress.clear();
   }
-  return task;
-}
-
-/** Prints the state changes of the task's steps, with the output each step wrote meanwhile. */
-async function printSteps(
-  task: TaskView,
-  seen: Map<string, StepView['state']>,
-  logs: LogCursor,
-  print: (line: string) => void,
-  json: boolean,
-): Promise<void> {
-  for (const step of task.steps) {
-    const before = seen.get(step.path);
-    const changed = before !== step.state;
-    seen.set(step.path, step.state);
-    if (json) continue;
-    if (changed && step.state === 'EXECUTING') print(stepLine(step));
-    const ran = step.state === 'EXECUTING' || (changed && (before === 'EXECUTING' || step.state === 'DONE' || step.state === 'FAILED'));
-    if (ran) await logs.pull(step.path, print, step.state !== 'EXECUTING');
-    if (changed && step.state !== 'EXECUTING') print(stepLine(step));
-  }
+  return contact.retry(() => fetchTask(session, first.id));
 }
 
 /** `[2/5 steps] task EXECUTING · 1-2-1 Create app on local-1`. */
-function progressText(task: TaskView): string {
-  const done = task.steps.filter((s) => s.state === 'DONE' || s.state === 'SKIPPED').length;
-  const running = task.steps.filter((s) => s.state === 'EXECUTING');
+function progressText(state: ShownTaskState, steps: readonly StepView[]): string {
+  const done = steps.filter((s) => s.state === 'DONE' || s.state === 'SKIPPED').length;
+  const running = steps.filter((s) => s.state === 'EXECUTING');
   const now = running.length === 0 ? '' : ` · ${running.map((s) => `${s.path} ${s.description}`).join(', ')}`;
-  return `[${done}/${task.steps.length} steps] task ${task.state}${now}`;
+  return `[${done}/${steps.length} steps] task ${state}${now}`;
 }
 
-async function fetchTask(session: Session, id: string, progress?: ProgressLine): Promise<TaskView> {
-  let lostSince: number | undefined;
-  const say = (line: string) => {
-    progress?.clear();
-    session.err(line);
-  };
-  for (;;) {
-    try {
-      const { body } = await session.client.json<TaskView>('GET', `/tasks/${seg(id)}`);
-      if (lostSince !== undefined) say('  (reconnected)');
-      return body;
-    } catch (error) {
-      if (!isTransient(error)) throw error;
-      if (lostSince === undefined) {
-        lostSince = Date.now();
-        const seconds = Math.round(session.reconnectTimeoutMs / 1000);
-        say(`  (lost contact with Shipdeck at ${session.client.server}; retrying for up to ${seconds}s)`);
-      } else if (Date.now() - lostSince > session.reconnectTimeoutMs) {
-        throw error;
-      }
-      await delay(session.pollIntervalMs);
-    }
-  }
+async function fetchTask(session: Session, id: string): Promise<TaskView> {
+  return (await session.client.json<TaskView>('GET', `/tasks/${seg(id)}`)).body;
 }
 
 /**
  * `tasks log ID PATH --follow`: prints the step's log so far, then its output as it arrives
- * until the step ends (or its task settles without running it). On a terminal a progress line
- * shows the step's state and the time elapsed. Answers 0 when the step is DONE or SKIPPED, else 1.
+ * until the step ends (or its task settles without running it), from the task's event stream.
+ * On a terminal a progress line shows the step's state and the time elapsed. Answers 0 when the
+ * step is DONE or SKIPPED, else 1.
  */
 export async function followStepLog(session: Session, taskId: string, path: string): Promise<number> {
   const progress = new ProgressLine(session.progress, session.out);
+  const contact = new Contact(session, () => progress.clear());
   // The log alone, as `tasks log` prints it without --follow.
-  const logs = new LogCursor(session, taskId, (_path, text) => text);
-  const print = (line: string) => progress.line(line);
+  const output = new LineBuffer((line) => progress.line(line), (_path, text) => text);
+  let step: StepView['state'] | undefined;
+  let task: ShownTaskState | undefined;
   try {
-    for (;;) {
-      const task = await fetchTask(session, taskId, progress);
-      const step = task.steps.find((s) => s.path === path);
-      if (!step) throw new ApiError(404, 'STEP_NOT_FOUND', `step ${path} does not exist in task ${taskId}`);
-      const ended = STEP_ENDED.includes(step.state) || (SETTLED_STATES.includes(task.state) && step.state !== 'EXECUTING');
-      await logs.pull(path, print, ended);
-      if (ended) {
+    for await (const event of taskEvents(session, taskId, contact)) {
+      if (event.event === 'removed') throw new ApiError(404, 'TASK_NOT_FOUND', `task ${taskId} was removed`);
+      if (event.event === 'log' && event.path === path) output.add(path, event.text);
+      if (event.event === 'step' && event.path === path) step = event.state;
+      if (event.event === 'state') {
+        task = event.state;
+        // The first look names every step before the task's state.
+        if (step === undefined) throw new ApiError(404, 'STEP_NOT_FOUND', `step ${path} does not exist in task ${taskId}`);
+      }
+      if (step === undefined || task === undefined) continue;
+      if (STEP_ENDED.includes(step) || (SETTLED_STATES.includes(task) && step !== 'EXECUTING')) {
+        output.end(path);
         progress.clear();
-        if (step.state === 'DONE' || step.state === 'SKIPPED') return 0;
-        session.err(`error: step ${path} ${step.state}${step.failure ? `: ${step.failure}` : ''} (task ${task.state})`);
+        if (step === 'DONE' || step === 'SKIPPED') return 0;
+        const failure = (await contact.retry(() => fetchTask(session, taskId))).steps.find((s) => s.path === path)?.failure;
+        session.err(`error: step ${path} ${step}${failure ? `: ${failure}` : ''} (task ${task})`);
         return 1;
       }
-      progress.update(`step ${path} ${step.state} · task ${task.state}`);
-      await delay(session.pollIntervalMs);
+      progress.update(`step ${path} ${step} · task ${task}`);
     }
   } finally {
     progress.clear();
   }
-}
-
-function isTransient(error: unknown): boolean {
-  return error instanceof UnreachableError || (error instanceof ApiError && [502, 503, 504].includes(error.status));
+  // taskEvents ends only by throwing.
+  throw new Error('the event stream ended');
 }
 
 /**
@@ -211,8 +198,4 @@ export async function reportOutcome(session: Session, task: TaskView): Promise<n
     session.err(`  continue with: shipdeck tasks start ${task.id}   or give up with: shipdeck tasks cancel ${task.id}`);
   }
   return 1;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

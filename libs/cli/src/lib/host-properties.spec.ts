@@ -28,7 +28,7 @@ async function cli(argv: string[], routes: FakeRoutes, stdin?: string): Promise<
   await master?.close();
   master = await startFakeMaster(routes);
   const input = stdin === undefined ? undefined : Readable.from([stdin]);
-  return runCli(['--server', master.url, ...argv], { stdout, stderr, env: {}, stdin: input, pollIntervalMs: 1 });
+  return runCli(['--server', master.url, ...argv], { stdout, stderr, env: {}, stdin: input, retryDelayMs: 1 });
 }
 
 const sentBody = () => JSON.parse(master.requests.find((r) => r.method === 'PUT')!.body) as Record<string, unknown>;

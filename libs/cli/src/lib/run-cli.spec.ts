@@ -75,7 +75,7 @@ async function serve(routes: FakeRoutes): Promise<FakeMaster> {
 /** Runs the CLI against the fake master (via --server unless the test sets its own). */
 function cli(argv: string[], env: Record<string, string> = {}): Promise<number> {
   const args = master && !argv.includes('--server') && !env['SHIPDECK_SERVER'] ? ['--server', master.url, ...argv] : argv;
-  return runCli(args, { stdout, stderr, env, pollIntervalMs: 1, reconnectTimeoutMs: 2000 });
+  return runCli(args, { stdout, stderr, env, retryDelayMs: 1, reconnectTimeoutMs: 2000 });
 }
 
 const is = (req: RecordedRequest, method: string, url: string) => req.method === method && req.url === url;
@@ -84,15 +84,43 @@ const json = (value: unknown, status = 200): FakeAnswer => ({ status, json: valu
 const page = (items: unknown[], nextCursor: string | null = null): FakeAnswer => json({ items, nextCursor });
 const calls = () => master!.requests.map((r) => `${r.method} ${r.url}`);
 
-/** A master whose task goes through `states` on successive GET /api/v1/tasks/t1. */
+/**
+ * The events of a task stream, one batch per connection: a connection without Last-Event-ID gets
+ * the first batch, one that names the last event of batch N gets batch N+1; each connection ends
+ * after its batch, like a stream whose master dies, so the CLI must reconnect to go on.
+ */
+function eventBatches(batches: { event: string; data: unknown }[][]): (req: RecordedRequest) => FakeAnswer {
+  return (req) => {
+    const last = req.headers['last-event-id'];
+    const index = typeof last === 'string' ? Number(last.split('.')[0]) + 1 : 0;
+    return { events: (batches[index] ?? []).map((e, i) => ({ ...e, id: `${index}.${i}` })) };
+  };
+}
+
+/** The event batches of a task that goes through `states`: what changed from one to the next, as the master streams it. */
+function batchesOf(states: TaskView[]): { event: string; data: unknown }[][] {
+  let previous: TaskView | undefined;
+  return states.map((t) => {
+    const batch: { event: string; data: unknown }[] = [];
+    for (const st of t.steps) {
+      if (previous?.steps.find((p) => p.path === st.path)?.state !== st.state) batch.push({ event: 'step', data: { path: st.path, state: st.state } });
+    }
+    if (previous?.state !== t.state) batch.push({ event: 'state', data: { state: t.state } });
+    previous = t;
+    return batch;
+  }).filter((batch) => batch.length > 0);
+}
+
+/** A master whose task goes through `states` in its event stream, and then shows the last of them. */
 function deploymentMaster(states: TaskView[], log = ''): Promise<FakeMaster> {
-  let polls = 0;
+  const events = eventBatches(batchesOf(states));
   return serve((req) => {
     if (is(req, 'POST', '/api/v1/deployments') || is(req, 'POST', '/api/v1/undeployments')) {
       const started = (JSON.parse(req.body) as { start?: boolean }).start === true;
       return json({ taskId: 't1', task: task(started ? 'QUEUED' : 'PENDING', states[0].steps.map((s) => ({ ...s, state: 'PENDING' }))) }, 201);
     }
-    if (is(req, 'GET', '/api/v1/tasks/t1')) return json(states[Math.min(polls++, states.length - 1)]);
+    if (is(req, 'GET', '/api/v1/tasks/t1/events')) return events(req);
+    if (is(req, 'GET', '/api/v1/tasks/t1')) return json(states[states.length - 1]);
     if (req.method === 'GET' && req.url.endsWith('/log')) return { text: log };
     return undefined;
   });
@@ -210,20 +238,60 @@ describe('deploy', () => {
     ]);
   });
 
-  it('--wait keeps polling while the master answers 503', async () => {
-    let polls = 0;
+  it('--wait keeps reconnecting while the master answers 503, resuming after the last event', async () => {
+    let connections = 0;
+    const events = eventBatches([[{ event: 'state', data: { state: 'EXECUTING' } }], [{ event: 'state', data: { state: 'EXECUTED' } }]]);
     await serve((req) => {
       if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('QUEUED') }, 201);
-      if (is(req, 'GET', '/api/v1/tasks/t1')) {
-        polls++;
-        if (polls === 1) return json({ error: { code: 'NOT_READY', message: 'database down', details: [] } }, 503);
-        return json(task('EXECUTED'));
+      if (is(req, 'GET', '/api/v1/tasks/t1/events')) {
+        connections++;
+        if (connections === 2) return json({ error: { code: 'NOT_READY', message: 'database down', details: [] } }, 503);
+        return events(req);
       }
+      if (is(req, 'GET', '/api/v1/tasks/t1')) return json(task('EXECUTED'));
       return undefined;
     });
     expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait'])).toBe(0);
-    expect(stderr.lines).toEqual([`  (lost contact with Shipdeck at ${master!.url}; retrying for up to 2s)`, '  (reconnected)']);
+    const lost = `  (lost contact with Shipdeck at ${master!.url}; retrying for up to 2s)`;
+    expect(stderr.lines).toEqual([lost, '  (reconnected)']);
+    expect(stdout.lines.slice(0, 4)).toEqual(['task t1 created: Deploy petclinic 1.0.0 to dev', 'task t1 QUEUED', 'task t1 EXECUTING', 'task t1 EXECUTED']);
+    const resumedFrom = master!.requests.filter((r) => r.url === '/api/v1/tasks/t1/events').map((r) => r.headers['last-event-id']);
+    expect(resumedFrom).toEqual([undefined, '0.0', '0.0']);
+    expect(master!.requests.find((r) => r.url.endsWith('/events'))?.headers['accept']).toBe('text/event-stream');
+  });
+
+  it('--wait drops a stream that stays silent and reopens it after the last event', async () => {
+    const batches = [[{ event: 'state', data: { state: 'EXECUTING' } }], [{ event: 'state', data: { state: 'EXECUTED' } }]];
+    const events = eventBatches(batches);
+    await serve((req) => {
+      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('PENDING') }, 201);
+      if (is(req, 'POST', '/api/v1/tasks/t1/start')) return json(task('QUEUED'));
+      // The first stream hangs after its events, as behind a master that stopped answering.
+      if (is(req, 'GET', '/api/v1/tasks/t1/events')) return { ...events(req), hold: req.headers['last-event-id'] === undefined };
+      if (is(req, 'GET', '/api/v1/tasks/t1')) return json(task('EXECUTED'));
+      return undefined;
+    });
+    const argv = ['--server', master!.url, 'deploy', 'petclinic', '1.0.0', 'dev', '--wait'];
+    expect(await runCli(argv, { stdout, stderr, env: {}, retryDelayMs: 1, streamIdleTimeoutMs: 200 })).toBe(0);
     expect(stdout.lines).toContain('task t1 EXECUTED');
+    expect(master!.requests.filter((r) => r.url.endsWith('/events')).map((r) => r.headers['last-event-id'])).toEqual([undefined, '0.0']);
+  });
+
+  it('--wait gives up when the master stays out of reach', async () => {
+    await serve((req) => {
+      if (is(req, 'POST', '/api/v1/deployments')) return json({ taskId: 't1', task: task('PENDING') }, 201);
+      if (is(req, 'POST', '/api/v1/tasks/t1/start')) return json(task('QUEUED'));
+      return json({ error: { code: 'NOT_READY', message: 'database down', details: [] } }, 503);
+    });
+    const code = await runCli(['--server', master!.url, 'deploy', 'petclinic', '1.0.0', 'dev', '--wait'], {
+      stdout,
+      stderr,
+      env: {},
+      retryDelayMs: 5,
+      reconnectTimeoutMs: 100,
+    });
+    expect(code).toBe(1);
+    expect(stderr.lines.at(-1)).toBe('error: NOT_READY: database down');
   });
 
   it('--wait --json prints only the settled task', async () => {
@@ -460,17 +528,24 @@ describe('ids by prefix and workers by name', () => {
 });
 
 describe('following output', () => {
-  /** A task whose one step runs over three polls, writing a line at each. */
+  /** A task whose one step writes three lines, streamed in pieces over three connections. */
   function scriptedTask(): FakeRoutes {
-    let polls = 0;
-    const logs = ['one\n', 'one\ntwo\n', 'one\ntwo\nthree'];
+    const events = eventBatches([
+      [
+        { event: 'log', data: { path: '1-1-1', text: 'one\n' } },
+        { event: 'step', data: { path: '1-1-1', state: 'EXECUTING' } },
+        { event: 'state', data: { state: 'EXECUTING' } },
+      ],
+      [{ event: 'log', data: { path: '1-1-1', text: 'two\nthr' } }],
+      [
+        { event: 'log', data: { path: '1-1-1', text: 'ee' } },
+        { event: 'step', data: { path: '1-1-1', state: 'DONE' } },
+        { event: 'state', data: { state: 'EXECUTED' } },
+      ],
+    ]);
     return (req) => {
-      if (req.url.endsWith('/log')) return { text: logs[Math.min(polls, 2)] };
-      if (is(req, 'GET', '/api/v1/tasks/t1')) {
-        polls += 1;
-        const state = polls < 3 ? 'EXECUTING' : 'DONE';
-        return json(task(polls < 3 ? 'EXECUTING' : 'EXECUTED', [step('1-1-1', state, APP)]));
-      }
+      if (is(req, 'GET', '/api/v1/tasks/t1/events')) return events(req);
+      if (is(req, 'GET', '/api/v1/tasks/t1')) return json(task('EXECUTED', [step('1-1-1', 'DONE', APP)]));
       return undefined;
     };
   }
@@ -479,6 +554,23 @@ describe('following output', () => {
     await serve(scriptedTask());
     expect(await cli(['tasks', 'log', 't1', '1-1-1', '--follow'])).toBe(0);
     expect(stdout.lines).toEqual(['one', 'two', 'three']);
+  });
+
+  it('tasks log --follow exits 1 when the step fails, and 1 for a step the task does not have', async () => {
+    const events = eventBatches([
+      [{ event: 'step', data: { path: '1-1-1', state: 'EXECUTING' } }, { event: 'state', data: { state: 'EXECUTING' } }],
+      [{ event: 'log', data: { path: '1-1-1', text: 'boom' } }, { event: 'step', data: { path: '1-1-1', state: 'FAILED' } }],
+    ]);
+    await serve((req) => {
+      if (is(req, 'GET', '/api/v1/tasks/t1/events')) return events(req);
+      return json(task('FAILED', [step('1-1-1', 'FAILED', APP, 'exit code 3')]));
+    });
+    expect(await cli(['tasks', 'log', 't1', '1-1-1', '--follow'])).toBe(1);
+    expect(stdout.lines).toEqual(['boom']);
+    expect(stderr.lines).toEqual(['error: step 1-1-1 FAILED: exit code 3 (task EXECUTING)']);
+    stderr = new Sink();
+    expect(await cli(['tasks', 'log', 't1', '9-9-9', '--follow'])).toBe(1);
+    expect(stderr.lines).toEqual(['error: STEP_NOT_FOUND: step 9-9-9 does not exist in task t1']);
   });
 
   it('--wait interleaves step output with the state lines, plain when not a terminal', async () => {
@@ -494,8 +586,8 @@ describe('following output', () => {
       'task t1 QUEUED',
       `  1-1-1  EXECUTING  ${APP}`,
       '    1-1-1 | one',
-      '    1-1-1 | two',
       'task t1 EXECUTING',
+      '    1-1-1 | two',
       '    1-1-1 | three',
       `  1-1-1  DONE       ${APP}`,
       'task t1 EXECUTED',
@@ -510,7 +602,7 @@ describe('following output', () => {
       stdout: tty,
       stderr,
       env: {},
-      pollIntervalMs: 1,
+      retryDelayMs: 1,
     });
     expect(code).toBe(0);
     expect(tty.text).toMatch(/\r\x1b\[Kstep 1-1-1 EXECUTING · task EXECUTING · 0:\d\d elapsed/);

@@ -26,10 +26,15 @@ export interface CliContext {
   env: Readonly<Record<string, string | undefined>>;
   /** Standard input, for `login` and `users add` (a prompt on a terminal, else a piped password). */
   stdin?: PromptInput;
-  /** Period of the task polling of `--wait`; 500 ms. */
-  pollIntervalMs?: number;
-  /** How long `--wait` keeps retrying while the master cannot be reached; 60 s. */
+  /** First delay before `--wait` and `--follow` reconnect to a dropped event stream; 250 ms. */
+  retryDelayMs?: number;
+  /** How long `--wait` and `--follow` keep retrying while the master cannot be reached; 60 s. */
   reconnectTimeoutMs?: number;
+  /**
+   * An event stream silent this long is dropped and reopened; 45 s, three of the keepalives a
+   * master sends every 15 s, so that a master that hangs does not hold a wait forever.
+   */
+  streamIdleTimeoutMs?: number;
   /** What `--version` prints. */
   version?: string;
 }
@@ -64,8 +69,9 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
       json,
       out: (line) => void context.stdout.write(`${line}\n`),
       err,
-      pollIntervalMs: context.pollIntervalMs ?? 500,
+      retryDelayMs: context.retryDelayMs ?? 250,
       reconnectTimeoutMs: context.reconnectTimeoutMs ?? 60_000,
+      streamIdleTimeoutMs: context.streamIdleTimeoutMs ?? 45_000,
       // A progress line that redraws itself only makes sense on a terminal, and never mixed with JSON.
       progress: !json && context.stdout.isTTY === true ? context.stdout : null,
       env: context.env,

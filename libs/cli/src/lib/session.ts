@@ -17,10 +17,12 @@ export interface Session {
   out(line: string): void;
   /** Writes one line to stderr. */
   err(line: string): void;
-  /** Period of the task polling of `--wait`. */
-  pollIntervalMs: number;
-  /** How long `--wait` keeps retrying while the master cannot be reached. */
+  /** First delay before `--wait` and `--follow` reconnect to a dropped event stream; doubles up to 5 s. */
+  retryDelayMs: number;
+  /** How long `--wait` and `--follow` keep retrying while the master cannot be reached. */
   reconnectTimeoutMs: number;
+  /** An event stream silent this long (not even a keepalive) is dropped and reopened. */
+  streamIdleTimeoutMs: number;
   /** The terminal a progress line is drawn on, or null (not a terminal, or `--json`): plain lines only. */
   progress: TextSink | null;
   /** The environment (SHIPDECK_PASSWORD, XDG_CONFIG_HOME… for `login`). */

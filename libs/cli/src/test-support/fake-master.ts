@@ -9,11 +9,24 @@ export interface RecordedRequest {
   body: string;
 }
 
-/** What the fake master answers; `json` is serialised, `text` sent as text/plain. */
+/** One Server-Sent Event. */
+export interface FakeEvent {
+  id: string;
+  event: string;
+  data: unknown;
+}
+
+/**
+ * What the fake master answers; `json` is serialised, `text` sent as text/plain, `events` as a
+ * text/event-stream that ends after them, as a stream does when its master dies (unless `hold`).
+ */
 export interface FakeAnswer {
   status?: number;
   json?: unknown;
   text?: string;
+  events?: FakeEvent[];
+  /** With `events`: the stream stays open (silent) after them instead of ending. */
+  hold?: boolean;
 }
 
 /** Answers a request, or undefined for the API's 404. */
@@ -41,7 +54,11 @@ export async function startFakeMaster(routes: FakeRoutes): Promise<FakeMaster> {
         json: { error: { code: 'NOT_FOUND', message: `no such endpoint: ${recorded.method} ${recorded.url}`, details: [] } },
       };
       const status = answer.status ?? 200;
-      if (answer.text !== undefined) {
+      if (answer.events !== undefined) {
+        res.writeHead(status, { 'content-type': 'text/event-stream; charset=utf-8' });
+        for (const e of answer.events) res.write(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+        if (!answer.hold) res.end();
+      } else if (answer.text !== undefined) {
         res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(answer.text);
       } else if (answer.json !== undefined) {
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.json));

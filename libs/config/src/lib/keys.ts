@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { LOG_LEVELS } from '@shipdeck/logging';
+import { LOG_FORMATS, LOG_LEVELS } from '@shipdeck/logging';
 import {
   Parser,
   RawValue,
@@ -277,6 +277,13 @@ export const CONFIG_KEYS = {
     description: `Least severe level logged: ${LOG_LEVELS.join(', ')}.`,
     default: 'info',
     parse: oneOf(LOG_LEVELS),
+  }),
+  'log.format': key({
+    description:
+      'text: readable lines; json: one JSON object per line (timestamp, level, component, message and, where known, ' +
+      'taskId, stepPath, requestId, workerId) for log collectors.',
+    default: 'text',
+    parse: oneOf(LOG_FORMATS),
   }),
 } as const;
 

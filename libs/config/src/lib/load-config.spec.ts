@@ -55,7 +55,7 @@ describe('loadConfig defaults', () => {
       cluster: { secret: null, insecure: false },
       secrets: { key: null, keyFile: join(home, 'data', 'secrets.key') },
       export: { dir: join(home, 'export') },
-      log: { level: 'info' },
+      log: { level: 'info', format: 'text' },
     });
   });
 
@@ -261,6 +261,7 @@ describe('loadConfig refuses invalid configuration', () => {
     ['SHIPDECK_WORKER_DNS_SERVERS', '[10.0.0.2]:53', 'worker.dnsServers: must be a comma-separated list of IP'],
     ['SHIPDECK_EXPORT_DIR', ' ', 'export.dir: must be a non-empty string'],
     ['SHIPDECK_LOG_LEVEL', 'loud', 'log.level: must be one of error, warn, info'],
+    ['SHIPDECK_LOG_FORMAT', 'xml', 'log.format: must be one of text, json'],
   ])('%s=%j', (name, value, expected) => {
     const message = failure({ [name]: value }).message;
     expect(message).toContain(expected);

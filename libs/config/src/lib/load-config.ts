@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, Document, Node as YamlNode } from 'yaml';
 import { ConfigError, FieldError } from '@shipdeck/errors';
-import { LogLevel, redactUrl } from '@shipdeck/logging';
+import { LogFormat, LogLevel, redactUrl } from '@shipdeck/logging';
 import {
   CONFIG_KEYS,
   ConfigKey,
@@ -109,6 +109,8 @@ export interface ShipdeckConfig {
   readonly log: {
     /** `log.level` */
     readonly level: LogLevel;
+    /** `log.format` */
+    readonly format: LogFormat;
   };
 }
 
@@ -240,7 +242,7 @@ function compile(v: ConfigValues, home: string): ShipdeckConfig {
     cluster: { secret: v['cluster.secret'], insecure: v['cluster.insecure'] },
     secrets: { key: v['secrets.key'], keyFile: v['secrets.keyFile'] },
     export: { dir: v['export.dir'] },
-    log: { level: v['log.level'] },
+    log: { level: v['log.level'], format: v['log.format'] },
   };
 }
 

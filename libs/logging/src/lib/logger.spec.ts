@@ -1,5 +1,5 @@
 import { PassThrough, Writable } from 'node:stream';
-import { createLogger, Logger, taskLogger } from './logger';
+import { createLogger, Logger, taskLogger, writeConsoleNotice } from './logger';
 
 function capture(json: boolean, level: 'info' | 'debug' = 'info'): { logger: Logger; lines: () => string[] } {
   const stream = new PassThrough();
@@ -21,13 +21,24 @@ describe('createLogger', () => {
     expect(lines()[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} info  \[master\] task queued taskId2=x count=3 note="two words"$/);
   });
 
-  it('writes JSON lines when json is set', async () => {
+  it('writes JSON lines when json is set: timestamp, level, component, message and the fields of the call and of child loggers', async () => {
     const { logger, lines } = capture(true);
     logger.warn('broker down', { attempt: 2 });
+    taskLogger(logger.child({ workerId: 'w-1' }), 't-1', '1-1-1').info('line\nwith \u001b[2J controls', { requestId: 'r-1' });
     await flush();
     const entry = JSON.parse(lines()[0]!) as Record<string, unknown>;
-    expect(entry).toMatchObject({ level: 'warn', message: 'broker down', name: 'master', attempt: 2 });
-    expect(typeof entry['timestamp']).toBe('string');
+    expect(entry).toMatchObject({ level: 'warn', message: 'broker down', component: 'master', attempt: 2 });
+    expect(new Date(entry['timestamp'] as string).toISOString()).toBe(entry['timestamp']);
+    expect(lines()).toHaveLength(2);
+    expect(lines()[1]).not.toMatch(/[\u0000-\u001f]/);
+    expect(JSON.parse(lines()[1]!)).toMatchObject({
+      message: 'line\nwith \u001b[2J controls',
+      component: 'master',
+      workerId: 'w-1',
+      taskId: 't-1',
+      stepPath: '1-1-1',
+      requestId: 'r-1',
+    });
   });
 
   it('honours the level', async () => {
@@ -140,6 +151,18 @@ describe('Logger', () => {
     });
     const logger: Logger = createLogger({ json: true, name: 'test', stream });
     logger.child({ workerId: 'w-1' }).info('hello');
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', message: 'hello', name: 'test', workerId: 'w-1' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', message: 'hello', component: 'test', workerId: 'w-1' });
+  });
+});
+
+describe('writeConsoleNotice', () => {
+  it('writes the text as it is for readable logs, one JSON line shaped like a log line for JSON logs', () => {
+    const written: string[] = [];
+    const stream = { write: (chunk: string) => written.push(chunk) };
+    writeConsoleNotice({ json: false, name: 'master' }, '\n  hello\n  world\n\n', stream);
+    writeConsoleNotice({ json: true, name: 'master' }, '\n  hello\n  world\n\n', stream);
+    expect(written[0]).toBe('\n  hello\n  world\n\n');
+    expect(written[1]).toMatch(/^\{.*\}\n$/);
+    expect(JSON.parse(written[1]!)).toMatchObject({ level: 'info', component: 'master', message: 'hello world' });
   });
 });

@@ -4,6 +4,9 @@ import winston from 'winston';
 /** Log levels, most severe first (winston's npm levels). `log.level` accepts exactly these. */
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Formats of a log line (`log.format`): readable text, or one JSON object per line. */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** Structured fields of a log line (`taskId`, `error`, …). */
 export type LogMeta = Record<string, unknown>;
@@ -36,19 +39,21 @@ export interface LoggerOptions {
   /** The least severe level written. Default `info`. */
   level?: LogLevel;
   /**
-   * JSON lines (one object per line, for log collectors) when true; readable single lines
-   * (`HH:MM:SS.mmm level [name] message key=value…`) when false. Callers pass
-   * `process.env.NODE_ENV === 'production'`.
+   * JSON lines (one object per line with `timestamp`, `level`, `component`, `message` and the
+   * fields of the call and of its child loggers: `taskId`, `stepPath`, `requestId`, `workerId`…,
+   * for log collectors) when true; readable single lines
+   * (`HH:MM:SS.mmm level [component] message key=value…`) when false. Processes pass
+   * `log.format === 'json'`.
    */
   json: boolean;
-  /** The component name shown on every line, e.g. `master` or `worker`. */
+  /** The component shown on every line (`component`), e.g. `master` or `worker`. */
   name: string;
   /** Where lines go. Default: standard output. */
   stream?: Writable;
 }
 
 /** Metadata keys the readable format shows in its own way, not as `key=value`. */
-const RESERVED_KEYS = new Set(['level', 'message', 'name', 'taskId', 'stepPath', 'timestamp', 'stack', 'splat']);
+const RESERVED_KEYS = new Set(['level', 'message', 'component', 'taskId', 'stepPath', 'timestamp', 'stack', 'splat']);
 
 /** Creates the root logger of a process. */
 export function createLogger(options: LoggerOptions): ProcessLogger {
@@ -66,7 +71,7 @@ export function createLogger(options: LoggerOptions): ProcessLogger {
   const logger = winston.createLogger({
     level: options.level ?? 'info',
     levels: winston.config.npm.levels,
-    defaultMeta: { name: options.name },
+    defaultMeta: { component: options.name },
     format,
     transports: [transport],
   });
@@ -87,6 +92,20 @@ function dropDisabledLevelsAtTheCall(logger: winston.Logger): void {
       return self.isLevelEnabled(level) ? write.apply(self, args) : self;
     } as winston.LeveledLogMethod;
   }
+}
+
+/**
+ * Writes a notice for the person at the console, outside the log (never to its transports): the
+ * text as it is for readable logs, one JSON object shaped like a log line for JSON logs, so that a
+ * log collector reading the output still reads one JSON object per line.
+ */
+export function writeConsoleNotice(options: Pick<LoggerOptions, 'json' | 'name'>, text: string, stream: { write(chunk: string): unknown } = process.stdout): void {
+  if (!options.json) {
+    stream.write(text);
+    return;
+  }
+  const message = text.trim().replace(/\n\s*/g, ' ');
+  stream.write(`${JSON.stringify({ timestamp: new Date().toISOString(), level: 'info', component: options.name, message })}\n`);
 }
 
 /**
@@ -132,7 +151,7 @@ export function escapeControlCharacters(text: string): string {
 
 function readableLine(info: winston.Logform.TransformableInfo): string {
   const parts = [clock(new Date()), info.level.padEnd(5)];
-  if (typeof info['name'] === 'string') parts.push(`[${escapeControlCharacters(info['name'])}]`);
+  if (typeof info['component'] === 'string') parts.push(`[${escapeControlCharacters(info['component'])}]`);
   if (info['taskId'] !== undefined) {
     const task = escapeControlCharacters(String(info['taskId']));
     parts.push(info['stepPath'] === undefined ? `[task ${task}]` : `[task ${task} step ${escapeControlCharacters(String(info['stepPath']))}]`);

@@ -83,11 +83,10 @@ function operation(doc: RouteDoc, path: string, permission: string | null, dtos:
   if (doc.body || doc.bodySchema) [400, 413, 415].forEach((s) => errors.add(s));
   if (doc.query) errors.add(400);
   const schema = doc.paged && doc.ok.schema ? pageOf(doc.ok.schema) : doc.ok.schema;
-  const responses: Record<string, JsonSchema> = {
-    [doc.ok.status]: schema
-      ? { description: doc.ok.description, content: { [doc.ok.mediaType ?? 'application/json']: { schema } } }
-      : { description: doc.ok.description },
-  };
+  const success = (description: string): JsonSchema =>
+    schema ? { description, content: { [doc.ok.mediaType ?? 'application/json']: { schema } } } : { description };
+  const responses: Record<string, JsonSchema> = { [doc.ok.status]: success(doc.ok.description) };
+  if (doc.also) responses[doc.also.status] = success(doc.also.description);
   for (const status of [...errors].sort()) {
     responses[String(status)] = {
       description: ERROR_DESCRIPTIONS[status] ?? 'Error',

@@ -39,6 +39,8 @@ export interface RouteDoc {
   bodySchema?: JsonSchema;
   query?: DtoClass<object>;
   ok: SuccessDoc;
+  /** Another success answer with the same body, e.g. 201 of a create-or-replace that created. */
+  also?: { status: 200 | 201; description: string };
   /** Error statuses this route answers besides 400 (bad input), 401/403 (access) and 413/415 (bodies). */
   errors?: number[];
   /**
@@ -94,11 +96,18 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
 
   'GET /hosts': paged('List hosts', 'Hosts'),
   'GET /hosts/:name': { summary: 'Get a host', ok: resource('The host'), errors: [404] },
-  'PUT /hosts/:name': { summary: 'Create or replace a host', body: HostBody, ok: resource('Replaced (201 when created)') },
+  'PUT /hosts/:name': { summary: 'Create or replace a host', body: HostBody, ok: resource('Replaced'), also: { status: 201, description: 'Created' } },
   'DELETE /hosts/:name': { summary: 'Delete a host', ok: noContent('Deleted'), errors: [404, 409] },
   'GET /environments': paged('List environments', 'Environments'),
   'GET /environments/:name': { summary: 'Get an environment', ok: resource('The environment'), errors: [404] },
-  'PUT /environments/:name': { summary: 'Create or replace an environment', body: EnvironmentBody, ok: resource('Replaced (201 when created)'), errors: [404] },
+  'PUT /environments/:name': {
+    summary: 'Create or replace an environment',
+    body: EnvironmentBody,
+    ok: resource('Replaced'),
+    also: { status: 201, description: 'Created' },
+    // 409: it would drop a host that still holds deployed applications.
+    errors: [404, 409],
+  },
   'DELETE /environments/:name': { summary: 'Delete an environment', ok: noContent('Deleted'), errors: [404, 409] },
   'GET /environments/:name/deployed': { ...paged('What is deployed in an environment', 'Deployed applications'), errors: [404] },
 
@@ -107,12 +116,25 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
     bodySchema: { type: 'object', description: 'A package manifest (docs/packages.md); the domain checks its shape.' },
     bodyTypes: ['application/json', 'application/yaml'],
     ok: resource('Imported', 201),
+    also: { status: 200, description: 'Already imported with the same content: nothing changed' },
     errors: [409],
   },
   'GET /applications': paged('List imported applications', 'Applications'),
-  'GET /applications/:app/versions': { ...paged('List the versions of an application', 'Its versions'), errors: [404] },
+  'GET /applications/:app/versions': {
+    summary: 'List the versions of an application',
+    query: PageQuery,
+    ok: json('Its version numbers', { type: 'array', items: { type: 'string' } }),
+    paged: true,
+    errors: [404],
+  },
 
-  'POST /deployments/preview': { summary: 'Plan a deployment without creating it', body: DeploymentPreviewBody, ok: resource('The plan'), errors: [404] },
+  'POST /deployments/preview': {
+    summary: 'Plan a deployment without creating it',
+    body: DeploymentPreviewBody,
+    ok: resource('The plan'),
+    // 409: another deployment of the application to the environment is unfinished.
+    errors: [404, 409],
+  },
   'POST /deployments': { summary: 'Create a deployment task (PENDING; QUEUED with start: true)', body: DeploymentBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404, 409] },
   'POST /undeployments': { summary: 'Create an undeployment task (PENDING; QUEUED with start: true)', body: UndeploymentBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404, 409] },
   'POST /control-tasks': { summary: 'Create a control task (PENDING; QUEUED with start: true)', body: ControlTaskBody, ok: json('Created', ref('CreatedTask'), 201), errors: [404] },

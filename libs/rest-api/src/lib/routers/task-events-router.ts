@@ -116,27 +116,32 @@ async function stream(req: Request, res: Response, id: string, first: TaskView, 
 }
 
 /**
- * What changed between `position` and `view`, in the order a reader expects: each step's new log
- * text, then the step states, then the task state. Advances `position` as each event is made.
+ * What changed between `position` and `view`, in the order a reader expects: step by step in plan
+ * order, a step that runs first says so, then its new log text; a step that ended shows the rest
+ * of its log, then its end; the task state last. So one step's output never shows up after the
+ * next step started. Advances `position` as each event is made.
  */
 async function changes(view: TaskView, position: StreamPosition, tasks: TaskOperationsService): Promise<TaskEvent[]> {
   const events: TaskEvent[] = [];
   for (const step of view.steps) {
-    if (step.state === 'PENDING' && !position.l[step.path]) continue;
+    const changed = position.p[step.path] !== step.state;
+    const stateEvent = (): void => {
+      position.p[step.path] = step.state;
+      events.push({ id: encodePosition(position), event: 'step', data: { path: step.path, state: step.state } });
+    };
+    if (changed && step.state === 'EXECUTING') stateEvent();
     // A step seen ended at an earlier look had its whole log read then.
-    if (ENDED.has(step.state) && position.p[step.path] === step.state) continue;
-    const seen = position.l[step.path] ?? 0;
-    // Read after the view: a step the view shows ended has flushed its log, so nothing of it is missed.
-    const log = await tasks.readStepLog(view.id, step.path);
-    if (log.length > seen) {
-      position.l[step.path] = log.length;
-      events.push({ id: encodePosition(position), event: 'log', data: { path: step.path, text: log.slice(seen) } });
+    const quiet = (step.state === 'PENDING' && !position.l[step.path]) || (ENDED.has(step.state) && !changed);
+    if (!quiet) {
+      const seen = position.l[step.path] ?? 0;
+      // Read after the view: a step the view shows ended has flushed its log, so nothing of it is missed.
+      const log = await tasks.readStepLog(view.id, step.path);
+      if (log.length > seen) {
+        position.l[step.path] = log.length;
+        events.push({ id: encodePosition(position), event: 'log', data: { path: step.path, text: log.slice(seen) } });
+      }
     }
-  }
-  for (const step of view.steps) {
-    if (position.p[step.path] === step.state) continue;
-    position.p[step.path] = step.state;
-    events.push({ id: encodePosition(position), event: 'step', data: { path: step.path, state: step.state } });
+    if (changed && step.state !== 'EXECUTING') stateEvent();
   }
   if (position.s !== view.state) {
     position.s = view.state;
