@@ -105,7 +105,14 @@ describe('hosts show, control and trust-host-key', () => {
     // One request: created and started together (`start: true`).
     expect(controlBodies()).toEqual([{ target: 'web-1', control: 'checkConnection', parameters: { verbose: 'yes' }, start: true }]);
     expect(master.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /api/v1/control-tasks']);
-    expect(await cli(['hosts', 'trust-host-key', 'web-1', '--host-key', 'SHA256:k', '--json'], (req) => (req.url === '/api/v1/tasks/c1' ? { json: { ...view, state: 'DONE' } } : routes(req)))).toBe(0);
+    // trust-host-key waits for the task: its event stream says it ended DONE.
+    const done: FakeRoutes = (req) =>
+      req.url === '/api/v1/tasks/c1/events'
+        ? { events: [{ id: '1', event: 'state', data: { state: 'DONE' } }] }
+        : req.url === '/api/v1/tasks/c1'
+          ? { json: { ...view, state: 'DONE' } }
+          : routes(req);
+    expect(await cli(['hosts', 'trust-host-key', 'web-1', '--host-key', 'SHA256:k', '--json'], done)).toBe(0);
     expect(controlBodies()).toEqual([{ target: 'web-1', control: 'trust-host-key', parameters: { fingerprint: 'SHA256:k' }, start: true }]);
   });
 });

@@ -254,7 +254,7 @@ describe('deploy', () => {
     expect(await cli(['deploy', 'petclinic', '1.0.0', 'dev', '--wait'])).toBe(0);
     const lost = `  (lost contact with Shipdeck at ${master!.url}; retrying for up to 2s)`;
     expect(stderr.lines).toEqual([lost, '  (reconnected)']);
-    expect(stdout.lines.slice(0, 4)).toEqual(['task t1 created: Deploy petclinic 1.0.0 to dev', 'task t1 QUEUED', 'task t1 EXECUTING', 'task t1 EXECUTED']);
+    expect(stdout.lines.slice(0, 4)).toEqual(['task t1 created and started: Deploy petclinic 1.0.0 to dev', 'task t1 QUEUED', 'task t1 EXECUTING', 'task t1 EXECUTED']);
     const resumedFrom = master!.requests.filter((r) => r.url === '/api/v1/tasks/t1/events').map((r) => r.headers['last-event-id']);
     expect(resumedFrom).toEqual([undefined, '0.0', '0.0']);
     expect(master!.requests.find((r) => r.url.endsWith('/events'))?.headers['accept']).toBe('text/event-stream');
