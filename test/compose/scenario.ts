@@ -268,7 +268,8 @@ async function scenario(stack: Stack): Promise<void> {
   await prometheus.expectValues('sum by (instance) (shipdeck_workers{state="CONNECTED"})', 'instance', perMaster(3), 30_000);
   await prometheus.expectValues('shipdeck_worker_capacity', 'instance', new Map(workerIps.map((ip) => [`${ip}:4517`, capacity])), 30_000);
   // Every task the scenario ran was claimed once, and every step it ran ended DONE on a worker.
-  await prometheus.expectValues('sum by (job) (shipdeck_task_queued_to_claimed_seconds_count)', 'job', new Map([['shipdeck-worker', spreadCount + 1]]), 30_000);
+  // (Masters export the unlabelled worker histogram too, empty: only the workers' count.)
+  await prometheus.expectValues('sum by (job) (shipdeck_task_queued_to_claimed_seconds_count{job="shipdeck-worker"})', 'job', new Map([['shipdeck-worker', spreadCount + 1]]), 30_000);
   await prometheus.expectValues(
     'sum by (outcome) (shipdeck_step_duration_seconds_count)',
     'outcome',
@@ -358,6 +359,19 @@ async function scenario(stack: Stack): Promise<void> {
   check(finished.steps.every((s) => s.state === 'DONE'), `nothing lost: ${summary(finished)}`);
   check((await stack.ledger('master-restart')).join(',') === 'started,done', 'the step ran exactly once across the master restart');
   log('master1 is back, knows the worker again, and the task completed with its step run exactly once');
+
+  // The drained worker's container is down, so the compose DNS no longer names it and Prometheus
+  // drops its target; the restarted master and worker are scraped again.
+  const containers = await Promise.all([...(await compose.ids('worker')), master1, await compose.id('master2')].map(inspect));
+  const scraped = (c: (typeof containers)[number], port: number) => (c.running ? [`${c.ip}:${port}`] : []);
+  await prometheus.expectTargets(
+    {
+      'shipdeck-master': containers.slice(-2).flatMap((c) => scraped(c, 4516)),
+      'shipdeck-worker': containers.slice(0, -2).flatMap((c) => scraped(c, 4517)),
+    },
+    30_000,
+  );
+  log('Prometheus scrapes the restarted master and worker and no longer the drained worker');
 }
 
 /** The test's secrets: fresh random ones every run. */
