@@ -55,7 +55,8 @@ export async function inspect(id: string): Promise<ContainerState> {
 
 /**
  * The project's compose command: `docker compose` (v2) when the CLI has it, else `docker-compose`
- * (v1, what Debian packages), always on the shipped file plus the test's override.
+ * (v1, what Debian packages), always on the shipped file plus the test's override, and with the
+ * same profiles.
  */
 export class Compose {
   private constructor(
@@ -63,8 +64,9 @@ export class Compose {
     private readonly fileArgs: readonly string[],
   ) {}
 
-  static async detect(project: string, files: readonly string[], envFile: string): Promise<Compose> {
-    const fileArgs = ['-p', project, ...files.flatMap((f) => ['-f', f]), '--env-file', envFile];
+  /** `profiles`: the profiles every command runs with (`--profile`, Compose 1.28 and later). */
+  static async detect(project: string, files: readonly string[], envFile: string, profiles: readonly string[] = []): Promise<Compose> {
+    const fileArgs = ['-p', project, ...files.flatMap((f) => ['-f', f]), '--env-file', envFile, ...profiles.flatMap((p) => ['--profile', p])];
     try {
       await sh('docker', ['compose', 'version']);
       return new Compose(['docker', 'compose'], fileArgs);

@@ -8,6 +8,8 @@
  *   2. log in through HAProxy as `admin` (session cookie); deploy the example package
  *      (examples/petclinic) through HAProxy;
  *   3. scale workers 1 → 3 and show 30 held tasks spread over all three (10 each: capacity);
+ *      Prometheus (the `monitoring` profile) scrapes both masters and the three workers, and its
+ *      HTTP API answers the tasks, steps, claims and workers the scenario made;
  *   4. SIGKILL a worker container mid-step, start it again: the step that was running is FAILED,
  *      the task FAILED and waiting (spec §5); started again, it continues and completes;
  *   5. drain a worker running a task: DRAINING, the next task goes elsewhere, its task completes,
@@ -24,17 +26,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pollUntil } from '../support/poll';
 import type { TaskView } from '@shipdeck/tasks';
 import { Compose, inspect, sh } from './docker';
-
-/** The master's session cookie (libs/auth). */
-const SESSION_COOKIE = 'shipdeck_session';
+import { Prometheus, withIntervals } from './prometheus';
+import { Session, check, waitFor } from './session';
 
 const root = resolve(__dirname, '..', '..');
 const project = process.env.SHIPDECK_COMPOSE_PROJECT ?? 'shipdeck-composetest';
 const httpPort = Number(process.env.SHIPDECK_COMPOSE_TEST_PORT ?? 14516);
 const base = `http://127.0.0.1:${httpPort}`;
+const prometheusPort = Number(process.env.SHIPDECK_COMPOSE_PROMETHEUS_PORT ?? 19090);
 const tag = 'composetest';
 const EXPORT = '/opt/shipdeck/export';
 const started = Date.now();
@@ -44,20 +45,8 @@ function log(message: string): void {
   console.log(`[compose-test ${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
 }
 
-function check(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`check failed: ${message}`);
-}
-
 /** A password that fits in a URL. */
 const secret = () => randomBytes(18).toString('hex');
-
-// ---- REST through HAProxy
-
-interface Answer<T> {
-  status: number;
-  body: T;
-  text: string;
-}
 
 interface WorkerRow {
   id: string;
@@ -66,88 +55,6 @@ interface WorkerRow {
   state: string;
   configHash: string;
   capacity: number;
-}
-
-/**
- * A client session on one base URL. It keeps the cookies it is given, as a browser does: HAProxy's
- * sticky-session cookie and the session cookie of `POST /api/v1/auth/login`, which every later
- * call carries. Sessions are stored in the database, so {@link at} reuses the jar on one master
- * reached directly.
- */
-class Session {
-  constructor(
-    readonly baseUrl: string,
-    private readonly cookies = new Map<string, string>(),
-  ) {}
-
-  /** The same cookie jar on another base URL. */
-  at(baseUrl: string): Session {
-    return new Session(baseUrl, this.cookies);
-  }
-
-  /** Logs in (`POST /api/v1/auth/login`); the session cookie goes into the jar. */
-  async login(username: string, password: string): Promise<void> {
-    await this.expect(200, 'POST', '/api/v1/auth/login', { username, password });
-    check(this.cookie(SESSION_COOKIE) !== undefined, `the login set the ${SESSION_COOKIE} cookie`);
-  }
-
-  cookie(name: string): string | undefined {
-    return this.cookies.get(name);
-  }
-
-  async call<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<Answer<T>> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    let payload: string | undefined;
-    if (contentType !== undefined) {
-      headers['content-type'] = contentType;
-      payload = body as string;
-    } else if (body !== undefined) {
-      headers['content-type'] = 'application/json';
-      payload = JSON.stringify(body);
-    } else if (method !== 'GET') {
-      // A state-changing request authenticated by the session cookie must say it is JSON, even
-      // without a body: masters refuse (403) what a cross-site form could have sent.
-      headers['content-type'] = 'application/json';
-    }
-    const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body: payload, signal: AbortSignal.timeout(15_000) });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const at = pair.indexOf('=');
-      if (at > 0) this.cookies.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
-    }
-    const text = await response.text();
-    let parsed: unknown = text;
-    if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
-    return { status: response.status, body: parsed as T, text };
-  }
-
-  /** Calls and insists on `status`; answers the body. */
-  async expect<T = unknown>(status: number, method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
-    const answer = await this.call<T>(method, path, body, contentType);
-    if (answer.status !== status) throw new Error(`${method} ${path}: expected ${status}, got ${answer.status} ${answer.text}`);
-    return answer.body;
-  }
-}
-
-/** Polls until `check` answers a value (not undefined); fails with `describe()` at the deadline. */
-async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, describe: () => string = () => ''): Promise<T> {
-  let value: T | undefined;
-  let lastError = '';
-  await pollUntil(
-    async () => {
-      try {
-        value = await check();
-        return value !== undefined;
-      } catch (error) {
-        // A connection refused while a container (re)starts is a "not yet", like a wrong answer.
-        lastError = (error as Error).message;
-        return false;
-      }
-    },
-    { timeoutMs, intervalMs: 200, describe: () => `timed out after ${timeoutMs} ms waiting for ${what}. ${describe()} ${lastError}` },
-  );
-  return value as T;
 }
 
 function summary(task: TaskView): string {
@@ -255,7 +162,7 @@ async function scenario(stack: Stack): Promise<void> {
   report.push(['image size', `${(size / 1e6).toFixed(0)} MB (aim: under 250 MB)`]);
   log(`image shipdeck:${tag}: ${(size / 1e6).toFixed(0)} MB`);
 
-  log('starting the stack: postgres, artemis, master1, master2, haproxy, 1 worker');
+  log('starting the stack: postgres, artemis, master1, master2, haproxy, 1 worker, prometheus');
   t = Date.now();
   await compose.run(['up', '-d', '--scale', 'worker=1'], 600_000);
   await stack.healthy(['postgres', 'artemis', 'master1', 'master2', 'worker'], 240_000);
@@ -349,6 +256,31 @@ async function scenario(stack: Stack): Promise<void> {
   check(spreadLedger.filter((l) => l === 'started').length === spreadCount, `each spread step ran once (${spreadLedger.length} ledger lines)`);
   log(`all ${spreadCount} EXECUTED, each step run once`);
 
+  // 3b. The monitoring profile: Prometheus finds every master and worker through the compose DNS,
+  // scrapes them, and answers what the scenario did so far.
+  t = Date.now();
+  const prometheus = new Prometheus(`http://127.0.0.1:${prometheusPort}`);
+  await prometheus.ready(60_000);
+  const workerIps = await Promise.all((await compose.ids('worker')).map(async (id) => (await inspect(id)).ip));
+  await prometheus.expectTargets({ 'shipdeck-master': masterIps.map((ip) => `${ip}:4516`), 'shipdeck-worker': workerIps.map((ip) => `${ip}:4517`) }, 60_000);
+  const perMaster = (n: number) => new Map(masterIps.map((ip) => [`${ip}:4516`, n]));
+  await prometheus.expectValues('sum by (instance) (shipdeck_tasks{state="EXECUTED"})', 'instance', perMaster(spreadCount), 30_000);
+  await prometheus.expectValues('sum by (instance) (shipdeck_workers{state="CONNECTED"})', 'instance', perMaster(3), 30_000);
+  await prometheus.expectValues('shipdeck_worker_capacity', 'instance', new Map(workerIps.map((ip) => [`${ip}:4517`, capacity])), 30_000);
+  // Every task the scenario ran was claimed once, and every step it ran ended DONE on a worker.
+  // (Masters export the unlabelled worker histogram too, empty: only the workers' count.)
+  await prometheus.expectValues('sum by (job) (shipdeck_task_queued_to_claimed_seconds_count{job="shipdeck-worker"})', 'job', new Map([['shipdeck-worker', spreadCount + 1]]), 30_000);
+  await prometheus.expectValues(
+    'sum by (outcome) (shipdeck_step_duration_seconds_count)',
+    'outcome',
+    new Map([['DONE', spreadCount + deployed.steps.length]]),
+    30_000,
+  );
+  const polled = await prometheus.values('sum by (job) (shipdeck_http_request_duration_seconds_count{method="GET",route="/api/v1/tasks/:id",status="200"})', 'job');
+  check((polled.get('shipdeck-master') ?? 0) > 0, `Prometheus has the masters' GET /api/v1/tasks/:id requests (got ${[...polled].join(' ')})`);
+  report.push(['Prometheus: every target up, the series read back', `${((Date.now() - t) / 1000).toFixed(1)} s`]);
+  log(`Prometheus scrapes 2 masters and 3 workers; tasks, workers, capacity, claims (${spreadCount + 1}) and steps read back through its API`);
+
   // 4. A worker container killed mid-step.
   log('killing a worker container mid-step');
   const crash = await heldDeployment(api, 'crash', 'crash', 'crash');
@@ -427,6 +359,19 @@ async function scenario(stack: Stack): Promise<void> {
   check(finished.steps.every((s) => s.state === 'DONE'), `nothing lost: ${summary(finished)}`);
   check((await stack.ledger('master-restart')).join(',') === 'started,done', 'the step ran exactly once across the master restart');
   log('master1 is back, knows the worker again, and the task completed with its step run exactly once');
+
+  // The drained worker's container is down, so the compose DNS no longer names it and Prometheus
+  // drops its target; the restarted master and worker are scraped again.
+  const containers = await Promise.all([...(await compose.ids('worker')), master1, await compose.id('master2')].map(inspect));
+  const scraped = (c: (typeof containers)[number], port: number) => (c.running ? [`${c.ip}:${port}`] : []);
+  await prometheus.expectTargets(
+    {
+      'shipdeck-master': containers.slice(-2).flatMap((c) => scraped(c, 4516)),
+      'shipdeck-worker': containers.slice(0, -2).flatMap((c) => scraped(c, 4517)),
+    },
+    30_000,
+  );
+  log('Prometheus scrapes the restarted master and worker and no longer the drained worker');
 }
 
 /** The test's secrets: fresh random ones every run. */
@@ -440,11 +385,18 @@ const secrets = {
   SHIPDECK_ADMIN_PASSWORD: secret(),
 };
 
-/** The test's docker/.env: its own project, port and image tag, and {@link secrets}. */
+/**
+ * The test's docker/.env: its own project, ports and image tag, {@link secrets}, and the shipped
+ * Prometheus configuration with 1 s intervals (readable by the container's `nobody`).
+ */
 function writeEnv(dir: string): string {
+  const prometheusConfig = join(dir, 'prometheus.yml');
+  writeFileSync(prometheusConfig, withIntervals(readFileSync(join(root, 'docker/prometheus/prometheus.yml'), 'utf8'), '1s'), { mode: 0o644 });
   const lines = [
     `COMPOSE_PROJECT_NAME=${project}`,
     `SHIPDECK_HTTP_PORT=127.0.0.1:${httpPort}`,
+    `PROMETHEUS_PORT=127.0.0.1:${prometheusPort}`,
+    `SHIPDECK_COMPOSE_PROMETHEUS_CONFIG=${prometheusConfig}`,
     `SHIPDECK_TAG=${tag}`,
     ...Object.entries(secrets).map(([k, v]) => `${k}=${v}`),
   ];
@@ -475,8 +427,9 @@ async function main(): Promise<void> {
     project,
     [join(root, 'docker/compose.yaml'), join(root, 'test/compose/compose.override.yaml')],
     file,
+    ['monitoring'],
   );
-  log(`compose: ${compose.name}; project ${project}; HAProxy on ${base}`);
+  log(`compose: ${compose.name} (profile monitoring); project ${project}; HAProxy on ${base}, Prometheus on 127.0.0.1:${prometheusPort}`);
   // From scratch: whatever an interrupted earlier run left goes first.
   await compose.run(['down', '-v', '--remove-orphans', '-t', '5']);
   const stack = new Stack(compose);
