@@ -29,11 +29,8 @@ async function main(): Promise<void> {
   const home = process.env.SHIPDECK_HOME ?? process.cwd();
   const warnings: FieldError[] = [];
   const config = loadConfig({ home, strict: args.includes('--strict'), onWarning: (w) => warnings.push(w) });
-  // A broken key stops the master here (exit 78); a missing key file is created (0600).
-  const secrets = openOrCreateSecretBox(config);
   const logger = createLogger({ level: config.log.level, json: config.log.format === 'json', name: 'master' });
   for (const w of warnings) logger.warn(`configuration: ${w.field}: ${w.message} (shipdeck master --strict refuses to start)`);
-  logger.info('secrets key loaded', { keyId: secrets.keyId, from: config.secrets.key ? 'secrets.key' : config.secrets.keyFile });
   const shutdown = new Shutdown(logger);
   shutdown.onSignals();
 
@@ -54,6 +51,9 @@ async function main(): Promise<void> {
   );
   if (!config.task.inProcessWorker) await ensurePortFree(config.server.workerPort, 'server.workerPort');
 
+  // After the ports (a busy port is reported before anything is written): a broken key stops the
+  // master here (exit 78); a missing key file is created (0600).
+  const secrets = openOrCreateSecretBox(config);
   const registry = createRegistry({ pluginDir: join(home, 'plugins') });
   const configHash = computeConfigHash(home);
   const metrics = new PrometheusMetrics({ component: 'master' });
@@ -124,6 +124,9 @@ async function main(): Promise<void> {
     masterId,
     configHash,
     database: config.db.url.startsWith('file:') ? config.db.url : '(postgres)',
+    // Which key seals secret values: every master and worker of a cluster needs the same one.
+    secretsKeyId: secrets.keyId,
+    secretsKeyFrom: config.secrets.key ? 'secrets.key' : config.secrets.keyFile,
   });
 }
 
