@@ -51,13 +51,14 @@ export class TaskRun {
 
   /** Executes the task; resolves when the run has ended and is recorded (or left for recovery). */
   async run(): Promise<void> {
-    const { held, files } = this.context;
+    const { held } = this.context;
     const log = taskLogger(this.context.logger, this.task.id);
     held.running.set(this.task.id, this);
     // Per-task lines are debug (the claim and the end stay info): step states are in the database.
     log.debug(`executing task: ${this.task.description}`, { attempt: this.task.attempt });
     try {
-      await files.write(this.task);
+      // No recovery file at the claim: the first step's EXECUTING write comes before any of its
+      // effects, and a crash before it leaves the claim in the database, which recovery reads too.
       // A stop or abort requested between the claim and now.
       await this.applyRequests();
       const outcome = await this.execution.run();
