@@ -119,9 +119,10 @@ export class TaskRun {
     const ended = step.state === 'DONE' || step.state === 'FAILED';
     if (ended) this.stepEnded(step);
     if (ended) await this.stepLog.flush();
-    await this.savePlan();
-    // At a step boundary, a stop or abort requested through any master takes effect before the next step.
-    if (ended) await this.applyRequests();
+    const state = await this.savePlan();
+    // At a step boundary, a stop or abort requested through any master takes effect before the next
+    // step: the plan's write answers the task's state, no second query.
+    if (ended) this.applyState(state);
   }
 
   private stepEnded(step: PlanStep): void {
@@ -150,15 +151,19 @@ export class TaskRun {
     if (failing) this.task.state = failing.state;
   }
 
-  /** Checkpoints the running task: recovery file first (always possible), then the database. */
-  private async savePlan(): Promise<void> {
-    if (this.lost) return;
+  /**
+   * Checkpoints the running task: recovery file first (always possible), then the database.
+   * Answers the task's state as the database holds it, undefined when the task is not ours.
+   */
+  private async savePlan(): Promise<TaskState | undefined> {
+    if (this.lost) return undefined;
     const { options, files } = this.context;
     await files.write(this.task);
-    const owned = await retryWrite(this.context, `saving the plan of task ${this.task.id}`, () =>
+    const state = await retryWrite(this.context, `saving the plan of task ${this.task.id}`, () =>
       options.tasks.savePlan(this.task.id, options.workerId, this.task.plan),
     );
-    if (!owned) await this.noLongerOwned();
+    if (state === null) await this.noLongerOwned();
+    return state ?? undefined;
   }
 
   /** Records how the run ended, retrying while the database is unreachable. */
