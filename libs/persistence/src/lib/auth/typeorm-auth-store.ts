@@ -97,6 +97,11 @@ const TOKEN_WITH_USER =
   'u.environments AS u_environments, u.disabled AS u_disabled, u.created_at AS u_created_at, u.updated_at AS u_updated_at ' +
   'FROM auth_api_tokens t LEFT JOIN auth_users u ON u.id = t.user_id WHERE t.token_hash = $1';
 
+/** Every state-changing request appends one audit entry: hand-written, no TypeORM insert building. */
+const INSERT_AUDIT =
+  'INSERT INTO audit_entries (at, user_id, username, token_id, action, object_ids, outcome, status, source_ip, detail, task_id) ' +
+  `VALUES (${RawSql.placeholders(11)})`;
+
 /**
  * Users, API tokens, sessions and audit entries in the Shipdeck database (SQLite or PostgreSQL):
  * the `AuthStore` of `@shipdeck/auth`. Its entities ({@link createAuthEntities}) and migration
@@ -312,20 +317,20 @@ export class TypeormAuthStore {
 
   appendAudit(entry: AuthNewAuditEntry): Promise<void> {
     return this.db.run(`recording audit entry ${entry.action}`, async (m) => {
-      const row: AuditEntryRow = {
-        at: new Date(entry.at),
-        user_id: entry.userId,
-        username: entry.username,
-        token_id: entry.tokenId,
-        action: entry.action,
-        object_ids: entry.objectIds,
-        outcome: entry.outcome,
-        status: entry.status,
-        source_ip: entry.sourceIp,
-        detail: entry.detail,
-        task_id: entry.taskId,
-      };
-      await m.insert(this.entities.audit, row);
+      const { sql } = this;
+      await sql.rows(m, INSERT_AUDIT, [
+        sql.time(new Date(entry.at)),
+        entry.userId,
+        entry.username,
+        entry.tokenId,
+        entry.action,
+        sql.json(entry.objectIds),
+        entry.outcome,
+        entry.status,
+        entry.sourceIp,
+        entry.detail,
+        entry.taskId,
+      ]);
     });
   }
 
