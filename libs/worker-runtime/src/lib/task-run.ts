@@ -183,6 +183,8 @@ export class TaskRun {
         (current) => finishingAction(current, outcome),
         () => ({ plan: task.plan, failure, completedAt: nowIso(this.context) }),
         options.workerId,
+        // The state this run knows (EXECUTING, or FAILING): right unless a master changed it meanwhile.
+        task,
       ),
     );
     if (final) {
