@@ -88,10 +88,10 @@ export class TaskRun {
     }
   }
 
-  /** Writes the recovery file between step transitions. */
+  /** Writes the recovery file between step transitions, if the task changed since the last write. */
   async checkpoint(): Promise<void> {
     if (this.lost) return;
-    await this.context.files.write(this.task).catch((error: unknown) =>
+    await this.context.files.refresh(this.task).catch((error: unknown) =>
       this.context.logger.warn('could not write recovery file', { taskId: this.task.id, error: String(error) }),
     );
   }
