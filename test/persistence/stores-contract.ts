@@ -257,11 +257,11 @@ export function describeStoresContract(target: ContractTarget): void {
       const task = await insertIn(stores, 'EXECUTING', { workerId: 'owner' });
       const changed = plan();
       changed.phases[0]!.blocks[0]!.steps[0]!.state = 'DONE';
-      expect(await stores.tasks.savePlan(task.id, 'intruder', changed)).toBe(false);
+      expect(await stores.tasks.savePlan(task.id, 'intruder', changed)).toBeNull();
       expect((await stores.tasks.get(task.id))?.plan).toEqual(task.plan);
-      expect(await stores.tasks.savePlan(task.id, 'owner', changed)).toBe(true);
+      expect(await stores.tasks.savePlan(task.id, 'owner', changed)).toBe('EXECUTING');
       expect((await stores.tasks.get(task.id))?.plan).toEqual(changed);
-      expect(await stores.tasks.savePlan('no-such-task', 'owner', changed)).toBe(false);
+      expect(await stores.tasks.savePlan('no-such-task', 'owner', changed)).toBeNull();
     });
 
     it('renewLeases extends only the listed tasks the worker still owns', async () => {

@@ -56,7 +56,11 @@ export interface AuthStore {
   /** Throws ConflictError when the id or the hash is taken. */
   insertToken(token: ApiTokenRecord): Promise<void>;
   getToken(id: string): Promise<ApiTokenRecord | null>;
-  getTokenByHash(tokenHash: string): Promise<ApiTokenRecord | null>;
+  /**
+   * The token with this hash and its user (null when the user is gone), in one read: what every
+   * request presenting a token checks, revocation included, so it is never cached.
+   */
+  getTokenWithUser(tokenHash: string): Promise<{ token: ApiTokenRecord; user: UserRecord | null } | null>;
   /** Tokens of one user, or of everyone, oldest first. */
   listTokens(userId?: string): Promise<ApiTokenRecord[]>;
   /**

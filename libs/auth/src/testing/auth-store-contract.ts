@@ -142,12 +142,22 @@ export function describeAuthStoreContract(name: string, fixture: AuthStoreFixtur
         await store.insertUser(owner);
       });
 
-      it('stores a token and finds it by id and by hash', async () => {
+      it('stores a token and finds it by id, and by hash with its user', async () => {
         const t = token(owner.id, { expiresAt: at(86400) });
         await store.insertToken(t);
         expect(await store.getToken(t.id)).toEqual(t);
-        expect(await store.getTokenByHash(t.tokenHash)).toEqual(t);
-        expect(await store.getTokenByHash('0'.repeat(64))).toBeNull();
+        expect(await store.getTokenWithUser(t.tokenHash)).toEqual({ token: t, user: owner });
+        expect(await store.getTokenWithUser('0'.repeat(64))).toBeNull();
+      });
+
+      it('answers the current user with the token: a disabled user shows at once', async () => {
+        const holder = user({ role: 'deployer', environments: ['prod', 'qa'] });
+        await store.insertUser(holder);
+        const t = token(holder.id, { lastUsedAt: at(20), expiresAt: at(86400) });
+        await store.insertToken(t);
+        const disabled = await store.updateUser(holder.id, { disabled: true, updatedAt: at(50) });
+        expect(disabled?.disabled).toBe(true);
+        expect(await store.getTokenWithUser(t.tokenHash)).toEqual({ token: t, user: disabled });
       });
 
       it('refuses a second token with the same hash', async () => {
@@ -173,7 +183,7 @@ export function describeAuthStoreContract(name: string, fixture: AuthStoreFixtur
         await store.insertToken(t);
         expect(await store.revokeToken(t.id, at(100))).toEqual({ ...t, revokedAt: at(100) });
         expect(await store.revokeToken(t.id, at(200))).toEqual({ ...t, revokedAt: at(100) });
-        expect((await store.getTokenByHash(t.tokenHash))!.revokedAt).toBe(at(100));
+        expect((await store.getTokenWithUser(t.tokenHash))!.token.revokedAt).toBe(at(100));
         expect(await store.revokeToken(randomUUID(), at(100))).toBeNull();
       });
 

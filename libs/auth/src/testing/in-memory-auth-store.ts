@@ -76,9 +76,11 @@ export class InMemoryAuthStore implements AuthStore {
     return token ? copy(token) : null;
   }
 
-  async getTokenByHash(tokenHash: string): Promise<ApiTokenRecord | null> {
+  async getTokenWithUser(tokenHash: string): Promise<{ token: ApiTokenRecord; user: UserRecord | null } | null> {
     const token = [...this.tokens.values()].find((t) => t.tokenHash === tokenHash);
-    return token ? copy(token) : null;
+    if (!token) return null;
+    const user = this.users.get(token.userId);
+    return { token: copy(token), user: user ? copy(user) : null };
   }
 
   async listTokens(userId?: string): Promise<ApiTokenRecord[]> {

@@ -71,8 +71,11 @@ export interface TaskLeases {
    * task is QUEUED. Exactly one of any number of concurrent claims wins; the others get null.
    */
   claim(id: string, workerId: string, leaseUntil: Date): Promise<TaskRecord | null>;
-  /** Stores the plan of a task the worker owns; answers false when it no longer owns it. */
-  savePlan(id: string, workerId: string, plan: Plan): Promise<boolean>;
+  /**
+   * Stores the plan of a task the worker owns; answers the task's state as of that write (a stop or
+   * abort a master recorded shows there), or null when the worker no longer owns it.
+   */
+  savePlan(id: string, workerId: string, plan: Plan): Promise<TaskState | null>;
   /** Extends the lease of every listed task still owned by `workerId`; answers the ids it still owns. */
   renewLeases(workerId: string, ids: string[], leaseUntil: Date): Promise<string[]>;
   /** Active tasks whose owner's lease ended before `before` (candidates for takeover). */

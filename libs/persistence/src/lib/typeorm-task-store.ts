@@ -162,10 +162,14 @@ export class TypeOrmTaskStore implements TaskStore {
     });
   }
 
-  savePlan(id: string, workerId: string, plan: Plan): Promise<boolean> {
+  savePlan(id: string, workerId: string, plan: Plan): Promise<TaskState | null> {
     return this.db.run(`saving the plan of task ${id}`, async (m) => {
-      const saved = await this.sql.rows(m, 'UPDATE tasks SET plan = $1 WHERE id = $2 AND worker_id = $3 RETURNING id', [this.sql.json(plan), id, workerId]);
-      return saved.length > 0;
+      const [saved] = await this.sql.rows<Pick<TaskRow, 'state'>>(
+        m,
+        'UPDATE tasks SET plan = $1 WHERE id = $2 AND worker_id = $3 RETURNING state',
+        [this.sql.json(plan), id, workerId],
+      );
+      return saved ? (saved.state as TaskState) : null;
     });
   }
 

@@ -91,6 +91,26 @@ describe('advanceTask', () => {
     expect(tasks.writes).toEqual([]);
   });
 
+  it('tries the known record first and reads only when it is stale', async () => {
+    const fresh = new MemoryTasks(task('EXECUTING', 'w1'));
+    fresh.get = () => Promise.reject(new Error('no read expected'));
+    expect((await advanceTask(fresh, 't1', 'completed', undefined, 'w1', task('EXECUTING', 'w1')))?.state).toBe('EXECUTED');
+    expect(fresh.writes.map((w) => w.expected)).toEqual(['EXECUTING']);
+
+    // The master asked for an abort meanwhile: the guess's compare-and-set fails, the read decides.
+    const aborting = new MemoryTasks(task('ABORTING', 'w1'));
+    const decide = (current: TaskRecord) => (current.state === 'ABORTING' ? 'aborted' : 'completed');
+    expect((await advanceTask(aborting, 't1', decide, undefined, 'w1', task('EXECUTING', 'w1')))?.state).toBe('ABORTED');
+    expect(aborting.writes.map((w) => w.expected)).toEqual(['EXECUTING', 'ABORTING']);
+
+    // A guess that allows no such action, or names another owner, is not tried: the read decides.
+    const queued = new MemoryTasks(task('EXECUTING', 'w1'));
+    expect((await advanceTask(queued, 't1', 'completed', undefined, 'w1', task('QUEUED', 'w1')))?.state).toBe('EXECUTED');
+    const adopted = new MemoryTasks(task('EXECUTING', 'w2'));
+    expect(await advanceTask(adopted, 't1', 'completed', undefined, 'w1', task('EXECUTING', 'w2'))).toBeNull();
+    expect([...queued.writes, ...adopted.writes].map((w) => w.expected)).toEqual(['EXECUTING']);
+  });
+
   it('gives up when the task keeps changing', async () => {
     const tasks = new MemoryTasks(task('EXECUTING', 'w1'));
     tasks.compareAndSet = async (...args) => {

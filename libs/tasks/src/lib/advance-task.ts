@@ -24,6 +24,8 @@ const MAX_ATTEMPTS = 20;
  * `decide` may pick the action from the current state (e.g. a finished run of an ABORTING task is
  * `aborted`). With `owner`, a task no longer owned by that worker is left alone (answers null).
  * Throws IllegalTransitionError when the action is not allowed in the current state.
+ * `known`, the task as the caller last saw it, saves the first read: the compare-and-set on its
+ * state is tried first, and a stale one (the state or owner changed) only costs that attempt.
  */
 export async function advanceTask(
   tasks: TaskStateStore,
@@ -31,11 +33,19 @@ export async function advanceTask(
   decide: TaskAction | ((current: TaskRecord) => TaskAction),
   patch: (current: TaskRecord, next: TaskState) => TaskPatch = () => ({}),
   owner?: string,
+  known?: TaskRecord,
 ): Promise<TaskRecord | null> {
+  let guess = known;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = await tasks.get(id);
-    if (!current || (owner !== undefined && current.workerId !== owner)) return null;
+    const guessed = guess !== undefined;
+    const current = guess ?? (await tasks.get(id));
+    guess = undefined;
+    if (!current || (owner !== undefined && current.workerId !== owner)) {
+      if (guessed) continue;
+      return null;
+    }
     const action = typeof decide === 'function' ? decide(current) : decide;
+    if (guessed && !allows(current.state, action)) continue;
     const next = transition(current.state, action);
     const updated = await tasks.compareAndSet(id, current.state, { ...patch(current, next), state: next }, owner);
     if (updated) return updated;

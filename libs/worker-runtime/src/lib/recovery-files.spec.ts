@@ -66,6 +66,26 @@ describe('RecoveryFiles', () => {
     expect(read[0]).toMatchObject({ format: RECOVERY_FORMAT, version: 1, workerId: 'w1', task: { id: t.id, state: 'EXECUTED' } });
   });
 
+  it('refresh writes only a task that changed since its last write, or whose file has gone', async () => {
+    const t = task('33333333-3333-3333-3333-333333333333');
+    const path = join(dir, `${t.id}.task`);
+    await files.write(t);
+    // Every write renames a new file into place: the same inode means nothing was written.
+    const first = statSync(path).ino;
+    await files.refresh(t);
+    expect(statSync(path).ino).toBe(first);
+    t.plan.phases[0]!.blocks[0]!.steps[0]!.state = 'EXECUTING';
+    await files.refresh(t);
+    expect(statSync(path).ino).not.toBe(first);
+    expect(JSON.parse(readFileSync(path, 'utf8')).task.plan.phases[0].blocks[0].steps[0].state).toBe('EXECUTING');
+    rmSync(path);
+    await files.refresh(t);
+    expect(JSON.parse(readFileSync(path, 'utf8')).task).toEqual(t);
+    await files.remove(t.id);
+    await files.refresh(t);
+    expect(JSON.parse(readFileSync(path, 'utf8')).task).toEqual(t);
+  });
+
   it('keeps the last of many concurrent writes of one task', async () => {
     const t = task('22222222-2222-2222-2222-222222222222');
     await Promise.all(

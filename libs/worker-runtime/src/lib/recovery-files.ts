@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FileHandle, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { FileHandle, access, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { PRIVATE_DIR, PRIVATE_FILE } from './file-modes';
 import { basename, join } from 'node:path';
 import { TaskRecord } from '@shipdeck/tasks';
@@ -37,6 +37,8 @@ export interface QuarantinedFile {
  */
 export class RecoveryFiles {
   private readonly chains = new Map<string, Promise<void>>();
+  /** The task as last handed to a write, as JSON: what {@link refresh} compares with. */
+  private readonly lastWritten = new Map<string, string>();
   private readonly dirSync: DirectorySync;
   private dirReady = false;
 
@@ -51,19 +53,51 @@ export class RecoveryFiles {
     return join(this.dir, `${taskId}${SUFFIX}`);
   }
 
+  /** Writes the task's file (a step transition: always). */
   write(task: TaskRecord): Promise<void> {
-    const content: RecoveryFile = {
+    return this.writeJson(task.id, JSON.stringify(task));
+  }
+
+  /**
+   * The periodic checkpoint: writes the task's file unless it already holds this very task (only
+   * `writtenAt` would change). A file that has gone is written again.
+   */
+  async refresh(task: TaskRecord): Promise<void> {
+    const json = JSON.stringify(task);
+    if (this.lastWritten.get(task.id) === json && (await this.exists(task.id))) return;
+    await this.writeJson(task.id, json);
+  }
+
+  remove(taskId: string): Promise<void> {
+    this.lastWritten.delete(taskId);
+    return this.serialize(taskId, () => rm(this.pathOf(taskId), { force: true }));
+  }
+
+  /** Queues the write of a task given as JSON (taken now: later changes of the task do not enter it). */
+  private writeJson(taskId: string, json: string): Promise<void> {
+    const header: Omit<RecoveryFile, 'task'> = {
       format: RECOVERY_FORMAT,
       version: RECOVERY_VERSION,
       workerId: this.workerId,
       writtenAt: new Date().toISOString(),
-      task: structuredClone(task),
     };
-    return this.serialize(task.id, () => this.writeAtomically(task.id, JSON.stringify(content)));
+    // The header's JSON with the task's appended: the text JSON.stringify({ ...header, task }) gives.
+    const text = `${JSON.stringify(header).slice(0, -1)},"task":${json}}`;
+    this.lastWritten.set(taskId, json);
+    return this.serialize(taskId, () => this.writeAtomically(taskId, text)).catch((error: unknown) => {
+      // Not on disk: the next checkpoint must write it.
+      if (this.lastWritten.get(taskId) === json) this.lastWritten.delete(taskId);
+      throw error;
+    });
   }
 
-  remove(taskId: string): Promise<void> {
-    return this.serialize(taskId, () => rm(this.pathOf(taskId), { force: true }));
+  private async exists(taskId: string): Promise<boolean> {
+    try {
+      await access(this.pathOf(taskId));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -95,7 +95,7 @@ describe('TaskRecovery and ghost tasks (in-process: SQLite, in-process queue, ma
     expect(await world.stores.tasks.claim(executing.id, 'w', lease)).not.toBeNull();
     const plan = (await world.task(executing.id)).plan;
     flattenSteps(plan)[0].state = 'EXECUTING';
-    expect(await world.stores.tasks.savePlan(executing.id, 'w', plan)).toBe(true);
+    expect(await world.stores.tasks.savePlan(executing.id, 'w', plan)).toBe('EXECUTING');
     mkdirSync(world.workDirOf('w'), { recursive: true });
     const temporary = join(world.workDirOf('w'), `.${claimed.id}.${randomUUID()}.tmp`);
     writeFileSync(temporary, '{"format":"shipdeck-task-re');

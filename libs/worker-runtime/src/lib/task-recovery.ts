@@ -83,6 +83,8 @@ export class TaskRecovery {
       (current) => (current.state === 'ABORTING' ? 'aborted' : action),
       () => ({ plan: recoveredPlan, failure, completedAt: nowIso(this.context) }),
       options.workerId,
+      // Just read by the caller: the compare-and-set on its state goes first, without a second read.
+      task,
     );
     if (!recovered) return;
     held.finished.set(recovered.id, recovered);

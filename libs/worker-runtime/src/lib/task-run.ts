@@ -51,13 +51,14 @@ export class TaskRun {
 
   /** Executes the task; resolves when the run has ended and is recorded (or left for recovery). */
   async run(): Promise<void> {
-    const { held, files } = this.context;
+    const { held } = this.context;
     const log = taskLogger(this.context.logger, this.task.id);
     held.running.set(this.task.id, this);
     // Per-task lines are debug (the claim and the end stay info): step states are in the database.
     log.debug(`executing task: ${this.task.description}`, { attempt: this.task.attempt });
     try {
-      await files.write(this.task);
+      // No recovery file at the claim: the first step's EXECUTING write comes before any of its
+      // effects, and a crash before it leaves the claim in the database, which recovery reads too.
       // A stop or abort requested between the claim and now.
       await this.applyRequests();
       const outcome = await this.execution.run();
@@ -87,10 +88,10 @@ export class TaskRun {
     }
   }
 
-  /** Writes the recovery file between step transitions. */
+  /** Writes the recovery file between step transitions, if the task changed since the last write. */
   async checkpoint(): Promise<void> {
     if (this.lost) return;
-    await this.context.files.write(this.task).catch((error: unknown) =>
+    await this.context.files.refresh(this.task).catch((error: unknown) =>
       this.context.logger.warn('could not write recovery file', { taskId: this.task.id, error: String(error) }),
     );
   }
@@ -118,9 +119,10 @@ export class TaskRun {
     const ended = step.state === 'DONE' || step.state === 'FAILED';
     if (ended) this.stepEnded(step);
     if (ended) await this.stepLog.flush();
-    await this.savePlan();
-    // At a step boundary, a stop or abort requested through any master takes effect before the next step.
-    if (ended) await this.applyRequests();
+    const state = await this.savePlan();
+    // At a step boundary, a stop or abort requested through any master takes effect before the next
+    // step: the plan's write answers the task's state, no second query.
+    if (ended) this.applyState(state);
   }
 
   private stepEnded(step: PlanStep): void {
@@ -149,15 +151,19 @@ export class TaskRun {
     if (failing) this.task.state = failing.state;
   }
 
-  /** Checkpoints the running task: recovery file first (always possible), then the database. */
-  private async savePlan(): Promise<void> {
-    if (this.lost) return;
+  /**
+   * Checkpoints the running task: recovery file first (always possible), then the database.
+   * Answers the task's state as the database holds it, undefined when the task is not ours.
+   */
+  private async savePlan(): Promise<TaskState | undefined> {
+    if (this.lost) return undefined;
     const { options, files } = this.context;
     await files.write(this.task);
-    const owned = await retryWrite(this.context, `saving the plan of task ${this.task.id}`, () =>
+    const state = await retryWrite(this.context, `saving the plan of task ${this.task.id}`, () =>
       options.tasks.savePlan(this.task.id, options.workerId, this.task.plan),
     );
-    if (!owned) await this.noLongerOwned();
+    if (state === null) await this.noLongerOwned();
+    return state ?? undefined;
   }
 
   /** Records how the run ended, retrying while the database is unreachable. */
@@ -177,6 +183,8 @@ export class TaskRun {
         (current) => finishingAction(current, outcome),
         () => ({ plan: task.plan, failure, completedAt: nowIso(this.context) }),
         options.workerId,
+        // The state this run knows (EXECUTING, or FAILING): right unless a master changed it meanwhile.
+        task,
       ),
     );
     if (final) {

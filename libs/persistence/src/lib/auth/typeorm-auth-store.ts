@@ -1,5 +1,6 @@
 import { EntityManager } from 'typeorm';
 import type { Database } from '../database';
+import { RawSql } from '../raw-sql';
 import { AuthApiTokenRow, AuthEntities, AuthSessionRow, AuthUserRow, AuditEntryRow, createAuthEntities } from './auth-entities';
 import {
   AuthApiTokenRecord,
@@ -84,6 +85,23 @@ function auditFromRow(row: AuditEntryRow): AuthAuditEntry {
   };
 }
 
+/** The user's columns next to the token's in {@link TOKEN_WITH_USER}, prefixed `u_` (both have `id`, `created_at`). */
+type UserColumns = { [K in keyof AuthUserRow as `u_${K}`]: AuthUserRow[K] | null };
+
+/**
+ * Every request presenting an API token runs this (hand-written, one round trip): the token and
+ * its user, whose absence or `disabled` refuses the token as its revocation does.
+ */
+const TOKEN_WITH_USER =
+  'SELECT t.*, u.id AS u_id, u.username AS u_username, u.password_hash AS u_password_hash, u.role AS u_role, ' +
+  'u.environments AS u_environments, u.disabled AS u_disabled, u.created_at AS u_created_at, u.updated_at AS u_updated_at ' +
+  'FROM auth_api_tokens t LEFT JOIN auth_users u ON u.id = t.user_id WHERE t.token_hash = $1';
+
+/** Every state-changing request appends one audit entry: hand-written, no TypeORM insert building. */
+const INSERT_AUDIT =
+  'INSERT INTO audit_entries (at, user_id, username, token_id, action, object_ids, outcome, status, source_ip, detail, task_id) ' +
+  `VALUES (${RawSql.placeholders(11)})`;
+
 /**
  * Users, API tokens, sessions and audit entries in the Shipdeck database (SQLite or PostgreSQL):
  * the `AuthStore` of `@shipdeck/auth`. Its entities ({@link createAuthEntities}) and migration
@@ -91,10 +109,12 @@ function auditFromRow(row: AuditEntryRow): AuthAuditEntry {
  */
 export class TypeormAuthStore {
   private readonly entities: AuthEntities;
+  private readonly sql: RawSql;
 
   constructor(private readonly db: AuthDatabase) {
     // TypeORM finds an entity schema's metadata by its name, so these are the registered ones.
     this.entities = createAuthEntities(db.dialect);
+    this.sql = new RawSql(db.dialect);
   }
 
   // ---- users ----
@@ -191,10 +211,24 @@ export class TypeormAuthStore {
     });
   }
 
-  getTokenByHash(tokenHash: string): Promise<AuthApiTokenRecord | null> {
+  getTokenWithUser(tokenHash: string): Promise<{ token: AuthApiTokenRecord; user: AuthUserRecord | null } | null> {
     return this.db.run('looking up an API token', async (m) => {
-      const row = await m.findOneBy(this.entities.apiToken, { token_hash: tokenHash });
-      return row ? tokenFromRow(row) : null;
+      const [row] = await this.sql.rows<AuthApiTokenRow & Partial<UserColumns>>(m, TOKEN_WITH_USER, [tokenHash]);
+      if (!row) return null;
+      const user: AuthUserRow | null =
+        row.u_id === undefined || row.u_id === null
+          ? null
+          : {
+              id: row.u_id,
+              username: row.u_username!,
+              password_hash: row.u_password_hash!,
+              role: row.u_role!,
+              environments: row.u_environments ?? null,
+              disabled: row.u_disabled!,
+              created_at: row.u_created_at!,
+              updated_at: row.u_updated_at!,
+            };
+      return { token: tokenFromRow(row), user: user ? userFromRow(user) : null };
     });
   }
 
@@ -283,20 +317,20 @@ export class TypeormAuthStore {
 
   appendAudit(entry: AuthNewAuditEntry): Promise<void> {
     return this.db.run(`recording audit entry ${entry.action}`, async (m) => {
-      const row: AuditEntryRow = {
-        at: new Date(entry.at),
-        user_id: entry.userId,
-        username: entry.username,
-        token_id: entry.tokenId,
-        action: entry.action,
-        object_ids: entry.objectIds,
-        outcome: entry.outcome,
-        status: entry.status,
-        source_ip: entry.sourceIp,
-        detail: entry.detail,
-        task_id: entry.taskId,
-      };
-      await m.insert(this.entities.audit, row);
+      const { sql } = this;
+      await sql.rows(m, INSERT_AUDIT, [
+        sql.time(new Date(entry.at)),
+        entry.userId,
+        entry.username,
+        entry.tokenId,
+        entry.action,
+        sql.json(entry.objectIds),
+        entry.outcome,
+        entry.status,
+        entry.sourceIp,
+        entry.detail,
+        entry.taskId,
+      ]);
     });
   }
 
