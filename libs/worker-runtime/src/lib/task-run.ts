@@ -67,8 +67,12 @@ export class TaskRun {
     } catch (error) {
       log.error('task execution broke down; the task is left for recovery', { error: String(error) });
     } finally {
-      held.running.delete(this.task.id);
-      if (!this.lost) held.finished.set(this.task.id, this.task);
+      // Once the end is recorded, the task may be started again and claimed here by a new run
+      // before this one gets here: only this run's own entry is removed, and only it is finished.
+      if (held.running.get(this.task.id) === this) {
+        held.running.delete(this.task.id);
+        if (!this.lost) held.finished.set(this.task.id, this.task);
+      }
     }
   }
 
