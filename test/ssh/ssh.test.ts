@@ -229,7 +229,8 @@ describe('cmd.Command on an ssh host', () => {
       workDir,
     );
     const done = run(ctx);
-    await logShows(ctx, /shell \d+\n/);
+    // The shell's own line comes last (`grandchild-shell N` alone must not end the wait).
+    await logShows(ctx, /^shell \d+\n/m);
     const pids = [...ctx.output().matchAll(/(?:child|grandchild-shell|shell) (\d+)/g)].map((m) => Number(m[1]));
     expect(pids).toHaveLength(3);
     expect(pids.every((pid) => !hasEnded(pid))).toBe(true);
