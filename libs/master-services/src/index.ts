@@ -14,6 +14,7 @@ export type {
   DeploymentPreview,
   DeploymentRequest,
   ServerInfo,
+  TaskCreationOptions,
   TaskListFilter,
   UndeploymentRequest,
 } from './lib/requests';

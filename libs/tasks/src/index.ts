@@ -6,6 +6,7 @@ export type { Plan, PlanStep, StepSpec, StepTarget } from './lib/plan';
 export { buildPlan, clonePlan, findStep, flattenSteps, pauseBeforeStep, skipStep, unskipStep } from './lib/plan-ops';
 export type { BlockSpec, PhaseSpec } from './lib/plan-ops';
 export { nextState, transition } from './lib/state-machine';
+export { started, startPatch } from './lib/start-task';
 export type { TaskAction, TaskOperation } from './lib/state-machine';
 export { ACTIVE_STATES, FINAL_STATES, TASK_STATES, TASK_TYPES, isActive } from './lib/states';
 export type { ShownTaskState, TaskState, TaskType } from './lib/states';

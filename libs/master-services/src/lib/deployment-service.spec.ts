@@ -1,5 +1,8 @@
 import { ErrorCode, ShipdeckError } from '@shipdeck/errors';
-import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '../testing';
+import { TaskRecord, flattenSteps } from '@shipdeck/tasks';
+import { InMemoryMaster, RecordingQueue, petclinicManifest, startInMemoryMaster } from '../testing';
+import { Reconciler } from './reconciler';
+import { TaskAnnouncer } from './task-announcer';
 
 let master: InMemoryMaster;
 
@@ -146,5 +149,39 @@ describe('ControlTaskService', () => {
     expect(await codeOf(master.services.controlTasks.createControlTask({ target: 'nope', control: 'checkConnection' }))).toBe(
       ErrorCode.HOST_NOT_FOUND,
     );
+  });
+});
+
+describe('creating a task started (start: true)', () => {
+  /** What a start sets, of a stored task (its plan's step states). */
+  async function startedFields(id: string): Promise<Partial<TaskRecord> & { steps: string[] }> {
+    const { state, attempt, queuedAt, failure, completedAt, plan, workerId } = (await master.stores.tasks.get(id))!;
+    return { state, attempt, queuedAt, failure, completedAt, workerId, steps: flattenSteps(plan).map((s) => s.state) };
+  }
+
+  it('stores the task as a start would leave it, and publishes its message', async () => {
+    master.clock.advance(1_000);
+    const started = await master.services.deployments.createDeployment(request, { start: true });
+    expect(started).toMatchObject({ state: 'QUEUED', attempt: 1, queuedAt: master.clock.current.toISOString() });
+    // The same deployment elsewhere, created PENDING and then started at the same instant.
+    await master.services.catalog.putEnvironment({ name: 'test', hosts: ['local'], dictionary: { APP_HOME: '/opt/app' } });
+    const pending = await master.services.deployments.createDeployment({ ...request, environment: 'test' });
+    await master.services.tasks.operate(pending.id, 'start');
+    expect(await startedFields(started.id)).toEqual(await startedFields(pending.id));
+    const control = await master.services.controlTasks.createControlTask({ target: 'local', control: 'checkConnection' }, { start: true });
+    expect(control).toMatchObject({ state: 'QUEUED', attempt: 1 });
+    expect(master.queue.published.map((m) => m.taskId)).toEqual([started.id, pending.id, control.id]);
+  });
+
+  it('keeps the task QUEUED when its message cannot be published: the reconciler publishes it', async () => {
+    await master.queue.close();
+    const created = await master.services.controlTasks.createControlTask({ target: 'local', control: 'checkConnection' }, { start: true });
+    expect(await master.stores.tasks.get(created.id)).toMatchObject({ state: 'QUEUED', attempt: 1 });
+    const queue = new RecordingQueue();
+    const announcer = new TaskAnnouncer(queue, 'master-test', 'hash', master.logger);
+    const reconciler = new Reconciler({ tasks: master.stores.tasks, announcer, logger: master.logger, intervalMs: 1_000, republishAfterMs: 60_000, now: master.clock.now });
+    await reconciler.tick(new Date(master.clock.current.getTime() + 1));
+    expect(queue.published.map((m) => m.taskId)).toEqual([created.id]);
+    await queue.close();
   });
 });

@@ -3,7 +3,7 @@ import { ErrorCode, NotFoundError, ValidationError } from '@shipdeck/errors';
 import { planDeploymentInChunks, planUndeploymentInChunks } from '@shipdeck/planner';
 import { Plan, TaskView, buildPlan, pauseBeforeStep, renderTask, skipStep } from '@shipdeck/tasks';
 import { TaskStore } from '@shipdeck/persistence';
-import { DeploymentPreview, DeploymentRequest, UndeploymentRequest } from './requests';
+import { DeploymentPreview, DeploymentRequest, TaskCreationOptions, UndeploymentRequest } from './requests';
 import { TaskPlanningOptions, unfinishedDeployment } from './task-factory';
 
 /** What {@link DeploymentService} needs besides what every planning service does. */
@@ -38,8 +38,8 @@ export class DeploymentService {
     return { kind: planned.kind, deployeds: planned.deployeds, delta: planned.delta, plan: renderTask(task).plan };
   }
 
-  /** Creates the PENDING task of a deployment, with the request's skipped steps and pauses. */
-  async createDeployment(request: DeploymentRequest): Promise<TaskView> {
+  /** Creates the task (PENDING, or started) of a deployment, with the request's skipped steps and pauses. */
+  async createDeployment(request: DeploymentRequest, options: TaskCreationOptions = {}): Promise<TaskView> {
     const planned = await this.plan(request);
     await nextTurn();
     const plan = buildPlan(planned.phases);
@@ -53,11 +53,11 @@ export class DeploymentService {
       deployeds: planned.deployeds,
     };
     const description = `${verb} ${request.application} ${request.version} to ${request.environment}`;
-    return this.options.tasks.createDeployment({ type: 'DEPLOYMENT', description, deployment }, plan);
+    return this.options.tasks.createDeployment({ type: 'DEPLOYMENT', description, deployment }, plan, options.start);
   }
 
-  /** Creates the PENDING task that removes a deployed application; NOT_DEPLOYED when it is not there. */
-  async createUndeployment(request: UndeploymentRequest): Promise<TaskView> {
+  /** Creates the task (PENDING, or started) that removes a deployed application; NOT_DEPLOYED when it is not there. */
+  async createUndeployment(request: UndeploymentRequest, options: TaskCreationOptions = {}): Promise<TaskView> {
     const { catalog } = this.options;
     const environment = await catalog.getEnvironment(request.environment);
     await this.refuseWhileUnfinished(request.application, request.environment);
@@ -88,7 +88,7 @@ export class DeploymentService {
       deployeds: [],
     };
     const description = `Undeploy ${request.application} ${current.version} from ${request.environment}`;
-    return this.options.tasks.createDeployment({ type: 'DEPLOYMENT', description, deployment }, buildPlan(planned.phases));
+    return this.options.tasks.createDeployment({ type: 'DEPLOYMENT', description, deployment }, buildPlan(planned.phases), options.start);
   }
 
   /** CONFLICT naming the oldest unfinished deployment task of the application to the environment, if any. */

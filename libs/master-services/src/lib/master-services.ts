@@ -54,7 +54,7 @@ export function createMasterServices(options: MasterServicesOptions): MasterServ
   const now = options.now ?? (() => new Date());
   const catalog = new CatalogService({ stores, registry, logger, secrets: options.secrets });
   const views = new TaskViews(stores.tasks, workers);
-  const factory = new TaskFactory(stores.tasks, views, logger, now);
+  const factory = new TaskFactory(stores.tasks, views, announcer, logger, now);
   return {
     catalog,
     deployments: new DeploymentService({ catalog, tasks: factory, registry, current: stores.tasks, maxPlanSteps: options.maxPlanSteps }),

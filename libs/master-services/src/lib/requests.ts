@@ -6,6 +6,12 @@ import { PlanView, TaskState, TaskType } from '@shipdeck/tasks';
  * layer builds from validated bodies and queries.
  */
 
+/** How a task is created. */
+export interface TaskCreationOptions {
+  /** Start it too: stored QUEUED, as `POST /tasks/{id}/start` would make it, and published. Default: PENDING. */
+  start?: boolean;
+}
+
 /** A deployment to plan or create. */
 export interface DeploymentRequest {
   application: string;

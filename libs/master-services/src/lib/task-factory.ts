@@ -3,8 +3,9 @@ import { ConflictError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
 import { PluginRegistry } from '@shipdeck/plugins';
 import { Clock, TaskStore } from '@shipdeck/persistence';
-import { Plan, TaskRecord, TaskView } from '@shipdeck/tasks';
+import { Plan, TaskRecord, TaskView, started } from '@shipdeck/tasks';
 import { type CatalogService, taskLabel } from './catalog-service';
+import { TaskAnnouncer } from './task-announcer';
 import { TaskViews } from './task-views';
 
 /** What a new task says besides its plan: the deployment or control it performs. */
@@ -20,11 +21,16 @@ export interface TaskPlanningOptions {
   registry: PluginRegistry;
 }
 
-/** Makes new PENDING tasks, for the services that create deployments and control tasks. */
+/**
+ * Makes new tasks, PENDING or (with `start`) QUEUED, for the services that create deployments
+ * and control tasks.
+ */
 export class TaskFactory {
   constructor(
     private readonly tasks: Pick<TaskStore, 'insert' | 'insertExclusive'>,
     private readonly views: TaskViews,
+    /** Publishes the tasks created started. */
+    private readonly announcer: Pick<TaskAnnouncer, 'announce'>,
     private readonly logger: Logger,
     private readonly now: Clock,
   ) {}
@@ -51,24 +57,45 @@ export class TaskFactory {
     };
   }
 
-  /** Stores a new PENDING task and answers its view. */
-  async create(purpose: TaskPurpose, plan: Plan): Promise<TaskView> {
-    const task = this.draft(purpose, plan);
+  /**
+   * Stores a new task and answers its view: PENDING, or with `start` QUEUED as
+   * `POST /tasks/{id}/start` would make it, stored in that state by the one INSERT and then
+   * published (a failed publish is left to the reconciler, as for a start).
+   */
+  async create(purpose: TaskPurpose, plan: Plan, start = false): Promise<TaskView> {
+    const task = this.prepare(this.draft(purpose, plan), start);
     await this.tasks.insert(task);
-    this.logger.info('task created', { taskId: task.id, description: task.description });
-    return this.views.view(task);
+    return this.stored(task);
   }
 
   /**
-   * Stores a new PENDING deployment or undeployment task unless another one of the same
-   * application and environment is unfinished (not DONE or CANCELLED; a PENDING one counts):
-   * then a CONFLICT (409) naming that task, and nothing is stored.
+   * Stores a new deployment or undeployment task, as {@link create} does, unless another one of
+   * the same application and environment is unfinished (not DONE or CANCELLED; a PENDING one
+   * counts): then a CONFLICT (409) naming that task, and nothing is stored.
    */
-  async createDeployment(purpose: TaskPurpose & { deployment: NonNullable<TaskRecord['deployment']> }, plan: Plan): Promise<TaskView> {
-    const task = { ...this.draft(purpose, plan), deployment: purpose.deployment };
+  async createDeployment(
+    purpose: TaskPurpose & { deployment: NonNullable<TaskRecord['deployment']> },
+    plan: Plan,
+    start = false,
+  ): Promise<TaskView> {
+    const task = this.prepare({ ...this.draft(purpose, plan), deployment: purpose.deployment }, start);
     const blocking = await this.tasks.insertExclusive(task);
     if (blocking) throw unfinishedDeployment(blocking);
-    this.logger.info('task created', { taskId: task.id, description: task.description });
+    return this.stored(task);
+  }
+
+  private prepare<T extends TaskRecord>(draft: T, start: boolean): T {
+    return start ? { ...draft, ...started(draft, draft.createdAt) } : draft;
+  }
+
+  /** After the commit: one info line per task, the message of a started one, the view. */
+  private async stored(task: TaskRecord): Promise<TaskView> {
+    if (task.state === 'PENDING') {
+      this.logger.info('task created', { taskId: task.id, description: task.description });
+    } else {
+      this.logger.info('task created and queued', { taskId: task.id, description: task.description });
+      await this.announcer.announce(task);
+    }
     return this.views.view(task);
   }
 }

@@ -8,11 +8,11 @@ import {
   TaskView,
   clonePlan,
   findStep,
-  flattenSteps,
   isActive,
   pauseBeforeStep,
   renderTask,
   skipStep,
+  startPatch,
   transition,
   unskipStep,
 } from '@shipdeck/tasks';
@@ -163,13 +163,7 @@ export class TaskOperationsService {
   }
 
   private async start(id: string): Promise<TaskView> {
-    const queued = await advanceTask(this.tasks, id, 'start', (current) => {
-      const plan = clonePlan(current.plan);
-      // A new attempt continues from the failed step: failed steps run again, done ones do not.
-      for (const step of flattenSteps(plan)) if (step.state === 'FAILED') step.state = 'PENDING';
-      const queuedAt = this.options.now().toISOString();
-      return { plan, attempt: current.attempt + 1, failure: null, completedAt: null, queuedAt };
-    });
+    const queued = await advanceTask(this.tasks, id, 'start', (current) => startPatch(current, this.options.now().toISOString()));
     if (!queued) throw taskNotFound(id);
     this.options.logger.info('task queued', { taskId: id, attempt: queued.attempt });
     await this.options.announcer.announce(queued);

@@ -25,8 +25,8 @@ export function apiRouter(services: MasterServices, auth: AuthService): Router {
   router.use(hostsRouter(services.catalog));
   router.use(environmentsRouter(services.catalog));
   router.use(packagesRouter(services.catalog));
-  router.use(deploymentsRouter(services.deployments, services.tasks));
-  router.use(controlTasksRouter(services.controlTasks, services.tasks));
+  router.use(deploymentsRouter(services.deployments));
+  router.use(controlTasksRouter(services.controlTasks));
   router.use(tasksRouter(services.tasks, auth));
   router.use(taskEventsRouter(services.tasks));
   router.use(eventsRouter(services.tasks));

@@ -1,6 +1,7 @@
 import { Request, RequestHandler, Response, Router } from 'express';
 import { AUDIT_DETAIL, AUDIT_TASK_ID, AuthError, AuthErrorCode, authorize, principalOf } from '@shipdeck/auth';
 import { FieldError } from '@shipdeck/errors';
+import type { TaskCreationOptions } from '@shipdeck/master-services';
 import type { TaskView } from '@shipdeck/tasks';
 import { guardOf } from './access-policy';
 import { isBodyReader, readBody } from './body';
@@ -105,30 +106,28 @@ export interface TaskCreation {
   start: boolean | undefined;
   /** The task's environment for the start permission: null for a control task. */
   environment: string | null;
-  create(): Promise<TaskView>;
-  /** What `POST /tasks/{id}/start` does. */
-  startTask(taskId: string): Promise<TaskView>;
+  /** Creates the task, started (QUEUED and published) when `options.start` says so. */
+  create(options: TaskCreationOptions): Promise<TaskView>;
 }
 
 /**
  * Creates a task and answers 201 with its {@link CreatedTask}. With `start: true` the task is
- * started in the same request as `POST /tasks/{id}/start` would (one round trip instead of two):
- * that needs the start route's permission (`task:operate` in the task's environment), checked
- * before anything is created, and the creation's audit entry says {@link STARTED_ON_CREATE}.
+ * created started, as `POST /tasks/{id}/start` would leave it (one round trip and one INSERT
+ * instead of two requests): that needs the start route's permission (`task:operate` in the
+ * task's environment), checked before anything is created, and the creation's audit entry says
+ * {@link STARTED_ON_CREATE}.
  */
 export async function createTask(req: Request, res: Response, creation: TaskCreation): Promise<void> {
-  if (creation.start) {
+  const start = creation.start === true;
+  if (start) {
     const principal = principalOf(req);
     const decision = authorize(principal, 'task:operate', { environment: creation.environment });
     if (!decision.allowed) throw new AuthError(AuthErrorCode.FORBIDDEN, `${principal.username}: start: ${decision.reason}`);
   }
-  let task = await creation.create();
+  const task = await creation.create({ start });
   // The audit entry of the creation names the task, for the task view's actors.
   res.locals[AUDIT_TASK_ID] = task.id;
-  if (creation.start) {
-    task = await creation.startTask(task.id);
-    res.locals[AUDIT_DETAIL] = STARTED_ON_CREATE;
-  }
+  if (start) res.locals[AUDIT_DETAIL] = STARTED_ON_CREATE;
   created(res, `${API_BASE_PATH}/tasks/${encodeURIComponent(task.id)}`, { taskId: task.id, task } satisfies CreatedTask);
 }
 

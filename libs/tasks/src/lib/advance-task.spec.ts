@@ -1,5 +1,8 @@
 import { IllegalTransitionError } from '@shipdeck/errors';
 import { TaskPatch, TaskStateStore, advanceTask, allows } from './advance-task';
+import { StepSpec } from './plan';
+import { buildPlan, flattenSteps } from './plan-ops';
+import { started } from './start-task';
 import { TASK_EVENTS, TASK_OPERATIONS, nextState } from './state-machine';
 import { TASK_STATES, TaskState } from './states';
 import { TaskRecord } from './task';
@@ -22,6 +25,15 @@ const task = (state: TaskState, workerId: string | null = null): TaskRecord => (
   startedAt: null,
   completedAt: null,
   failure: null,
+});
+
+const step = (description: string): StepSpec => ({
+  description,
+  order: 50,
+  ciType: 'test.Step',
+  operation: 'CREATE',
+  target: { name: 'h1', type: 'local' },
+  properties: {},
 });
 
 /** One task in memory; `interfere` changes it between a read and the next compare-and-set. */
@@ -131,5 +143,20 @@ describe('allows', () => {
     }
     expect(allows('EXECUTING', 'stepFailed')).toBe(true);
     expect(allows('ABORTING', 'stepFailed')).toBe(false);
+  });
+});
+
+describe('started (a task created started)', () => {
+  it('is the task as a start leaves it: QUEUED by the state machine, a new attempt, failed steps to run again', () => {
+    const failed = { ...task('FAILED'), plan: buildPlan([{ description: 'p', blocks: [{ description: 'b', parallel: false, steps: [step('a'), step('b')] }] }]) };
+    flattenSteps(failed.plan)[1].state = 'FAILED';
+    const queuedAt = '2026-01-02T00:00:00.000Z';
+    expect(started(failed, queuedAt)).toMatchObject({ state: 'QUEUED', attempt: 2, queuedAt, failure: null, completedAt: null });
+    expect(flattenSteps(started(failed, queuedAt).plan).map((s) => s.state)).toEqual(['PENDING', 'PENDING']);
+    expect(flattenSteps(failed.plan)[1].state).toBe('FAILED');
+  });
+
+  it('refuses a state that start does not leave', () => {
+    expect(() => started(task('EXECUTING'), '2026-01-02T00:00:00.000Z')).toThrow(IllegalTransitionError);
   });
 });

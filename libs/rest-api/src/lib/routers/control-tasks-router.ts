@@ -1,12 +1,12 @@
 import { Router } from 'express';
-import type { ControlTaskService, TaskOperationsService } from '@shipdeck/master-services';
+import type { ControlTaskService } from '@shipdeck/master-services';
 import { readBody } from '../body';
 import { ControlTaskBody } from '../dtos';
 import { createTask, route } from '../routing';
 import { bodyOf } from '../validation';
 
 /** `/control-tasks`: a control run on a host. */
-export function controlTasksRouter(controlTasks: ControlTaskService, tasks: TaskOperationsService): Router {
+export function controlTasksRouter(controlTasks: ControlTaskService): Router {
   const router = Router();
   route(router, '/control-tasks', {
     post: [
@@ -18,8 +18,7 @@ export function controlTasksRouter(controlTasks: ControlTaskService, tasks: Task
           start: body.start,
           // A control task belongs to no environment (as for POST /tasks/{id}/start).
           environment: null,
-          create: () => controlTasks.createControlTask(request),
-          startTask: (id) => tasks.operate(id, 'start'),
+          create: (options) => controlTasks.createControlTask(request, options),
         });
       },
     ],

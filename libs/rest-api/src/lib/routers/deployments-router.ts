@@ -1,15 +1,14 @@
 import { Router } from 'express';
-import type { DeploymentRequest, DeploymentService, TaskOperationsService } from '@shipdeck/master-services';
+import type { DeploymentRequest, DeploymentService, TaskCreationOptions } from '@shipdeck/master-services';
 import { readBody } from '../body';
 import { DeploymentBody, DeploymentPreviewBody, UndeploymentBody } from '../dtos';
 import { createTask, route } from '../routing';
 import { bodyOf } from '../validation';
 
 /** `/deployments` (preview and create) and `/undeployments`. */
-export function deploymentsRouter(deployments: DeploymentService, tasks: TaskOperationsService): Router {
+export function deploymentsRouter(deployments: DeploymentService): Router {
   const router = Router();
   const json = readBody(['json']);
-  const startTask = (id: string) => tasks.operate(id, 'start');
   route(router, '/deployments/preview', {
     post: [json, async (req, res) => void res.json(await deployments.previewDeployment(toRequest(bodyOf(req, DeploymentPreviewBody))))],
   });
@@ -18,8 +17,8 @@ export function deploymentsRouter(deployments: DeploymentService, tasks: TaskOpe
       json,
       async (req, res) => {
         const body = bodyOf(req, DeploymentBody);
-        const create = () => deployments.createDeployment(toRequest(body));
-        await createTask(req, res, { start: body.start, environment: body.environment, create, startTask });
+        const create = (options: TaskCreationOptions) => deployments.createDeployment(toRequest(body), options);
+        await createTask(req, res, { start: body.start, environment: body.environment, create });
       },
     ],
   });
@@ -28,8 +27,8 @@ export function deploymentsRouter(deployments: DeploymentService, tasks: TaskOpe
       json,
       async (req, res) => {
         const body = bodyOf(req, UndeploymentBody);
-        const create = () => deployments.createUndeployment({ application: body.application, environment: body.environment });
-        await createTask(req, res, { start: body.start, environment: body.environment, create, startTask });
+        const create = (options: TaskCreationOptions) => deployments.createUndeployment({ application: body.application, environment: body.environment }, options);
+        await createTask(req, res, { start: body.start, environment: body.environment, create });
       },
     ],
   });

@@ -89,3 +89,14 @@ it('answers 404 for an unknown task, and ends the stream with `removed` when the
   expect(await stream.next()).toMatchObject({ event: 'removed', data: { taskId: task.id } });
   stream.close();
 });
+
+it('shows a task created started (start: true) QUEUED from its first event, its steps PENDING', async () => {
+  const created = await master.services.controlTasks.createControlTask({ target: 'local', control: 'checkConnection' }, { start: true });
+  const stream = await EventStream.open(server, `/api/v1/tasks/${created.id}/events`, authorization);
+  const history = await stream.untilState();
+  stream.close();
+  expect(history.map((e) => [e.event, e.data])).toEqual([
+    ['step', { path: created.steps[0]!.path, state: 'PENDING' }],
+    ['state', { state: 'QUEUED' }],
+  ]);
+});
