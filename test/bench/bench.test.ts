@@ -50,7 +50,10 @@ function problems(argv: string[]): string {
 describe('npm run bench: the command line', () => {
   it('applies each mode its defaults and keeps what the command line gives', () => {
     const burst: BenchArgs = parseBenchArgs([]);
-    expect(burst).toMatchObject({ mode: 'burst', workers: 1, capacity: 10, tasks: 1000, step: { kind: 'noop' }, rate: null, warmup: 50 });
+    expect(burst).toMatchObject({ mode: 'burst', workers: 1, capacity: 10, tasks: 1000, step: { kind: 'noop' }, rate: null, warmup: 50, watch: 'database' });
+    expect(parseBenchArgs(['--watch', 'rest']).watch).toBe('rest');
+    // Attached masters' database is unknown: they are watched through REST.
+    expect(parseBenchArgs(['--attach', 'http://127.0.0.1:4516']).watch).toBe('rest');
     expect(parseBenchArgs(['--scale-out'])).toMatchObject({ mode: 'scale-out', capacity: 50, step: { kind: 'sleep', ms: 200 } });
     expect(parseBenchArgs(['--capacity-test'])).toMatchObject({ workers: 1, capacity: 1000, tasks: 1000 });
     expect(parseBenchArgs(['--recovery-test', '--tasks=5'])).toMatchObject({ mode: 'recovery-test', tasks: 5, capacity: 100 });
@@ -74,6 +77,8 @@ describe('npm run bench: the command line', () => {
     expect(problems(['--scale-out', '--capacity-test'])).toContain('one mode at a time');
     expect(problems(['--recovery-test', '--rate', '5'])).toContain('--rate does not go with --recovery-test');
     expect(problems(['--capacity-test', '--step', 'noop'])).toContain('--step: --capacity-test needs sleep:MS steps (got noop)');
+    expect(problems(['--watch', 'sse'])).toContain('--watch: must be database or rest (got sse)');
+    expect(problems(['--attach', 'http://127.0.0.1:4516', '--watch', 'database'])).toContain('--watch database does not go with --attach');
   });
 
   it('--help prints the usage; a bad argument exits 2 naming it', async () => {
@@ -91,7 +96,7 @@ describe('npm run bench: a short run', () => {
     if (run.code !== 0) throw new Error(`the bench exited ${run.code}:\n${run.stderr}\n${run.stdout}`);
     const lines = run.stdout.trimEnd().split('\n');
     const summary = JSON.parse(lines[lines.length - 1]) as Record<string, unknown> & { phases: Record<string, unknown>[] };
-    expect(summary).toMatchObject({ mode: 'burst', transport: 'rabbitmq-amqp', step: 'noop', masters: 1, workers: 1, tasks: 20, capacity: 10, warmup: 5 });
+    expect(summary).toMatchObject({ mode: 'burst', transport: 'rabbitmq-amqp', step: 'noop', watch: 'database', masters: 1, workers: 1, tasks: 20, capacity: 10, warmup: 5 });
     expect(summary.phases.map((p) => [p.label, p.tasks, p.perWorker])).toEqual([
       ['burst', 20, { 'worker-1': 20 }],
       [expect.stringMatching(/^rate \d+(\.\d)?\/s$/), 20, { 'worker-1': 20 }],

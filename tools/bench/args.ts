@@ -1,3 +1,6 @@
+import { resolve } from 'node:path';
+import type { WatchKind } from './watch';
+
 /** The command line of `npm run bench -- …`. */
 export interface BenchArgs {
   /** `--masters M`: master processes; tasks are created and started on them round-robin. */
@@ -46,6 +49,17 @@ export interface BenchArgs {
    * compilation, connection pools, prepared statements).
    */
   warmup: number;
+  /**
+   * `--watch W`: how the bench learns that its tasks are EXECUTED while CPU is counted: `database`
+   * (default; one query of the launched cluster's schema every 100 ms) or `rest` (one
+   * `GET /tasks/{id}` per task, as a polling client would; the only choice with `--attach`).
+   */
+  watch: WatchKind;
+  /**
+   * `--cpu-profile DIR`: the launched masters and workers sample their JavaScript and write
+   * DIR/<name>-<pid>.cpuprofile when the bench stops them (tools/bench/cpu-profile-preload.js).
+   */
+  cpuProfile: string | null;
   /** `--scale-out`, `--capacity-test`, `--recovery-test`; `burst` (the default) otherwise. */
   mode: BenchMode;
   help: boolean;
@@ -106,6 +120,11 @@ Options:
                          half its rate (default: one burst, --concurrency requests in flight)
   --warmup W             tasks run before the first measured phase of a burst, rate or
                          scale-out run, their figures dropped (default 50; 0: none)
+  --watch W              how the bench waits for its tasks while CPU is counted: database
+                         (default: one query of the cluster's schema every 100 ms) or rest (one
+                         GET /tasks/{id} per task, as a polling client; the default with --attach)
+  --cpu-profile DIR      the launched masters and workers write a .cpuprofile each into DIR when
+                         the bench stops them (open in Chrome DevTools; profiling adds CPU)
   --scale-out            1, then 2, then 4 workers (added to the running cluster), K tasks each
                          (created first, then started in a burst); throughput and efficiency
                          against linear
@@ -156,7 +175,7 @@ const OPTIONS: Record<string, Option> = {
   help: { kind: 'flag', key: 'help' },
 };
 const MODE_FLAGS: readonly string[] = BENCH_MODES.filter((m) => m !== 'burst');
-const VALUED = ['log-level', 'attach', 'reconcile-after', 'transport', 'step', 'rate'];
+const VALUED = ['log-level', 'attach', 'reconcile-after', 'transport', 'step', 'rate', 'watch', 'cpu-profile'];
 /** The largest sleep of `--step sleep:MS`: control noop's own limit (libs/plugins local-host.ts). */
 const MAX_SLEEP_MS = 3_600_000;
 
@@ -178,6 +197,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     step: { kind: 'noop' },
     rate: null,
     warmup: 50,
+    watch: 'database',
+    cpuProfile: null,
     mode: 'burst',
     help: false,
   };
@@ -227,6 +248,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       args.transport = value as BenchTransport;
       continue;
     }
+    if (name === 'cpu-profile') {
+      args.cpuProfile = resolve(value);
+      continue;
+    }
+    if (name === 'watch') {
+      if (value !== 'database' && value !== 'rest') problems.push(`--watch: must be database or rest (got ${value})`);
+      else args.watch = value;
+      continue;
+    }
     if (name === 'step') {
       const step = parseStep(value);
       if (step === undefined) problems.push(`--step: must be noop, check, shell or sleep:MS with MS from 1 to ${MAX_SLEEP_MS} (got ${value})`);
@@ -264,12 +294,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   if ((args.mode === 'capacity-test' || args.mode === 'recovery-test') && given.has('step') && args.step.kind !== 'sleep') {
     problems.push(`--step: --${args.mode} needs sleep:MS steps (got ${stepName(args.step)})`);
   }
+  // Attached masters' database is not known to the bench.
+  if (args.attach && args.cpuProfile) problems.push('--cpu-profile does not go with --attach (the bench starts no process to profile)');
+  if (args.attach && given.has('watch') && args.watch === 'database') problems.push('--watch database does not go with --attach (its database is unknown): use --watch rest');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   args.workers ||= defaults.workers;
   args.capacity ||= defaults.capacity;
   args.tasks ||= defaults.tasks;
   if (!given.has('step')) args.step = defaults.step;
   if (args.attach) args.masters = args.attach.length;
+  if (args.attach) args.watch = 'rest';
   // The recovery test never waits for its hour-long steps.
   const stepMs = args.step.kind === 'sleep' && args.mode !== 'recovery-test' ? args.step.ms : 0;
   if (args.timeoutMs === 0) args.timeoutMs = (120 + Math.ceil(args.tasks / 2)) * 1000 + stepMs;

@@ -131,6 +131,7 @@ async function main(): Promise<number> {
     // Stopped before the report, so that the JSON line stays the last line even with 2>&1.
     if (!args.attach) log('stopping the cluster and cleaning up');
     await cleanup.run();
+    if (args.cpuProfile) lines.push('', `CPU profiles        ${args.cpuProfile} (one .cpuprofile per master and worker; profiling itself added CPU to this run)`);
     process.stdout.write(`${lines.join('\n')}\n\n${JSON.stringify(summary)}\n`);
     return 0;
   } catch (error) {

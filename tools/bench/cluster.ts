@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artemisDeleteQueue } from '../../test/queue/artemis';
 import { startCluster, type Cluster } from '../../test/support/cluster';
 import { BenchArgs } from './args';
 import { Cleanup } from './cleanup';
 import { AMQP_URL, DATABASE_URL, queueUrl } from './services';
+import type { WatchedDatabase } from './watch';
 
 /** The cluster the bench drives. */
 export interface BenchCluster {
@@ -24,6 +25,8 @@ export interface BenchCluster {
   processes(): Record<string, number>;
   /** The launcher's cluster, for modes that add, kill and restart workers; undefined with --attach. */
   launched?: Cluster;
+  /** The launched cluster's database (for `--watch database`); undefined with --attach. */
+  database?: WatchedDatabase;
   /** What it runs on (schema, queue, directory), for the log. */
   label: string;
   /** The last lines of every process's output, for an error message; empty when unknown. */
@@ -65,6 +68,7 @@ export async function startBenchCluster(args: BenchArgs, cleanup: Cleanup): Prom
       SHIPDECK_LOG_LEVEL: args.logLevel,
       SHIPDECK_TASK_RECONCILE_INTERVAL: '5s',
       SHIPDECK_TASK_RECONCILE_AFTER: args.reconcileAfter,
+      ...(args.cpuProfile ? profiling(args.cpuProfile) : {}),
     },
     workerEnv: { SHIPDECK_TASK_MAX_ACTIVE_TASKS: String(args.capacity) },
   });
@@ -85,6 +89,7 @@ export async function startBenchCluster(args: BenchArgs, cleanup: Cleanup): Prom
         [...cluster.masters, ...cluster.workers].filter((p) => p.status === undefined).map((p) => [p.name, p.pid] as const),
       ),
     launched: cluster,
+    database: { url: DATABASE_URL, schema: cluster.schema },
     describe: (lines) => cluster.describe(lines),
     republished: () => countInLogs(cluster.logDir, /^master-/, REPUBLISHED),
     label: `${args.transport}, schema ${cluster.schema}, queue ${cluster.queueName}, logs in ${cluster.logDir}`,
@@ -104,4 +109,11 @@ function countInLogs(dir: string, files: RegExp, text: string): number | null {
   } catch {
     return null;
   }
+}
+
+/** The environment that makes a launched process profile itself into `dir` (`--cpu-profile`). */
+function profiling(dir: string): Record<string, string> {
+  mkdirSync(dir, { recursive: true });
+  const preload = join(__dirname, 'cpu-profile-preload.js');
+  return { NODE_OPTIONS: `--require ${preload}`, SHIPDECK_BENCH_CPU_PROFILE_DIR: dir };
 }

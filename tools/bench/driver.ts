@@ -1,13 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { call, TaskWire } from './rest';
-
-/** What the driver has done so far, read by the progress line. */
-export interface Progress {
-  created: number;
-  started: number;
-  /** Tasks seen EXECUTED (the walk's position: a lower bound). */
-  done: number;
-}
+import type { Progress } from './watch';
 
 /**
  * How tasks arrive. `burst`: `concurrency` lanes each create then start task after task;
@@ -117,77 +110,4 @@ export async function inLanes(count: number, concurrency: number, job: (i: numbe
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
   if (failed) throw failed.error;
-}
-
-/** Task states a task does not leave by itself: waiting longer for one of them is pointless. */
-const RESTING = new Set(['EXECUTED', 'FAILED', 'STOPPED', 'ABORTED', 'CANCELLED', 'DONE']);
-
-export interface WaitResult {
-  /** Every bench task, read once all were EXECUTED. */
-  tasks: TaskWire[];
-  /** REST reads the watching took (per-task reads plus the final list): the load it added. */
-  reads: number;
-}
-
-/**
- * Waits until every task in `ids` (filled in by the push as tasks are created) is EXECUTED, and
- * answers them all. Watching must not load the masters it measures, so it does not list every
- * task every second: it walks the tasks in the order they were started with `GET
- * /api/v1/tasks/{id}` (tasks finish roughly in that order), moving on past every task that rests
- * and looking again 200 ms later at the first one that does not; `progress.done` is how far the
- * walk got. At the end of the walk one `GET /api/v1/tasks?state=EXECUTED` reads them all.
- * Fails at once when a task rests in another state, when the push failed (`push().failed`),
- * and at the deadline.
- */
-export async function waitUntilExecuted(
-  masters: string[],
-  ids: readonly string[],
-  deadline: number,
-  progress: Progress,
-  push: () => { done: boolean; failed: boolean },
-): Promise<WaitResult> {
-  let reads = 0;
-  let cursor = 0;
-  let last: TaskWire | undefined;
-  for (;;) {
-    if (push().failed) throw new Error('the push failed');
-    while (cursor < ids.length && ids[cursor] !== undefined) {
-      last = await call<TaskWire>(masters[reads++ % masters.length], 'GET', `/tasks/${encodeURIComponent(ids[cursor])}`);
-      if (!RESTING.has(last.state)) break;
-      if (last.state !== 'EXECUTED') {
-        throw new Error(`task ${last.id} ended ${last.state}${last.failure ? `: ${last.failure}` : ''} (attempt ${last.attempt}, worker ${last.worker})`);
-      }
-      cursor++;
-      progress.done = cursor;
-    }
-    if (cursor === ids.length && push().done) break;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `not every task was EXECUTED before the deadline: ${cursor} of ${ids.length} were` +
-          (last ? `; task ${last.id} is still ${last.state}` : ''),
-      );
-    }
-    await delay(200);
-  }
-  // Lists are paged (spec §6): read every page.
-  const executed: TaskWire[] = [];
-  let page: string | null = null;
-  do {
-    const query: string = `/tasks?state=EXECUTED&limit=1000${page ? `&cursor=${page}` : ''}`;
-    const answer: { items: TaskWire[]; nextCursor: string | null } = await call(masters[reads++ % masters.length], 'GET', query);
-    executed.push(...answer.items);
-    page = answer.nextCursor;
-  } while (page !== null);
-  const wanted = new Set(ids);
-  const tasks = executed.filter((task) => wanted.has(task.id));
-  if (tasks.length !== ids.length) {
-    throw new Error(`GET /tasks?state=EXECUTED lists ${tasks.length} of the ${ids.length} tasks, each of which was seen EXECUTED`);
-  }
-  return { tasks, reads };
-}
-
-export function countBy<T>(items: T[], key: (item: T) => string): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
-  return counts;
 }

@@ -2,7 +2,9 @@ import { BenchArgs } from './args';
 import { Cleanup } from './cleanup';
 import { BenchCluster } from './cluster';
 import { cpuBetween, CpuUsage, sampleCpu } from './cpu';
-import { Arrival, Progress, PushResult, pushTasks, waitUntilExecuted, WaitResult } from './driver';
+import { Arrival, PushResult, pushTasks } from './driver';
+import { TaskWire } from './rest';
+import { DatabaseWatcher, Progress, readExecuted, RestWatcher, Watcher, WatchKind } from './watch';
 import { Memory, memoryOfAll } from './memory';
 import { distribution, Distribution, peakBacklog, peakConcurrency, taskFigures, TaskFigures } from './stats';
 import { Workload } from './workload';
@@ -14,7 +16,10 @@ export interface PhaseFacts {
   arrival: Arrival;
   workers: number;
   push: PushResult;
-  wait: WaitResult;
+  /** Every task of the phase, read once all were EXECUTED. */
+  tasks: TaskWire[];
+  /** How the phase waited for its tasks and the reads that took (inside the CPU window). */
+  watch: { kind: WatchKind; reads: number };
   figures: TaskFigures;
   /** Task submitted (its first timed request left the bench) → completedAt: what a client waits. */
   endToEnd: Distribution;
@@ -48,7 +53,7 @@ export async function runPhase(
   const pushState = { done: false, failed: false };
   const ids: string[] = new Array(phase.count);
   let push: PushResult | undefined;
-  let wait: WaitResult;
+  const watcher = await openWatcher(cluster, args);
   const pids = { masters: cluster.masterPids, workers: cluster.workerPids, artemis: args.transport !== 'rabbitmq-amqp' };
   const cpuBefore = sampleCpu(pids);
   const began = Date.now();
@@ -69,11 +74,13 @@ export async function runPhase(
       },
     );
     // Whichever fails first ends the run; a failed push gets here before the waiter notices it.
-    [, wait] = await Promise.all([pushing, waitUntilExecuted(masters, ids, began + args.timeoutMs, progress, () => pushState)]);
+    await Promise.all([pushing, watcher.waitUntilExecuted(ids, began + args.timeoutMs, progress, () => pushState)]);
   } finally {
     clearInterval(ticker);
+    await watcher.close();
   }
   const cpuAfter = sampleCpu(pids);
+  const tasks = await readExecuted(masters, ids);
   if (!push) throw new Error('the push did not finish');
   log(`${phase.label}: ${((Date.now() - began) / 1000).toFixed(1)} s  all ${phase.count} tasks EXECUTED`);
   const index = new Map(ids.map((id, i) => [id, i]));
@@ -81,12 +88,20 @@ export async function runPhase(
   return {
     ...phase,
     push,
-    wait,
-    figures: taskFigures(wait.tasks, push.firstStartAt),
-    endToEnd: distribution(wait.tasks.map((t) => Date.parse(t.completedAt ?? '') - submitted[index.get(t.id) ?? -1])),
-    peakBacklog: peakBacklog(wait.tasks),
-    peakConcurrency: peakConcurrency(wait.tasks),
+    tasks,
+    watch: { kind: watcher.kind, reads: watcher.reads },
+    figures: taskFigures(tasks, push.firstStartAt),
+    endToEnd: distribution(tasks.map((t) => Date.parse(t.completedAt ?? '') - submitted[index.get(t.id) ?? -1])),
+    peakBacklog: peakBacklog(tasks),
+    peakConcurrency: peakConcurrency(tasks),
     cpu: cpuBefore && cpuAfter ? cpuBetween(cpuBefore, cpuAfter) : null,
     memory: memoryOfAll(cluster.processes()),
   };
+}
+
+/** The watcher `--watch` asks for; `database` needs the database of a cluster the bench launched. */
+async function openWatcher(cluster: BenchCluster, args: BenchArgs): Promise<Watcher> {
+  if (args.watch === 'rest') return new RestWatcher(cluster.masters);
+  if (!cluster.database) throw new Error('--watch database needs a cluster the bench launched (not --attach): use --watch rest');
+  return DatabaseWatcher.open(cluster.database);
 }

@@ -36,6 +36,8 @@ export interface BenchSummary extends PhaseSummary {
   mode: string;
   transport: string;
   step: string;
+  /** How the bench waited for its tasks while CPU was counted (`--watch`). */
+  watch: string;
   masters: number;
   capacity: number;
   /** Tasks run before the measured phases, their figures dropped. */
@@ -90,6 +92,7 @@ export function summarize(
     mode: args.mode,
     transport: args.transport,
     step: stepName(args.step),
+    watch: args.watch,
     masters: args.masters,
     capacity: args.capacity,
     warmup: args.mode === 'burst' || args.mode === 'scale-out' ? args.warmup : 0,
@@ -104,7 +107,7 @@ export function summarize(
 
 /** The human-readable figures of one phase, one fact per line. */
 export function phaseLines(phase: PhaseFacts, summary: PhaseSummary): string[] {
-  const { push, wait, figures, cpu } = phase;
+  const { push, watch, figures, cpu } = phase;
   const pushMs = push.lastStartedAt - push.firstStartAt;
   const lines = [`-- ${phase.label} (${figures.tasks} tasks, ${phase.workers} worker(s))`];
   const arrival =
@@ -131,7 +134,11 @@ export function phaseLines(phase: PhaseFacts, summary: PhaseSummary): string[] {
       .join(', ')}`,
   );
   if (figures.retried > 0) lines.push(`retried             ${figures.retried} task(s) needed more than one attempt`);
-  lines.push(`watching            ${wait.reads} REST reads (one per task, then one list)`);
+  lines.push(
+    watch.kind === 'rest'
+      ? `watching            ${watch.reads} REST reads (one GET /tasks/{id} per task; the final list read is not counted)`
+      : `watching            ${watch.reads} database queries (one every 100 ms; the final REST list read is not counted)`,
+  );
   if (cpu) {
     const capacity = cpu.elapsedSec * cpu.cores;
     const share = (sec: number) => `${fmt(sec)} s (${fmt((sec / capacity) * 100, 0)} %)`;
