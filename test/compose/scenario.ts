@@ -268,7 +268,6 @@ async function scenario(stack: Stack): Promise<void> {
   await prometheus.expectValues('sum by (instance) (shipdeck_workers{state="CONNECTED"})', 'instance', perMaster(3), 30_000);
   await prometheus.expectValues('shipdeck_worker_capacity', 'instance', new Map(workerIps.map((ip) => [`${ip}:4517`, capacity])), 30_000);
   // Every task the scenario ran was claimed once, and every step it ran ended DONE on a worker.
-  // (Masters export the unlabelled worker histogram too, empty: only the workers' count.)
   await prometheus.expectValues('sum by (job) (shipdeck_task_queued_to_claimed_seconds_count{job="shipdeck-worker"})', 'job', new Map([['shipdeck-worker', spreadCount + 1]]), 30_000);
   await prometheus.expectValues(
     'sum by (outcome) (shipdeck_step_duration_seconds_count)',

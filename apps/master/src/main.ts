@@ -56,7 +56,8 @@ async function main(): Promise<void> {
   const secrets = openOrCreateSecretBox(config);
   const registry = createRegistry({ pluginDir: join(home, 'plugins') });
   const configHash = computeConfigHash(home);
-  const metrics = new PrometheusMetrics({ component: 'master' });
+  // Without an in-process worker, a master exports no worker series (they would stay empty).
+  const metrics = new PrometheusMetrics({ component: 'master', roles: { master: true, worker: config.task.inProcessWorker } });
   const stores = await openStores({ url: config.db.url, logger, migrate: true, metrics }).catch((error: unknown) => {
     throw databaseFailure(error, config);
   });

@@ -71,6 +71,26 @@ describe('PrometheusMetrics', () => {
     expect(sample(await metrics.render(), 'shipdeck_worker_takeovers_total{component="worker"}')).toBe(3);
   });
 
+  it('exports only the series of the parts a process runs', async () => {
+    const names = async (metrics: PrometheusMetrics) =>
+      new Set((await metrics.render()).split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]));
+    const WORKER_SERIES = ['shipdeck_task_queued_to_claimed_seconds', 'shipdeck_step_duration_seconds', 'shipdeck_task_messages_delivered_total'];
+    const MASTER_SERIES = ['shipdeck_http_request_duration_seconds', 'shipdeck_task_messages_published_total'];
+    const BOTH = ['shipdeck_broker_reconnects_total', 'shipdeck_database_reconnects_total'];
+
+    // A master of a cluster: no empty worker histograms.
+    const clusterMaster = await names(new PrometheusMetrics({ component: 'master', processMetrics: false, roles: { master: true, worker: false } }));
+    for (const name of [...MASTER_SERIES, ...BOTH]) expect([name, clusterMaster.has(name)]).toEqual([name, true]);
+    for (const name of WORKER_SERIES) expect([name, clusterMaster.has(name)]).toEqual([name, false]);
+    // A worker: no master series.
+    const worker = await names(new PrometheusMetrics({ component: 'worker', processMetrics: false }));
+    for (const name of [...WORKER_SERIES, ...BOTH]) expect([name, worker.has(name)]).toEqual([name, true]);
+    for (const name of MASTER_SERIES) expect([name, worker.has(name)]).toEqual([name, false]);
+    // The embedded default (a master with its in-process worker): both.
+    const embedded = await names(new PrometheusMetrics({ component: 'master', processMetrics: false }));
+    for (const name of [...MASTER_SERIES, ...WORKER_SERIES, ...BOTH]) expect([name, embedded.has(name)]).toEqual([name, true]);
+  });
+
   it('includes the process metrics unless told not to', async () => {
     expect(await new PrometheusMetrics({ component: 'worker' }).render()).toContain('process_cpu_user_seconds_total');
   });

@@ -35,6 +35,12 @@ export interface PrometheusMetricsOptions {
    * @default true
    */
   processMetrics?: boolean;
+  /**
+   * Which parts the process runs: only their series are exported (a master of a cluster shows no
+   * empty worker histograms). Default: a `worker` runs the worker part only; a `master` both (the
+   * embedded default's in-process worker).
+   */
+  roles?: { master: boolean; worker: boolean };
 }
 
 const COLLECT_FAILURES = 'shipdeck_metrics_collect_failures_total';
@@ -70,6 +76,11 @@ export class PrometheusMetrics implements HttpMetrics, TaskMessageMetrics, Worke
 
   constructor(options: PrometheusMetricsOptions) {
     const registers = [this.registry];
+    const roles = options.roles ?? { master: options.component !== 'worker', worker: true };
+    // Series of a part the process does not run are defined all the same (the sinks stay one
+    // object) but not registered: they would only show as empty series.
+    const masterOnly = roles.master ? registers : [];
+    const workerOnly = roles.worker ? registers : [];
     this.registry.setDefaultLabels({ component: options.component });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     this.httpDuration = new Histogram({
@@ -77,51 +88,51 @@ export class PrometheusMetrics implements HttpMetrics, TaskMessageMetrics, Worke
       help: 'HTTP requests by method, route pattern and status, and how long they took',
       labelNames: ['method', 'route', 'status'],
       buckets: HTTP_BUCKETS,
-      registers,
+      registers: masterOnly,
     });
     this.published = new Counter({
       name: 'shipdeck_task_messages_published_total',
       help: 'Task messages published by this master (outcome: published, or failed and left to the reconciler)',
       labelNames: ['outcome'],
-      registers,
+      registers: masterOnly,
     });
     this.republished = new Counter({
       name: 'shipdeck_reconciler_republished_total',
       help: 'Messages of tasks that stayed QUEUED without a claim, published again by the reconciler',
-      registers,
+      registers: masterOnly,
     });
     this.delivered = new Counter({
       name: 'shipdeck_task_messages_delivered_total',
       help: 'Task messages delivered to this worker (a message delivered again counts again)',
-      registers,
+      registers: workerOnly,
     });
     this.handedBack = new Counter({
       name: 'shipdeck_task_messages_handed_back_total',
       help: 'Task messages this worker gave back to the broker unexecuted',
-      registers,
+      registers: workerOnly,
     });
     this.claimLatency = new Histogram({
       name: 'shipdeck_task_queued_to_claimed_seconds',
       help: 'Time from a task becoming QUEUED to a worker claiming it',
       buckets: CLAIM_BUCKETS,
-      registers,
+      registers: workerOnly,
     });
     this.stepDuration = new Histogram({
       name: 'shipdeck_step_duration_seconds',
       help: 'Duration of the steps that ended on this worker, by step type and outcome',
       labelNames: ['step_type', 'outcome'],
       buckets: STEP_BUCKETS,
-      registers,
+      registers: workerOnly,
     });
     this.recovered = new Counter({
       name: 'shipdeck_tasks_recovered_total',
       help: 'Tasks a previous run left active that the start-up recovery ended',
-      registers,
+      registers: workerOnly,
     });
     this.redelivered = new Counter({
       name: 'shipdeck_task_messages_redelivered_total',
       help: 'Task messages delivered to this process that the broker marks as delivered before',
-      registers,
+      registers: workerOnly,
     });
     this.brokerReconnects = new Counter({
       name: 'shipdeck_broker_reconnects_total',
