@@ -12,6 +12,8 @@ import { TaskRecord } from '@shipdeck/tasks';
  */
 export class TaskAnnouncer {
   private holding = false;
+  /** Requests answered without waiting for the broker since it was last connected (logged once per outage). */
+  private answeredUnsent = 0;
 
   constructor(
     private readonly queue: TaskQueue,
@@ -26,6 +28,30 @@ export class TaskAnnouncer {
   /** Resolves when the queue can take messages (readiness). */
   checkReady(): Promise<void> {
     return this.queue.checkReady();
+  }
+
+  /**
+   * {@link announce} for a client's request (create with `start`, start): while the broker is
+   * disconnected, the request is answered at once instead of waiting up to the publish timeout.
+   * The task is committed QUEUED either way; its message waits in the queue's outbox and goes out
+   * when the broker is back (or, should that fail, the reconciler publishes it again).
+   */
+  async announceForRequest(task: TaskRecord): Promise<void> {
+    const sending = this.announce(task);
+    const connected = await this.queue.checkReady().then(
+      () => true,
+      () => false,
+    );
+    if (connected) {
+      this.answeredUnsent = 0;
+      await sending;
+      return;
+    }
+    if (this.answeredUnsent++ === 0) {
+      this.logger.warn('the message broker is not connected: started tasks are answered QUEUED now and published when it is back', {
+        taskId: task.id,
+      });
+    }
   }
 
   /**

@@ -30,7 +30,7 @@ export class TaskFactory {
     private readonly tasks: Pick<TaskStore, 'insert' | 'insertExclusive'>,
     private readonly views: TaskViews,
     /** Publishes the tasks created started. */
-    private readonly announcer: Pick<TaskAnnouncer, 'announce'>,
+    private readonly announcer: Pick<TaskAnnouncer, 'announceForRequest'>,
     private readonly logger: Logger,
     private readonly now: Clock,
   ) {}
@@ -94,7 +94,7 @@ export class TaskFactory {
       this.logger.info('task created', { taskId: task.id, description: task.description });
     } else {
       this.logger.info('task created and queued', { taskId: task.id, description: task.description });
-      await this.announcer.announce(task);
+      await this.announcer.announceForRequest(task);
     }
     return this.views.view(task);
   }

@@ -30,7 +30,7 @@ export interface TaskOperationsServiceOptions {
   logs: Pick<StepLogStore, 'read'>;
   views: TaskViews;
   /** Publishes started tasks to the queue. */
-  announcer: Pick<TaskAnnouncer, 'announce'>;
+  announcer: Pick<TaskAnnouncer, 'announceForRequest'>;
   /** Delivers stop and abort to the worker that owns a task. */
   workers: WorkerLink;
   logger: Logger;
@@ -166,7 +166,7 @@ export class TaskOperationsService {
     const queued = await advanceTask(this.tasks, id, 'start', (current) => startPatch(current, this.options.now().toISOString()));
     if (!queued) throw taskNotFound(id);
     this.options.logger.info('task queued', { taskId: id, attempt: queued.attempt });
-    await this.options.announcer.announce(queued);
+    await this.options.announcer.announceForRequest(queued);
     return this.views.view(queued);
   }
 
