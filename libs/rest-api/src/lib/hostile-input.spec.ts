@@ -1,9 +1,7 @@
 import { FieldError } from '@shipdeck/errors';
-import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '@shipdeck/master-services/testing';
-import { bearerFor, testAuth } from '../test-support/auth';
-import { startTestServer, TestResponse, TestServer } from '../test-support/http';
-import { memoryLogger } from '../test-support/memory-logger';
-import { createRestApp } from './app';
+import { InMemoryMaster, petclinicManifest } from '@shipdeck/master-services/testing';
+import { TestResponse, TestServer } from '../test-support/http';
+import { RestMaster, startRestMaster } from '../test-support/rest-master';
 import { ERROR_DETAIL_LIMITS } from './http-errors';
 import { INPUT_LIMITS } from './input-limits';
 
@@ -16,22 +14,16 @@ interface ErrorJson {
   error: { code: string; message: string; details: FieldError[] };
 }
 
+let rest: RestMaster;
 let master: InMemoryMaster;
 let server: TestServer;
 
 beforeEach(async () => {
-  const { logger } = memoryLogger();
-  master = await startInMemoryMaster({ logger });
-  await master.seedCatalog();
-  const auth = testAuth(master.stores, logger);
-  const authorization = await bearerFor(auth.service, 'admin', 'admin');
-  server = await startTestServer(createRestApp({ services: master.services, logger, auth }), { headers: { authorization } });
+  rest = await startRestMaster({ seedCatalog: true, asAdmin: true });
+  ({ master, server } = rest);
 });
 
-afterEach(async () => {
-  await server.close();
-  await master.close();
-});
+afterEach(() => rest.close());
 
 const api = (method: string, path: string, options?: Parameters<TestServer['request']>[2]) =>
   server.request(method, `/api/v1${path}`, options);

@@ -1,31 +1,23 @@
-import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '@shipdeck/master-services/testing';
-import { bearerFor, testAuth } from '../../test-support/auth';
-import { memoryLogger } from '../../test-support/memory-logger';
-import { TestServer, startTestServer } from '../../test-support/http';
+import { InMemoryMaster, petclinicManifest } from '@shipdeck/master-services/testing';
+import { TestServer } from '../../test-support/http';
+import { RestMaster, startRestMaster } from '../../test-support/rest-master';
 import { EventStream } from '../../test-support/sse';
-import { createRestApp } from '../app';
 
+let rest: RestMaster;
 let master: InMemoryMaster;
 let server: TestServer;
 let authorization: string;
 
 beforeEach(async () => {
-  const { logger } = memoryLogger();
-  master = await startInMemoryMaster({ logger });
-  await master.seedCatalog();
+  rest = await startRestMaster({ seedCatalog: true });
+  ({ master, server, admin: authorization } = rest);
   await master.services.catalog.putEnvironment({ name: 'prod', hosts: ['local'], dictionary: { APP_HOME: '/opt/app' } });
   await master.services.catalog.importPackage(petclinicManifest());
   // A second application: one environment holds one unfinished deployment per application.
   await master.services.catalog.importPackage({ ...petclinicManifest(), application: 'vetclinic' });
-  const auth = testAuth(master.stores, logger);
-  authorization = await bearerFor(auth.service, 'ada', 'admin');
-  server = await startTestServer(createRestApp({ services: master.services, logger, auth }));
 });
 
-afterEach(async () => {
-  await server.close();
-  await master.close();
-});
+afterEach(() => rest.close());
 
 const deploy = (environment: string, application = 'petclinic') =>
   master.services.deployments.createDeployment({ application, version: '1.0.0', environment });

@@ -1,33 +1,25 @@
-import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '@shipdeck/master-services/testing';
+import { InMemoryMaster, petclinicManifest } from '@shipdeck/master-services/testing';
 import { TaskRecord, TaskState } from '@shipdeck/tasks';
-import { bearerFor, testAuth } from '../../test-support/auth';
-import { memoryLogger } from '../../test-support/memory-logger';
-import { TestServer, startTestServer } from '../../test-support/http';
+import { TestServer } from '../../test-support/http';
+import { RestMaster, startRestMaster } from '../../test-support/rest-master';
 import { EventStream } from '../../test-support/sse';
-import { createRestApp } from '../app';
 
 /*
  * The task event stream of the real REST app and master services (SQLite, in-process queue): the
  * test changes the task in the database the way workers do, and reads what the stream says.
  */
 
+let rest: RestMaster;
 let master: InMemoryMaster;
 let server: TestServer;
 let authorization: string;
 
 beforeEach(async () => {
-  const { logger } = memoryLogger();
-  master = await startInMemoryMaster({ logger });
-  await master.seedCatalog();
-  const auth = testAuth(master.stores, logger);
-  authorization = await bearerFor(auth.service, 'ada', 'admin');
-  server = await startTestServer(createRestApp({ services: master.services, logger, auth }));
+  rest = await startRestMaster({ seedCatalog: true });
+  ({ master, server, admin: authorization } = rest);
 });
 
-afterEach(async () => {
-  await server.close();
-  await master.close();
-});
+afterEach(() => rest.close());
 
 /** Imports petclinic and creates its deployment (PENDING); answers the stored task. */
 async function pendingTask(): Promise<TaskRecord> {
