@@ -1,7 +1,7 @@
 import { FieldError } from '@shipdeck/errors';
-import { InMemoryMaster, petclinicManifest } from '@shipdeck/master-services/testing';
+import { petclinicManifest } from '@shipdeck/master-services/testing';
 import { TestResponse, TestServer } from '../test-support/http';
-import { RestMaster, startRestMaster } from '../test-support/rest-master';
+import { useRestMaster } from '../test-support/rest-master';
 import { ERROR_DETAIL_LIMITS } from './http-errors';
 import { INPUT_LIMITS } from './input-limits';
 
@@ -14,19 +14,10 @@ interface ErrorJson {
   error: { code: string; message: string; details: FieldError[] };
 }
 
-let rest: RestMaster;
-let master: InMemoryMaster;
-let server: TestServer;
-
-beforeEach(async () => {
-  rest = await startRestMaster({ seedCatalog: true, asAdmin: true });
-  ({ master, server } = rest);
-});
-
-afterEach(() => rest.close());
+const rest = useRestMaster({ seedCatalog: true, asAdmin: true });
 
 const api = (method: string, path: string, options?: Parameters<TestServer['request']>[2]) =>
-  server.request(method, `/api/v1${path}`, options);
+  rest.server.request(method, `/api/v1${path}`, options);
 
 function refused(res: TestResponse, status = 400): ErrorJson['error'] {
   expect(res.status).toBe(status);
@@ -191,8 +182,8 @@ describe('paged lists (spec §6)', () => {
   });
 
   it('lists tasks without their plans', async () => {
-    await master.services.catalog.importPackage(petclinicManifest());
-    const task = await master.services.deployments.createDeployment(deployment);
+    await rest.master.services.catalog.importPackage(petclinicManifest());
+    const task = await rest.master.services.deployments.createDeployment(deployment);
     const res = await api('GET', '/tasks');
     const page = res.json as { items: Record<string, unknown>[]; nextCursor: string | null };
     expect(page.nextCursor).toBeNull();

@@ -61,3 +61,39 @@ export async function startRestMaster(options: RestMasterOptions = {}): Promise<
     },
   };
 }
+
+/**
+ * A {@link RestMaster} for each test of the calling spec file: started before the test (before the
+ * file's own `beforeEach`), closed after it. Its properties are the running test's.
+ */
+export function useRestMaster(options: RestMasterOptions = {}): Omit<RestMaster, 'close'> {
+  let current: RestMaster | undefined;
+  beforeEach(async () => {
+    current = await startRestMaster(options);
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  const started = (): RestMaster => {
+    if (!current) throw new Error('no REST master is running outside a test');
+    return current;
+  };
+  return {
+    get master() {
+      return started().master;
+    },
+    get server() {
+      return started().server;
+    },
+    get auth() {
+      return started().auth;
+    },
+    get admin() {
+      return started().admin;
+    },
+    get logs() {
+      return started().logs;
+    },
+  };
+}
