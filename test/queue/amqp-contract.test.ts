@@ -1,24 +1,17 @@
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { connect as connect091 } from 'amqplib';
 import { ConfigError } from '@shipdeck/errors';
 import { AmqpTaskQueue, createAmqpTaskQueue, Delivery, TaskConsumer, TaskMessage, TaskPublishError, TaskQueue } from '@shipdeck/queue';
-import { AMQP_URL, recordingLogger, startTcpProxy, taskMessage, until } from './support';
+import { AMQP_URL, BrokerLeftovers, recordingLogger, startTcpProxy, taskMessage, until } from './support';
 import { QueueTransport, selectedTransports } from './transports';
 
 jest.setTimeout(60_000);
 
 /** Every queue and consumer a test opens, closed afterwards even when the test fails. */
-const opened: { close(): Promise<void> }[] = [];
-const queuesToDelete: { name: string; url?: string; transport: QueueTransport }[] = [];
+const leftovers = new BrokerLeftovers();
 
-async function cleanUp(): Promise<void> {
-  for (const item of opened.splice(0).reverse()) await item.close().catch(() => undefined);
-  for (const { name, url, transport } of queuesToDelete.splice(0)) await transport.deleteQueue(name, url).catch(() => undefined);
-}
-
-afterEach(cleanUp);
+afterEach(() => leftovers.cleanUp());
 
 /**
  * The queue contract, run on every transport: RabbitMQ over AMQP 1.0, Artemis over AMQP 1.0 and
@@ -26,16 +19,10 @@ afterEach(cleanUp);
  */
 describe.each(selectedTransports().map((transport) => [transport.name, transport] as const))('task queue contract on %s', (_name, transport) => {
   async function open(queueName: string, logger = recordingLogger(), url?: string): Promise<TaskQueue> {
-    const queue = await transport.open({ queueName, logger, url });
-    opened.push(queue);
-    return queue;
+    return leftovers.keep(await transport.open({ queueName, logger, url }));
   }
 
-  function newQueueName(url?: string): string {
-    const name = `test-${randomUUID()}`;
-    queuesToDelete.push({ name, url, transport });
-    return name;
-  }
+  const newQueueName = (url?: string) => leftovers.newQueueName((name) => transport.deleteQueue(name, url));
 
   const readyCount = (queueName: string, url?: string) => transport.readyCount(queueName, url);
 
@@ -67,7 +54,7 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
       const queueName = newQueueName();
       const logger = recordingLogger();
       const queue = await createAmqpTaskQueue({ url: transport.url(), queueName, dialect: 'auto', logger });
-      opened.push(queue);
+      leftovers.keep(queue);
       expect(queue).toBeInstanceOf(AmqpTaskQueue);
       expect((queue as AmqpTaskQueue).dialect.name).toBe(transport.broker);
       const product = transport.broker === 'rabbitmq' ? /RabbitMQ .*rabbitmq dialect/ : /apache-activemq-artemis 2\.\d+\.\d+; using the artemis dialect/;
@@ -289,7 +276,7 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
 
   it('resends what the broker had not confirmed when the connection drops, and publish waits for the reconnect', async () => {
     const proxy = await startTcpProxy(transport.url());
-    opened.push(proxy);
+    leftovers.keep(proxy);
     const queueName = newQueueName();
     const logger = recordingLogger();
     const publisher = await open(queueName, logger, proxy.url);
@@ -323,7 +310,7 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
 
   it('rejects a publish that cannot reach the broker within publishTimeoutMs, with a retryable error', async () => {
     const proxy = await startTcpProxy(transport.url());
-    opened.push(proxy);
+    leftovers.keep(proxy);
     const queueName = newQueueName();
     const queue = await transport.open({
       queueName,
@@ -331,7 +318,7 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
       reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
       publishTimeoutMs: 1000,
     });
-    opened.push(queue);
+    leftovers.keep(queue);
     proxy.refuse(true);
     proxy.cut();
     const started = Date.now();
@@ -461,7 +448,7 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
         expect(reconnects(publisherLog)).toBeGreaterThanOrEqual(2);
         expect(reconnects(consumerLog)).toBeGreaterThanOrEqual(2);
       } finally {
-        await cleanUp();
+        await leftovers.cleanUp();
         await isolated.drop();
       }
     });
@@ -490,7 +477,7 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
         await queue.publish(taskMessage('t-after'));
         await until(() => seen.includes('t-after'), 'a delivery after the slot freed');
       } finally {
-        await cleanUp();
+        await leftovers.cleanUp();
         await isolated.drop();
       }
     });
@@ -534,7 +521,7 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
         finishers.forEach((finish) => finish());
         await until(async () => (await readyCount(queueName, isolated.url)) === 0, 'an empty queue');
       } finally {
-        await cleanUp();
+        await leftovers.cleanUp();
         await isolated.drop();
       }
     });
@@ -545,8 +532,7 @@ const rabbitmq = selectedTransports().find((candidate) => candidate.name === 'ra
 (rabbitmq ? describe : describe.skip)('AMQP 1.0 task queue on RabbitMQ only', () => {
   it('refuses a queue that exists with other arguments, saying so', async () => {
     const transport = rabbitmq as QueueTransport;
-    const queueName = `test-${randomUUID()}`;
-    queuesToDelete.push({ name: queueName, transport });
+    const queueName = leftovers.newQueueName((name) => transport.deleteQueue(name));
     const connection = await connect091(AMQP_URL);
     const channel = await connection.createChannel();
     await channel.assertQueue(queueName, { durable: true }); // a classic queue

@@ -1,31 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { openTaskQueue, TaskMessage, TaskPublishError, TaskQueue } from '@shipdeck/queue';
 import { artemisDeleteQueue, artemisUrls, requireArtemis } from './artemis';
-import { recordingLogger, taskMessage, until } from './support';
+import { BrokerLeftovers, recordingLogger, taskMessage, until } from './support';
 
 jest.setTimeout(60_000);
 
-const opened: TaskQueue[] = [];
-const queues: string[] = [];
+const leftovers = new BrokerLeftovers();
 
 async function open(url: string, queueName: string): Promise<TaskQueue> {
-  const queue = await openTaskQueue({ url, name: queueName, dialect: 'auto', logger: recordingLogger() });
-  opened.push(queue);
-  return queue;
+  return leftovers.keep(await openTaskQueue({ url, name: queueName, dialect: 'auto', logger: recordingLogger() }));
 }
 
-function newQueueName(): string {
-  const name = `test-${randomUUID()}`;
-  queues.push(name);
-  return name;
-}
+const newQueueName = () => leftovers.newQueueName(artemisDeleteQueue);
 
 beforeAll(requireArtemis);
 
-afterEach(async () => {
-  for (const queue of opened.splice(0).reverse()) await queue.close().catch(() => undefined);
-  for (const name of queues.splice(0)) await artemisDeleteQueue(name).catch(() => undefined);
-});
+afterEach(() => leftovers.cleanUp());
 
 describe('Artemis: AMQP 1.0 and STOMP on the same queue', () => {
   it.each([
@@ -71,7 +61,7 @@ describe('Artemis security (broker.xml roles)', () => {
     const queueName = 'shipdeck-tasks'; // declared in broker.xml: the roles have no right to create queues
     const workerLog = recordingLogger();
     const asWorker = await openTaskQueue({ url: worker[protocol], name: queueName, dialect: 'auto', logger: workerLog, publishTimeoutMs: 10_000 });
-    opened.push(asWorker);
+    leftovers.keep(asWorker);
     const asMaster = await open(master[protocol === 'amqp' ? 'stomp' : 'amqp'], queueName);
     const id = `sec-${randomUUID()}`;
     const received: string[] = [];

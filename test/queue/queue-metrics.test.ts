@@ -4,10 +4,9 @@
  * false or delivery-count > 0, STOMP `redelivered: true`), a first delivery never; and a
  * connection the network cut counts one broker reconnect once it is made again.
  */
-import { randomUUID } from 'node:crypto';
 import type { QueueMetrics } from '@shipdeck/metrics';
 import { TaskConsumer, TaskQueue } from '@shipdeck/queue';
-import { recordingLogger, startTcpProxy, taskMessage, until } from './support';
+import { BrokerLeftovers, recordingLogger, startTcpProxy, taskMessage, until } from './support';
 import { TransportName, selectedTransports } from './transports';
 
 jest.setTimeout(60_000);
@@ -39,28 +38,16 @@ function countingSink(): QueueMetrics & { redelivered: number; reconnects: numbe
   };
 }
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const item of opened.splice(0).reverse()) await item.close().catch(() => undefined);
-});
+const leftovers = new BrokerLeftovers();
+afterEach(() => leftovers.cleanUp());
 
 describe.each(selectedTransports().map((transport) => [transport.name, transport] as const))('queue metrics on %s', (_name, transport) => {
-  const queues: string[] = [];
   async function open(queueName: string, metrics: QueueMetrics, url?: string): Promise<TaskQueue> {
-    const queue = await transport.open({ queueName, metrics, url });
-    opened.push(queue);
-    return queue;
+    return leftovers.keep(await transport.open({ queueName, metrics, url }));
   }
-  function newQueueName(): string {
-    const name = `test-${randomUUID()}`;
-    queues.push(name);
-    return name;
-  }
+  const newQueueName = () => leftovers.newQueueName((name) => transport.deleteQueue(name));
 
   beforeAll(() => transport.require());
-  afterAll(async () => {
-    for (const name of queues) await transport.deleteQueue(name).catch(() => undefined);
-  });
 
   it('counts a first delivery not, and a handed-back message delivered again as the broker marks it', async () => {
     const queueName = newQueueName();
@@ -89,7 +76,7 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
   it('counts a message that a consumer held when its connection was cut, delivered again, as the broker marks it', async () => {
     const queueName = newQueueName();
     const proxy = await startTcpProxy(transport.url());
-    opened.push(proxy);
+    leftovers.keep(proxy);
     const dying = await open(queueName, countingSink(), proxy.url);
     const held: string[] = [];
     await dying.consume({ capacity: 1 }, (delivery) => {
@@ -113,11 +100,11 @@ describe.each(selectedTransports().map((transport) => [transport.name, transport
 
   it('counts one broker reconnect after the network cut the connection', async () => {
     const proxy = await startTcpProxy(transport.url());
-    opened.push(proxy);
+    leftovers.keep(proxy);
     const sink = countingSink();
     const logger = recordingLogger();
     const queue = await transport.open({ queueName: newQueueName(), metrics: sink, url: proxy.url, logger });
-    opened.push(queue);
+    leftovers.keep(queue);
     await queue.publish(taskMessage('t-before'));
     proxy.refuse(true);
     proxy.cut();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { connect as connect091 } from 'amqplib';
 import { create_container } from 'rhea';
 import { TASK_MESSAGE_VERSION, TaskMessage } from '@shipdeck/queue';
@@ -89,6 +90,34 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * What the tests of a file open on the broker (queues, consumers, proxies) and the queues they
+ * name: closed and deleted by {@link cleanUp} after each test, even when the test failed.
+ */
+export class BrokerLeftovers {
+  private readonly opened: { close(): Promise<void> }[] = [];
+  private readonly named: (() => Promise<void>)[] = [];
+
+  /** Keeps `item` to close at the clean-up; answers it. */
+  keep<T extends { close(): Promise<void> }>(item: T): T {
+    this.opened.push(item);
+    return item;
+  }
+
+  /** A queue name of the test's own (`test-<uuid>`), deleted at the clean-up by `deleteQueue`. */
+  newQueueName(deleteQueue: (name: string) => Promise<void>): string {
+    const name = `test-${randomUUID()}`;
+    this.named.push(() => deleteQueue(name));
+    return name;
+  }
+
+  /** Closes what was kept, newest first, then deletes the named queues; failures are ignored (the broker may be gone). */
+  async cleanUp(): Promise<void> {
+    for (const item of this.opened.splice(0).reverse()) await item.close().catch(() => undefined);
+    for (const deleteQueue of this.named.splice(0)) await deleteQueue().catch(() => undefined);
   }
 }
 

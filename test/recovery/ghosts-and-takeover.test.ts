@@ -7,12 +7,12 @@
  *
  * Needs PostgreSQL and RabbitMQ with its AMQP 1.0 plugin (see test/support/cluster.ts).
  */
-import { join } from 'node:path';
 import type { TaskView } from '@shipdeck/tasks';
 import { useCluster } from '../support/cluster-tests';
 import { ledgerCounts, readLedger } from '../support/ledger';
+import { LedgerScene, putLedgerScene } from '../support/ledger-scene';
 import { holdsFor, pollUntil } from '../support/poll';
-import { createControl, createDeployment, getTask, importLedgerPackage, listTasks, putEnvironment, putLedgerHost, startTask } from '../support/rest-actions';
+import { createControl, getTask, listTasks, outcomeOf, restoreGhostTasks, startTask } from '../support/rest-actions';
 import { Api, expectStatus, waitForTask } from '../support/rest-client';
 import { FAST_LEASE_ENV } from '../support/timings';
 import type { WorkerProcess } from '../support/worker-process';
@@ -22,14 +22,14 @@ const TAKEOVER = { SHIPDECK_TASK_RECOVERY_TAKEOVER: 'auto', SHIPDECK_TASK_RECOVE
 const WOULD_HAVE_ADOPTED_MS = 5_500;
 
 let client: Api;
+let scene: LedgerScene;
 let ledger: string;
 
 // Takeover off (the default) for the first workers; scenario 4a replaces them.
 const shared = useCluster({ masters: 1, workers: 2, env: FAST_LEASE_ENV }, async (rc) => {
   client = rc.clients[0];
-  ledger = join(rc.sandbox, 'ledger.txt');
-  await putLedgerHost(client, 'ledger-1', ledger);
-  await importLedgerPackage(client, 'steps-app', ledger, [1000, 1000, 1000, 1000]);
+  scene = await putLedgerScene(client, rc.sandbox, [1000, 1000, 1000, 1000]);
+  ({ ledger } = scene);
 });
 const { scenario } = shared;
 
@@ -38,14 +38,6 @@ function workerWithId(id: string | null): WorkerProcess {
   const found = shared.cluster.workers.find((w) => w.id === id && w.status === undefined);
   if (!found) throw new Error(`no running worker has id ${id}`);
   return found;
-}
-
-/** Starts a deployment of steps-app to a new environment; answers it once step `step` (1-based) executes. */
-async function deployUntilStep(env: string, step: number): Promise<TaskView> {
-  await putEnvironment(client, env, ['ledger-1']);
-  const id = await createDeployment(client, 'steps-app', '1.0.0', env);
-  await startTask(client, id);
-  return waitForTask(client, id, (t) => t.state === 'EXECUTING' && t.steps[step - 1].state === 'EXECUTING', 15_000, true);
 }
 
 scenario('3. ghost tasks: an UNKNOWN task removed from the monitor finishes on its worker and comes back with restore-ghost-tasks', async () => {
@@ -90,15 +82,14 @@ scenario('3. ghost tasks: an UNKNOWN task removed from the monitor finishes on i
   );
   expect(restored.tasks).toEqual([id]);
   expect(restored.workers.find((w) => w.id === owner.id)).toMatchObject({ ok: true, tasks: [id] });
-  const back = await getTask(client, id);
-  expect({ state: back.state, worker: back.worker, steps: back.steps.map((s) => s.state) }).toEqual({
+  expect(outcomeOf(await getTask(client, id))).toEqual({
     state: 'EXECUTED',
     worker: owner.id,
     steps: ['DONE'],
   });
   expect((await listTasks(client)).get(id)?.state).toBe('EXECUTED');
   // A second restore finds nothing more to restore.
-  expect(expectStatus(await client.post<{ tasks: string[] }>('/workers/restore-ghost-tasks'), 200).tasks).toEqual([]);
+  expect(await restoreGhostTasks(client)).toEqual([]);
   // Shown again, it is an ordinary task: it can be archived.
   expect(expectStatus(await client.post<TaskView>(`/tasks/${id}/archive`), 200, 'archive: ').state).toBe('DONE');
   console.info(`scenario 3: UNKNOWN ${unknownAfterMs} ms after SIGSTOP; restored ${JSON.stringify(restored.tasks)}`);
@@ -106,7 +97,7 @@ scenario('3. ghost tasks: an UNKNOWN task removed from the monitor finishes on i
 
 scenario('3b. a ghost task of a worker that crashed: restarted on its work directory, it restores the task FAILED at the interrupted step', async () => {
   const r = shared.cluster;
-  const executing = await deployUntilStep('env-3b', 2);
+  const executing = await scene.deployUntilStep('env-3b', 2);
   const id = executing.id;
   const owner = workerWithId(executing.worker);
   r.freeze(owner);
@@ -124,10 +115,8 @@ scenario('3b. a ghost task of a worker that crashed: restarted on its work direc
   await restarted.waitForOutput(new RegExp(`\\[task ${id}\\].*ghost task`), 10_000);
   expect((await client.get(`/tasks/${id}`)).status).toBe(404);
 
-  const restored = expectStatus(await client.post<{ tasks: string[] }>('/workers/restore-ghost-tasks'), 200, 'restore-ghost-tasks: ');
-  expect(restored.tasks).toEqual([id]);
-  const back = await getTask(client, id);
-  expect({ state: back.state, worker: back.worker, steps: back.steps.map((s) => s.state) }).toEqual({
+  expect(await restoreGhostTasks(client)).toEqual([id]);
+  expect(outcomeOf(await getTask(client, id))).toEqual({
     state: 'FAILED',
     worker: owner.id,
     steps: ['DONE', 'FAILED', 'PENDING', 'PENDING'],
@@ -143,7 +132,7 @@ scenario('3b. a ghost task of a worker that crashed: restarted on its work direc
 
 scenario('4b. takeover off (default): a frozen owner keeps its task; thawed, it completes it', async () => {
   const r = shared.cluster;
-  const executing = await deployUntilStep('env-4b', 2);
+  const executing = await scene.deployUntilStep('env-4b', 2);
   const id = executing.id;
   const owner = workerWithId(executing.worker);
   const other = r.workers.find((w) => w !== owner && w.status === undefined) as WorkerProcess;
@@ -181,7 +170,7 @@ scenario('4a. takeover auto: the other worker adopts the task of a frozen owner 
     Promise.all([r.addWorker({ name: 'auto-1', env: TAKEOVER }), r.addWorker({ name: 'auto-2', env: TAKEOVER })]),
   ]);
 
-  const executing = await deployUntilStep('env-4a', 2);
+  const executing = await scene.deployUntilStep('env-4a', 2);
   const id = executing.id;
   const owner = workerWithId(executing.worker);
   const adopter = workers.find((w) => w !== owner) as WorkerProcess;

@@ -15,19 +15,19 @@ import { openStores } from '@shipdeck/persistence';
 import { useCluster } from '../support/cluster-tests';
 import { pollUntil } from '../support/poll';
 import { readRecoveryFile } from '../support/recovery-files';
-import { createDeployment, getTask, importLedgerPackage, putEnvironment, putLedgerHost, startTask } from '../support/rest-actions';
-import { Api, expectStatus, waitForTask } from '../support/rest-client';
+import { LEDGER_APP, LEDGER_HOST, LedgerScene, putLedgerScene } from '../support/ledger-scene';
+import { createDeployment, getTask, outcomeOf, putEnvironment, restoreGhostTasks, startTask } from '../support/rest-actions';
+import { Api, waitForTask } from '../support/rest-client';
 import { FAST_LEASE_ENV } from '../support/timings';
 import { WorkerProcess, startWorker } from '../support/worker-process';
 import { listWorkers, waitForWorker } from '../support/workers-api';
 
 let client: Api;
+let scene: LedgerScene;
 
 const shared = useCluster({ masters: 1, workers: 1, env: FAST_LEASE_ENV }, async (rc) => {
   client = rc.clients[0];
-  const ledger = join(rc.sandbox, 'ledger.txt');
-  await putLedgerHost(client, 'ledger-1', ledger);
-  await importLedgerPackage(client, 'steps-app', ledger, [1000, 5000, 1000]);
+  scene = await putLedgerScene(client, rc.sandbox, [1000, 5000, 1000]);
 });
 const { scenario } = shared;
 
@@ -37,10 +37,7 @@ const EAGER_POLL_MS = 10;
 scenario('restore-ghost-tasks right after a restarted worker shows CONNECTED finds the ghost its recovery file holds', async () => {
   const r = shared.cluster;
   const owner = r.workers[0];
-  await putEnvironment(client, 'env-ghost', ['ledger-1']);
-  const id = await createDeployment(client, 'steps-app', '1.0.0', 'env-ghost');
-  await startTask(client, id);
-  await waitForTask(client, id, (t) => t.state === 'EXECUTING' && t.steps[1].state === 'EXECUTING', 15_000, true);
+  const { id } = await scene.deployUntilStep('env-ghost', 2);
 
   // Killed mid-step: the task goes UNKNOWN and is removed from the monitor; its `.task` file stays.
   expect(await owner.kill('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
@@ -56,10 +53,8 @@ scenario('restore-ghost-tasks right after a restarted worker shows CONNECTED fin
       async () => (await listWorkers(client)).some((w) => w.id === owner.id && w.state === 'CONNECTED'),
       { timeoutMs: 30_000, intervalMs: EAGER_POLL_MS, describe: () => `worker ${owner.id} did not show CONNECTED:\n${restarted.output()}` },
     );
-    const restored = expectStatus(await client.post<{ tasks: string[] }>('/workers/restore-ghost-tasks'), 200, 'restore-ghost-tasks: ');
-    expect(restored.tasks).toEqual([id]);
-    const back = await getTask(client, id);
-    expect({ state: back.state, worker: back.worker, steps: back.steps.map((s) => s.state) }).toEqual({
+    expect(await restoreGhostTasks(client)).toEqual([id]);
+    expect(outcomeOf(await getTask(client, id))).toEqual({
       state: 'FAILED',
       worker: owner.id,
       steps: ['DONE', 'FAILED', 'PENDING'],
@@ -103,8 +98,8 @@ scenario('a task the worker claimed just before it died, with no recovery file y
   // The scenarios above left no worker running: the task stays QUEUED until the test claims it.
   expect(r.workers.filter((w) => w.status === undefined)).toEqual([]);
   const owner = r.workers[0];
-  await putEnvironment(client, 'env-claimed', ['ledger-1']);
-  const id = await createDeployment(client, 'steps-app', '1.0.0', 'env-claimed');
+  await putEnvironment(client, 'env-claimed', [LEDGER_HOST]);
+  const id = await createDeployment(client, LEDGER_APP, '1.0.0', 'env-claimed');
   await startTask(client, id);
   await waitForTask(client, id, ['QUEUED'], 10_000, true);
 
@@ -121,7 +116,7 @@ scenario('a task the worker claimed just before it died, with no recovery file y
 
   const restarted = await r.restartWorker(owner);
   const recovered = await getTask(client, id);
-  expect({ state: recovered.state, worker: recovered.worker, steps: recovered.steps.map((s) => s.state) }).toEqual({
+  expect(outcomeOf(recovered)).toEqual({
     state: 'FAILED',
     worker: owner.id,
     steps: ['PENDING', 'PENDING', 'PENDING'],

@@ -128,3 +128,13 @@ export async function adminToken(endpoint: Endpoint): Promise<string> {
   const created = expectStatus(await clientOf(endpoint).post<{ token: string }>('/tokens', { name: `cli-${Date.now()}` }), 201);
   return created.token;
 }
+
+/** `POST /workers/restore-ghost-tasks`, 200; answers the ids of the tasks restored. */
+export async function restoreGhostTasks(client: Api): Promise<string[]> {
+  return expectStatus(await client.post<{ tasks: string[] }>('/workers/restore-ghost-tasks'), 200, 'restore-ghost-tasks: ').tasks;
+}
+
+/** What the recovery tests check of a task: its state, its worker and the state of each step. */
+export function outcomeOf(task: TaskView): { state: ShownTaskState; worker: string | null; steps: string[] } {
+  return { state: task.state, worker: task.worker, steps: task.steps.map((s) => s.state) };
+}

@@ -1,27 +1,7 @@
-import type { TaskView } from '@shipdeck/tasks';
+import { taskView } from '../test-support/task-views';
 import { taskDetails } from './format';
 
-const task: TaskView = {
-  id: 't1',
-  type: 'DEPLOYMENT',
-  description: 'Deploy petclinic 1.0.0 to dev',
-  state: 'DONE',
-  worker: null,
-  attempt: 1,
-  application: 'petclinic',
-  version: '1.0.0',
-  environment: 'dev',
-  kind: 'INITIAL',
-  failure: null,
-  createdAt: '2030-01-01T00:00:00.000Z',
-  scheduledAt: null,
-  queuedAt: null,
-  claimedAt: null,
-  startedAt: null,
-  completedAt: null,
-  plan: { state: 'DONE', phases: [] },
-  steps: [],
-};
+const task = taskView('DONE');
 
 describe('taskDetails: who acted on the task', () => {
   it('shows one actors line with what was done, by whom and when', () => {

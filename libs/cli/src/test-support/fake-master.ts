@@ -90,3 +90,28 @@ export class Sink {
     return this.text.split('\n').slice(0, -1);
   }
 }
+
+/** Whether the request is `method url`. */
+export const is = (req: RecordedRequest, method: string, url: string): boolean => req.method === method && req.url === url;
+
+/** A JSON answer. */
+export const json = (value: unknown, status = 200): FakeAnswer => ({ status, json: value });
+
+/** One page of a list answer (spec §6), the last one unless `nextCursor` is given. */
+export const page = (items: unknown[], nextCursor: string | null = null): FakeAnswer => json({ items, nextCursor });
+
+/** The `event` and `data` of one Server-Sent Event; its id comes from where it is sent. */
+export type FakeEventBody = Omit<FakeEvent, 'id'>;
+
+/**
+ * The events of a task stream, one batch per connection: a connection without Last-Event-ID gets
+ * the first batch, one that names the last event of batch N gets batch N+1; each connection ends
+ * after its batch, like a stream whose master dies, so the CLI must reconnect to go on.
+ */
+export function eventBatches(batches: FakeEventBody[][]): (req: RecordedRequest) => FakeAnswer {
+  return (req) => {
+    const last = req.headers['last-event-id'];
+    const index = typeof last === 'string' ? Number(last.split('.')[0]) + 1 : 0;
+    return { events: (batches[index] ?? []).map((e, i) => ({ ...e, id: `${index}.${i}` })) };
+  };
+}

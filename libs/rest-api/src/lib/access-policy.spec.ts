@@ -1,10 +1,9 @@
 import { authorize } from '@shipdeck/auth';
-import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '@shipdeck/master-services/testing';
-import { bearerFor, testAuth } from '../test-support/auth';
-import { memoryLogger } from '../test-support/memory-logger';
-import { TestServer, startTestServer } from '../test-support/http';
+import { InMemoryMaster, petclinicManifest } from '@shipdeck/master-services/testing';
+import { bearerFor } from '../test-support/auth';
+import { TestServer } from '../test-support/http';
+import { RestMaster, startRestMaster } from '../test-support/rest-master';
 import { ROUTE_POLICIES, guardedRoutes } from './access-policy';
-import { createRestApp } from './app';
 
 /*
  * Every route of ROUTE_POLICIES, generated from the table: without credentials 401, with a role
@@ -12,25 +11,20 @@ import { createRestApp } from './app';
  * cannot even be registered, and a policy without its route fails the first test.
  */
 
+let rest: RestMaster;
 let master: InMemoryMaster;
 let server: TestServer;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  const { logger } = memoryLogger();
-  master = await startInMemoryMaster({ logger });
-  await master.seedCatalog();
-  const auth = testAuth(master.stores, logger);
-  server = await startTestServer(createRestApp({ services: master.services, logger, auth }));
-  tokens['viewer'] = await bearerFor(auth.service, 'vera', 'viewer');
-  tokens['deployer'] = await bearerFor(auth.service, 'dora', 'deployer', ['dev']);
-  tokens['admin'] = await bearerFor(auth.service, 'ada', 'admin');
+  rest = await startRestMaster({ seedCatalog: true });
+  ({ master, server } = rest);
+  tokens['viewer'] = await bearerFor(rest.auth, 'vera', 'viewer');
+  tokens['deployer'] = await bearerFor(rest.auth, 'dora', 'deployer', ['dev']);
+  tokens['admin'] = rest.admin;
 });
 
-afterAll(async () => {
-  await server.close();
-  await master.close();
-});
+afterAll(() => rest.close());
 
 /** A request for the route: path parameters filled in, a JSON body for methods that take one. */
 function call(key: string, authorization?: string) {

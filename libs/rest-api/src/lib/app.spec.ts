@@ -4,13 +4,11 @@ import {
   InMemoryMaster,
   fakeSession,
   petclinicManifest,
-  startInMemoryMaster,
 } from '@shipdeck/master-services/testing';
 import { TaskState, TaskView } from '@shipdeck/tasks';
-import { startTestServer, TestResponse, TestServer, waitFor } from '../test-support/http';
-import { bearerFor, testAuth } from '../test-support/auth';
-import { LogEntry, memoryLogger } from '../test-support/memory-logger';
-import { createRestApp } from './app';
+import { TestResponse, TestServer, waitFor } from '../test-support/http';
+import { LogEntry } from '../test-support/memory-logger';
+import { RestMaster, startRestMaster } from '../test-support/rest-master';
 
 /*
  * The REST app in front of the real master services, over an in-memory SQLite database and the
@@ -21,24 +19,17 @@ interface ErrorJson {
   error: { code: string; message: string; details: FieldError[] };
 }
 
+let rest: RestMaster;
 let master: InMemoryMaster;
 let server: TestServer;
 let logs: LogEntry[];
 
 async function serve(mode: 'embedded' | 'cluster' = 'embedded'): Promise<void> {
-  const { logger, entries } = memoryLogger();
-  logs = entries;
-  master = await startInMemoryMaster({ mode, logger });
-  await master.seedCatalog();
-  const auth = testAuth(master.stores, logger);
-  const authorization = await bearerFor(auth.service, 'admin', 'admin');
-  server = await startTestServer(createRestApp({ services: master.services, logger, auth }), { headers: { authorization } });
+  rest = await startRestMaster({ mode, seedCatalog: true, asAdmin: true });
+  ({ master, server, logs } = rest);
 }
 
-afterEach(async () => {
-  await server.close();
-  await master.close();
-});
+afterEach(() => rest.close());
 
 const api = (method: string, path: string, options?: Parameters<TestServer['request']>[2]) =>
   server.request(method, `/api/v1${path}`, options);

@@ -1,9 +1,7 @@
 import { FieldError } from '@shipdeck/errors';
-import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '@shipdeck/master-services/testing';
-import { bearerFor, testAuth } from '../test-support/auth';
-import { startTestServer, TestResponse, TestServer } from '../test-support/http';
-import { memoryLogger } from '../test-support/memory-logger';
-import { createRestApp } from './app';
+import { petclinicManifest } from '@shipdeck/master-services/testing';
+import { TestResponse, TestServer } from '../test-support/http';
+import { useRestMaster } from '../test-support/rest-master';
 import { ERROR_DETAIL_LIMITS } from './http-errors';
 import { INPUT_LIMITS } from './input-limits';
 
@@ -16,25 +14,10 @@ interface ErrorJson {
   error: { code: string; message: string; details: FieldError[] };
 }
 
-let master: InMemoryMaster;
-let server: TestServer;
-
-beforeEach(async () => {
-  const { logger } = memoryLogger();
-  master = await startInMemoryMaster({ logger });
-  await master.seedCatalog();
-  const auth = testAuth(master.stores, logger);
-  const authorization = await bearerFor(auth.service, 'admin', 'admin');
-  server = await startTestServer(createRestApp({ services: master.services, logger, auth }), { headers: { authorization } });
-});
-
-afterEach(async () => {
-  await server.close();
-  await master.close();
-});
+const rest = useRestMaster({ seedCatalog: true, asAdmin: true });
 
 const api = (method: string, path: string, options?: Parameters<TestServer['request']>[2]) =>
-  server.request(method, `/api/v1${path}`, options);
+  rest.server.request(method, `/api/v1${path}`, options);
 
 function refused(res: TestResponse, status = 400): ErrorJson['error'] {
   expect(res.status).toBe(status);
@@ -199,8 +182,8 @@ describe('paged lists (spec §6)', () => {
   });
 
   it('lists tasks without their plans', async () => {
-    await master.services.catalog.importPackage(petclinicManifest());
-    const task = await master.services.deployments.createDeployment(deployment);
+    await rest.master.services.catalog.importPackage(petclinicManifest());
+    const task = await rest.master.services.deployments.createDeployment(deployment);
     const res = await api('GET', '/tasks');
     const page = res.json as { items: Record<string, unknown>[]; nextCursor: string | null };
     expect(page.nextCursor).toBeNull();

@@ -1,28 +1,19 @@
 import { PrometheusMetrics } from '@shipdeck/metrics';
-import { InMemoryMaster, startInMemoryMaster } from '@shipdeck/master-services/testing';
-import { bearerFor, testAuth } from '../test-support/auth';
-import { memoryLogger } from '../test-support/memory-logger';
-import { TestServer, startTestServer } from '../test-support/http';
-import { createRestApp } from './app';
+import { TestServer } from '../test-support/http';
+import { RestMaster, startRestMaster } from '../test-support/rest-master';
 
-let master: InMemoryMaster;
+let rest: RestMaster;
 let server: TestServer;
 let metrics: PrometheusMetrics;
 let admin: string;
 
 beforeAll(async () => {
-  const { logger } = memoryLogger();
-  master = await startInMemoryMaster({ logger });
-  const auth = testAuth(master.stores, logger);
   metrics = new PrometheusMetrics({ component: 'master', processMetrics: false });
-  server = await startTestServer(createRestApp({ services: master.services, logger, auth, metrics }));
-  admin = await bearerFor(auth.service, 'ada', 'admin');
+  rest = await startRestMaster({ metrics });
+  ({ server, admin } = rest);
 });
 
-afterAll(async () => {
-  await server.close();
-  await master.close();
-});
+afterAll(() => rest.close());
 
 /** The count of requests of (method, route, status) in what `/metrics` answers. */
 async function requests(method: string, route: string, status: number): Promise<number> {

@@ -1,34 +1,25 @@
 import { MAX_NAME_LENGTH, NAME_PATTERN } from '@shipdeck/domain';
-import { startInMemoryMaster, InMemoryMaster } from '@shipdeck/master-services/testing';
-import { bearerFor, testAuth } from '../../test-support/auth';
-import { memoryLogger } from '../../test-support/memory-logger';
-import { TestServer, startTestServer } from '../../test-support/http';
+import { TestServer } from '../../test-support/http';
+import { RestMaster, startRestMaster } from '../../test-support/rest-master';
 import { guardedRoutes } from '../access-policy';
-import { createRestApp } from '../app';
 import { JsonSchema } from './json-schemas';
 import { OpenApiDocument, mountOf } from './openapi-document';
 
-let master: InMemoryMaster;
+let rest: RestMaster;
 let server: TestServer;
 let document: OpenApiDocument;
 /** The `Authorization` of an admin, who may read every list. */
 let admin: string;
 
 beforeAll(async () => {
-  const { logger } = memoryLogger();
-  master = await startInMemoryMaster({ logger });
-  const auth = testAuth(master.stores, logger);
-  server = await startTestServer(createRestApp({ services: master.services, logger, auth }));
-  admin = await bearerFor(auth.service, 'ada', 'admin');
+  rest = await startRestMaster();
+  ({ server, admin } = rest);
   const res = await server.request('GET', '/api/v1/openapi.json');
   expect(res.status).toBe(200);
   document = res.json as OpenApiDocument;
 });
 
-afterAll(async () => {
-  await server.close();
-  await master.close();
-});
+afterAll(() => rest.close());
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 

@@ -1,55 +1,36 @@
-import { InMemoryMaster, petclinicManifest, startInMemoryMaster } from '@shipdeck/master-services/testing';
+import { petclinicManifest } from '@shipdeck/master-services/testing';
 import { TaskRecord, TaskState } from '@shipdeck/tasks';
-import { bearerFor, testAuth } from '../../test-support/auth';
-import { memoryLogger } from '../../test-support/memory-logger';
-import { TestServer, startTestServer } from '../../test-support/http';
+import { useRestMaster } from '../../test-support/rest-master';
 import { EventStream } from '../../test-support/sse';
-import { createRestApp } from '../app';
 
 /*
  * The task event stream of the real REST app and master services (SQLite, in-process queue): the
  * test changes the task in the database the way workers do, and reads what the stream says.
  */
 
-let master: InMemoryMaster;
-let server: TestServer;
-let authorization: string;
-
-beforeEach(async () => {
-  const { logger } = memoryLogger();
-  master = await startInMemoryMaster({ logger });
-  await master.seedCatalog();
-  const auth = testAuth(master.stores, logger);
-  authorization = await bearerFor(auth.service, 'ada', 'admin');
-  server = await startTestServer(createRestApp({ services: master.services, logger, auth }));
-});
-
-afterEach(async () => {
-  await server.close();
-  await master.close();
-});
+const rest = useRestMaster({ seedCatalog: true });
 
 /** Imports petclinic and creates its deployment (PENDING); answers the stored task. */
 async function pendingTask(): Promise<TaskRecord> {
-  await master.services.catalog.importPackage(petclinicManifest());
-  const view = await master.services.deployments.createDeployment({ application: 'petclinic', version: '1.0.0', environment: 'dev' });
-  return (await master.stores.tasks.get(view.id))!;
+  await rest.master.services.catalog.importPackage(petclinicManifest());
+  const view = await rest.master.services.deployments.createDeployment({ application: 'petclinic', version: '1.0.0', environment: 'dev' });
+  return (await rest.master.stores.tasks.get(view.id))!;
 }
 
 /** Sets the task's state and its first step's state, as a worker's checkpoint would. */
 async function advance(task: TaskRecord, state: TaskState, firstStep: 'EXECUTING' | 'DONE'): Promise<void> {
-  const current = (await master.stores.tasks.get(task.id))!;
+  const current = (await rest.master.stores.tasks.get(task.id))!;
   current.plan.phases[0]!.blocks[0]!.steps[0]!.state = firstStep;
-  expect(await master.stores.tasks.compareAndSet(task.id, current.state, { state, plan: current.plan, workerId: master.worker.workerId })).not.toBeNull();
+  expect(await rest.master.stores.tasks.compareAndSet(task.id, current.state, { state, plan: current.plan, workerId: rest.master.worker.workerId })).not.toBeNull();
 }
 
 it('replays the history, follows changes, and resumes after a reconnect without gaps or duplicates', async () => {
   const task = await pendingTask();
   const first = task.plan.phases[0]!.blocks[0]!.steps[0]!.path;
   await advance(task, 'EXECUTING', 'EXECUTING');
-  await master.stores.logs.append(task.id, first, 'line 1\n');
+  await rest.master.stores.logs.append(task.id, first, 'line 1\n');
 
-  const a = await EventStream.open(server, `/api/v1/tasks/${task.id}/events`, authorization);
+  const a = await EventStream.open(rest.server, `/api/v1/tasks/${task.id}/events`, rest.admin);
   const history = await a.untilState();
   // The running step says so before its output.
   expect(history.slice(0, 2)).toMatchObject([
@@ -58,16 +39,16 @@ it('replays the history, follows changes, and resumes after a reconnect without 
   ]);
   expect(history.at(-1)!.data).toEqual({ state: 'EXECUTING' });
 
-  await master.stores.logs.append(task.id, first, 'line 2\n');
+  await rest.master.stores.logs.append(task.id, first, 'line 2\n');
   const second = await a.next();
   expect(second).toMatchObject({ event: 'log', data: { path: first, text: 'line 2\n' } });
   a.close();
 
   // While the client is away: more log, the step ends, the task is executed.
-  await master.stores.logs.append(task.id, first, 'line 3\n');
+  await rest.master.stores.logs.append(task.id, first, 'line 3\n');
   await advance(task, 'EXECUTED', 'DONE');
 
-  const b = await EventStream.open(server, `/api/v1/tasks/${task.id}/events`, authorization, second.id);
+  const b = await EventStream.open(rest.server, `/api/v1/tasks/${task.id}/events`, rest.admin, second.id);
   const resumed = await b.untilState();
   b.close();
   expect(resumed.map((e) => [e.event, e.data])).toEqual([
@@ -80,19 +61,19 @@ it('replays the history, follows changes, and resumes after a reconnect without 
 });
 
 it('answers 404 for an unknown task, and ends the stream with `removed` when the task is removed', async () => {
-  const missing = await server.request('GET', '/api/v1/tasks/nope/events', { headers: { authorization, accept: 'text/event-stream' } });
+  const missing = await rest.server.request('GET', '/api/v1/tasks/nope/events', { headers: { authorization: rest.admin, accept: 'text/event-stream' } });
   expect(missing.status).toBe(404);
   const task = await pendingTask();
-  const stream = await EventStream.open(server, `/api/v1/tasks/${task.id}/events`, authorization);
+  const stream = await EventStream.open(rest.server, `/api/v1/tasks/${task.id}/events`, rest.admin);
   await stream.untilState();
-  expect(await master.stores.tasks.remove(task.id)).toBe(true);
+  expect(await rest.master.stores.tasks.remove(task.id)).toBe(true);
   expect(await stream.next()).toMatchObject({ event: 'removed', data: { taskId: task.id } });
   stream.close();
 });
 
 it('shows a task created started (start: true) QUEUED from its first event, its steps PENDING', async () => {
-  const created = await master.services.controlTasks.createControlTask({ target: 'local', control: 'checkConnection' }, { start: true });
-  const stream = await EventStream.open(server, `/api/v1/tasks/${created.id}/events`, authorization);
+  const created = await rest.master.services.controlTasks.createControlTask({ target: 'local', control: 'checkConnection' }, { start: true });
+  const stream = await EventStream.open(rest.server, `/api/v1/tasks/${created.id}/events`, rest.admin);
   const history = await stream.untilState();
   stream.close();
   expect(history.map((e) => [e.event, e.data])).toEqual([
