@@ -123,6 +123,22 @@ describe('PlanExecution', () => {
     expect(failures).toEqual([]);
   });
 
+  it('does not start a step whose EXECUTING checkpoint brought an abort', async () => {
+    const plan = buildPlan([{ description: 'p', blocks: [{ description: 'b', parallel: false, steps: [spec('a', 1), spec('b', 2)] }] }]);
+    const executor = new ScriptedExecutor({ a: 'hang' });
+    const { h, failures } = hooks();
+    const execution = run(plan, executor, h);
+    // As the worker does when the EXECUTING save answers ABORTING.
+    h.stepChanged = async (step) => {
+      if (step.state === 'EXECUTING') execution.requestAbort();
+    };
+    expect(await execution.run()).toBe('aborted');
+    expect(executor.started).toEqual([]);
+    expect(flattenSteps(plan).map((s) => s.state)).toEqual(['FAILED', 'PENDING']);
+    expect(flattenSteps(plan)[0].failure).toBe('aborted by user');
+    expect(failures).toEqual([]);
+  });
+
   it('pauses before a marked step, and runs the paused step when resumed', async () => {
     const plan = buildPlan([{ description: 'p', blocks: [{ description: 'b', parallel: false, steps: [spec('a', 1), spec('b', 2)] }] }]);
     flattenSteps(plan)[1].pauseBefore = true;

@@ -110,6 +110,9 @@ export class PlanExecution {
     step.failure = undefined;
     await this.setState(step, 'EXECUTING');
     try {
+      // An abort that came with the EXECUTING checkpoint (or while it was written): the step's
+      // effects must not start, whether or not its executor looks at an already aborted signal.
+      if (this.aborting) throw new Error('aborted');
       const executor = this.options.executors(step.ciType);
       await executor.execute({
         taskId,

@@ -59,8 +59,9 @@ export class TaskRun {
     try {
       // No recovery file at the claim: the first step's EXECUTING write comes before any of its
       // effects, and a crash before it leaves the claim in the database, which recovery reads too.
-      // A stop or abort requested between the claim and now.
-      await this.applyRequests();
+      // No read of the state either: a stop or abort requested since the claim is answered by the
+      // first step's EXECUTING save. An abort then keeps the step from starting; a stop lets it run
+      // (a stop finishes the running step) and halts before the next.
       const outcome = await this.execution.run();
       await this.stepLog.flush();
       await this.finish(outcome);
@@ -80,16 +81,6 @@ export class TaskRun {
   applyState(state: TaskState | undefined): void {
     if (state === 'STOPPING') this.execution.requestStop();
     if (state === 'ABORTING') this.execution.requestAbort();
-  }
-
-  /** Reads the task's state and applies a stop or abort the master recorded there. */
-  async applyRequests(): Promise<void> {
-    try {
-      const [current] = await this.context.options.tasks.statesOf([this.task.id]);
-      this.applyState(current?.state);
-    } catch (error) {
-      this.context.logger.debug('could not read task state; trying again at the next tick', { taskId: this.task.id, error: String(error) });
-    }
   }
 
   /** Writes the recovery file between step transitions, if the task changed since the last write. */
@@ -123,10 +114,9 @@ export class TaskRun {
     const ended = step.state === 'DONE' || step.state === 'FAILED';
     if (ended) this.stepEnded(step);
     if (ended) await this.stepLog.flush();
-    const state = await this.savePlan();
-    // At a step boundary, a stop or abort requested through any master takes effect before the next
-    // step: the plan's write answers the task's state, no second query.
-    if (ended) this.applyState(state);
+    // Every plan save answers the task's state (no second query): a stop or abort requested
+    // through any master takes effect at a step's start as at its end, before the next step.
+    this.applyState(await this.savePlan());
   }
 
   private stepEnded(step: PlanStep): void {

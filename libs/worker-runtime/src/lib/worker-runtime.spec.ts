@@ -90,6 +90,51 @@ describe('WorkerRuntime (in-process: SQLite, in-process queue, manual clock)', (
     await runtime.close();
   });
 
+  /** The harness's task store, with a master's request recorded right after each claim. */
+  function requestAfterClaim(state: 'STOPPING' | 'ABORTING') {
+    const inner = world.stores.tasks;
+    const claim: typeof inner.claim = async (...args) => {
+      const claimed = await inner.claim(...args);
+      if (claimed) expect(await inner.compareAndSet(claimed.id, 'EXECUTING', { state })).not.toBeNull();
+      return claimed;
+    };
+    return new Proxy(inner, {
+      get(target, property) {
+        if (property === 'claim') return claim;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  it('applies an abort requested right after the claim at the first step\'s EXECUTING save: the step never starts', async () => {
+    world.steps.gated.add('first');
+    const statesOf = jest.spyOn(world.stores.tasks, 'statesOf');
+    const runtime = world.runtime('w', { stores: { tasks: requestAfterClaim('ABORTING'), logs: world.stores.logs } });
+    await runtime.start();
+    const task = await world.queuedTask(['first', 'second']);
+    await until(async () => (await world.task(task.id)).state === 'ABORTED', 'the task is aborted');
+
+    expect(world.steps.started).toEqual([]);
+    expect(await stepStates(task.id)).toEqual(['FAILED', 'PENDING']);
+    expect(flattenSteps((await world.task(task.id)).plan)[0].failure).toBe('aborted by user');
+    expect(statesOf).not.toHaveBeenCalled();
+    await runtime.close();
+  });
+
+  it('applies a stop requested right after the claim at the first step\'s EXECUTING save: that step runs, the next does not', async () => {
+    const statesOf = jest.spyOn(world.stores.tasks, 'statesOf');
+    const runtime = world.runtime('w', { stores: { tasks: requestAfterClaim('STOPPING'), logs: world.stores.logs } });
+    await runtime.start();
+    const task = await world.queuedTask(['first', 'second']);
+    await until(async () => (await world.task(task.id)).state === 'STOPPED', 'the task is stopped');
+
+    expect(world.steps.started.map((s) => s.step)).toEqual(['first']);
+    expect(await stepStates(task.id)).toEqual(['DONE', 'PENDING']);
+    expect(statesOf).not.toHaveBeenCalled();
+    await runtime.close();
+  });
+
   it('aborts on the next watch tick, reading the states of all running tasks in one query', async () => {
     world.steps.gated.add('first');
     const clock = new ManualClock();
