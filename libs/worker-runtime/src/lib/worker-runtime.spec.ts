@@ -6,7 +6,7 @@ import { delayedClaims } from '../testing/delayed-claims';
 import { ManualClock } from '../testing/manual-clock';
 import { CONFIG_HASH, RuntimeHarness, until } from '../testing/runtime-harness';
 import { SeverableQueue } from '../testing/severable-queue';
-import { parseRecoveryFile } from './recovery-files';
+import { RecoveryFiles, parseRecoveryFile } from './recovery-files';
 import { WorkerRuntimeState } from './worker-runtime-options';
 
 describe('WorkerRuntime (in-process: SQLite, in-process queue, manual clock)', () => {
@@ -182,6 +182,39 @@ describe('WorkerRuntime (in-process: SQLite, in-process queue, manual clock)', (
     const after = parseRecoveryFile(readFileSync(file, 'utf8'), task.id);
     expect(after.task).toMatchObject({ state: 'EXECUTED', completedAt: expect.any(String), failure: null });
     expect(flattenSteps(after.task.plan).map((s) => s.state)).toEqual(['DONE', 'DONE']);
+    await runtime.close();
+  });
+
+  it('records a one-step task with 3 task statements and 2 recovery-file writes: claim, step EXECUTING, end', async () => {
+    const statements: string[] = [];
+    const inner = world.stores.tasks;
+    const tasks = new Proxy(inner, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          statements.push(String(property));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    // What reaches the disk: the content of each file renamed into place.
+    const files = jest.spyOn(RecoveryFiles.prototype as unknown as { writeAtomically(id: string, text: string): Promise<void> }, 'writeAtomically');
+    const runtime = world.runtime('w', { stores: { tasks, logs: world.stores.logs } });
+    await runtime.start();
+    statements.length = 0;
+    const task = await world.queuedTask(['only']);
+    await until(() => runtime.stats.running === 0 && runtime.stats.held === 1, 'the run has ended');
+
+    // Each a single statement in PostgreSQL (the step's log lines go to the step log store).
+    expect(statements).toEqual(['claim', 'savePlan', 'compareAndSet']);
+    const written = files.mock.calls.map(([, text]) => parseRecoveryFile(text, task.id).task);
+    expect(written.map((t) => [t.state, ...flattenSteps(t.plan).map((s) => s.state)])).toEqual([
+      ['EXECUTING', 'EXECUTING'],
+      ['EXECUTED', 'DONE'],
+    ]);
+    expect(await world.task(task.id)).toMatchObject({ state: 'EXECUTED', failure: null });
+    expect(await stepStates(task.id)).toEqual(['DONE']);
     await runtime.close();
   });
 
