@@ -123,6 +123,59 @@ describe('PlanExecution', () => {
     expect(failures).toEqual([]);
   });
 
+  it('does not start a step whose EXECUTING checkpoint brought an abort', async () => {
+    const plan = buildPlan([{ description: 'p', blocks: [{ description: 'b', parallel: false, steps: [spec('a', 1), spec('b', 2)] }] }]);
+    const executor = new ScriptedExecutor({ a: 'hang' });
+    const { h, failures } = hooks();
+    const execution = run(plan, executor, h);
+    // As the worker does when the EXECUTING save answers ABORTING.
+    h.stepChanged = async (step) => {
+      if (step.state === 'EXECUTING') execution.requestAbort();
+    };
+    expect(await execution.run()).toBe('aborted');
+    expect(executor.started).toEqual([]);
+    expect(flattenSteps(plan).map((s) => s.state)).toEqual(['FAILED', 'PENDING']);
+    expect(flattenSteps(plan)[0].failure).toBe('aborted by user');
+    expect(failures).toEqual([]);
+  });
+
+  it('marks as ending the run only a step end after which no step starts', async () => {
+    const ends = async (build: () => ReturnType<typeof buildPlan>, script: Record<string, 'ok' | 'fail'>, stopAt?: string) => {
+      const seen: string[] = [];
+      const plan = build();
+      const execution = new PlanExecution({
+        taskId: 't1',
+        plan,
+        executors: () => new ScriptedExecutor(script),
+        workDir: '/tmp',
+        hooks: {
+          stepChanged: async (step, endsRun) => {
+            if (`${step.description}:${step.state}` === stopAt) execution.requestStop();
+            if (step.state !== 'EXECUTING') seen.push(`${step.description}:${step.state}${endsRun ? ':ends' : ''}`);
+          },
+          firstFailure: async () => undefined,
+          log: () => undefined,
+        },
+      });
+      await execution.run();
+      return seen;
+    };
+    const serial = () => buildPlan([{ description: 'p', blocks: [{ description: 'b', parallel: false, steps: [spec('a', 1), spec('b', 2), spec('c', 3)] }] }]);
+    const parallel = () =>
+      buildPlan([
+        { description: 'p', blocks: [{ description: 'b', parallel: true, steps: [spec('a', 1), spec('b', 2)] }] },
+        { description: 'q', blocks: [{ description: 'b', parallel: false, steps: [spec('c', 3)] }] },
+      ]);
+    expect(await ends(serial, {})).toEqual(['a:DONE', 'b:DONE', 'c:DONE:ends']);
+    expect(await ends(serial, { b: 'fail' })).toEqual(['a:DONE', 'b:FAILED:ends']);
+    // A stop requested while the step ran halts the run after it; one answered by the step's end
+    // (its own save) could not be known before.
+    expect(await ends(serial, {}, 'a:EXECUTING')).toEqual(['a:DONE:ends']);
+    expect(await ends(serial, {}, 'a:DONE')).toEqual(['a:DONE']);
+    expect(await ends(parallel, {})).toEqual(['a:DONE', 'b:DONE', 'c:DONE:ends']);
+    expect(await ends(parallel, { a: 'fail' })).toEqual(['a:FAILED', 'b:DONE:ends']);
+  });
+
   it('pauses before a marked step, and runs the paused step when resumed', async () => {
     const plan = buildPlan([{ description: 'p', blocks: [{ description: 'b', parallel: false, steps: [spec('a', 1), spec('b', 2)] }] }]);
     flattenSteps(plan)[1].pauseBefore = true;

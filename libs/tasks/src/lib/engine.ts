@@ -7,8 +7,13 @@ export type ExecutionOutcome = 'completed' | 'halted' | 'failed' | 'aborted';
 
 /** Callbacks through which the engine reports progress; persistence lives behind them, not in the engine. */
 export interface ExecutionHooks {
-  /** A step changed state (the plan object is already updated). Awaited before the engine goes on. */
-  stepChanged(step: PlanStep): Promise<void>;
+  /**
+   * A step changed state (the plan object is already updated). Awaited before the engine goes on.
+   * `endsRun`: this is a step's end (DONE or FAILED) after which no step starts in this run (no
+   * step is executing any more, and none is left to run or the run halts, fails or aborts): the
+   * run's outcome follows, and whoever records it may record this change with it.
+   */
+  stepChanged(step: PlanStep, endsRun: boolean): Promise<void>;
   /** The first step failure of this run: the task goes FAILING while parallel siblings finish. */
   firstFailure(step: PlanStep): Promise<void>;
   /** Text for a step's log. */
@@ -35,6 +40,10 @@ export class PlanExecution {
   private abortReason: string | undefined;
   private readonly abortController = new AbortController();
   private failed = false;
+  /** Steps of this run not started yet (the steps neither DONE nor SKIPPED when it began). */
+  private notStarted = 0;
+  /** Steps executing now. */
+  private executing = 0;
   private readonly now: () => Date;
 
   constructor(private readonly options: ExecutionOptions) {
@@ -57,6 +66,7 @@ export class PlanExecution {
   }
 
   async run(): Promise<ExecutionOutcome> {
+    this.notStarted = flattenSteps(this.options.plan).filter(isRunnable).length;
     for (const phase of this.options.plan.phases) {
       for (const block of phase.blocks) {
         const outcome = await this.runBlock(block);
@@ -69,7 +79,7 @@ export class PlanExecution {
 
   /** Runs a block; answers an outcome when execution must end here. */
   private async runBlock(block: PlanBlock): Promise<ExecutionOutcome | undefined> {
-    const runnable = block.steps.filter((s) => s.state !== 'DONE' && s.state !== 'SKIPPED');
+    const runnable = block.steps.filter(isRunnable);
     if (runnable.length === 0) return undefined;
     if (block.parallel) {
       const halt = await this.haltBefore(runnable);
@@ -105,11 +115,16 @@ export class PlanExecution {
 
   private async runStep(step: PlanStep): Promise<void> {
     const { hooks, taskId, workDir } = this.options;
+    this.notStarted--;
+    this.executing++;
     step.startedAt = this.now().toISOString();
     step.completedAt = undefined;
     step.failure = undefined;
     await this.setState(step, 'EXECUTING');
     try {
+      // An abort that came with the EXECUTING checkpoint (or while it was written): the step's
+      // effects must not start, whether or not its executor looks at an already aborted signal.
+      if (this.aborting) throw new Error('aborted');
       const executor = this.options.executors(step.ciType);
       await executor.execute({
         taskId,
@@ -120,23 +135,34 @@ export class PlanExecution {
       });
       if (this.aborting) throw new Error('aborted');
       step.completedAt = this.now().toISOString();
-      await this.setState(step, 'DONE');
+      await this.endStep(step, 'DONE');
     } catch (error) {
       step.failure = this.aborting ? (this.abortReason ?? 'aborted') : messageOf(error);
       step.completedAt = this.now().toISOString();
       hooks.log(step, `\n[shipdeck] step failed: ${step.failure}\n`);
-      await this.setState(step, 'FAILED');
-      if (!this.failed && !this.aborting) {
-        this.failed = true;
-        await hooks.firstFailure(step);
-      }
+      // Failed from now on, so that a sibling ending meanwhile knows the run ends with the block.
+      const first = !this.failed && !this.aborting;
+      if (first) this.failed = true;
+      await this.endStep(step, 'FAILED');
+      if (first) await hooks.firstFailure(step);
     }
   }
 
-  private async setState(step: PlanStep, state: PlanStep['state']): Promise<void> {
-    step.state = state;
-    await this.options.hooks.stepChanged(step);
+  private async endStep(step: PlanStep, state: 'DONE' | 'FAILED'): Promise<void> {
+    this.executing--;
+    // A stop requested by now halts the run before its next step, as a failure or an abort ends it.
+    const last = this.notStarted === 0 || state === 'FAILED' || this.failed || this.aborting || this.stopRequested;
+    await this.setState(step, state, this.executing === 0 && last);
   }
+
+  private async setState(step: PlanStep, state: PlanStep['state'], endsRun = false): Promise<void> {
+    step.state = state;
+    await this.options.hooks.stepChanged(step, endsRun);
+  }
+}
+
+function isRunnable(step: PlanStep): boolean {
+  return step.state !== 'DONE' && step.state !== 'SKIPPED';
 }
 
 function messageOf(error: unknown): string {

@@ -42,6 +42,35 @@ describe('TaskRecovery and ghost tasks (in-process: SQLite, in-process queue, ma
     await restarted.close();
   });
 
+  it('a restart after a run wrote its end to the recovery file but not yet to the database ends the task from the file', async () => {
+    // The last step's end travels with the run's end: recovery file first, then the database. The
+    // worker dies in between (its end's compare-and-set never answers).
+    const inner = world.stores.tasks;
+    const compareAndSet: typeof inner.compareAndSet = (id, expected, patch, owner) =>
+      patch.state === 'EXECUTED' ? new Promise(() => undefined) : inner.compareAndSet(id, expected, patch, owner);
+    const tasks = new Proxy(inner, {
+      get(target, property) {
+        if (property === 'compareAndSet') return compareAndSet;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const crashed = world.runtime('w', { stores: { tasks, logs: world.stores.logs } });
+    await crashed.start();
+    const { id } = await world.queuedTask(['first', 'second']);
+    const inFile = () => (existsSync(fileOf('w', id)) ? parseRecoveryFile(readFileSync(fileOf('w', id), 'utf8'), id).task.state : undefined);
+    await until(() => inFile() === 'EXECUTED', 'the end is in the recovery file');
+    expect(await world.task(id)).toMatchObject({ state: 'EXECUTING' });
+    expect(await stepStates(id)).toEqual(['DONE', 'EXECUTING']);
+
+    const restarted = world.runtime('w');
+    expect(await restarted.start()).toEqual({ recovered: [id], quarantined: [], ghosts: [] });
+    expect(await world.task(id)).toMatchObject({ state: 'EXECUTED', workerId: 'w', failure: null });
+    expect(await stepStates(id)).toEqual(['DONE', 'DONE']);
+    expect(restarted.heldTasks).toEqual([{ id, type: 'CONTROL', state: 'EXECUTED' }]);
+    await restarted.close();
+  });
+
   it('a restart finds a task removed from the monitor meanwhile: a ghost, FAILED locally, registered again on request', async () => {
     const id = await crashedWhileExecuting('w');
     expect(await world.stores.tasks.remove(id)).toBe(true);

@@ -16,14 +16,16 @@ import { StepLogWriter } from './step-log-writer';
 
 /**
  * One execution of a claimed task on this worker: runs the plan, checkpoints every step change
- * (recovery file first, then the database), applies stop and abort requests at step boundaries,
- * and records how the run ended. A run that learns another worker adopted its task stops without
- * writing anything more of it.
+ * (recovery file first, then the database; the end of the run's last step goes with the run's
+ * end), applies stop and abort requests at step boundaries, and records how the run ended. A run
+ * that learns another worker adopted its task stops without writing anything more of it.
  */
 export class TaskRun {
   readonly execution: PlanExecution;
   /** Another worker adopted the task: this run must not write anything of it any more. */
   lost = false;
+  /** The run is recording its end: the recovery file holds the end, no checkpoint may overwrite it. */
+  private ending = false;
   private readonly stepLog: StepLogWriter;
 
   constructor(
@@ -39,7 +41,7 @@ export class TaskRun {
       workDir: options.workDir,
       now: () => new Date(options.clock.now()),
       hooks: {
-        stepChanged: (step) => this.stepChanged(step),
+        stepChanged: (step, endsRun) => this.stepChanged(step, endsRun),
         firstFailure: (step) => this.firstFailure(step),
         log: (step, text) => {
           this.stepLog.write(step.path, text);
@@ -59,8 +61,9 @@ export class TaskRun {
     try {
       // No recovery file at the claim: the first step's EXECUTING write comes before any of its
       // effects, and a crash before it leaves the claim in the database, which recovery reads too.
-      // A stop or abort requested between the claim and now.
-      await this.applyRequests();
+      // No read of the state either: a stop or abort requested since the claim is answered by the
+      // first step's EXECUTING save. An abort then keeps the step from starting; a stop lets it run
+      // (a stop finishes the running step) and halts before the next.
       const outcome = await this.execution.run();
       await this.stepLog.flush();
       await this.finish(outcome);
@@ -82,19 +85,9 @@ export class TaskRun {
     if (state === 'ABORTING') this.execution.requestAbort();
   }
 
-  /** Reads the task's state and applies a stop or abort the master recorded there. */
-  async applyRequests(): Promise<void> {
-    try {
-      const [current] = await this.context.options.tasks.statesOf([this.task.id]);
-      this.applyState(current?.state);
-    } catch (error) {
-      this.context.logger.debug('could not read task state; trying again at the next tick', { taskId: this.task.id, error: String(error) });
-    }
-  }
-
   /** Writes the recovery file between step transitions, if the task changed since the last write. */
   async checkpoint(): Promise<void> {
-    if (this.lost) return;
+    if (this.lost || this.ending) return;
     await this.context.files.refresh(this.task).catch((error: unknown) =>
       this.context.logger.warn('could not write recovery file', { taskId: this.task.id, error: String(error) }),
     );
@@ -118,15 +111,17 @@ export class TaskRun {
     }
   }
 
-  private async stepChanged(step: PlanStep): Promise<void> {
+  private async stepChanged(step: PlanStep, endsRun: boolean): Promise<void> {
     taskLogger(this.context.logger, this.task.id, step.path).debug(`step ${step.state}: ${step.description}`);
     const ended = step.state === 'DONE' || step.state === 'FAILED';
     if (ended) this.stepEnded(step);
+    // No step starts after this one: the run's end (finish) records it, in the recovery file and
+    // the database alike, one write each instead of two.
+    if (endsRun) return;
     if (ended) await this.stepLog.flush();
-    const state = await this.savePlan();
-    // At a step boundary, a stop or abort requested through any master takes effect before the next
-    // step: the plan's write answers the task's state, no second query.
-    if (ended) this.applyState(state);
+    // Every plan save answers the task's state (no second query): a stop or abort requested
+    // through any master takes effect at a step's start as at its end, before the next step.
+    this.applyState(await this.savePlan());
   }
 
   private stepEnded(step: PlanStep): void {
@@ -180,12 +175,21 @@ export class TaskRun {
       return;
     }
     const failure = stepFailure(task.plan);
+    const completedAt = nowIso(this.context);
+    // The end carries the last step's end (not written on its own): recovery file first, as for
+    // every step change, then the database. A crash between the two leaves a file with the end and
+    // the task still active in the database: recovery ends it from the file's plan, EXECUTED when
+    // every step is DONE, FAILED with the step's own failure otherwise (see interruptionAction).
+    // The other order would leave the last step EXECUTING in the file of a task that rests done.
+    this.ending = true;
+    const expected = { ...task, state: nextState(task.state, finishingAction(task, outcome)) ?? task.state, failure, completedAt };
+    await files.write(expected);
     const final = await retryWrite(this.context, `recording the end of task ${task.id}`, () =>
       advanceTask(
         options.tasks,
         task.id,
         (current) => finishingAction(current, outcome),
-        () => ({ plan: task.plan, failure, completedAt: nowIso(this.context) }),
+        () => ({ plan: task.plan, failure, completedAt }),
         options.workerId,
         // The state this run knows (EXECUTING, or FAILING): right unless a master changed it meanwhile.
         task,
@@ -193,7 +197,8 @@ export class TaskRun {
     );
     if (final) {
       Object.assign(task, final);
-      await files.write(task);
+      // A stop or abort recorded meanwhile decided another end than the file's.
+      if (task.state !== expected.state) await files.write(task);
     } else if (!(await options.tasks.get(task.id))) {
       // The monitor cannot record how the run ended; the ghost itself must, or restoring it would
       // show an EXECUTING task that nothing executes any more.

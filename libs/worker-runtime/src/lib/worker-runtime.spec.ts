@@ -6,7 +6,7 @@ import { delayedClaims } from '../testing/delayed-claims';
 import { ManualClock } from '../testing/manual-clock';
 import { CONFIG_HASH, RuntimeHarness, until } from '../testing/runtime-harness';
 import { SeverableQueue } from '../testing/severable-queue';
-import { parseRecoveryFile } from './recovery-files';
+import { RecoveryFiles, parseRecoveryFile } from './recovery-files';
 import { WorkerRuntimeState } from './worker-runtime-options';
 
 describe('WorkerRuntime (in-process: SQLite, in-process queue, manual clock)', () => {
@@ -90,6 +90,51 @@ describe('WorkerRuntime (in-process: SQLite, in-process queue, manual clock)', (
     await runtime.close();
   });
 
+  /** The harness's task store, with a master's request recorded right after each claim. */
+  function requestAfterClaim(state: 'STOPPING' | 'ABORTING') {
+    const inner = world.stores.tasks;
+    const claim: typeof inner.claim = async (...args) => {
+      const claimed = await inner.claim(...args);
+      if (claimed) expect(await inner.compareAndSet(claimed.id, 'EXECUTING', { state })).not.toBeNull();
+      return claimed;
+    };
+    return new Proxy(inner, {
+      get(target, property) {
+        if (property === 'claim') return claim;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  it('applies an abort requested right after the claim at the first step\'s EXECUTING save: the step never starts', async () => {
+    world.steps.gated.add('first');
+    const statesOf = jest.spyOn(world.stores.tasks, 'statesOf');
+    const runtime = world.runtime('w', { stores: { tasks: requestAfterClaim('ABORTING'), logs: world.stores.logs } });
+    await runtime.start();
+    const task = await world.queuedTask(['first', 'second']);
+    await until(async () => (await world.task(task.id)).state === 'ABORTED', 'the task is aborted');
+
+    expect(world.steps.started).toEqual([]);
+    expect(await stepStates(task.id)).toEqual(['FAILED', 'PENDING']);
+    expect(flattenSteps((await world.task(task.id)).plan)[0].failure).toBe('aborted by user');
+    expect(statesOf).not.toHaveBeenCalled();
+    await runtime.close();
+  });
+
+  it('applies a stop requested right after the claim at the first step\'s EXECUTING save: that step runs, the next does not', async () => {
+    const statesOf = jest.spyOn(world.stores.tasks, 'statesOf');
+    const runtime = world.runtime('w', { stores: { tasks: requestAfterClaim('STOPPING'), logs: world.stores.logs } });
+    await runtime.start();
+    const task = await world.queuedTask(['first', 'second']);
+    await until(async () => (await world.task(task.id)).state === 'STOPPED', 'the task is stopped');
+
+    expect(world.steps.started.map((s) => s.step)).toEqual(['first']);
+    expect(await stepStates(task.id)).toEqual(['DONE', 'PENDING']);
+    expect(statesOf).not.toHaveBeenCalled();
+    await runtime.close();
+  });
+
   it('aborts on the next watch tick, reading the states of all running tasks in one query', async () => {
     world.steps.gated.add('first');
     const clock = new ManualClock();
@@ -137,6 +182,39 @@ describe('WorkerRuntime (in-process: SQLite, in-process queue, manual clock)', (
     const after = parseRecoveryFile(readFileSync(file, 'utf8'), task.id);
     expect(after.task).toMatchObject({ state: 'EXECUTED', completedAt: expect.any(String), failure: null });
     expect(flattenSteps(after.task.plan).map((s) => s.state)).toEqual(['DONE', 'DONE']);
+    await runtime.close();
+  });
+
+  it('records a one-step task with 3 task statements and 2 recovery-file writes: claim, step EXECUTING, end', async () => {
+    const statements: string[] = [];
+    const inner = world.stores.tasks;
+    const tasks = new Proxy(inner, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          statements.push(String(property));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    // What reaches the disk: the content of each file renamed into place.
+    const files = jest.spyOn(RecoveryFiles.prototype as unknown as { writeAtomically(id: string, text: string): Promise<void> }, 'writeAtomically');
+    const runtime = world.runtime('w', { stores: { tasks, logs: world.stores.logs } });
+    await runtime.start();
+    statements.length = 0;
+    const task = await world.queuedTask(['only']);
+    await until(() => runtime.stats.running === 0 && runtime.stats.held === 1, 'the run has ended');
+
+    // Each a single statement in PostgreSQL (the step's log lines go to the step log store).
+    expect(statements).toEqual(['claim', 'savePlan', 'compareAndSet']);
+    const written = files.mock.calls.map(([, text]) => parseRecoveryFile(text, task.id).task);
+    expect(written.map((t) => [t.state, ...flattenSteps(t.plan).map((s) => s.state)])).toEqual([
+      ['EXECUTING', 'EXECUTING'],
+      ['EXECUTED', 'DONE'],
+    ]);
+    expect(await world.task(task.id)).toMatchObject({ state: 'EXECUTED', failure: null });
+    expect(await stepStates(task.id)).toEqual(['DONE']);
     await runtime.close();
   });
 

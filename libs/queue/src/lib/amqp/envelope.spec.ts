@@ -1,5 +1,5 @@
 import { MessageProperty, TASK_MESSAGE_VERSION, TaskMessage } from '../message';
-import { decodeTaskMessage, encodeTaskMessage } from './envelope';
+import { decodeTaskMessage, encodeTaskMessage, isWellFormed } from './envelope';
 
 const message: TaskMessage = {
   version: TASK_MESSAGE_VERSION,
@@ -57,5 +57,29 @@ describe('task message envelope', () => {
     const decoded = decodeTaskMessage({ body });
     expect(decoded.ok).toBe(false);
     expect(!decoded.ok && decoded.reason).toMatch(reason);
+  });
+
+  // The hand-written check (the path of every message) and the validated shapes agree.
+  it.each([
+    ['a message', message, true],
+    ['a signed message', { ...message, signature: 's'.repeat(128) }, true],
+    ['an empty signature', { ...message, signature: '' }, true],
+    ['an extra field', { ...message, extra: 1 }, true],
+    ['an unknown version with an unknown task type', { ...message, version: 2, taskType: 'NEW_KIND' }, true],
+    ['a version as text', { ...message, version: '1' }, false],
+    ['an empty publisher', { ...message, publishedBy: '' }, false],
+    ['a missing publication time', { ...message, publishedAt: undefined }, false],
+    ['a numeric task id', { ...message, taskId: 7 }, false],
+    ['a task type of this version unknown to it', { ...message, taskType: 'REBOOT' }, false],
+    ['a signature too long', { ...message, signature: 's'.repeat(129) }, false],
+    ['a signature that is not text', { ...message, signature: 5 }, false],
+  ])('takes the same decision for %s by hand as through the validated shapes', (_case, fields, ok) => {
+    expect(isWellFormed(fields)).toBe(ok);
+    expect(decodeTaskMessage({ body: JSON.stringify(fields) }).ok).toBe(ok);
+  });
+
+  it('leaves a null signature to the validated shapes', () => {
+    expect(isWellFormed({ ...message, signature: null })).toBe(false);
+    expect(decodeTaskMessage({ body: JSON.stringify({ ...message, signature: null }) }).ok).toBe(true);
   });
 });
