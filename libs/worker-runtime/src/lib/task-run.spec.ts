@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { TaskRecord, advanceTask, startPatch } from '@shipdeck/tasks';
+import type { RecoveryFile } from './recovery-files';
 import { ManualClock } from '../testing/manual-clock';
 import { RuntimeHarness, until } from '../testing/runtime-harness';
 import { TaskRun } from './task-run';
@@ -68,6 +71,9 @@ describe('TaskRun: the end of a run and a newer run of the same task on the same
       held.release();
       await runs[0];
       expect(runtime.runningTaskIds).toEqual([task.id]);
+      // Its recovery file is the second run's, not overwritten with the first run's end.
+      const file = JSON.parse(await readFile(join(world.workDirOf('w'), `${task.id}.task`), 'utf8')) as RecoveryFile;
+      expect([file.task.state, file.task.attempt]).toEqual(['EXECUTING', restarted?.attempt]);
       expect(runtime.heldTasks).toEqual([{ id: task.id, type: 'CONTROL', state: 'EXECUTING' }]);
 
       // An abort of the second run reaches its command.

@@ -165,6 +165,11 @@ export class TaskRun {
     return state ?? undefined;
   }
 
+  /** Whether this run is still the one this worker holds for its task (no newer run of it was claimed here). */
+  private current(): boolean {
+    return this.context.held.running.get(this.task.id) === this;
+  }
+
   /** Records how the run ended, retrying while the database is unreachable. */
   private async finish(outcome: ExecutionOutcome): Promise<void> {
     const { options, files, held } = this.context;
@@ -197,8 +202,10 @@ export class TaskRun {
     );
     if (final) {
       Object.assign(task, final);
-      // A stop or abort recorded meanwhile decided another end than the file's.
-      if (task.state !== expected.state) await files.write(task);
+      // A stop or abort recorded meanwhile decided another end than the file's. Once the end is in
+      // the database the task may have been started again and claimed here by a newer run, whose
+      // file this run must not overwrite.
+      if (task.state !== expected.state && this.current()) await files.write(task);
     } else if (!(await options.tasks.get(task.id))) {
       // The monitor cannot record how the run ended; the ghost itself must, or restoring it would
       // show an EXECUTING task that nothing executes any more.
@@ -212,7 +219,7 @@ export class TaskRun {
       log.warn(`the task was removed from the monitor while it ran here: it is a ghost task on this worker now (${task.state})`);
     } else {
       this.lost = true;
-      await files.remove(task.id);
+      if (this.current()) await files.remove(task.id);
     }
     log.info(`task ${final?.state ?? 'not recorded'} (run ${outcome})`);
   }
