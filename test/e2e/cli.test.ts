@@ -40,7 +40,12 @@ const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
  * terminal, so the output is both, with the terminal's CR LF line ends; the exit code is the
  * command's (`-e`).
  */
-function shipdeckOnTerminal(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+function shipdeckOnTerminal(
+  args: string[],
+  env: Record<string, string>,
+  /** Called with everything written so far, whenever more arrives. */
+  onOutput: (output: string) => void = () => undefined,
+): Promise<{ code: number | null; output: string }> {
   const command = [process.execPath, BIN, ...args].map(quote).join(' ');
   return new Promise((resolve, reject) => {
     const child = spawn('script', ['-qec', command, '/dev/null'], {
@@ -49,8 +54,12 @@ function shipdeckOnTerminal(args: string[], env: Record<string, string>): Promis
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const more = (c: Buffer) => {
+      output += c.toString();
+      onOutput(output);
+    };
+    child.stdout.on('data', more);
+    child.stderr.on('data', more);
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, output }));
   });
@@ -237,14 +246,33 @@ describe('shipdeck against a real master', () => {
   });
 
   e2e('tasks log --follow prints a step’s output as it arrives, on a terminal and not; ids by unique prefix', async () => {
-    await ok(['import', writeManifest(chatty('followed', ['work'], 4))]);
+    // The step writes its first line, then waits for the gate, which the test opens once the
+    // terminal follower shows that line: it follows a running step however slowly the CLI starts.
+    const gate = join(sandbox, 'follow-gate');
+    await ok([
+      'import',
+      writeManifest({
+        application: 'followed',
+        version: '1.0.0',
+        deployables: [
+          {
+            name: 'work',
+            type: 'cmd.Command',
+            order: 50,
+            create: `echo "work line 1"; while [ ! -e ${quote(gate)} ]; do sleep 0.1; done; for i in 2 3 4; do echo "work line $i"; sleep 0.2; done`,
+          },
+        ],
+      }),
+    ]);
     const created = await ok(['deploy', 'followed', '1.0.0', 'dev']);
     const id = createdId(created);
     const prefix = id.slice(0, 8);
     // Both follow the same running step at once.
     const [piped, onTerminal] = await Promise.all([
       shipdeck(['tasks', 'log', prefix, '1-1-1', '--follow'], env),
-      shipdeckOnTerminal(['tasks', 'log', prefix, '1-1-1', '--follow'], env),
+      shipdeckOnTerminal(['tasks', 'log', prefix, '1-1-1', '--follow'], env, (output) => {
+        if (output.includes('work line 1')) writeFileSync(gate, '');
+      }),
     ]);
     // What was followed is the whole log, as `tasks log` prints it once the step is done.
     const log = await ok(['tasks', 'log', prefix, '1-1-1']);
