@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { NotReadyError, isRetryable } from '@shipdeck/errors';
 import { openStores } from '@shipdeck/persistence';
-import { describeStoresContract, testLogger } from './stores-contract';
+import { describeStoresContract, makeTask, testLogger } from './stores-contract';
 
 /** The PostgreSQL server of the integration tests; each test file works in its own schema. */
 const BASE_URL = process.env.SHIPDECK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -69,6 +69,22 @@ describe('Stores on PostgreSQL', () => {
       'worker_certificates',
       'workers',
     ]);
+  });
+
+  it('keeps reading through its prepared statements after a newer migration adds a column', async () => {
+    const own = newSchema();
+    schemas.push(own);
+    const stores = await openStores({ url: withSchema(own), logger: testLogger });
+    try {
+      const task = makeTask();
+      await stores.tasks.insert(task);
+      expect((await stores.tasks.get(task.id))?.id).toBe(task.id);
+      // A newer master's migration changes the columns of `SELECT *` under the prepared plan.
+      await admin!.query(`ALTER TABLE "${own}".tasks ADD COLUMN added_later text`);
+      expect((await stores.tasks.get(task.id))?.id).toBe(task.id);
+    } finally {
+      await stores.close();
+    }
   });
 
   it('answers a retryable NotReadyError when the server cannot be reached', async () => {

@@ -137,6 +137,55 @@ export function describeStoresContract(target: ContractTarget): void {
       await expect(stores.tasks.insert(task)).rejects.toBeInstanceOf(ConflictError);
     });
 
+    it("stores a task with its creation's audit entry, both or neither", async () => {
+      const task = makeTask({ type: 'CONTROL', deployment: null, control: { target: 'web-1', control: 'noop', parameters: {} } });
+      const entry = {
+        at: '2031-02-03T04:05:06.789Z',
+        userId: 'user-1',
+        username: 'alice',
+        tokenId: 'token-1',
+        action: 'POST /api/v1/control-tasks',
+        objectIds: {},
+        outcome: 'succeeded' as const,
+        status: 201,
+        sourceIp: '127.0.0.1',
+        detail: 'started',
+        taskId: task.id,
+      };
+      await stores.tasks.insert(task, entry);
+      expect(await stores.tasks.get(task.id)).toEqual(task);
+      const stored = await stores.auth.listAudit({ limit: 10, taskId: task.id });
+      expect(stored.map(({ seq: _seq, ...rest }) => rest)).toEqual([entry]);
+      // The same id again: the INSERT fails, and the entry given with it is not stored either.
+      await expect(stores.tasks.insert(task, { ...entry, action: 'second' })).rejects.toBeInstanceOf(ConflictError);
+      expect(await stores.auth.listAudit({ limit: 10, taskId: task.id })).toHaveLength(1);
+    });
+
+    it("stores an exclusive deployment task with its audit entry, and neither when another one blocks it", async () => {
+      const environment = `env-${uid()}`;
+      const entryOf = (taskId: string) => ({
+        at: '2031-02-03T04:05:06.789Z',
+        userId: 'user-1',
+        username: 'alice',
+        tokenId: null,
+        action: 'POST /api/v1/deployments',
+        objectIds: {},
+        outcome: 'succeeded' as const,
+        status: 201,
+        sourceIp: null,
+        detail: null,
+        taskId,
+      });
+      const deployment = { ...makeTask().deployment!, environment };
+      const first = makeTask({ deployment }) as TaskRecord & { deployment: typeof deployment };
+      expect(await stores.tasks.insertExclusive(first, entryOf(first.id))).toBeNull();
+      expect(await stores.auth.listAudit({ limit: 10, taskId: first.id })).toHaveLength(1);
+      const second = makeTask({ deployment }) as TaskRecord & { deployment: typeof deployment };
+      expect((await stores.tasks.insertExclusive(second, entryOf(second.id)))?.id).toBe(first.id);
+      expect(await stores.tasks.get(second.id)).toBeNull();
+      expect(await stores.auth.listAudit({ limit: 10, taskId: second.id })).toEqual([]);
+    });
+
     it('lists current tasks oldest first, with filters, never DONE or CANCELLED', async () => {
       const worker = `w-${uid()}`;
       const a = await insertIn(stores, 'EXECUTING', { workerId: worker, createdAt: '2031-01-01T00:00:02.000Z' });

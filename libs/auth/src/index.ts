@@ -4,7 +4,7 @@ export { ADMIN_PASSWORD_ENV, ensureAdmin } from './lib/bootstrap-admin';
 export { clusterAuthorization } from './lib/cluster-credential';
 export { SESSION_COOKIE, clearedSessionCookie, readCookie, sessionCookie } from './lib/cookies';
 export { AuthError, AuthErrorCode } from './lib/errors';
-export { AUDIT_DETAIL, AUDIT_TASK_ID, auditTrail, authErrorHandler, authenticate, principalOf, requirePermission, sendAuthError } from './lib/middleware';
+export { AUDIT_DETAIL, AUDIT_TASK_ID, auditEntryOf, auditStoredWithEffect, auditTrail, authErrorHandler, authenticate, principalOf, requirePermission, sendAuthError } from './lib/middleware';
 export type { EnvironmentOf } from './lib/middleware';
 export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './lib/passwords';
 export { ROLES, ROLE_PERMISSIONS, authorize, authorizeTokenOwner } from './lib/permissions';

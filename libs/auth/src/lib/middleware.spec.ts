@@ -4,7 +4,7 @@ import express from 'express';
 import { authKit } from '../testing/auth-kit';
 import { StoreAuditRecorder } from './audit';
 import { clearedSessionCookie, readCookie, sessionCookie } from './cookies';
-import { auditTrail, authErrorHandler, authenticate, principalOf, requirePermission } from './middleware';
+import { auditEntryOf, auditStoredWithEffect, auditTrail, authErrorHandler, authenticate, principalOf, requirePermission } from './middleware';
 import { LoginRateLimiter } from './rate-limit';
 import { AuditEntry } from './store';
 
@@ -256,6 +256,54 @@ describe('auth middleware on a real express app', () => {
     // Reads are not audited.
     const reads = (await store.listAudit({ limit: 500 })).filter((e) => e.action.startsWith('GET'));
     expect(reads).toEqual([]);
+  });
+});
+
+describe('an audit entry stored by the route with its effect', () => {
+  it('is the entry the trail would record, recorded once; a failed effect leaves the failure to the trail', async () => {
+    const kit = authKit();
+    const app = express();
+    app.use(auditTrail({ recorder: new StoreAuditRecorder(kit.store), logger: kit.logger, now: () => kit.clock.now }));
+    const api = express.Router();
+    api.use(authenticate({ auth: kit.auth }));
+    api.post('/things/:name', requirePermission('deploy'), (req, res, next) => {
+      const entry = auditEntryOf(req, res, 201);
+      if (req.query['fail'] !== undefined) {
+        next(new Error('storing the thing failed'));
+        return;
+      }
+      kit.store.appendAudit({ ...entry!, detail: 'stored with the thing' }).then(() => {
+        auditStoredWithEffect(req);
+        res.status(201).json({ stored: true });
+      }, next);
+    });
+    app.use('/api/v1', api);
+    app.use((error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(500).json({ error: { code: 'INTERNAL', message: error.message, details: [] } });
+    });
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const user = await kit.auth.createUser({ username: 'maker', password: PASSWORD, role: 'deployer' });
+      const token = (await kit.auth.createToken(user.id, 't')).token;
+      const action = 'POST /api/v1/things/:name';
+      expect((await call(server, 'POST', '/api/v1/things/one', { Authorization: `Bearer ${token}` })).status).toBe(201);
+      expect((await call(server, 'POST', '/api/v1/things/two?fail', { Authorization: `Bearer ${token}` })).status).toBe(500);
+      const failed = await until(async () => (await kit.store.listAudit({ limit: 50, action })).find((e) => e.status === 500), 'the 500 entry');
+      expect(failed).toMatchObject({ objectIds: { name: 'two' }, outcome: 'failed', detail: null });
+      const entries = await kit.store.listAudit({ limit: 50, action });
+      expect(entries.filter((e) => e.objectIds['name'] === 'one')).toEqual([
+        expect.objectContaining({ userId: user.id, outcome: 'succeeded', status: 201, sourceIp: '127.0.0.1', detail: 'stored with the thing' }),
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('is null for a request the trail does not record', () => {
+    const req = { method: 'GET' } as express.Request;
+    expect(auditEntryOf(req, { locals: {} } as express.Response, 200)).toBeNull();
   });
 });
 

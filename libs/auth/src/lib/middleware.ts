@@ -6,6 +6,7 @@ import { readCookie, SESSION_COOKIE } from './cookies';
 import { AuthError, AuthErrorCode, authErrorAnswer } from './errors';
 import { CLUSTER_SCHEME, verifyClusterCredential } from './cluster-credential';
 import { Permission, authorize } from './permissions';
+import type { NewAuditEntry } from './store';
 
 /** Who a worker calling the master API with the cluster credential is: a reader, nothing more. */
 export const WORKER_PRINCIPAL: Principal = Object.freeze({
@@ -147,11 +148,24 @@ export interface AuditTrailOptions {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** What {@link auditTrail} noted when a state-changing request arrived. */
+interface AuditedRequest {
+  /** When the request arrived (ISO): the entry's time. */
+  startedAt: string;
+  /** The path without its query (the router rewrites `req.path` while it routes). */
+  path: string;
+  /** The entry is recorded already (by the trail, or stored by the route with its effect). */
+  recorded: boolean;
+}
+const auditedRequests = new WeakMap<Request, AuditedRequest>();
+
 /**
  * Records every state-changing request (any method but GET, HEAD, OPTIONS) when its answer has
  * been sent: who, what (route and object ids, as noted by {@link requirePermission}), the outcome
  * and status, when and from where. Mounted before the routes (and before {@link authenticate},
- * so that refused requests are recorded too).
+ * so that refused requests are recorded too). A route may instead store the entry together with
+ * its effect ({@link auditEntryOf}, {@link auditStoredWithEffect}); the request is then not
+ * recorded again.
  */
 export function auditTrail(options: AuditTrailOptions): RequestHandler {
   const now = options.now ?? (() => new Date());
@@ -160,38 +174,54 @@ export function auditTrail(options: AuditTrailOptions): RequestHandler {
       next();
       return;
     }
-    const startedAt = now().toISOString();
-    // The router rewrites req.path while it routes; the original URL, without its query, stays.
-    const path = req.originalUrl.split('?')[0];
-    let recorded = false;
+    const audited: AuditedRequest = { startedAt: now().toISOString(), path: req.originalUrl.split('?')[0] ?? req.originalUrl, recorded: false };
+    auditedRequests.set(req, audited);
     const record = () => {
-      if (recorded) return;
-      recorded = true;
-      const target = auditTargets.get(req);
+      if (audited.recorded) return;
+      audited.recorded = true;
       // A connection closed before the answer was sent ends with status 0: the outcome is unknown, i.e. failed.
       const status = res.writableFinished ? res.statusCode : 0;
-      const principal = req.principal;
-      void recordSafely(
-        options.recorder,
-        {
-          at: startedAt,
-          userId: principal?.userId ?? null,
-          username: principal?.username ?? null,
-          tokenId: principal?.tokenId ?? null,
-          action: target?.action ?? `${req.method} ${path}`,
-          objectIds: target?.objectIds ?? {},
-          outcome: status === 0 ? 'failed' : outcomeOfStatus(status),
-          status: status === 0 ? null : status,
-          sourceIp: clientAddress(req),
-          detail: typeof res.locals[AUDIT_DETAIL] === 'string' ? res.locals[AUDIT_DETAIL] : null,
-          taskId: auditedTaskId(res.locals, target),
-        },
-        options.logger,
-      );
+      void recordSafely(options.recorder, entryOf(req, res, audited, status), options.logger);
     };
     res.once('finish', record);
     res.once('close', record);
     next();
+  };
+}
+
+/**
+ * The entry {@link auditTrail} would record for `req` answered with `status`, for a route that
+ * stores it together with the request's effect (in one statement or transaction), so that the
+ * effect never exists without its entry; null when the request is not audited (a safe method, or
+ * no trail mounted). Once the effect is stored, the route calls {@link auditStoredWithEffect};
+ * when storing fails it does not, and the trail records the failure as for any request.
+ */
+export function auditEntryOf(req: Request, res: Response, status: number): NewAuditEntry | null {
+  const audited = auditedRequests.get(req);
+  return audited === undefined ? null : entryOf(req, res, audited, status);
+}
+
+/** The route stored the request's audit entry ({@link auditEntryOf}) with its effect: the trail records nothing more. */
+export function auditStoredWithEffect(req: Request): void {
+  const audited = auditedRequests.get(req);
+  if (audited) audited.recorded = true;
+}
+
+function entryOf(req: Request, res: Response, audited: AuditedRequest, status: number): NewAuditEntry {
+  const target = auditTargets.get(req);
+  const principal = req.principal;
+  return {
+    at: audited.startedAt,
+    userId: principal?.userId ?? null,
+    username: principal?.username ?? null,
+    tokenId: principal?.tokenId ?? null,
+    action: target?.action ?? `${req.method} ${audited.path}`,
+    objectIds: target?.objectIds ?? {},
+    outcome: status === 0 ? 'failed' : outcomeOfStatus(status),
+    status: status === 0 ? null : status,
+    sourceIp: clientAddress(req),
+    detail: typeof res.locals[AUDIT_DETAIL] === 'string' ? res.locals[AUDIT_DETAIL] : null,
+    taskId: auditedTaskId(res.locals, target),
   };
 }
 

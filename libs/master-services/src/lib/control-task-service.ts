@@ -13,6 +13,6 @@ export class ControlTaskService {
     const parameters = request.parameters ?? {};
     const phases = planControl({ host, control: request.control, parameters, types: this.options.registry });
     const control = { target: host.name, control: request.control, parameters };
-    return this.options.tasks.create({ type: 'CONTROL', description: `${request.control} on ${host.name}`, control }, buildPlan(phases), options.start);
+    return this.options.tasks.create({ type: 'CONTROL', description: `${request.control} on ${host.name}`, control }, buildPlan(phases), options);
   }
 }

@@ -53,7 +53,7 @@ export class DeploymentService {
       deployeds: planned.deployeds,
     };
     const description = `${verb} ${request.application} ${request.version} to ${request.environment}`;
-    return this.options.tasks.createDeployment({ type: 'DEPLOYMENT', description, deployment }, plan, options.start);
+    return this.options.tasks.createDeployment({ type: 'DEPLOYMENT', description, deployment }, plan, options);
   }
 
   /** Creates the task (PENDING, or started) that removes a deployed application; NOT_DEPLOYED when it is not there. */
@@ -88,7 +88,7 @@ export class DeploymentService {
       deployeds: [],
     };
     const description = `Undeploy ${request.application} ${current.version} from ${request.environment}`;
-    return this.options.tasks.createDeployment({ type: 'DEPLOYMENT', description, deployment }, buildPlan(planned.phases), options.start);
+    return this.options.tasks.createDeployment({ type: 'DEPLOYMENT', description, deployment }, buildPlan(planned.phases), options);
   }
 
   /** CONFLICT naming the oldest unfinished deployment task of the application to the environment, if any. */

@@ -1,4 +1,5 @@
 import { Delta, Deployed, DeploymentKind } from '@shipdeck/domain';
+import type { AuthNewAuditEntry } from '@shipdeck/persistence';
 import { PlanView, TaskState, TaskType } from '@shipdeck/tasks';
 
 /*
@@ -10,6 +11,11 @@ import { PlanView, TaskState, TaskType } from '@shipdeck/tasks';
 export interface TaskCreationOptions {
   /** Start it too: stored QUEUED, as `POST /tasks/{id}/start` would make it, and published. Default: PENDING. */
   start?: boolean;
+  /**
+   * The audit entry of the request creating the task, stored with the task (both or neither) and
+   * naming it; none when the caller audits otherwise.
+   */
+  audit?: Omit<AuthNewAuditEntry, 'taskId'>;
 }
 
 /** A deployment to plan or create. */

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { ConflictError } from '@shipdeck/errors';
 import { Logger } from '@shipdeck/logging';
 import { PluginRegistry } from '@shipdeck/plugins';
-import { Clock, TaskStore } from '@shipdeck/persistence';
+import { AuthNewAuditEntry, Clock, TaskStore } from '@shipdeck/persistence';
 import { Plan, TaskRecord, TaskView, started } from '@shipdeck/tasks';
 import { type CatalogService, taskLabel } from './catalog-service';
+import { TaskCreationOptions } from './requests';
 import { TaskAnnouncer } from './task-announcer';
 import { TaskViews } from './task-views';
 
@@ -60,11 +61,12 @@ export class TaskFactory {
   /**
    * Stores a new task and answers its view: PENDING, or with `start` QUEUED as
    * `POST /tasks/{id}/start` would make it, stored in that state by the one INSERT and then
-   * published (a failed publish is left to the reconciler, as for a start).
+   * published (a failed publish is left to the reconciler, as for a start). The `audit` entry, if
+   * any, is stored with the task.
    */
-  async create(purpose: TaskPurpose, plan: Plan, start = false): Promise<TaskView> {
-    const task = this.prepare(this.draft(purpose, plan), start);
-    await this.tasks.insert(task);
+  async create(purpose: TaskPurpose, plan: Plan, options: TaskCreationOptions = {}): Promise<TaskView> {
+    const task = this.prepare(this.draft(purpose, plan), options);
+    await this.tasks.insert(task, auditOf(task, options));
     return this.stored(task);
   }
 
@@ -76,16 +78,16 @@ export class TaskFactory {
   async createDeployment(
     purpose: TaskPurpose & { deployment: NonNullable<TaskRecord['deployment']> },
     plan: Plan,
-    start = false,
+    options: TaskCreationOptions = {},
   ): Promise<TaskView> {
-    const task = this.prepare({ ...this.draft(purpose, plan), deployment: purpose.deployment }, start);
-    const blocking = await this.tasks.insertExclusive(task);
+    const task = this.prepare({ ...this.draft(purpose, plan), deployment: purpose.deployment }, options);
+    const blocking = await this.tasks.insertExclusive(task, auditOf(task, options));
     if (blocking) throw unfinishedDeployment(blocking);
     return this.stored(task);
   }
 
-  private prepare<T extends TaskRecord>(draft: T, start: boolean): T {
-    return start ? { ...draft, ...started(draft, draft.createdAt) } : draft;
+  private prepare<T extends TaskRecord>(draft: T, options: TaskCreationOptions): T {
+    return options.start === true ? { ...draft, ...started(draft, draft.createdAt) } : draft;
   }
 
   /** After the commit: one info line per task, the message of a started one, the view. */
@@ -98,6 +100,11 @@ export class TaskFactory {
     }
     return this.views.view(task);
   }
+}
+
+/** The creation's audit entry, if the caller gave one, naming the new task. */
+function auditOf(task: TaskRecord, options: TaskCreationOptions): AuthNewAuditEntry | undefined {
+  return options.audit === undefined ? undefined : { ...options.audit, taskId: task.id };
 }
 
 /** The 409 of a deployment or undeployment refused because `blocking` is unfinished. */

@@ -1,6 +1,6 @@
 import { DeployedApplication, Environment, Host, PackageVersion } from '@shipdeck/domain';
 import { Plan, TaskPatch, TaskRecord, TaskState, TaskStateStore, TaskType } from '@shipdeck/tasks';
-import type { TypeormAuthStore } from './auth';
+import type { AuthNewAuditEntry, TypeormAuthStore } from './auth';
 
 /** Filter of current (not archived) tasks. */
 export interface TaskFilter {
@@ -35,14 +35,22 @@ export interface TaskStateOf {
  * compare-and-set on the state.
  */
 export interface TaskRepository extends TaskStateStore {
-  insert(task: TaskRecord): Promise<void>;
+  /**
+   * Inserts a new task. With `audit` (the audit entry of the request that creates it), the entry is
+   * stored with the task, atomically: both or neither, so a task never lacks its creation's entry.
+   */
+  insert(task: TaskRecord, audit?: AuthNewAuditEntry): Promise<void>;
   /**
    * Inserts a deployment task unless a current (not DONE or CANCELLED) deployment task of the same
    * application and environment exists. Answers that blocking task, and inserts nothing, or null
    * when the task was inserted. Concurrent calls for one application and environment (from any
-   * master) are serialized, so at most one of them inserts.
+   * master) are serialized, so at most one of them inserts. `audit` as for {@link insert}: stored
+   * only when the task is.
    */
-  insertExclusive(task: TaskRecord & { deployment: NonNullable<TaskRecord['deployment']> }): Promise<TaskRecord | null>;
+  insertExclusive(
+    task: TaskRecord & { deployment: NonNullable<TaskRecord['deployment']> },
+    audit?: AuthNewAuditEntry,
+  ): Promise<TaskRecord | null>;
   get(id: string): Promise<TaskRecord | null>;
   /** Current tasks (every state but DONE and CANCELLED), oldest first. */
   list(filter?: TaskFilter): Promise<TaskRecord[]>;

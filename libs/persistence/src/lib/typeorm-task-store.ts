@@ -1,6 +1,8 @@
 import { EntityManager, In, Not } from 'typeorm';
 import { DeployedApplication } from '@shipdeck/domain';
 import { ACTIVE_STATES, FINAL_STATES, Plan, TaskPatch, TaskRecord, TaskState } from '@shipdeck/tasks';
+import { AUDIT_COLUMNS, auditValues } from './auth/typeorm-auth-store';
+import type { AuthNewAuditEntry } from './auth/auth-records';
 import { Database } from './database';
 import { DeployedApplicationRow, TaskRow } from './entities';
 import { RawSql } from './raw-sql';
@@ -23,11 +25,17 @@ export class TypeOrmTaskStore implements TaskStore {
     return this.db.entities.task;
   }
 
-  insert(task: TaskRecord): Promise<void> {
-    return this.db.run(`inserting task ${task.id}`, (m) => this.insertRow(m, task));
+  insert(task: TaskRecord, audit?: AuthNewAuditEntry): Promise<void> {
+    const what = `inserting task ${task.id}`;
+    // With its audit entry: one statement on PostgreSQL (see insertRow), one transaction on SQLite.
+    if (audit === undefined || this.db.dialect === 'postgres') return this.db.run(what, (m) => this.insertRow(m, task, audit));
+    return this.db.transaction(what, (m) => this.insertRow(m, task, audit));
   }
 
-  insertExclusive(task: TaskRecord & { deployment: NonNullable<TaskRecord['deployment']> }): Promise<TaskRecord | null> {
+  insertExclusive(
+    task: TaskRecord & { deployment: NonNullable<TaskRecord['deployment']> },
+    audit?: AuthNewAuditEntry,
+  ): Promise<TaskRecord | null> {
     const { application, environment } = task.deployment;
     return this.db.transaction(`inserting deployment task ${task.id}`, async (m) => {
       // PostgreSQL: masters may insert concurrently; a transaction-scoped advisory lock per
@@ -41,12 +49,17 @@ export class TypeOrmTaskStore implements TaskStore {
         order: { created_at: 'ASC', id: 'ASC' },
       });
       if (blocking) return taskFromRow(blocking);
-      await this.insertRow(m, task);
+      await this.insertRow(m, task, audit);
       return null;
     });
   }
 
-  private async insertRow(m: EntityManager, task: TaskRecord): Promise<void> {
+  /**
+   * The task's INSERT; with `audit`, the audit entry of its creation too: on PostgreSQL in the same
+   * statement (both rows or neither, one round trip), on SQLite as a second INSERT (`m` is then a
+   * transaction's).
+   */
+  private async insertRow(m: EntityManager, task: TaskRecord, audit?: AuthNewAuditEntry): Promise<void> {
     const row: TaskRow = {
       id: task.id,
       type: task.type,
@@ -71,8 +84,20 @@ export class TypeOrmTaskStore implements TaskStore {
     };
     // Hand-written: every task is inserted once, and TypeORM's insert building cost more than the INSERT.
     const names = Object.keys(row) as (keyof TaskRow)[];
-    const sql = `INSERT INTO tasks (${names.join(', ')}) VALUES (${RawSql.placeholders(names.length)})`;
-    await this.sql.rows(m, sql, names.map((name) => this.columnValue(name, row[name])));
+    const insertTask = `INSERT INTO tasks (${names.join(', ')}) VALUES (${RawSql.placeholders(names.length)})`;
+    const taskValues = names.map((name) => this.columnValue(name, row[name]));
+    if (audit === undefined) {
+      await this.sql.rows(m, insertTask, taskValues);
+      return;
+    }
+    const auditRow = auditValues(this.sql, audit);
+    const insertAudit = (before: number) => `INSERT INTO audit_entries (${AUDIT_COLUMNS}) VALUES (${RawSql.placeholders(auditRow.length, before)})`;
+    if (this.db.dialect === 'postgres') {
+      await this.sql.rows(m, `WITH task AS (${insertTask}) ${insertAudit(names.length)}`, [...taskValues, ...auditRow]);
+      return;
+    }
+    await this.sql.rows(m, insertTask, taskValues);
+    await this.sql.rows(m, insertAudit(0), auditRow);
   }
 
   get(id: string): Promise<TaskRecord | null> {

@@ -1,5 +1,5 @@
 import { Request, RequestHandler, Response, Router } from 'express';
-import { AUDIT_DETAIL, AUDIT_TASK_ID, AuthError, AuthErrorCode, authorize, principalOf } from '@shipdeck/auth';
+import { AUDIT_DETAIL, AUDIT_TASK_ID, AuthError, AuthErrorCode, auditEntryOf, auditStoredWithEffect, authorize, principalOf } from '@shipdeck/auth';
 import { FieldError } from '@shipdeck/errors';
 import type { TaskCreationOptions } from '@shipdeck/master-services';
 import type { TaskView } from '@shipdeck/tasks';
@@ -124,11 +124,21 @@ export async function createTask(req: Request, res: Response, creation: TaskCrea
     const decision = authorize(principal, 'task:operate', { environment: creation.environment });
     if (!decision.allowed) throw new AuthError(AuthErrorCode.FORBIDDEN, `${principal.username}: start: ${decision.reason}`);
   }
-  const task = await creation.create({ start });
-  // The audit entry of the creation names the task, for the task view's actors.
+  // The creation's audit entry is stored with the task (one statement on PostgreSQL), naming it for
+  // the task view's actors: a task never exists without it, and a failed creation leaves the entry
+  // of its failure to the audit trail.
+  const entry = auditEntryOf(req, res, 201);
+  const audit = entry === null ? undefined : { ...withoutTaskId(entry), detail: start ? STARTED_ON_CREATE : null };
+  const task = await creation.create(audit === undefined ? { start } : { start, audit });
+  if (audit !== undefined) auditStoredWithEffect(req);
   res.locals[AUDIT_TASK_ID] = task.id;
   if (start) res.locals[AUDIT_DETAIL] = STARTED_ON_CREATE;
   created(res, `${API_BASE_PATH}/tasks/${encodeURIComponent(task.id)}`, { taskId: task.id, task } satisfies CreatedTask);
+}
+
+function withoutTaskId<T extends { taskId: unknown }>(entry: T): Omit<T, 'taskId'> {
+  const { taskId: _taskId, ...rest } = entry;
+  return rest;
 }
 
 /** A collection of resources named by their path, such as `/hosts` and `/hosts/{name}`. */

@@ -97,10 +97,28 @@ const TOKEN_WITH_USER =
   'u.environments AS u_environments, u.disabled AS u_disabled, u.created_at AS u_created_at, u.updated_at AS u_updated_at ' +
   'FROM auth_api_tokens t LEFT JOIN auth_users u ON u.id = t.user_id WHERE t.token_hash = $1';
 
+/** The columns of an audit entry's INSERT, in the order of {@link auditValues}. */
+export const AUDIT_COLUMNS = 'at, user_id, username, token_id, action, object_ids, outcome, status, source_ip, detail, task_id';
+
+/** An audit entry's values as a hand-written INSERT into {@link AUDIT_COLUMNS} binds them. */
+export function auditValues(sql: RawSql, entry: AuthNewAuditEntry): unknown[] {
+  return [
+    sql.time(new Date(entry.at)),
+    entry.userId,
+    entry.username,
+    entry.tokenId,
+    entry.action,
+    sql.json(entry.objectIds),
+    entry.outcome,
+    entry.status,
+    entry.sourceIp,
+    entry.detail,
+    entry.taskId,
+  ];
+}
+
 /** Every state-changing request appends one audit entry: hand-written, no TypeORM insert building. */
-const INSERT_AUDIT =
-  'INSERT INTO audit_entries (at, user_id, username, token_id, action, object_ids, outcome, status, source_ip, detail, task_id) ' +
-  `VALUES (${RawSql.placeholders(11)})`;
+const INSERT_AUDIT = `INSERT INTO audit_entries (${AUDIT_COLUMNS}) VALUES (${RawSql.placeholders(11)})`;
 
 /**
  * Users, API tokens, sessions and audit entries in the Shipdeck database (SQLite or PostgreSQL):
@@ -317,20 +335,7 @@ export class TypeormAuthStore {
 
   appendAudit(entry: AuthNewAuditEntry): Promise<void> {
     return this.db.run(`recording audit entry ${entry.action}`, async (m) => {
-      const { sql } = this;
-      await sql.rows(m, INSERT_AUDIT, [
-        sql.time(new Date(entry.at)),
-        entry.userId,
-        entry.username,
-        entry.tokenId,
-        entry.action,
-        sql.json(entry.objectIds),
-        entry.outcome,
-        entry.status,
-        entry.sourceIp,
-        entry.detail,
-        entry.taskId,
-      ]);
+      await this.sql.rows(m, INSERT_AUDIT, auditValues(this.sql, entry));
     });
   }
 
