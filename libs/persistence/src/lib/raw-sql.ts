@@ -103,11 +103,22 @@ async function postgresRows<T>(m: EntityManager, sql: string, values: unknown[])
     }
     const pool = (m.connection.driver as PostgresDriver).master as Pool;
     const client = await pool.connect();
+    // A connection that breaks while its client is checked out emits 'error' on the client: the
+    // pool listens only to idle clients, and an 'error' event nobody hears would end the process.
+    // The statement fails with the same error; the listener only keeps the process alive.
+    let broken: Error | undefined;
+    const onError = (error: Error) => (broken ??= error);
+    client.on('error', onError);
     try {
       return await runNamed<T>(client, sql, values);
+    } catch (error) {
+      // An error without a SQLSTATE (five characters) did not come from the server: the connection is not usable.
+      if (!/^[0-9A-Z]{5}$/.test(String((error as { code?: unknown }).code))) broken ??= error as Error;
+      throw error;
     } finally {
-      // A client whose connection broke is not queryable any more: the pool drops it.
-      client.release();
+      client.off('error', onError);
+      // Released with an error, a client is destroyed instead of going back to the pool.
+      client.release(broken);
     }
   } catch (error) {
     if (isStalePlan(error)) names.delete(sql);
