@@ -13,7 +13,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskView } from '@shipdeck/tasks';
-import { artemisQueueState, requireArtemis } from '../queue/artemis';
+import { artemisQueueCounts, artemisQueueState, requireArtemis } from '../queue/artemis';
 import { PrivateArtemis, startPrivateArtemis } from '../queue/private-artemis';
 import { artemisDeleteQueueIfAny } from '../queue/transports';
 import { requireClusterPrerequisites } from '../support/cluster';
@@ -141,13 +141,23 @@ describe.each(['amqp', 'stomp'] as const)('a cluster on a private Artemis over %
       };
       const names = [...c.masters.map((m) => m.name), ...c.workers.map((w) => w.name)];
       expect(names.filter((name) => !/reconnected/.test(logOf(name)))).toEqual([]);
-      // And the broker holds nothing any more: every message, duplicates included, was settled.
+      // And the broker holds nothing any more: every message, duplicates included, was settled —
+      // but for deliveries Artemis's STOMP connection cleanup orphaned (in flight for no consumer,
+      // never redelivered before a broker restart: test/queue/fixtures/artemis-stomp-orphans.ts),
+      // as the STOMP kill test of test/queue/amqp-contract.test.ts accounts for them. Every task
+      // is EXECUTED once above, so such a message can only be a duplicate.
       let queue = '';
-      await pollUntil(async () => (queue = await artemisQueueState(c.queueName, admin())).startsWith('messages 0,'), {
-        timeoutMs: 30_000,
-        intervalMs: 500,
-        describe: () => `queue ${c.queueName} not empty: ${queue}`,
-      });
+      let orphaned = 0;
+      await pollUntil(
+        async () => {
+          const counts = await artemisQueueCounts(c.queueName, admin());
+          queue = await artemisQueueState(c.queueName, admin());
+          orphaned = protocol === 'stomp' ? counts.orphaned : 0;
+          return counts.messages === orphaned && counts.held === 0;
+        },
+        { timeoutMs: 30_000, intervalMs: 500, describe: () => `queue ${c.queueName} not empty: ${queue}` },
+      );
+      if (orphaned > 0) console.info(`Artemis stomp: ${orphaned} duplicate message(s) orphaned by the broker's STOMP connection cleanup`);
 
       const unanswered = answers.filter((x) => x === 'unanswered').length;
       console.info(

@@ -33,23 +33,26 @@ export class StateRecorder {
   /** Starts polling; resolves once every subject was looked at once on every master. */
   async start(): Promise<this> {
     this.running = true;
-    const round = () => Promise.all(this.masters.flatMap((m) => this.subjects.map((s) => this.look(m, s))));
-    const first = round();
+    const first = this.round();
     this.loop = (async () => {
       await first;
       while (this.running) {
         await delay(this.intervalMs);
-        await round();
+        await this.round();
       }
     })();
     await first;
     return this;
   }
 
-  /** Stops polling (after the round under way). */
+  /**
+   * Stops polling after the round under way and one more: a state the caller has just seen
+   * itself ends every sequence, even when the round under way had read that master before.
+   */
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+    await this.round();
   }
 
   /** The states `master` showed for `subject` (default: the first one), repeats folded. */
@@ -59,6 +62,10 @@ export class StateRecorder {
 
   toString(): string {
     return [...this.sequences].map(([key, seq]) => `${key}: ${seq.join(' → ')}`).join('; ');
+  }
+
+  private async round(): Promise<void> {
+    await Promise.all(this.masters.flatMap((m) => this.subjects.map((s) => this.look(m, s))));
   }
 
   private async look(master: Endpointed, subject: string): Promise<void> {
