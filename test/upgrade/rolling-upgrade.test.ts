@@ -15,7 +15,7 @@ import { itWithCluster } from '../support/cluster-tests';
 import { LedgerLine, readLedgerLines } from '../support/ledger';
 import type { MasterProcess } from '../support/master-process';
 import { pollUntil } from '../support/poll';
-import { createControl, listTasks, putLedgerHost, startTask } from '../support/rest-actions';
+import { createControl, listTasks, putLedgerHost } from '../support/rest-actions';
 import { api } from '../support/rest-client';
 import { FAST_CHANNEL_ENV } from '../support/timings';
 import type { WorkerProcess } from '../support/worker-process';
@@ -62,6 +62,18 @@ class TaskGenerator {
     await pollUntil(() => !this.busy, { timeoutMs: 10_000, describe: () => 'the last creation did not end' });
   }
 
+  private async startCreated(id: string, from: number): Promise<void> {
+    for (let i = 0; i < this.masters.length; i++) {
+      const master = this.masters[(from + i) % this.masters.length]!;
+      const answer = await api(master.url)
+        .post(`/tasks/${id}/start`)
+        .catch((error: unknown) => ({ status: 0, text: String(error) }));
+      if (answer.status === 200 || answer.status === 409) return;
+      this.skipped.push({ master: master.name, error: `start ${id}: HTTP ${answer.status} ${answer.text}` });
+    }
+    // Left PENDING: the test's wait for every created task to be EXECUTED names it.
+  }
+
   private async tick(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
@@ -69,15 +81,19 @@ class TaskGenerator {
       const first = this.turn++ % this.masters.length;
       for (let i = 0; i < this.masters.length; i++) {
         const master = this.masters[(first + i) % this.masters.length]!;
+        let id: string;
         try {
-          const client = api(master.url);
-          const id = await createControl(client, this.host, { sleepMs: STEP_SLEEP_MS });
-          await startTask(client, id);
-          this.created.push({ id, through: master.name });
-          return;
+          id = await createControl(api(master.url), this.host, { sleepMs: STEP_SLEEP_MS });
         } catch (error) {
           this.skipped.push({ master: master.name, error: String(error) });
+          continue;
         }
+        // Created: it must run, even when the start's answer is lost (a master stopping while it
+        // answers may have applied it): the start is tried on each master in turn, and 409 (no
+        // longer PENDING) means an earlier try was applied.
+        this.created.push({ id, through: master.name });
+        await this.startCreated(id, (first + i) % this.masters.length);
+        return;
       }
     } finally {
       this.busy = false;
