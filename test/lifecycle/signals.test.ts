@@ -67,6 +67,12 @@ describe('5. masters restart freely: SIGKILL of the master that started the task
       const reconnectedAfterMs = Date.now() - killedAt;
       expect(await taskStates(masterA.url, ids)).toEqual(['EXECUTING', 'EXECUTING', 'EXECUTING']);
       expect(l.workers.map((w) => w.status)).toEqual([undefined, undefined, undefined]);
+      // Release the steps only once the recorder, too, has seen the restarted A show them
+      // EXECUTING: its round under way may still be waiting on A from before the restart.
+      await pollUntil(() => ids.every((id) => recorder.sequence(masterA.name, id).slice(-2).join(' ') === 'ERROR EXECUTING'), {
+        timeoutMs: 10_000,
+        describe: () => `the recorder did not see the restarted A show the tasks EXECUTING: ${recorder}`,
+      });
 
       writeFileSync(release, '');
       for (const id of ids) {
