@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { EntityManager } from 'typeorm';
 import { RawSql } from './raw-sql';
 
@@ -10,17 +11,28 @@ interface Sent {
 /** A node-postgres client that records what it is sent and answers `answer` (or throws it). */
 function fakeClient(answer: (query: Sent) => unknown = () => ({ rows: [{ one: 1 }] })) {
   const sent: Sent[] = [];
+  const events = new EventEmitter();
   return {
     sent,
     released: 0,
+    /** What each release was given: an error destroys the connection instead of pooling it. */
+    releasedWith: [] as unknown[],
+    events,
     async query(query: Sent) {
       sent.push(query);
       const result = answer(query);
       if (result instanceof Error) throw result;
       return result;
     },
-    release() {
+    on(event: string, listener: (error: Error) => void) {
+      events.on(event, listener);
+    },
+    off(event: string, listener: (error: Error) => void) {
+      events.off(event, listener);
+    },
+    release(error?: unknown) {
       this.released++;
+      this.releasedWith.push(error);
     },
   };
 }
@@ -74,5 +86,8 @@ describe('RawSql on PostgreSQL', () => {
     await expect(sql.rows(manager(client), 'INSERT INTO x VALUES ($1)', [1])).rejects.toBe(unique);
     expect(client.sent).toHaveLength(1);
     expect(client.released).toBe(1);
+    // A server's error (a SQLSTATE) leaves the connection usable: back to the pool, not destroyed.
+    expect(client.releasedWith).toEqual([undefined]);
+    expect(client.events.listenerCount('error')).toBe(0);
   });
 });
