@@ -15,6 +15,18 @@ import { makeTask, testLogger } from './stores-contract';
 const BASE_URL = process.env.SHIPDECK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
 
+/** Waits until the stores' database answers again after a cut. */
+function answersAgain(stores: Stores): Promise<void> {
+  return pollUntil(
+    () =>
+      stores.ping().then(
+        () => true,
+        () => false,
+      ),
+    { timeoutMs: 15_000, intervalMs: 100, describe: () => 'the database did not answer again after the cut' },
+  );
+}
+
 describe('database reconnects on PostgreSQL', () => {
   let proxy: TcpProxy | undefined;
   let stores: Stores | undefined;
@@ -45,15 +57,7 @@ describe('database reconnects on PostgreSQL', () => {
     await expect(stores.tasks.countByStateAndType()).rejects.toBeInstanceOf(NotReadyError);
     expect(reconnects).toBe(0);
     await outage;
-    const live = stores;
-    await pollUntil(
-      () =>
-        live.ping().then(
-          () => true,
-          () => false,
-        ),
-      { timeoutMs: 15_000, intervalMs: 100, describe: () => 'the database did not answer again after the outage' },
-    );
+    await answersAgain(stores);
     await stores.ping();
     expect(reconnects).toBe(1);
   });
@@ -87,14 +91,7 @@ describe('database reconnects on PostgreSQL', () => {
       await holder.end().catch(() => undefined);
     }
     // The pool gave up the broken client: the next statements work.
-    await pollUntil(
-      () =>
-        live.ping().then(
-          () => true,
-          () => false,
-        ),
-      { timeoutMs: 15_000, intervalMs: 100, describe: () => 'the database did not answer again after the cut' },
-    );
+    await answersAgain(live);
     // (The server may still have run the cut claim once the lock was released: a statement whose
     // client went away is not undone; recovery reads the database, not the failed call.)
     expect((await live.tasks.get(task.id))?.id).toBe(task.id);
