@@ -79,6 +79,8 @@ describe('npm run bench: the command line', () => {
     expect(problems(['--capacity-test', '--step', 'noop'])).toContain('--step: --capacity-test needs sleep:MS steps (got noop)');
     expect(problems(['--watch', 'sse'])).toContain('--watch: must be database or rest (got sse)');
     expect(problems(['--attach', 'http://127.0.0.1:4516', '--watch', 'database'])).toContain('--watch database does not go with --attach');
+    expect(problems(['--scale-out', '--broker-floor'])).toContain('--broker-floor does not go with --scale-out');
+    expect(problems(['--transport', 'artemis-stomp', '--broker-floor'])).toContain('--broker-floor measures the AMQP transports only');
   });
 
   it('--help prints the usage; a bad argument exits 2 naming it', async () => {
@@ -91,8 +93,8 @@ describe('npm run bench: the command line', () => {
 });
 
 describe('npm run bench: a short run', () => {
-  it('--rate half --tasks 20: a burst, then an open-loop run; the last line of stdout is the JSON of every figure', async () => {
-    const run = await runBench(['--rate', 'half', '--tasks', '20', '--warmup', '5', '--baseline-messages', '200']);
+  it('--rate half --tasks 20 --broker-floor: a burst, then an open-loop run, then the broker alone at their rates; the last line of stdout is the JSON of every figure', async () => {
+    const run = await runBench(['--rate', 'half', '--tasks', '20', '--warmup', '5', '--baseline-messages', '200', '--broker-floor']);
     if (run.code !== 0) throw new Error(`the bench exited ${run.code}:\n${run.stderr}\n${run.stdout}`);
     const lines = run.stdout.trimEnd().split('\n');
     const summary = JSON.parse(lines[lines.length - 1]) as Record<string, unknown> & { phases: Record<string, unknown>[] };
@@ -110,11 +112,23 @@ describe('npm run bench: a short run', () => {
       expect(Object.keys(phase.cpuMsPerTaskBy as object)).toEqual(['masters', 'workers', 'postgres', 'broker']);
     }
     expect(summary.brokerMsgsPerSec).toEqual(expect.any(Number));
+    expect(summary.brokerBaselineCpuMsPerMessage).toEqual(expect.any(Number));
+    // The broker alone, once per phase, at that phase's rate and with its number of messages.
+    expect(summary.brokerFloor).toEqual(
+      summary.phases.map((p) => ({
+        label: p.label,
+        ratePerSec: p.tasksPerSec,
+        messages: 20,
+        brokerMsPerMessage: expect.any(Number),
+        clusterBrokerMsPerTask: (p.cpuMsPerTaskBy as { broker: number }).broker,
+      })),
+    );
     expect(summary.ratioToBroker).toEqual(expect.any(Number));
     expect(Object.keys(summary.idleRssMb as object).sort()).toEqual(['master-1', 'worker-1']);
     expect(Object.keys(summary.peakRssMb as object).sort()).toEqual(['master-1', 'worker-1']);
     // The human report comes first, with the table against the targets.
     expect(run.stdout).toContain("Against issue 16's targets");
     expect(run.stdout).toMatch(/QUEUED → claimed p99 \(rate/);
+    expect(run.stdout).toMatch(/broker floor {8}burst: the broker alone at/);
   }, 120_000);
 });

@@ -24,6 +24,11 @@ export interface BenchArgs {
   /** `--skip-baseline`: no broker baseline (brokerMsgsPerSec and ratioToBroker are null). */
   skipBaseline: boolean;
   /**
+   * `--broker-floor`: after each phase of a burst or rate run, the broker alone at that phase's
+   * rate (tools/bench/floor.ts): its CPU per message, the floor under the cluster's `broker` share.
+   */
+  brokerFloor: boolean;
+  /**
    * `--attach URL[,URL…]`: drive an already running cluster (its masters' base URLs) instead of
    * starting one; nothing of that cluster is stopped or removed afterwards. For developing the
    * bench itself, and for measuring a cluster set up by hand.
@@ -141,6 +146,10 @@ Options:
   --reconcile-after D    task.reconcileAfter of the masters, e.g. 60s (default, as shipped) or 5m
   --log-level L          log.level of the cluster processes: info (default), http, verbose, debug, silly
   --skip-baseline        do not measure the raw broker throughput (only burst and rate runs do)
+  --broker-floor         after each phase of a burst or rate run, pass as many messages as it had
+                         tasks through the broker alone (rhea, no Shipdeck) at its rate, and report
+                         the broker's CPU per message: the floor under the cluster's broker share
+                         (AMQP transports)
   --attach URL[,URL…]    drive masters that are already running instead of starting a cluster
   --transport T          rabbitmq-amqp (default), artemis-amqp or artemis-stomp; the baseline
                          measures the same broker and protocol
@@ -172,6 +181,7 @@ const OPTIONS: Record<string, Option> = {
   timeout: { kind: 'int', key: 'timeoutMs', min: 1 },
   warmup: { kind: 'int', key: 'warmup', min: 0 },
   'skip-baseline': { kind: 'flag', key: 'skipBaseline' },
+  'broker-floor': { kind: 'flag', key: 'brokerFloor' },
   help: { kind: 'flag', key: 'help' },
 };
 const MODE_FLAGS: readonly string[] = BENCH_MODES.filter((m) => m !== 'burst');
@@ -192,6 +202,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     reconcileAfter: '60s',
     logLevel: 'info',
     skipBaseline: false,
+    brokerFloor: false,
     attach: null,
     transport: 'rabbitmq-amqp',
     step: { kind: 'noop' },
@@ -294,6 +305,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   if ((args.mode === 'capacity-test' || args.mode === 'recovery-test') && given.has('step') && args.step.kind !== 'sleep') {
     problems.push(`--step: --${args.mode} needs sleep:MS steps (got ${stepName(args.step)})`);
   }
+  if (args.brokerFloor && args.mode !== 'burst') problems.push(`--broker-floor does not go with --${args.mode} (burst and rate runs only)`);
+  if (args.brokerFloor && args.transport === 'artemis-stomp') problems.push('--broker-floor measures the AMQP transports only (rabbitmq-amqp, artemis-amqp)');
   // Attached masters' database is not known to the bench.
   if (args.attach && args.cpuProfile) problems.push('--cpu-profile does not go with --attach (the bench starts no process to profile)');
   if (args.attach && given.has('watch') && args.watch === 'database') problems.push('--watch database does not go with --attach (its database is unknown): use --watch rest');

@@ -5,6 +5,7 @@ import { parseStompUrl, RABBITMQ_QUEUE_ARGUMENTS } from '@shipdeck/queue';
 import { artemisDeleteQueue } from '../../test/queue/artemis';
 import { deleteQueue } from '../../test/support/services';
 import type { BenchTransport } from './args';
+import { cpuBetween, CpuSample, RoleOf, sampleCpu } from './cpu';
 import { amqp10Endpoint, describe } from './services';
 
 export interface BaselineOptions {
@@ -22,6 +23,13 @@ export interface BaselineOptions {
   bodyBytes: number;
   /** Give up after this long. */
   timeoutMs: number;
+  /**
+   * Open-loop publishing at this many messages per second (message i at i/rate s), as tasks
+   * arrive in a phase; default: as fast as the consumer's credit allows.
+   */
+  ratePerSec?: number;
+  /** When given, the broker's CPU from the first send to the last accept is measured (`brokerCpuSec`). */
+  roles?: RoleOf;
 }
 
 export interface BaselineResult {
@@ -34,6 +42,8 @@ export interface BaselineResult {
   /** First send to last accept. */
   elapsedMs: number;
   msgsPerSec: number;
+  /** The broker's CPU seconds from the first send to the last accept; null unless asked (`roles`) or without /proc. */
+  brokerCpuSec: number | null;
 }
 
 /**
@@ -46,7 +56,7 @@ export interface BaselineResult {
  */
 export async function measureBrokerBaseline(options: BaselineOptions): Promise<BaselineResult> {
   const { queue, transport } = options;
-  const result = (measured: { elapsedMs: number; broker: string }, method: string): BaselineResult => ({
+  const result = (measured: Pumped, method: string): BaselineResult => ({
     queue,
     ...measured,
     method,
@@ -84,7 +94,14 @@ async function declareQueue(url: string, queue: string): Promise<void> {
   }
 }
 
-function pumpThrough(queue: string, address: string, options: BaselineOptions): Promise<{ elapsedMs: number; broker: string }> {
+/** What a pump measured. */
+interface Pumped {
+  elapsedMs: number;
+  broker: string;
+  brokerCpuSec: number | null;
+}
+
+function pumpThrough(queue: string, address: string, options: BaselineOptions): Promise<Pumped> {
   const capabilities = options.transport === 'artemis-amqp' ? { capabilities: ['queue'] } : {};
   const body = 'x'.repeat(options.bodyBytes);
   const container = create_container({ id: `shipdeck-bench-${queue}` });
@@ -100,13 +117,18 @@ function pumpThrough(queue: string, address: string, options: BaselineOptions): 
     let senderOpen = false;
     let receiverOpen = false;
     let finished = false;
+    let nextDue: NodeJS.Timeout | undefined;
+    let cpuBefore: CpuSample | null = null;
 
     const finish = (error?: Error) => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
+      clearTimeout(nextDue);
       const elapsed = performance.now() - startedAt;
-      closeConnection(connection).then(() => (error ? reject(error) : resolve({ elapsedMs: elapsed, broker })));
+      const cpuAfter = options.roles ? sampleCpu(options.roles) : null;
+      const brokerCpuSec = cpuBefore && cpuAfter ? cpuBetween(cpuBefore, cpuAfter).bySec.broker : null;
+      closeConnection(connection).then(() => (error ? reject(error) : resolve({ elapsedMs: elapsed, broker, brokerCpuSec })));
     };
     const timer = setTimeout(
       () =>
@@ -125,10 +147,22 @@ function pumpThrough(queue: string, address: string, options: BaselineOptions): 
     const sender = connection.open_sender({ target: { address, ...capabilities } });
     const pump = () => {
       if (!senderOpen || !receiverOpen || finished) return;
-      while (sent < options.messages && sender.sendable()) {
-        if (sent === 0) startedAt = performance.now();
+      if (sent === 0) {
+        startedAt = performance.now();
+        if (options.roles) cpuBefore = sampleCpu(options.roles);
+      }
+      // Paced: only the messages due by now; a timer to the next one keeps the schedule.
+      const due = options.ratePerSec === undefined ? options.messages : Math.min(options.messages, Math.floor(((performance.now() - startedAt) * options.ratePerSec) / 1000) + 1);
+      while (sent < due && sender.sendable()) {
         sender.send({ message_id: sent, durable: true, body });
         sent++;
+      }
+      if (options.ratePerSec !== undefined && sent < options.messages && nextDue === undefined) {
+        const wait = Math.max(0, startedAt + ((sent * 1000) / options.ratePerSec) - performance.now());
+        nextDue = setTimeout(() => {
+          nextDue = undefined;
+          pump();
+        }, wait);
       }
     };
     sender.on('sender_open', () => {
@@ -189,7 +223,7 @@ function closeConnection(connection: Connection): Promise<void> {
  * acknowledging every message. Timed from the first SEND to the RECEIPT of a final frame sent
  * after the last ACK (so every ACK reached the broker).
  */
-function pumpThroughStomp(queue: string, options: BaselineOptions): Promise<{ elapsedMs: number; broker: string }> {
+function pumpThroughStomp(queue: string, options: BaselineOptions): Promise<Pumped> {
   const endpoint = parseStompUrl(options.url);
   const body = 'x'.repeat(options.bodyBytes);
   return new Promise((resolve, reject) => {
@@ -247,7 +281,7 @@ function pumpThroughStomp(queue: string, options: BaselineOptions): Promise<{ el
       client.disconnect(() => undefined);
       setTimeout(() => client.destroy(), 2000).unref();
       if (error) reject(new Error(`broker baseline: ${describe(error)}`));
-      else resolve({ elapsedMs, broker: name });
+      else resolve({ elapsedMs, broker: name, brokerCpuSec: null });
     }
   });
 }

@@ -15,6 +15,7 @@ import { BenchArgs, parseBenchArgs, stepName, USAGE, UsageError } from './args';
 import { BaselineResult, measureBrokerBaseline } from './baseline';
 import { Cleanup } from './cleanup';
 import { attachCluster, BenchCluster, startBenchCluster } from './cluster';
+import { BrokerFloor, floorLines, measureBrokerFloor } from './floor';
 import { memoryOfAll } from './memory';
 import { capacityTest, ModeResult, recoveryTest, scaleOut } from './modes';
 import { Log, PhaseFacts, runPhase } from './phase';
@@ -37,6 +38,8 @@ async function measureBaseline(args: BenchArgs, cleanup: Cleanup): Promise<Basel
     creditWindow: 100,
     bodyBytes: 60,
     timeoutMs: 120_000,
+    // No cluster yet: every broker process is the broker's.
+    roles: { masters: () => [], workers: () => [], artemis: args.transport !== 'rabbitmq-amqp' },
   });
   log(`broker baseline: ${Math.round(baseline.msgsPerSec)} msg/s (${Math.round(baseline.elapsedMs)} ms)`);
   return baseline;
@@ -109,7 +112,12 @@ async function main(): Promise<number> {
     const republished = cluster.republished();
 
     const phases = result.phases.map((p) => summarizePhase(p, baseline, workerNames));
-    const summary = summarize(args, baseline, phases, { idle, end }, { ...result.extra, republished });
+    const roles = { masters: cluster.masterPids, workers: cluster.workerPids, artemis: args.transport !== 'rabbitmq-amqp' };
+    const floors: BrokerFloor[] = [];
+    if (args.brokerFloor) for (const phase of phases) floors.push(await measureBrokerFloor(args, phase, roles, cleanup, log));
+    if (floors.length > 0) result.lines.push(...floorLines(floors));
+    const extra = { ...result.extra, republished, ...(floors.length > 0 ? { brokerFloor: floors } : {}) };
+    const summary = summarize(args, baseline, phases, { idle, end }, extra);
     const lines = [
       `Shipdeck benchmark (${args.mode}): ${args.masters} master(s), ${args.workers} worker(s) of capacity ${args.capacity}, ` +
         `step ${stepName(args.step)}: ${workload.description}`,

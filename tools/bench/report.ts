@@ -43,6 +43,8 @@ export interface BenchSummary extends PhaseSummary {
   /** Tasks run before the measured phases, their figures dropped. */
   warmup: number;
   brokerMsgsPerSec: number | null;
+  /** The broker's CPU per message in the baseline (as fast as it goes); null when not measured. */
+  brokerBaselineCpuMsPerMessage: number | null;
   /** RSS of each process once the cluster was up, before the first task (MB). */
   idleRssMb: Record<string, number>;
   /** VmHWM of each process at the end: its peak RSS (MB). */
@@ -97,6 +99,7 @@ export function summarize(
     capacity: args.capacity,
     warmup: args.mode === 'burst' || args.mode === 'scale-out' ? args.warmup : 0,
     brokerMsgsPerSec: baseline ? round(baseline.msgsPerSec, 0) : null,
+    brokerBaselineCpuMsPerMessage: baseline?.brokerCpuSec != null ? round((baseline.brokerCpuSec * 1000) / baseline.messages, 3) : null,
     ...phases[0],
     idleRssMb: Object.fromEntries(Object.entries(memory.idle).map(([name, m]) => [name, m.rssMb])),
     peakRssMb: Object.fromEntries(Object.entries(memory.end).map(([name, m]) => [name, m.peakMb])),
@@ -171,7 +174,8 @@ export function memoryText(memory: Record<string, Memory>): string {
 export function baselineLine(args: BenchArgs, baseline: BaselineResult | null): string {
   return baseline
     ? `broker baseline     ${fmt(baseline.msgsPerSec)} msg/s  (${args.transport}: ${baseline.broker}, ${baseline.method}, ` +
-        `${baseline.messages} durable msgs: ${fmt(baseline.elapsedMs)} ms)`
+        `${baseline.messages} durable msgs: ${fmt(baseline.elapsedMs)} ms` +
+        (baseline.brokerCpuSec === null ? ')' : `; broker CPU ${fmt((baseline.brokerCpuSec * 1000) / baseline.messages, 2)} ms per message)`)
     : `broker baseline     not measured (${args.mode === 'burst' ? '--skip-baseline' : `--${args.mode} has no use for it`})`;
 }
 
