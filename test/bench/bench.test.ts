@@ -110,6 +110,8 @@ describe('npm run bench: a short run', () => {
         expect([key, typeof phase[key]]).toEqual([key, 'number']);
       }
       expect(Object.keys(phase.cpuMsPerTaskBy as object)).toEqual(['masters', 'workers', 'postgres', 'broker']);
+      const kernel = phase.kernelMsPerTaskBy as Record<string, number>;
+      for (const [role, ms] of Object.entries(phase.cpuMsPerTaskBy as Record<string, number>)) expect(kernel[role]).toBeLessThanOrEqual(ms);
     }
     expect(summary.brokerMsgsPerSec).toEqual(expect.any(Number));
     expect(summary.brokerBaselineCpuMsPerMessage).toEqual(expect.any(Number));

@@ -13,8 +13,8 @@ export interface CpuSample {
   /** Busy and total jiffies of the whole machine (/proc/stat). */
   busy: number;
   total: number;
-  /** Jiffies per pid, with its role. */
-  pids: Map<number, { role: Role; ticks: number }>;
+  /** Jiffies per pid, with its role; `kernel` is the part spent in the kernel (stime). */
+  pids: Map<number, { role: Role; ticks: number; kernel: number }>;
 }
 
 export interface CpuUsage {
@@ -24,6 +24,8 @@ export interface CpuUsage {
   machineBusySec: number;
   /** CPU seconds per role; `other` is the rest of the machine's busy time (processes that came and went, the kernel, other users). */
   bySec: Record<Role, number>;
+  /** Of `bySec`, the seconds spent in the kernel on the processes' behalf (system calls: sockets, files, fsync); `other` stays 0. */
+  kernelBySec: Record<Role, number>;
 }
 
 const TICKS_PER_SEC = 100;
@@ -53,7 +55,7 @@ export function sampleCpu(roles: RoleOf): CpuSample | null {
   const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
   const masters = new Set(roles.masters());
   const workers = new Set(roles.workers());
-  const pids = new Map<number, { role: Role; ticks: number }>();
+  const pids = new Map<number, { role: Role; ticks: number; kernel: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
@@ -69,6 +71,7 @@ export function sampleCpu(roles: RoleOf): CpuSample | null {
     const rest = text.slice(close + 2).split(' ');
     const own = Number(rest[11]) + Number(rest[12]);
     const children = Number(rest[13]) + Number(rest[14]);
+    const kernel = Number(rest[12]) + Number(rest[14]);
     let role: Role = 'other';
     if (masters.has(pid)) role = 'masters';
     else if (workers.has(pid)) role = 'workers';
@@ -76,20 +79,22 @@ export function sampleCpu(roles: RoleOf): CpuSample | null {
     else if (comm === 'postgres') role = 'postgres';
     else if (roles.artemis ? comm === 'java' : comm.startsWith('beam') || comm === 'erl_child_setup' || comm === 'epmd') role = 'broker';
     // A worker's step commands are its children: their time counts as the worker's once reaped.
-    pids.set(pid, { role, ticks: role === 'workers' ? own + children : own });
+    pids.set(pid, { role, ticks: role === 'workers' ? own + children : own, kernel: role === 'workers' ? kernel : Number(rest[12]) });
   }
   return { at: Date.now(), busy: total - idle, total, pids };
 }
 
 export function cpuBetween(before: CpuSample, after: CpuSample): CpuUsage {
   const bySec: Record<Role, number> = { masters: 0, workers: 0, postgres: 0, broker: 0, bench: 0, other: 0 };
+  const kernelBySec: Record<Role, number> = { ...bySec };
   for (const [pid, now] of after.pids) {
     const then = before.pids.get(pid);
     if (now.role === 'other') continue;
     bySec[now.role] += (now.ticks - (then?.ticks ?? 0)) / TICKS_PER_SEC;
+    kernelBySec[now.role] += (now.kernel - (then?.kernel ?? 0)) / TICKS_PER_SEC;
   }
   const machineBusySec = (after.busy - before.busy) / TICKS_PER_SEC;
   const attributed = Object.values(bySec).reduce((a, b) => a + b, 0);
   bySec.other = Math.max(0, machineBusySec - attributed);
-  return { elapsedSec: (after.at - before.at) / 1000, cores: cpus().length, machineBusySec, bySec };
+  return { elapsedSec: (after.at - before.at) / 1000, cores: cpus().length, machineBusySec, bySec, kernelBySec };
 }

@@ -27,6 +27,8 @@ export interface PhaseSummary {
   /** CPU ms per task of masters + workers + PostgreSQL + the broker (RabbitMQ or Artemis); null without /proc. */
   cpuMsPerTask: number | null;
   cpuMsPerTaskBy: { masters: number; workers: number; postgres: number; broker: number } | null;
+  /** Of `cpuMsPerTaskBy`, the milliseconds spent in the kernel (system calls). */
+  kernelMsPerTaskBy: { masters: number; workers: number; postgres: number; broker: number } | null;
   /** Tasks executed per worker (its name, or its id when the cluster has no names). */
   perWorker: Record<string, number>;
 }
@@ -74,6 +76,10 @@ export function summarizePhase(phase: PhaseFacts, baseline: BaselineResult | nul
     ratioToBroker: baseline ? round(figures.tasksPerSec / baseline.msgsPerSec, 4) : null,
     cpuMsPerTask: by ? perTask(engineSec(by)) : null,
     cpuMsPerTaskBy: by ? { masters: perTask(by.masters), workers: perTask(by.workers), postgres: perTask(by.postgres), broker: perTask(by.broker) } : null,
+    kernelMsPerTaskBy:
+      by && cpu
+        ? { masters: perTask(cpu.kernelBySec.masters), workers: perTask(cpu.kernelBySec.workers), postgres: perTask(cpu.kernelBySec.postgres), broker: perTask(cpu.kernelBySec.broker) }
+        : null,
     perWorker: Object.fromEntries(
       Object.entries(figures.perWorker)
         .map(([id, count]) => [workerNames[id] ?? id, count] as const)
@@ -157,6 +163,10 @@ export function phaseLines(phase: PhaseFacts, summary: PhaseSummary): string[] {
           `postgres ${fmt(by.postgres)}, broker ${fmt(by.broker)} ms ` +
           `(→ at most ${fmt((cpu.cores * 1000) / summary.cpuMsPerTask)} tasks/s on ${cpu.cores} cores with nothing else running)`,
       );
+      const kernel = (['masters', 'workers', 'postgres', 'broker'] as const)
+        .filter((role) => cpu.bySec[role] > 0)
+        .map((role) => `${role} ${fmt((cpu.kernelBySec[role] / cpu.bySec[role]) * 100, 0)} %`);
+      lines.push(`  in the kernel     ${kernel.join(', ')} of each one's CPU (system calls: sockets, files, fsync)`);
     }
   }
   lines.push(`memory              ${memoryText(phase.memory)}`);
