@@ -1,4 +1,4 @@
-import type { MessageFrame, Subscription } from 'stompit';
+import type { MessageFrame } from 'stompit';
 import { describeAmqpError } from '../amqp/errors';
 import type { LevelLogger } from '@shipdeck/logging';
 import { TaskMessage } from '../message';
@@ -29,10 +29,14 @@ export type StompConsumerState = 'active' | 'paused' | 'closed';
  */
 interface Slot {
   readonly session: StompSession;
-  readonly subscription: Subscription;
+  /** The subscription's id, unique on the connection. */
+  readonly id: string;
   /** A message arrived: the slot is taken until the handler ends. */
   taken: boolean;
-  /** UNSUBSCRIBE sent: later frames of it are dropped by stompit and returned by the broker. */
+  /**
+   * UNSUBSCRIBE sent: later frames of it — even after the broker's RECEIPT — are dropped by the
+   * session; the broker takes those messages back with the subscription.
+   */
   closed: boolean;
 }
 
@@ -45,11 +49,20 @@ interface Slot {
  * worker), handing it back sends only UNSUBSCRIBE, which returns the unacknowledged message to
  * the queue for another consumer. When the handler ends, a new subscription fills the free slot.
  * So the handler never holds more than N deliveries, acknowledged or not.
+ *
+ * An UNSUBSCRIBE can race a delivery to the same subscription: the window an ACK reopens, or a
+ * free slot's window when it is closed. The broker then takes that message back into the queue
+ * with the subscription, and the frame it wrote may arrive here after the UNSUBSCRIBE — on
+ * Artemis even after its RECEIPT. Such a frame is read off the stream and never acknowledged
+ * (an ACK for a subscription the broker has closed is answered with ERROR); the session routes
+ * MESSAGE frames itself so that it is not a protocol error ({@link StompSession.subscriptions}).
  */
 export class StompConsumer implements BrokerConsumer<StompSession> {
   private stateValue: StompConsumerState = 'active';
   private held = 0;
   private readonly slots = new Set<Slot>();
+  /** UNSUBSCRIBEs the broker has not confirmed yet, with what to call when it has (or the connection is gone). */
+  private readonly unconfirmed = new Map<Slot, () => void>();
   private subscriptionCount = 0;
   private closing?: Promise<void>;
   private readonly logger: LevelLogger;
@@ -85,6 +98,7 @@ export class StompConsumer implements BrokerConsumer<StompSession> {
     for (const slot of [...this.slots]) {
       if (slot.session === session && !slot.taken) this.slots.delete(slot);
     }
+    for (const [slot, confirm] of this.unconfirmed) if (slot.session === session) confirm();
   }
 
   pause(): Promise<void> {
@@ -98,7 +112,7 @@ export class StompConsumer implements BrokerConsumer<StompSession> {
       if (this.stateValue === 'active') await this.closeFreeSlots();
       this.setState('closed');
       // Held deliveries not settled yet go back to the queue with their subscriptions.
-      for (const slot of this.slots) this.unsubscribe(slot);
+      for (const slot of this.slots) void this.unsubscribe(slot);
       this.slots.clear();
       this.host.forget(this);
     })();
@@ -112,8 +126,9 @@ export class StompConsumer implements BrokerConsumer<StompSession> {
   }
 
   private openSlot(session: StompSession): void {
+    const id = `${this.id}-s${++this.subscriptionCount}`;
     const headers: Record<string, string> = {
-      id: `${this.id}-s${++this.subscriptionCount}`,
+      id,
       destination: this.host.options.queueName,
       'destination-type': 'ANYCAST',
       ack: 'client-individual',
@@ -122,14 +137,11 @@ export class StompConsumer implements BrokerConsumer<StompSession> {
       'consumer-window-size': '1',
     };
     if (this.selector !== undefined) headers.selector = this.selector;
-    let slot: Slot | undefined = undefined;
+    const slot: Slot = { session, id, taken: false, closed: false };
+    session.subscriptions.set(id, (frame) => this.onMessage(slot, frame));
+    this.slots.add(slot);
     try {
-      const subscription = session.client.subscribe(headers, (error, frame) => {
-        if (error || !slot) return; // a session failure: handled by the queue
-        this.onMessage(slot, frame);
-      });
-      slot = { session, subscription, taken: false, closed: false };
-      this.slots.add(slot);
+      session.client.sendFrame('SUBSCRIBE', headers).end();
     } catch (error) {
       this.host.connectionFailed(session, `subscribe failed: ${describeAmqpError(error)}`);
     }
@@ -182,7 +194,7 @@ export class StompConsumer implements BrokerConsumer<StompSession> {
     } catch (error) {
       this.logger.debug(`${how} failed; the broker redelivers the message`, { consumer: this.id, error: describeAmqpError(error) });
     }
-    this.unsubscribe(slot);
+    void this.unsubscribe(slot);
   }
 
   /**
@@ -190,7 +202,7 @@ export class StompConsumer implements BrokerConsumer<StompSession> {
    * the connection in use now (the delivery may come from one that has been replaced since).
    */
   private slotEnded(slot: Slot, also?: 'unsubscribe'): void {
-    if (also) this.unsubscribe(slot);
+    if (also) void this.unsubscribe(slot);
     this.slots.delete(slot);
     this.held--;
     const session = this.host.currentConnection();
@@ -199,38 +211,43 @@ export class StompConsumer implements BrokerConsumer<StompSession> {
     }
   }
 
-  private unsubscribe(slot: Slot): void {
-    if (slot.closed) return;
+  /**
+   * Sends UNSUBSCRIBE (once) and stops routing the subscription's frames to the slot; resolves when
+   * the broker's RECEIPT for it arrived, or the connection is gone.
+   */
+  private unsubscribe(slot: Slot): Promise<void> {
+    if (slot.closed) return Promise.resolve();
     slot.closed = true;
-    if (slot.session.dropped) return;
-    try {
-      slot.subscription.unsubscribe();
-    } catch (error) {
-      this.logger.debug('unsubscribe failed', { consumer: this.id, error: describeAmqpError(error) });
-    }
+    slot.session.subscriptions.delete(slot.id);
+    if (slot.session.dropped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const confirm = () => {
+        this.unconfirmed.delete(slot);
+        resolve();
+      };
+      this.unconfirmed.set(slot, confirm);
+      try {
+        slot.session.client.sendFrame('UNSUBSCRIBE', { id: slot.id }, { onReceipt: confirm }).end();
+      } catch (error) {
+        this.logger.debug('unsubscribe failed', { consumer: this.id, error: describeAmqpError(error) });
+        confirm();
+      }
+    });
   }
 
   /**
    * Unsubscribes every free slot and waits (bounded) until the broker confirmed: after that no
-   * new message reaches this consumer. stompit forgets a subscription when the broker's RECEIPT
-   * for its UNSUBSCRIBE arrives, and offers no event for it, so this checks its subscription
-   * table until then.
+   * new message reaches this consumer.
    */
   private async closeFreeSlots(): Promise<void> {
     const free = [...this.slots].filter((slot) => !slot.taken);
-    for (const slot of free) {
-      this.unsubscribe(slot);
-      this.slots.delete(slot);
-    }
-    const deadline = Date.now() + this.host.options.closeTimeoutMs;
-    const pending = () =>
-      free.some((slot) => {
-        if (slot.session.dropped) return false;
-        const client = slot.session.client as unknown as { getSubscription(id: string | number): unknown };
-        return client.getSubscription(slot.subscription.getId()) !== undefined;
-      });
-    while (pending() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    if (pending()) this.logger.warn('the broker did not confirm an unsubscribe in time', { consumer: this.id });
+    for (const slot of free) this.slots.delete(slot);
+    const confirmed = Promise.all(free.map((slot) => this.unsubscribe(slot))).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.host.options.closeTimeoutMs)));
+    const inTime = await Promise.race([confirmed, late]);
+    clearTimeout(timer);
+    if (!inTime) this.logger.warn('the broker did not confirm an unsubscribe in time', { consumer: this.id });
   }
 
   private setState(to: StompConsumerState): void {

@@ -1,4 +1,4 @@
-import { connect, type Client, type StompHeaders } from 'stompit';
+import { connect, type Client, type MessageFrame, type StompHeaders } from 'stompit';
 import { NotReadyError } from '@shipdeck/errors';
 import { configHashSelector } from '../amqp/dialects/artemis';
 import { describeAmqpError } from '../amqp/errors';
@@ -24,6 +24,12 @@ export interface StompFrame {
  */
 export interface StompSession extends BrokerConnection<StompFrame> {
   readonly client: Client;
+  /**
+   * Where MESSAGE frames go, by subscription id: the session routes them itself, not stompit.
+   * A subscription leaves the table when its UNSUBSCRIBE is sent; a frame for one not in it is
+   * read off the stream and left to the broker (see {@link routeMessage}).
+   */
+  readonly subscriptions: Map<string, (frame: MessageFrame) => void>;
 }
 
 /** Connects and resolves with a {@link TaskQueue} on ActiveMQ Artemis over STOMP 1.2 (stompit). */
@@ -97,14 +103,40 @@ export class StompTaskQueue extends BrokerTaskQueue<CompiledStompOptions, StompS
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          session = { id, client, dropped: false, inFlight: new Map() };
-          resolve(session);
+          const opened: StompSession = { id, client, dropped: false, inFlight: new Map(), subscriptions: new Map() };
+          session = opened;
+          // Set before CONNECTED's frame ends, so stompit reads no MESSAGE before it.
+          client.setCommandHandler('MESSAGE', (frame, beforeSendResponse) => {
+            this.routeMessage(opened, frame);
+            beforeSendResponse();
+          });
+          resolve(opened);
         },
       );
       // After CONNECTED every error (an ERROR frame, a socket error, missed heart-beats) ends the session.
       client.on('error', (error: Error) => fail(describeStompError(error)));
       client.on('end', () => fail('connection ended by the broker'));
     });
+  }
+
+  /**
+   * Hands a MESSAGE to its subscription's consumer. A frame for a subscription already
+   * unsubscribed is a delivery the broker took back when it closed the subscription: it is read off
+   * the stream and dropped, never acknowledged. Artemis 2.40 even writes such a frame *after* the
+   * RECEIPT of the UNSUBSCRIBE when a delivery races it (the delivery's frame goes through Netty's
+   * task queue from a queue thread, the RECEIPT straight from the connection's event loop);
+   * stompit, which forgets a subscription at that RECEIPT, would end the connection for it
+   * ("invalid subscription id").
+   */
+  private routeMessage(session: StompSession, frame: MessageFrame): void {
+    const deliver = session.subscriptions.get(frame.headers.subscription ?? '');
+    if (deliver) return deliver(frame);
+    this.logger.debug('message for a subscription already closed left to the broker', {
+      session: session.id,
+      subscription: frame.headers.subscription,
+      messageId: frame.headers['message-id'],
+    });
+    frame.resume();
   }
 
   protected closeConnection(session: StompSession): Promise<void> {

@@ -29,6 +29,12 @@ declare module 'stompit' {
     disconnect(callback?: (error: Error | null) => void): void;
     destroy(error?: Error): void;
     sendFrame(command: string, headers: StompHeaders, options?: SendOptions): Writable;
+    /**
+     * Replaces stompit's handler of an incoming command (stompit 1.0 sets MESSAGE, RECEIPT and
+     * ERROR at CONNECTED). The handler must read the frame to its end; stompit reads the next
+     * frame after that.
+     */
+    setCommandHandler(command: 'MESSAGE', handler: (frame: MessageFrame, beforeSendResponse: () => void) => void): void;
     getTransportSocket(): { destroyed?: boolean; destroy(): void };
   }
 
