@@ -42,8 +42,8 @@ export interface BaselineResult {
   /** First send to last accept. */
   elapsedMs: number;
   msgsPerSec: number;
-  /** The broker's CPU seconds from the first send to the last accept; null unless asked (`roles`) or without /proc. */
-  brokerCpuSec: number | null;
+  /** The broker's CPU ms per message from the first send to the last accept; null unless asked (`roles`) or without /proc. */
+  brokerCpuMsPerMessage: number | null;
 }
 
 /**
@@ -56,9 +56,10 @@ export interface BaselineResult {
  */
 export async function measureBrokerBaseline(options: BaselineOptions): Promise<BaselineResult> {
   const { queue, transport } = options;
-  const result = (measured: Pumped, method: string): BaselineResult => ({
+  const result = ({ brokerCpuSec, ...measured }: Pumped, method: string): BaselineResult => ({
     queue,
     ...measured,
+    brokerCpuMsPerMessage: brokerCpuSec === null ? null : (brokerCpuSec * 1000) / options.messages,
     method,
     messages: options.messages,
     msgsPerSec: (options.messages * 1000) / measured.elapsedMs,

@@ -14,6 +14,7 @@ import { deleteQueue } from '../../test/support/services';
 import { BenchArgs, parseBenchArgs, stepName, USAGE, UsageError } from './args';
 import { BaselineResult, measureBrokerBaseline } from './baseline';
 import { Cleanup } from './cleanup';
+import { rolesOf } from './cpu';
 import { attachCluster, BenchCluster, startBenchCluster } from './cluster';
 import { BrokerFloor, floorLines, measureBrokerFloor } from './floor';
 import { memoryOfAll } from './memory';
@@ -39,7 +40,7 @@ async function measureBaseline(args: BenchArgs, cleanup: Cleanup): Promise<Basel
     bodyBytes: 60,
     timeoutMs: 120_000,
     // No cluster yet: every broker process is the broker's.
-    roles: { masters: () => [], workers: () => [], artemis: args.transport !== 'rabbitmq-amqp' },
+    roles: rolesOf(args.transport),
   });
   log(`broker baseline: ${Math.round(baseline.msgsPerSec)} msg/s (${Math.round(baseline.elapsedMs)} ms)`);
   return baseline;
@@ -112,9 +113,8 @@ async function main(): Promise<number> {
     const republished = cluster.republished();
 
     const phases = result.phases.map((p) => summarizePhase(p, baseline, workerNames));
-    const roles = { masters: cluster.masterPids, workers: cluster.workerPids, artemis: args.transport !== 'rabbitmq-amqp' };
     const floors: BrokerFloor[] = [];
-    if (args.brokerFloor) for (const phase of phases) floors.push(await measureBrokerFloor(args, phase, roles, cleanup, log));
+    for (const phase of args.brokerFloor ? phases : []) floors.push(await measureBrokerFloor(args, phase, rolesOf(args.transport, cluster), cleanup, log));
     if (floors.length > 0) result.lines.push(...floorLines(floors));
     const extra = { ...result.extra, republished, ...(floors.length > 0 ? { brokerFloor: floors } : {}) };
     const summary = summarize(args, baseline, phases, { idle, end }, extra);

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import type { BenchTransport } from './args';
 
 /**
  * CPU time by role over a stretch of the run, from /proc (Linux only; elsewhere nothing is
@@ -38,9 +39,22 @@ export interface RoleOf {
   artemis?: boolean;
 }
 
-/** CPU seconds of everything a task needs: masters, workers, PostgreSQL and the broker. */
+/** Who is who in a run on `transport`: the pids of a cluster's masters and workers (none before it starts). */
+export function rolesOf(transport: BenchTransport, cluster?: { masterPids(): number[]; workerPids(): number[] }): RoleOf {
+  return {
+    masters: () => cluster?.masterPids() ?? [],
+    workers: () => cluster?.workerPids() ?? [],
+    artemis: transport !== 'rabbitmq-amqp',
+  };
+}
+
+/** The components a task needs: masters, workers, PostgreSQL and the broker. */
+export const ENGINE_ROLES = ['masters', 'workers', 'postgres', 'broker'] as const;
+export type EngineRole = (typeof ENGINE_ROLES)[number];
+
+/** CPU seconds of everything a task needs. */
 export function engineSec(bySec: Record<Role, number>): number {
-  return bySec.masters + bySec.workers + bySec.postgres + bySec.broker;
+  return ENGINE_ROLES.reduce((sum, role) => sum + bySec[role], 0);
 }
 
 export function sampleCpu(roles: RoleOf): CpuSample | null {
@@ -71,7 +85,6 @@ export function sampleCpu(roles: RoleOf): CpuSample | null {
     const rest = text.slice(close + 2).split(' ');
     const own = Number(rest[11]) + Number(rest[12]);
     const children = Number(rest[13]) + Number(rest[14]);
-    const kernel = Number(rest[12]) + Number(rest[14]);
     let role: Role = 'other';
     if (masters.has(pid)) role = 'masters';
     else if (workers.has(pid)) role = 'workers';
@@ -79,7 +92,9 @@ export function sampleCpu(roles: RoleOf): CpuSample | null {
     else if (comm === 'postgres') role = 'postgres';
     else if (roles.artemis ? comm === 'java' : comm.startsWith('beam') || comm === 'erl_child_setup' || comm === 'epmd') role = 'broker';
     // A worker's step commands are its children: their time counts as the worker's once reaped.
-    pids.set(pid, { role, ticks: role === 'workers' ? own + children : own, kernel: role === 'workers' ? kernel : Number(rest[12]) });
+    const withChildren = role === 'workers';
+    const kernel = Number(rest[12]) + (withChildren ? Number(rest[14]) : 0);
+    pids.set(pid, { role, ticks: withChildren ? own + children : own, kernel });
   }
   return { at: Date.now(), busy: total - idle, total, pids };
 }

@@ -54,12 +54,12 @@ export async function measureBrokerFloor(
     timeoutMs: 60_000 + (phase.tasks * 2000) / phase.tasksPerSec,
     roles,
   });
-  const brokerSec = measured.brokerCpuSec;
+  const perMessage = measured.brokerCpuMsPerMessage;
   return {
     label: phase.label,
     ratePerSec: phase.tasksPerSec,
     messages: phase.tasks,
-    brokerMsPerMessage: brokerSec === null ? null : Math.round((brokerSec * 100_000) / phase.tasks) / 100,
+    brokerMsPerMessage: perMessage === null ? null : Math.round(perMessage * 100) / 100,
     clusterBrokerMsPerTask: phase.cpuMsPerTaskBy?.broker ?? null,
   };
 }

@@ -1,7 +1,7 @@
 import { BenchArgs } from './args';
 import { Cleanup } from './cleanup';
 import { BenchCluster } from './cluster';
-import { cpuBetween, CpuUsage, sampleCpu } from './cpu';
+import { cpuBetween, CpuUsage, rolesOf, sampleCpu } from './cpu';
 import { Arrival, PushResult, pushTasks } from './driver';
 import { TaskWire } from './rest';
 import { DatabaseWatcher, Progress, readExecuted, RestWatcher, Watcher, WatchKind } from './watch';
@@ -54,7 +54,7 @@ export async function runPhase(
   const ids: string[] = new Array(phase.count);
   let push: PushResult | undefined;
   const watcher = await openWatcher(cluster, args);
-  const pids = { masters: cluster.masterPids, workers: cluster.workerPids, artemis: args.transport !== 'rabbitmq-amqp' };
+  const pids = rolesOf(args.transport, cluster);
   const cpuBefore = sampleCpu(pids);
   const began = Date.now();
   const ticker = setInterval(() => {

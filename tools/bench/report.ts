@@ -1,6 +1,6 @@
 import { BenchArgs, stepName } from './args';
 import { BaselineResult } from './baseline';
-import { engineSec } from './cpu';
+import { engineSec, ENGINE_ROLES, EngineRole, Role } from './cpu';
 import { largest, Memory } from './memory';
 import { PhaseFacts } from './phase';
 import { Distribution, distribution } from './stats';
@@ -26,9 +26,9 @@ export interface PhaseSummary {
   ratioToBroker: number | null;
   /** CPU ms per task of masters + workers + PostgreSQL + the broker (RabbitMQ or Artemis); null without /proc. */
   cpuMsPerTask: number | null;
-  cpuMsPerTaskBy: { masters: number; workers: number; postgres: number; broker: number } | null;
+  cpuMsPerTaskBy: Record<EngineRole, number> | null;
   /** Of `cpuMsPerTaskBy`, the milliseconds spent in the kernel (system calls). */
-  kernelMsPerTaskBy: { masters: number; workers: number; postgres: number; broker: number } | null;
+  kernelMsPerTaskBy: Record<EngineRole, number> | null;
   /** Tasks executed per worker (its name, or its id when the cluster has no names). */
   perWorker: Record<string, number>;
 }
@@ -59,6 +59,7 @@ export interface BenchSummary extends PhaseSummary {
 export function summarizePhase(phase: PhaseFacts, baseline: BaselineResult | null, workerNames: Record<string, string>): PhaseSummary {
   const { figures, cpu } = phase;
   const perTask = (sec: number) => round((sec * 1000) / figures.tasks, 2);
+  const perRole = (bySec: Record<Role, number>) => Object.fromEntries(ENGINE_ROLES.map((role) => [role, perTask(bySec[role])])) as Record<EngineRole, number>;
   const by = cpu && cpu.bySec.masters > 0 ? cpu.bySec : null;
   return {
     label: phase.label,
@@ -75,11 +76,8 @@ export function summarizePhase(phase: PhaseFacts, baseline: BaselineResult | nul
     peakConcurrency: phase.peakConcurrency,
     ratioToBroker: baseline ? round(figures.tasksPerSec / baseline.msgsPerSec, 4) : null,
     cpuMsPerTask: by ? perTask(engineSec(by)) : null,
-    cpuMsPerTaskBy: by ? { masters: perTask(by.masters), workers: perTask(by.workers), postgres: perTask(by.postgres), broker: perTask(by.broker) } : null,
-    kernelMsPerTaskBy:
-      by && cpu
-        ? { masters: perTask(cpu.kernelBySec.masters), workers: perTask(cpu.kernelBySec.workers), postgres: perTask(cpu.kernelBySec.postgres), broker: perTask(cpu.kernelBySec.broker) }
-        : null,
+    cpuMsPerTaskBy: by ? perRole(by) : null,
+    kernelMsPerTaskBy: by && cpu ? perRole(cpu.kernelBySec) : null,
     perWorker: Object.fromEntries(
       Object.entries(figures.perWorker)
         .map(([id, count]) => [workerNames[id] ?? id, count] as const)
@@ -105,7 +103,7 @@ export function summarize(
     capacity: args.capacity,
     warmup: args.mode === 'burst' || args.mode === 'scale-out' ? args.warmup : 0,
     brokerMsgsPerSec: baseline ? round(baseline.msgsPerSec, 0) : null,
-    brokerBaselineCpuMsPerMessage: baseline?.brokerCpuSec != null ? round((baseline.brokerCpuSec * 1000) / baseline.messages, 3) : null,
+    brokerBaselineCpuMsPerMessage: baseline?.brokerCpuMsPerMessage == null ? null : round(baseline.brokerCpuMsPerMessage, 3),
     ...phases[0],
     idleRssMb: Object.fromEntries(Object.entries(memory.idle).map(([name, m]) => [name, m.rssMb])),
     peakRssMb: Object.fromEntries(Object.entries(memory.end).map(([name, m]) => [name, m.peakMb])),
@@ -163,8 +161,7 @@ export function phaseLines(phase: PhaseFacts, summary: PhaseSummary): string[] {
           `postgres ${fmt(by.postgres)}, broker ${fmt(by.broker)} ms ` +
           `(→ at most ${fmt((cpu.cores * 1000) / summary.cpuMsPerTask)} tasks/s on ${cpu.cores} cores with nothing else running)`,
       );
-      const kernel = (['masters', 'workers', 'postgres', 'broker'] as const)
-        .filter((role) => cpu.bySec[role] > 0)
+      const kernel = ENGINE_ROLES.filter((role) => cpu.bySec[role] > 0)
         .map((role) => `${role} ${fmt((cpu.kernelBySec[role] / cpu.bySec[role]) * 100, 0)} %`);
       lines.push(`  in the kernel     ${kernel.join(', ')} of each one's CPU (system calls: sockets, files, fsync)`);
     }
@@ -185,7 +182,7 @@ export function baselineLine(args: BenchArgs, baseline: BaselineResult | null): 
   return baseline
     ? `broker baseline     ${fmt(baseline.msgsPerSec)} msg/s  (${args.transport}: ${baseline.broker}, ${baseline.method}, ` +
         `${baseline.messages} durable msgs: ${fmt(baseline.elapsedMs)} ms` +
-        (baseline.brokerCpuSec === null ? ')' : `; broker CPU ${fmt((baseline.brokerCpuSec * 1000) / baseline.messages, 2)} ms per message)`)
+        (baseline.brokerCpuMsPerMessage === null ? ')' : `; broker CPU ${fmt(baseline.brokerCpuMsPerMessage, 2)} ms per message)`)
     : `broker baseline     not measured (${args.mode === 'burst' ? '--skip-baseline' : `--${args.mode} has no use for it`})`;
 }
 
