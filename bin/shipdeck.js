@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `shipdeck` command: `master` and `worker` start a process, everything else is the client CLI.
 'use strict';
-const { existsSync } = require('node:fs');
+const { existsSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { execFileSync } = require('node:child_process');
 
@@ -34,7 +34,7 @@ require(bundle);
 
 function externalsOf(name) {
   try {
-    return JSON.parse(require('node:fs').readFileSync(join(root, 'dist', `${name}.externals.json`), 'utf8'));
+    return JSON.parse(readFileSync(join(root, 'dist', `${name}.externals.json`), 'utf8'));
   } catch {
     return [];
   }
